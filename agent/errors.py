@@ -1,0 +1,83 @@
+"""Errors that carry their fix.
+
+Core code raises a `CnapsError` subclass whose message says what went wrong and what to do next, in one line.
+Only the edges translate them: the CLI prints the message and exits with `exit_code`, the web app answers with
+`http_status`.
+"""
+
+from __future__ import annotations
+
+
+class CnapsError(Exception):
+    """Base class: a one-line message that includes the fix."""
+
+    exit_code: int = 1
+    http_status: int = 400
+
+    def __init__(self, message: str) -> None:
+        # One line, always: a multi-line message would break the CLI's one-line contract.
+        super().__init__(" ".join(str(message).split()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class UsageError(CnapsError):
+    """The command or request was called wrong (bad option value, missing argument)."""
+
+    exit_code = 2
+
+
+class InputFileError(CnapsError):
+    """An input file is missing, unreadable or not what it claims to be."""
+
+    exit_code = 3
+
+
+class CardError(CnapsError):
+    """A card cannot be parsed or lacks a required part."""
+
+    exit_code = 3
+    http_status = 422
+
+
+class ImageError(InputFileError):
+    """An image cannot be decoded, is too large, or has an unsupported layout."""
+
+    http_status = 422
+
+
+class OutputError(CnapsError):
+    """An output cannot be written (exists, same as input, folder not writable, disk full)."""
+
+    exit_code = 4
+    http_status = 500
+
+
+class WeightsError(CnapsError):
+    """Weights are missing, unsafe or do not match the network."""
+
+    exit_code = 5
+    http_status = 503
+
+
+class KnowledgeError(CnapsError):
+    """The knowledge store cannot be built, opened or queried."""
+
+    exit_code = 6
+    http_status = 503
+
+
+class LLMError(CnapsError):
+    """The language-model endpoint failed; callers fall back to the deterministic composer."""
+
+    exit_code = 7
+    http_status = 502
+
+
+class BusyError(CnapsError):
+    """The server is at capacity; retry later."""
+
+    exit_code = 8
+    http_status = 429

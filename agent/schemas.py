@@ -1,0 +1,84 @@
+"""The answer contract: what `cnaps ask --format json`, the web API and the LLM agent all return.
+
+Other issues and outside checks rely on these field names; add fields, never rename them.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from tools.restoration.record import ToolRun
+
+
+class TaskLabel(str, Enum):
+    deblurring = "deblurring"
+    super_resolution = "super-resolution"
+    both = "both"
+    other = "other"
+
+
+class Classification(BaseModel):
+    """What the question asks for."""
+
+    label: TaskLabel
+    scale: int | None = Field(None, description="Enlargement factor the question names (4 for '4x'), else None.")
+    cues: list[str] = Field(default_factory=list, description="Content cues: text, faces, edges, motion, focus...")
+    confidence: float = Field(ge=0.0, le=1.0)
+    needs: list[str] = Field(
+        default_factory=list,
+        description="Capabilities the task needs: 'deblur', 'upscale', 'denoise', 'derain', 'dehaze', 'inpaint'...",
+    )
+    evidence: list[str] = Field(default_factory=list, description="Short phrases from the question that decided it.")
+
+
+class Task(BaseModel):
+    label: TaskLabel
+    scale: int | None = None
+    mismatch: bool = Field(description="True when the task needs something the recommended models cannot do.")
+    text: str
+    cues: list[str] = Field(default_factory=list)
+    confidence: float = 0.0
+    missing: list[str] = Field(default_factory=list, description="Needed capabilities no recommended model has.")
+
+
+class WorkflowStep(BaseModel):
+    stage: Literal["input", "model", "output"]
+    text: str
+
+
+class Workflow(BaseModel):
+    steps: list[WorkflowStep]
+    text: str
+
+
+class Reference(BaseModel):
+    n: int = Field(description="The citation number used as [n] in the text.")
+    title: str
+    url: str
+    role: Literal["recommended-model", "related-paper"]
+    kind: Literal["paper", "code"] = "paper"
+    relevance: str = Field(description="One honest line on how this source relates to the question.")
+
+
+class Source(BaseModel):
+    """A retrieved passage the answer drew on."""
+
+    id: str
+    url: str
+    score: float
+    title: str = ""
+    text: str = ""
+
+
+class Answer(BaseModel):
+    task: Task
+    workflow: Workflow
+    references: list[Reference]
+    notes: list[str] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    restoration: ToolRun | None = None
+    markdown: str = ""
+    engine: str = Field("composer", description="'composer' (deterministic) or 'llm:<model>'.")

@@ -1,0 +1,97 @@
+"""One typed configuration tree, read from the environment (prefix `CNAPS_`, nested with `__`).
+
+Examples: `CNAPS_HOME=/data/cnaps`, `CNAPS_RESTORE__DEVICE=cpu`, `CNAPS_LLM__TIMEOUT=30`. The language-model
+endpoint also honours the standard `OPENAI_API_KEY` and `OPENAI_BASE_URL` variables and `CNAPS_LLM_MODEL`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RestoreSettings(BaseModel):
+    device: str = Field("auto", description="'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="'auto' picks the fastest safe precision for the device; fp32 is always available."
+    )
+    tile: str = Field("auto", description="'auto' (largest tile within the memory budget), 'none', or a size in pixels.")
+    max_pixels: int = Field(
+        60_000_000, description="Refuse images with more pixels than this (decompression-bomb guard)."
+    )
+    cpu_memory_budget_mb: int = Field(1024, description="Peak working memory the CPU engine aims to stay under.")
+
+
+class LLMSettings(BaseModel):
+    mode: Literal["auto", "none", "openai"] = Field(
+        "auto", description="'auto' uses the endpoint when OPENAI_API_KEY or OPENAI_BASE_URL is set; 'none' never."
+    )
+    model: str = Field("gpt-4o-mini", description="Chat model name sent to the endpoint.")
+    timeout: float = Field(60.0, description="Seconds before one request to the endpoint is abandoned.")
+    retries: int = Field(2, description="Retries with exponential backoff after a failed request.")
+    max_tokens: int = Field(900, description="Cap on generated tokens per request.")
+    temperature: float = Field(0.1, description="Sampling temperature.")
+
+
+class ServerSettings(BaseModel):
+    max_upload_bytes: int = Field(20 * 1024 * 1024, description="Largest accepted upload, in bytes.")
+    max_card_bytes: int = Field(256 * 1024, description="Largest accepted card text, in bytes.")
+    workers: int = Field(1, description="Restoration jobs that run at once.")
+    queue_size: int = Field(4, description="Restoration jobs that may wait; beyond this the API answers 429.")
+
+
+class Settings(BaseSettings):
+    """All of cnaps' configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="CNAPS_", env_nested_delimiter="__", extra="ignore")
+
+    home: Path = Field(
+        Path("~/.cache/cnaps").expanduser(),
+        description="Where cnaps keeps its knowledge index, outputs and caches.",
+    )
+    weights_dir: Path | None = Field(
+        None, description="Folder holding official MIMO-UNet checkpoints (MIMO-UNet.pkl, MIMO-UNetPlus.pkl, ...)."
+    )
+    restore: RestoreSettings = Field(default_factory=RestoreSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "CNAPS_OPENAI_API_KEY"), description="Endpoint key."
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "CNAPS_OPENAI_BASE_URL"), description="Endpoint URL."
+    )
+    llm_model: str | None = Field(
+        None, validation_alias=AliasChoices("CNAPS_LLM_MODEL"), description="Overrides llm.model when set."
+    )
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home.expanduser() / "index"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.home.expanduser() / "outputs"
+
+    @property
+    def llm_enabled(self) -> bool:
+        if self.llm.mode == "none":
+            return False
+        if self.llm.mode == "openai":
+            return True
+        return self.openai_api_key is not None or bool(self.openai_base_url)
+
+    @property
+    def chat_model(self) -> str:
+        return self.llm_model or self.llm.model
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests call `get_settings.cache_clear()` after changing the environment."""
+    return Settings()

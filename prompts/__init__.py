@@ -1,0 +1,31 @@
+"""Jinja2 templates, checked up front: a missing variable is an error, never an empty string."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+TEMPLATE_DIR = Path(__file__).resolve().parent
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def template_names() -> list[str]:
+    return sorted(p.name for p in TEMPLATE_DIR.glob("*.j2"))
+
+
+def render(name: str, **context: object) -> str:
+    """Render `prompts/<name>` with `context`; raises jinja2.UndefinedError when a variable is missing."""
+    return environment().get_template(name).render(**context)

@@ -1,0 +1,75 @@
+"""The model zoo: an explicit table from model id to network, official checkpoint and capabilities.
+
+No folder scanning and no torch import here: the answer engine reads capabilities without loading a network.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, Field
+
+from agent.errors import UsageError
+
+# SEE: https://github.com/chosj95/MIMO-UNet (official checkpoints and their training data)
+
+
+class ZooEntry(BaseModel):
+    id: str = Field(description="Canonical model id, as cards write it.")
+    network: str = Field(description="Network constructor name for build_model: 'MIMO-UNet' or 'MIMO-UNet+'.")
+    official_files: tuple[str, ...] = Field(description="File names the official checkpoint is published under.")
+    trained_on: str = Field(description="What the official weights learned from.")
+    capabilities: frozenset[str] = Field(description="What the network does: 'deblur' for MIMO-UNet variants.")
+    same_resolution: bool = Field(True, description="Output size equals input size (no built-in upscaling).")
+    self_ensemble: bool = Field(False, description="Geometric self-ensemble at test time (MIMO-UNet++).")
+    test_only: bool = Field(False, description="Tiny variant for CPU tests; never offered to users.")
+
+
+_GOPRO = "GoPro (2,103 pairs of synthetically blurred / sharp 1280x720 video frames)"
+_REALBLUR = "RealBlur (pairs of real camera-shake-blurred and sharp photos from a two-camera rig)"
+
+ZOO: dict[str, ZooEntry] = {
+    entry.id: entry
+    for entry in [
+        ZooEntry(id="MIMO-UNet", network="MIMO-UNet", official_files=("MIMO-UNet.pkl",), trained_on=_GOPRO,
+                 capabilities=frozenset({"deblur"})),
+        ZooEntry(id="MIMO-UNet+", network="MIMO-UNet+", official_files=("MIMO-UNetPlus.pkl",), trained_on=_GOPRO,
+                 capabilities=frozenset({"deblur"})),
+        ZooEntry(id="MIMO-UNet++", network="MIMO-UNet+", official_files=("MIMO-UNetPlus.pkl",), trained_on=_GOPRO,
+                 capabilities=frozenset({"deblur"}), self_ensemble=True),
+        ZooEntry(id="Deblur-MIMO-UNet", network="MIMO-UNet", official_files=("MIMO-UNet.pkl",), trained_on=_GOPRO,
+                 capabilities=frozenset({"deblur"})),
+        ZooEntry(id="Deblur-MIMO-UNet-Plus", network="MIMO-UNet+", official_files=("MIMO-UNetPlus.pkl",),
+                 trained_on=_GOPRO, capabilities=frozenset({"deblur"})),
+        ZooEntry(id="Deblur-MIMO-UNet-RealBlur", network="MIMO-UNet+",
+                 official_files=("MIMO-UNetRealBlur.pkl", "MIMO-UNetPlusRealBlur.pkl", "RealBlur.pkl"),
+                 trained_on=_REALBLUR, capabilities=frozenset({"deblur"})),
+        ZooEntry(id="test-mimo-unet", network="test-mimo-unet", official_files=(), trained_on="nothing (random)",
+                 capabilities=frozenset({"deblur"}), test_only=True),
+    ]
+}
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9+]", "", name.lower().replace("plus", "+"))
+
+
+_BY_KEY = {_key(entry_id): entry for entry_id, entry in ZOO.items()}
+
+
+def lookup(model_id: str) -> ZooEntry:
+    """The zoo entry for a card's model id; tolerant of case, spaces, dashes and 'Plus' vs '+'."""
+    entry = _BY_KEY.get(_key(model_id))
+    if entry is None:
+        known = ", ".join(e.id for e in ZOO.values() if not e.test_only)
+        raise UsageError(f"unknown model '{model_id}': use one of {known}")
+    return entry
+
+
+def find(model_id: str) -> ZooEntry | None:
+    """Like `lookup`, but None for a model the zoo does not hold (cards may recommend other models)."""
+    return _BY_KEY.get(_key(model_id))
+
+
+def user_models() -> list[ZooEntry]:
+    return [entry for entry in ZOO.values() if not entry.test_only]
