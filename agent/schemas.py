@@ -82,3 +82,22 @@ class Answer(BaseModel):
     restoration: ToolRun | None = None
     markdown: str = ""
     engine: str = Field("composer", description="'composer' (deterministic) or 'llm:<model>'.")
+
+
+class AnswerContext(BaseModel):
+    """Everything one answer is built from; the composer and the LLM agent both read it."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    card: "Card"
+    question: str
+    classification: Classification
+    capability: "object" = Field(description="agent.capability.CapabilityCheck for this card and question.")
+    passages: list[Source] = Field(default_factory=list, description="Retrieved passages, best first.")
+    restoration: ToolRun | None = None
+    history: list[tuple[str, str]] = Field(default_factory=list, description="(role, text) turns before this one.")
+
+
+from agent.cards import Card  # noqa: E402  (placed last: cards imports nothing from here)
+
+AnswerContext.model_rebuild()

@@ -31,4 +31,5 @@ class ToolRun(BaseModel):
     tile_size: int | None = Field(None, description="Tile edge in pixels, or None when the image ran whole.")
     seconds: float = Field(description="Wall-clock seconds for the whole restoration.")
     notes: list[str] = Field(default_factory=list, description="Anything the user should know (first frame only...).")
+    input_path: str | None = Field(None, description="The input image file, when the input came from a file.")
     image_path: str | None = Field(None, description="Where the restored image was written, when it was.")
