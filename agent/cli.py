@@ -6,13 +6,14 @@ Every `CnapsError` becomes one line on stderr and a non-zero exit; `--debug` sho
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from agent import __version__
-from agent.errors import CnapsError
+from agent.errors import CnapsError, UsageError
 
 app = typer.Typer(
     name="cnaps",
@@ -40,6 +41,81 @@ def _root(
 
 
 # --- answer engine: ask, classify (issue 2) ---
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+def ask(
+    card: Optional[Path] = typer.Argument(None, help="Card file (default: the bundled MIMO-UNet card)."),
+    question: Optional[str] = typer.Option(None, "--question", "-q", help="Replace the card's question."),
+    image: Optional[Path] = typer.Option(None, "--image", "-i", help="Restore this image and report what ran."),
+    scale: Optional[int] = typer.Option(None, "--scale", help="Enlargement 1-8 (default: the question's, else 1)."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Where the restored image goes."),
+    model: Optional[str] = typer.Option(None, "--model", help="Run this zoo model instead of the card's."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Weights file for the restoration."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
+    llm: Optional[str] = typer.Option(None, "--llm", help="none or openai (default: openai when configured)."),
+    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text, markdown or json."),
+) -> None:
+    """Answer a card's question in three parts: task, workflow, references."""
+    from agent.ask import ask as run_ask
+    from agent.cards import bundled_card, load_card
+
+    if llm not in (None, "none", "openai", "auto"):
+        raise UsageError(f"--llm {llm} is not a choice: use none or openai")
+    the_card = load_card(card) if card else bundled_card()
+    stream = _token_printer() if output_format is OutputFormat.text else None
+    answer = run_ask(the_card, question=question, image=image, scale=scale, llm=llm, output_dir=output_dir,
+                     on_token=stream, model=model, weights=weights, device=device)
+    _print_answer(answer, output_format)
+
+
+@app.command()
+def classify(
+    text: str = typer.Argument(..., help="The question to classify."),
+    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
+) -> None:
+    """Classify a question: deblurring, super-resolution, both or other, with scale and cues."""
+    from agent.classify import classify as run_classify
+
+    result = run_classify(text)
+    if output_format is OutputFormat.json:
+        print(result.model_dump_json(indent=2))
+        return
+    scale = f", scale {result.scale}x" if result.scale else ""
+    print(f"{result.label.value}{scale} (confidence {result.confidence:.2f})")
+    if result.cues:
+        print(f"cues: {', '.join(result.cues)}")
+    if result.needs:
+        print(f"needs: {', '.join(result.needs)}")
+
+
+def _token_printer():
+    if not sys.stderr.isatty():
+        return None
+
+    def write(token: str) -> None:
+        sys.stderr.write(token)
+        sys.stderr.flush()
+
+    return write
+
+
+def _print_answer(answer, output_format: "OutputFormat") -> None:
+    if output_format is OutputFormat.json:
+        print(answer.model_dump_json(indent=2))
+    elif output_format is OutputFormat.text and sys.stdout.isatty():
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        Console().print(Markdown(answer.markdown))
+    else:
+        print(answer.markdown)
 
 # --- knowledge: index (issue 2) ---
 

@@ -1,0 +1,151 @@
+"""One question, answered: classify, check capabilities, retrieve, restore an attached image, compose.
+
+This is the orchestration every interface shares (the CLI's `ask` and `chat`, the web API, reports). The
+language model, when configured, writes the answer from the same context; the deterministic composer's answer is
+always computed first and is what the user gets whenever the model's answer fails the grounding guard.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from agent.cards import Card
+from agent.compose import compose, retrieval_queries
+from agent.errors import CnapsError, UsageError, WeightsError
+from agent.schemas import Answer, AnswerContext, Source
+from agent.settings import get_settings
+from tools.restoration.record import ToolRun
+
+log = logging.getLogger(__name__)
+
+MAX_SCALE = 8
+
+
+def ask(
+    card: Card,
+    question: str | None = None,
+    image: Path | str | None = None,
+    scale: int | None = None,
+    llm: Literal["auto", "none", "openai"] | None = None,
+    output_dir: Path | str | None = None,
+    on_token: Callable[[str], None] | None = None,
+    history: list[tuple[str, str]] | None = None,
+    model: str | None = None,
+    weights: Path | str | None = None,
+    device: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Answer:
+    """Answer `question` (default: the card's) about `card`; restore `image` when one is attached."""
+    from agent.capability import check
+    from agent.classify import classify
+
+    question = (question or card.question).strip()
+    if not question:
+        raise UsageError("the question is empty: pass --question TEXT or use a card with a question")
+    if scale is not None and not 1 <= scale <= MAX_SCALE:
+        raise UsageError(f"scale {scale} is out of range: use an integer from 1 to {MAX_SCALE}")
+
+    classification = classify(question)
+    capability = check(card, classification)
+    needs_upscale = "upscale" in classification.needs or bool(classification.scale and classification.scale > 1)
+    passages = gather_passages(card, question, needs_upscale)
+
+    restoration = None
+    if image is not None:
+        run_scale = scale if scale is not None else min(classification.scale or 1, MAX_SCALE)
+        restoration = restore_for_card(card, Path(image), run_scale, output_dir, model=model, weights=weights,
+                                       device=device, progress=progress)
+
+    ctx = AnswerContext(card=card, question=question, classification=classification, capability=capability,
+                        passages=passages, restoration=restoration, history=list(history or []))
+    answer = compose(ctx)
+    if _use_llm(llm):
+        from agent.loop import answer_with_llm
+
+        answer = answer_with_llm(ctx, fallback=answer, on_token=on_token)
+    else:
+        answer.notes.append("Composed offline by cnaps' deterministic composer (no language model configured).")
+    return answer
+
+
+def _use_llm(choice: str | None) -> bool:
+    settings = get_settings()
+    if choice == "none":
+        return False
+    if choice == "openai":
+        return True
+    return settings.llm_enabled
+
+
+def gather_passages(card: Card, question: str, needs_upscale: bool) -> list[Source]:
+    """Passages for the question and for each fact the workflow wants, from the card's documents only."""
+    from knowledge.retrieve import rank_papers, retrieve
+    from knowledge.store import KnowledgeStore
+
+    store = KnowledgeStore()
+    store.ensure(card)
+    found: dict[str, Source] = {}
+    for _, query in retrieval_queries(question, needs_upscale):
+        for passage in retrieve(store, card, query, k=4):
+            source = Source(id=passage.id, url=passage.url, score=passage.score, title=passage.title,
+                            text=passage.text)
+            if passage.id not in found or found[passage.id].score < source.score:
+                found[passage.id] = source
+    for paper, score in rank_papers(store, card, question):
+        url = paper.paper or paper.github
+        if url:
+            key = f"paper:{url}"
+            found[key] = Source(id=key, url=url, score=score, title=paper.title, text=paper.summary)
+    return sorted(found.values(), key=lambda s: s.score, reverse=True)
+
+
+def restore_for_card(
+    card: Card,
+    image: Path,
+    scale: int,
+    output_dir: Path | str | None,
+    model: str | None = None,
+    weights: Path | str | None = None,
+    device: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ToolRun:
+    """Run the card's recommended model on `image`; write the result under `output_dir`.
+
+    When the recommended model's network has no weights here (official or project), the plain MIMO-UNet with
+    whatever weights exist runs instead, and the record says so.
+    """
+    from tools.restoration import Restorer
+    from tools.restoration.zoo import find
+
+    candidates = [model] if model else [m.name for m in card.models if find(m.name) is not None]
+    if not candidates:
+        raise UsageError(
+            f"none of the card's models ({', '.join(m.name for m in card.models)}) can run here: "
+            "pass --model MIMO-UNet to restore with MIMO-UNet")
+    out_dir = Path(output_dir) if output_dir else get_settings().output_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    output = out_dir / f"{image.stem}-restored-{stamp}.png"
+    counter = 1
+    while output.exists():
+        counter += 1
+        output = out_dir / f"{image.stem}-restored-{stamp}-{counter}.png"
+
+    kwargs = {"device": device} if device else {}
+    first_error: CnapsError | None = None
+    for model_id in [*candidates, "MIMO-UNet"] if weights is None and not model else candidates:
+        try:
+            restorer = Restorer(model_id, weights=weights, **kwargs)
+        except WeightsError as error:
+            first_error = first_error or error
+            continue
+        run = restorer.run(image, scale=scale, output=output, progress=progress)
+        if first_error is not None:
+            run.notes.append(f"{candidates[0]} could not run ({first_error}); cnaps ran {model_id} instead.")
+        return run
+    assert first_error is not None
+    raise first_error

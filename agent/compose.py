@@ -1,0 +1,363 @@
+"""The deterministic grounded composer: an `AnswerContext` in, a three-part `Answer` out, no language model.
+
+Two kinds of sentence make an answer:
+- sentences about the user's own request (the task, the scale, what cnaps ran on their image), built from the
+  classification, the capability check and the restoration record; they state no outside fact;
+- factual sentences about the model, taken verbatim from passages retrieved from the store for this card, each
+  carrying the citation marker of the reference its passage came from. A fact the store does not hold for this
+  card is left out rather than written from memory.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agent.schemas import (
+    Answer,
+    AnswerContext,
+    Reference,
+    Source,
+    Task,
+    TaskLabel,
+    Workflow,
+    WorkflowStep,
+)
+from prompts import render
+
+# --- retrieval plan: what the answer looks up, per workflow stage -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Aspect:
+    """One fact the workflow wants, the query that finds it, and the words a supporting sentence must contain.
+
+    `require` is a tuple of alternatives groups: a sentence qualifies when it contains at least one word of every
+    group (case-insensitive).
+    """
+
+    key: str
+    stage: str
+    query: str
+    require: tuple[tuple[str, ...], ...]
+    when: str = "always"  # 'always', 'upscale' (the task needs enlargement), 'light' (question asks about size/speed)
+    sentences: int = 1
+
+
+ASPECTS: tuple[Aspect, ...] = (
+    Aspect("three-scale-input", "input",
+           "the blurred image is given to the network at full, half and quarter resolution",
+           (("1/2", "half"), ("1/4", "quarter"))),
+    Aspect("interpolation", "input",
+           "interpolation enlarges the image: it adds pixels but no new detail",
+           (("interpolat", "bicubic", "lanczos"), ("detail", "information", "pixel")), when="upscale"),
+    Aspect("coarse-to-fine", "model",
+           "coarse-to-fine deblurring inside one U-shaped network instead of stacked sub-networks",
+           (("coarse-to-fine", "cascade", "stack"), ("u-net", "u-shaped", "single", "one network", "sub-network"))),
+    Aspect("encoder", "model",
+           "multi-input single encoder: shallow convolutional module and feature attention module merge the "
+           "smaller inputs",
+           (("encoder",), ("scm", "shallow convolutional", "fam", "feature attention"))),
+    Aspect("decoder", "model",
+           "multi-output single decoder emits a restored image at each of the three scales as a residual",
+           (("decoder",), ("output", "emits", "residual"))),
+    Aspect("fusion", "model",
+           "asymmetric feature fusion combines encoder features from every scale for each decoder level",
+           (("asymmetric", "aff"),)),
+    Aspect("training", "model",
+           "the weights were trained on pairs of blurred and sharp images",
+           (("gopro", "realblur"), ("pair", "trained", "training"))),
+    Aspect("loss", "model",
+           "training loss: multi-scale content loss plus a frequency reconstruction loss on the FFT",
+           (("frequency", "fft", "fourier"),)),
+    Aspect("size", "model",
+           "MIMO-UNet variants: number of parameters and runtime, a lightweight network",
+           (("parameter", "million", "runtime", " m "),), when="light"),
+    Aspect("same-resolution", "output",
+           "the restored output has the same resolution as the input: the network does not upscale",
+           (("same resolution", "same size", "does not upscale", "not upscale", "no upscaling", "same height"),)),
+    Aspect("no-invention", "output",
+           "the network removes blur it learned to model; it cannot invent detail the image never held",
+           (("invent", "hallucinat", "never", "not present", "no new", "cannot create", "not recover"),)),
+)
+
+_LIGHT_WORDS = ("light", "small model", "tiny model", "fast", "efficient", "speed", "real-time", "realtime",
+                "mobile", "phone", "compact")
+
+
+def retrieval_queries(question: str, needs_upscale: bool) -> list[tuple[str, str]]:
+    """The (aspect key, query) pairs `ask` retrieves for, plus the question itself."""
+    light = _mentions_light(question)
+    queries = [(a.key, a.query) for a in ASPECTS if _wanted(a, needs_upscale, light)]
+    return [("question", question), *queries]
+
+
+def _mentions_light(question: str) -> bool:
+    lowered = question.lower()
+    return any(word in lowered for word in _LIGHT_WORDS)
+
+
+def _wanted(aspect: Aspect, needs_upscale: bool, light: bool) -> bool:
+    return aspect.when == "always" or (aspect.when == "upscale" and needs_upscale) or (aspect.when == "light" and light)
+
+
+# --- sentences out of passages -----------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
+_MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+\.\s+|#+\s+)")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage, with list bullets and heading marks removed; headings and fragments dropped."""
+    sentences: list[str] = []
+    for block in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.|#))", text):
+        block = _MARKUP.sub("", " ".join(block.split()))
+        block = block.replace("**", "").replace("`", "")
+        for sentence in _SENTENCE_END.split(block):
+            sentence = sentence.strip()
+            if len(sentence.split()) >= 6 and sentence[-1:] in ".!?":
+                sentences.append(sentence)
+    return sentences
+
+
+def _supports(sentence: str, aspect: Aspect) -> bool:
+    lowered = f" {sentence.lower()} "
+    return all(any(word in lowered for word in group) for group in aspect.require)
+
+
+def _overlap(sentence: str, query: str) -> float:
+    words = {w for w in re.findall(r"[a-z0-9/+-]{3,}", query.lower())}
+    found = {w for w in re.findall(r"[a-z0-9/+-]{3,}", sentence.lower())}
+    return len(words & found) / max(len(words), 1)
+
+
+@dataclass
+class Fact:
+    aspect: str
+    stage: str
+    sentence: str
+    source: Source
+
+
+def select_facts(passages: list[Source], needs_upscale: bool, question: str) -> list[Fact]:
+    """For each wanted aspect, the best supporting sentences from the passages, each used once."""
+    light = _mentions_light(question)
+    used: set[str] = set()
+    facts: list[Fact] = []
+    for aspect in ASPECTS:
+        if not _wanted(aspect, needs_upscale, light):
+            continue
+        candidates = []
+        for source in passages:
+            for sentence in split_sentences(source.text):
+                if sentence in used or not _supports(sentence, aspect):
+                    continue
+                candidates.append((_overlap(sentence, aspect.query) + 0.5 * source.score, sentence, source))
+        candidates.sort(key=lambda item: item[0], reverse=True)
+        for _, sentence, source in candidates[: aspect.sentences]:
+            used.add(sentence)
+            facts.append(Fact(aspect.key, aspect.stage, sentence, source))
+    return facts
+
+
+# --- references --------------------------------------------------------------------------------------------
+
+_RESTORATION_WORDS = ("deblur", "blur", "super-resolution", "super resolution", "upsampl", "upscal", "restor",
+                      "denois", "sharp", "high resolution", "high-resolution", "fine-grained detail", "resolution")
+
+
+def _what_it_does(summary: str) -> str:
+    """The sentence of a summary where the authors say what they introduce, shortened; data, never a link."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(" ".join(summary.split())) if s.strip()]
+    for sentence in sentences:
+        if re.search(r"\b(we|this work|this paper)\s+(introduce|propose|present|break|take|enhance|demonstrate)",
+                     sentence, re.IGNORECASE):
+            break
+    else:
+        sentence = sentences[0] if sentences else ""
+    sentence = re.sub(r"https?://\S+|www\.\S+", "", sentence).strip()
+    words = sentence.split()
+    return " ".join(words[:32]) + ("..." if len(words) > 32 else "")
+
+
+def paper_relevance(title: str, summary: str, score: float) -> str:
+    """One honest line on how a related paper bears on an image-restoration question."""
+    text = f"{title} {summary}".lower()
+    topic = [w for w in _RESTORATION_WORDS if w in text]
+    does = _what_it_does(summary) or "No summary was provided."
+    if not topic:
+        verdict = "Only loosely related: it does not restore or enlarge images."
+    elif any(w in text for w in ("deblur", "super-resolution", "super resolution", "restor", "denois")):
+        verdict = "Related: it works on image restoration."
+    else:
+        verdict = ("Loosely related: it shares the idea of recovering fine detail at higher resolution "
+                   f"({', '.join(topic[:2])}) but is not an image deblurring or super-resolution tool.")
+    return f"{verdict} In the authors' summary: {does}"
+
+
+def build_references(ctx: AnswerContext) -> list[Reference]:
+    """Recommended models' paper and GitHub links first, then related papers by relevance to the question."""
+    card = ctx.card
+    titles = {s.url: s.title for s in ctx.passages if s.title}
+    references: list[Reference] = []
+    seen: set[str] = set()
+
+    def add(title: str, url: str | None, role: str, kind: str, relevance: str) -> None:
+        if url and url not in seen:
+            seen.add(url)
+            references.append(Reference(n=len(references) + 1, title=title, url=url, role=role, kind=kind,
+                                        relevance=relevance))
+
+    for model in card.models:
+        names = ", ".join(m.name for m in card.models if m.paper == model.paper)
+        paper_title = titles.get(model.paper or "", "")
+        add(f"{paper_title} ({names})" if paper_title else f"{names}: paper", model.paper, "recommended-model",
+            "paper", "The recommended model's paper: the architecture and training this answer explains.")
+        add(f"{names}: official code and checkpoints", model.github, "recommended-model", "code",
+            "The recommended model's official implementation and released weights.")
+
+    best = {}
+    for source in ctx.passages:
+        best[source.url] = max(best.get(source.url, 0.0), source.score)
+    ranked = sorted(card.papers, key=lambda p: best.get(p.paper or p.github or "", 0.0), reverse=True)
+    for paper in ranked:
+        score = best.get(paper.paper or paper.github or "", 0.0)
+        relevance = paper_relevance(paper.title, paper.summary, score)
+        add(paper.title, paper.paper, "related-paper", "paper", relevance)
+        add(f"{paper.title}: code", paper.github, "related-paper", "code", "Code released with the paper above.")
+    return references
+
+
+# --- the answer --------------------------------------------------------------------------------------------
+
+_CUE_WORDS = {
+    "text": "text such as signs", "faces": "faces", "edges": "edges", "motion": "motion",
+    "focus": "focus", "low-light": "low light", "noise": "noise", "texture": "texture",
+}
+
+
+def _cue_phrase(cues: list[str]) -> str:
+    words = [_CUE_WORDS.get(c, c) for c in cues if c in _CUE_WORDS and c not in ("motion", "focus", "noise")]
+    if not words:
+        return "fine detail"
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _model_names(ctx: AnswerContext) -> str:
+    return ", ".join(m.name for m in ctx.card.models)
+
+
+def task_text(ctx: AnswerContext, cite: dict[str, int]) -> str:
+    c = ctx.classification
+    scale = f"{c.scale}x" if c.scale else "larger"
+    detail = _cue_phrase(c.cues)
+    if c.label is TaskLabel.both:
+        text = (f"You are doing two things at once: enlarging a blurry image {scale} (super-resolution) and removing "
+                f"its blur (deblurring), and you want to know how {detail} stayed readable.")
+    elif c.label is TaskLabel.super_resolution:
+        text = (f"You are enlarging an image {scale} (super-resolution) and want to know how it keeps "
+                f"{detail} sharp without adding blur.")
+    elif c.label is TaskLabel.deblurring:
+        kind = "motion or camera-shake blur" if "motion" in c.cues else "out-of-focus blur" if "focus" in c.cues \
+            else "blur"
+        text = f"You are removing {kind} from a photo (deblurring) so that {detail} becomes clear again."
+    else:
+        needs = ", ".join(n for n in c.needs if n not in ("deblur", "upscale")) or "something other than deblurring"
+        text = f"Your question is not about deblurring or enlarging: it asks for {needs}."
+    check = ctx.capability
+    if getattr(check, "mismatch", False):
+        marker = f" [{cite['same-resolution']}]" if "same-resolution" in cite else ""
+        missing = ", ".join(getattr(check, "missing", []) or []) or "what the task needs"
+        text += (f" The recommended model ({_model_names(ctx)}) deblurs an image at its own size: it cannot do "
+                 f"{missing} by itself{marker}. {getattr(check, 'plan', '')}".rstrip())
+    return text
+
+
+def _restoration_step(ctx: AnswerContext) -> str | None:
+    run = ctx.restoration
+    if run is None:
+        return None
+    (w, h), (ow, oh) = run.input_size, run.output_size
+    resize = f" after {run.resize}" if run.resize else ""
+    tiles = f" in {run.tiles} tiles of {run.tile_size} px" if run.tiles > 1 else ""
+    return (f"On your image, cnaps ran {run.network} ({run.model_id}) on {run.device} in {run.precision}{tiles}: "
+            f"{w}x{h} in, {ow}x{oh} out{resize}, {run.seconds:.1f} s. Weights: {run.weights.description}")
+
+
+def compose(ctx: AnswerContext) -> Answer:
+    """Compose the grounded three-part answer for `ctx` without a language model."""
+    needs_upscale = "upscale" in ctx.classification.needs or bool(ctx.classification.scale and ctx.classification.scale > 1)
+    references = build_references(ctx)
+    number = {r.url: r.n for r in references}
+    facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question) if f.source.url in number]
+    cite = {f.aspect: number[f.source.url] for f in facts}
+
+    steps = []
+    for stage in ("input", "model", "output"):
+        sentences = [f"{f.sentence[:-1]} [{number[f.source.url]}]{f.sentence[-1]}" for f in facts if f.stage == stage]
+        if stage == "input":
+            sentences.insert(0, _input_intro(ctx, needs_upscale))
+        if stage == "output":
+            record = _restoration_step(ctx)
+            if record:
+                sentences.append(record)
+        steps.append(WorkflowStep(stage=stage, text=" ".join(sentences)))
+
+    notes = list(_notes(ctx, facts))
+    task = Task(label=ctx.classification.label, scale=ctx.classification.scale,
+                mismatch=bool(getattr(ctx.capability, "mismatch", False)), text=task_text(ctx, cite),
+                cues=ctx.classification.cues, confidence=ctx.classification.confidence,
+                missing=list(getattr(ctx.capability, "missing", []) or []))
+    workflow = Workflow(steps=steps, text=_why_text(ctx, needs_upscale))
+    used_sources = _used_sources(ctx.passages, facts)
+    answer = Answer(task=task, workflow=workflow, references=references, notes=notes, sources=used_sources,
+                    restoration=ctx.restoration, engine="composer")
+    answer.markdown = render_markdown(answer, question=ctx.question)
+    return answer
+
+
+def _input_intro(ctx: AnswerContext, needs_upscale: bool) -> str:
+    scale = ctx.classification.scale
+    if needs_upscale and scale:
+        return (f"Input: your low-resolution image, first enlarged {scale}x by Lanczos interpolation, because the "
+                f"recommended model keeps the size of what it is given.")
+    if needs_upscale:
+        return ("Input: your image, first enlarged to the size you want by Lanczos interpolation, because the "
+                "recommended model keeps the size of what it is given.")
+    return "Input: your blurred photo, as it is."
+
+
+def _why_text(ctx: AnswerContext, needs_upscale: bool) -> str:
+    detail = _cue_phrase(ctx.classification.cues)
+    parts = [f"Why {detail} can become readable: MIMO-UNet learned, from pairs of blurred and sharp images, how blur "
+             "spreads each point of a scene; it undoes that spreading, so detail that the camera recorded but "
+             "smeared is pulled back together. Detail the image never held cannot be recovered this way."]
+    if needs_upscale:
+        parts.append("For an enlargement the two steps share the work: interpolation only makes the image bigger "
+                     "and leaves it soft, and MIMO-UNet then sharpens the enlarged image; it does not add "
+                     "resolution that the small image lacked.")
+    return " ".join(parts)
+
+
+def _notes(ctx: AnswerContext, facts: list[Fact]):
+    if not facts:
+        yield ("The knowledge store returned no passage about the recommended model for this card, so the workflow "
+               "states no facts about it; run `cnaps index --rebuild` and check the card's links.")
+    for model, entry in getattr(ctx.capability, "models", []) or []:
+        if entry is None:
+            name = getattr(model, "name", model)
+            yield f"cnaps does not know the model '{name}', so it cannot run it or state its capabilities."
+    if ctx.restoration is not None:
+        yield from ctx.restoration.notes
+
+
+def _used_sources(passages: list[Source], facts: list[Fact]) -> list[Source]:
+    used_ids = {f.source.id for f in facts}
+    first = [s for s in passages if s.id in used_ids]
+    rest = [s for s in passages if s.id not in used_ids]
+    return first + rest[: max(0, 8 - len(first))]
+
+
+def render_markdown(answer: Answer, question: str = "") -> str:
+    """The answer as Markdown with the headings Task, Workflow and References."""
+    return render("answer.md.j2", answer=answer, question=question)
