@@ -81,3 +81,10 @@ class BusyError(CnapsError):
 
     exit_code = 8
     http_status = 429
+
+
+class DeviceError(CnapsError):
+    """The requested compute device is missing or ran out of memory."""
+
+    exit_code = 9
+    http_status = 503
