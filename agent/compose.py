@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.links import scrub, scrub_answer
 from agent.schemas import (
     Answer,
     AnswerContext,
@@ -236,6 +237,10 @@ _CUE_WORDS = {
 }
 
 
+_NEED_WORDS = {"upscale": "upscaling", "denoise": "denoising", "derain": "rain removal", "dehaze": "haze removal",
+               "inpaint": "inpainting", "colorize": "colourisation", "deblur": "deblurring"}
+
+
 def _cue_phrase(cues: list[str]) -> str:
     words = [_CUE_WORDS.get(c, c) for c in cues if c in _CUE_WORDS and c not in ("motion", "focus", "noise")]
     if not words:
@@ -267,7 +272,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int]) -> str:
     check = ctx.capability
     if getattr(check, "mismatch", False):
         marker = f" [{cite['same-resolution']}]" if "same-resolution" in cite else ""
-        missing = ", ".join(getattr(check, "missing", []) or []) or "what the task needs"
+        missing = " or ".join(_NEED_WORDS.get(m, m) for m in getattr(check, "missing", []) or []) \
+            or "what the task needs"
         text += (f" The recommended model ({_model_names(ctx)}) deblurs an image at its own size: it cannot do "
                  f"{missing} by itself{marker}. {getattr(check, 'plan', '')}".rstrip())
     return text
@@ -312,7 +318,8 @@ def compose(ctx: AnswerContext) -> Answer:
     used_sources = _used_sources(ctx.passages, facts)
     answer = Answer(task=task, workflow=workflow, references=references, notes=notes, sources=used_sources,
                     restoration=ctx.restoration, engine="composer")
-    answer.markdown = render_markdown(answer, question=ctx.question)
+    scrub_answer(answer, ctx.card.provided_links)
+    answer.markdown = render_markdown(answer, question=scrub(ctx.question, ctx.card.provided_links))
     return answer
 
 
