@@ -6,10 +6,12 @@ No folder scanning and no torch import here: the answer engine reads capabilitie
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agent.errors import UsageError
+from agent.errors import UsageError, WeightsError
 
 # SEE: https://github.com/chosj95/MIMO-UNet (official checkpoints and their training data)
 
@@ -73,3 +75,56 @@ def find(model_id: str) -> ZooEntry | None:
 
 def user_models() -> list[ZooEntry]:
     return [entry for entry in ZOO.values() if not entry.test_only]
+
+
+# --- weights lookup (torch-free: it only finds files; tools.restoration.checkpoint loads them) ---
+
+PROJECT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def network_slug(network: str) -> str:
+    """File-name form of a network name: 'MIMO-UNet+' -> 'mimo-unet-plus'."""
+    return network.lower().replace("+", "-plus")
+
+
+def project_weights_path(entry: ZooEntry) -> Path:
+    """Where the project's own trained weights for this entry's network ship."""
+    return PROJECT_WEIGHTS_DIR / f"{network_slug(entry.network)}.safetensors"
+
+
+class WeightsSource(BaseModel):
+    path: Path = Field(description="The weights file to load.")
+    found_by: Literal["argument", "weights_dir", "project"] = Field(
+        description="'argument' (--weights / weights=), 'weights_dir' ($CNAPS_WEIGHTS_DIR) or 'project' (shipped)."
+    )
+
+
+def official_entry(entry: ZooEntry, file_name: str) -> ZooEntry | None:
+    """The zoo entry whose official checkpoint is published as `file_name` and fits `entry`'s network.
+
+    Prefers `entry` itself, so 'MIMO-UNetPlus.pkl' run as Deblur-MIMO-UNet-Plus describes GoPro training.
+    """
+    candidates = [entry] + [other for other in ZOO.values() if other is not entry]
+    return next((c for c in candidates if c.network == entry.network and file_name in c.official_files), None)
+
+
+def locate_weights(entry: ZooEntry, weights: str | Path | None = None, weights_dir: Path | None = None) -> WeightsSource:
+    """Find the weights for `entry`: the explicit path, then weights_dir/<official name>, then the project's file."""
+    if weights is not None:
+        return WeightsSource(path=Path(weights).expanduser(), found_by="argument")
+    if weights_dir is not None:
+        for name in entry.official_files:
+            candidate = Path(weights_dir).expanduser() / name
+            if candidate.is_file():
+                return WeightsSource(path=candidate, found_by="weights_dir")
+    project = project_weights_path(entry)
+    if project.is_file():
+        return WeightsSource(path=project, found_by="project")
+    if entry.official_files:
+        names = " or ".join(entry.official_files)
+        where = f"{weights_dir}" if weights_dir else "a folder named by CNAPS_WEIGHTS_DIR"
+        hint = (f"put the official {names} (https://github.com/chosj95/MIMO-UNet) into {where}"
+                f"{'' if weights_dir else ' (e.g. export CNAPS_WEIGHTS_DIR=~/weights)'}, or pass --weights PATH")
+    else:
+        hint = "pass --weights PATH (a file saved for this network)"
+    raise WeightsError(f"no weights found for {entry.id} ({entry.network}): {hint}")
