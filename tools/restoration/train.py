@@ -1,0 +1,386 @@
+"""Train MIMO-UNet on synthetic degradations, in resumable chunks, and export fp16 .safetensors weights.
+
+    python -m tools.restoration.train --network MIMO-UNet --steps 20000 --batch 32 --crop 256 --seed 0 \
+        --out runs/mimo --max-minutes 9 [--resume] [--export tools/restoration/weights/mimo-unet.safetensors]
+
+Loss as in the paper: L1 at the three output scales plus 0.1 x L1 between 2-D FFTs. AdamW with linear warm-up
+and cosine decay; bf16 autocast and channels_last on CUDA, fp32 on the CPU. Checkpoints (model, optimizer, step,
+random-generator states) are written atomically, so a run stopped by `--max-minutes`, a crash or Ctrl-C resumes
+exactly where it was: the same batches and degradations follow as in an uninterrupted run.
+
+SEE: https://openaccess.thecvf.com/content/ICCV2021/papers/Cho_Rethinking_Coarse-To-Fine_Approach_in_Single_Image_Deblurring_ICCV_2021_paper.pdf
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, Field
+
+from agent.errors import UsageError, WeightsError
+from tools.restoration import build_model, degrade, synthdata
+from tools.restoration.checkpoint import save_safetensors
+
+CHECKPOINT = "checkpoint.pt"
+LOG = "log.jsonl"
+FFT_WEIGHT = 0.1  # SEE: the paper's loss, L_content + 0.1 * L_MSFR
+# Fields that must not change when a run resumes: they decide the batches, the schedule and the network.
+_FIXED_ON_RESUME = ("network", "steps", "batch", "crop", "seed", "lr", "min_lr", "warmup", "weight_decay", "recipe",
+                    "bank_size", "bank_tile", "bank_refresh", "identity_init", "clip")
+
+
+class TrainConfig(BaseModel):
+    """One training run. The fields in _FIXED_ON_RESUME are stored in the checkpoint and checked on resume."""
+
+    network: str = Field("MIMO-UNet", description="'MIMO-UNet', 'MIMO-UNet+' or 'test-mimo-unet'.")
+    steps: int = Field(description="Total optimizer steps of the whole run (all chunks).", gt=0)
+    batch: int = Field(8, description="Images per step.", gt=0)
+    crop: int = Field(128, description="Training crop edge in pixels (a multiple of 4).", ge=16)
+    seed: int = Field(0, description="Fixes initialisation, scenes, crops and degradations.")
+    out: Path = Field(description="Run folder: checkpoint.pt and log.jsonl.")
+    lr: float = Field(5e-4, description="Peak learning rate.")
+    min_lr: float = Field(1e-6, description="Learning rate at the end of the cosine decay.")
+    warmup: int = Field(200, description="Linear warm-up steps.")
+    weight_decay: float = Field(1e-4, description="AdamW weight decay.")
+    clip: float = Field(1.0, description="Gradient-norm clip (0 disables).")
+    recipe: str = Field("users", description=f"Degradation recipe: {', '.join(degrade.RECIPES)}.")
+    bank_size: int = Field(1024, description="Clean tiles rendered per bank.")
+    bank_tile: int = Field(256, description="Edge of a bank tile; crops are cut from it.")
+    bank_refresh: int = Field(2000, description="Steps between fresh banks (0: one bank for the whole run).")
+    identity_init: bool = Field(True, description="Zero the output convolutions: the untrained net returns its input.")
+    val_every: int = Field(200, description="Steps between validation PSNR measurements.")
+    val_images: int = Field(8, description="Validation pairs (validation split, fixed degradation seed).")
+    ckpt_every: int = Field(200, description="Steps between checkpoints.")
+    log_every: int = Field(20, description="Steps between loss log lines.")
+    max_minutes: float | None = Field(None, description="Checkpoint and stop after this many minutes (a chunk).")
+    threads: int | None = Field(None, description="torch CPU threads.")
+    workers: int = Field(1, description="Processes rendering the scene bank.")
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    compile: bool = Field(False, description="torch.compile the network (CUDA only).")
+
+
+class TrainResult(BaseModel):
+    step: int
+    finished: bool
+    checkpoint: Path
+    last_loss: float | None
+    val_psnr: float | None
+    val_input_psnr: float | None
+    seconds: float
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"device '{name}' asked for but CUDA is not available: use --device cpu")
+    return torch.device(name)
+
+
+def device_label(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return "cpu"
+
+
+def mimo_loss(outputs: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    """L1 at 1/4, 1/2 and full scale plus 0.1 x L1 between the real FFTs, all in fp32."""
+    targets = [F.interpolate(target, scale_factor=0.25, mode="bilinear"),  # (B, 3, H/4, W/4)
+               F.interpolate(target, scale_factor=0.5, mode="bilinear"), target]
+    content = target.new_zeros(())
+    frequency = target.new_zeros(())
+    for output, label in zip(outputs, targets):
+        output = output.float()
+        content = content + F.l1_loss(output, label)
+        frequency = frequency + F.l1_loss(torch.view_as_real(torch.fft.rfft2(output)),
+                                          torch.view_as_real(torch.fft.rfft2(label)))
+    return content + FFT_WEIGHT * frequency
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay from lr to min_lr over the remaining steps."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def psnr(output: torch.Tensor, target: torch.Tensor) -> float:
+    mse = F.mse_loss(output.float().clamp(0, 1), target.float()).item()
+    return 10 * math.log10(1 / max(mse, 1e-12))
+
+
+def zero_output_convs(model: torch.nn.Module) -> None:
+    """Zero the convolutions that produce the three residual outputs, so each output starts equal to its input."""
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Conv2d) and (name.startswith("feat_extract.5.") or name.startswith("ConvsOut.")):
+            torch.nn.init.zeros_(module.weight)
+            if module.bias is not None:
+                torch.nn.init.zeros_(module.bias)
+
+
+def _atomic_save(payload: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        torch.save(payload, temp)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _bank(config: TrainConfig, step: int, device: torch.device) -> torch.Tensor:
+    index = step // config.bank_refresh if config.bank_refresh else 0
+    tiles = synthdata.build_bank(config.bank_size, config.bank_tile, seed=config.seed * 100_003 + index,
+                                 split="train", workers=config.workers)
+    return synthdata.bank_tensor(tiles, device)
+
+
+def validation_pairs(config: TrainConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed (degraded, clean) pairs from the validation split (held-out photos, own scene seeds)."""
+    size = min(config.crop, 192)
+    clean = synthdata.build_bank(config.val_images, size, seed=config.seed, split="validation")
+    clean = synthdata.bank_tensor(clean, device).float() / 255
+    generator = torch.Generator(device=device).manual_seed(10_007 + config.seed)
+    degraded, _ = degrade.degrade(clean, generator, degrade.RECIPES[config.recipe])
+    return degraded, clean
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, pairs: tuple[torch.Tensor, torch.Tensor], autocast: bool) -> float:
+    degraded, clean = pairs
+    model.eval()
+    scores = []
+    for index in range(len(clean)):
+        with torch.autocast(degraded.device.type, dtype=torch.bfloat16, enabled=autocast):
+            output = model(degraded[index:index + 1])[-1]
+        scores.append(psnr(output, clean[index:index + 1]))
+    model.train()
+    return sum(scores) / len(scores)
+
+
+def _check_resume(config: TrainConfig, stored: dict) -> None:
+    changed = [f"{key} ({stored.get(key)} -> {getattr(config, key)})" for key in _FIXED_ON_RESUME
+               if str(stored.get(key)) != str(getattr(config, key))]
+    if changed:
+        raise UsageError(f"--resume with different settings: {', '.join(changed)}; pass the run's original "
+                         "values or start a new --out folder")
+
+
+def train(config: TrainConfig, resume: bool = False,
+          on_event: Callable[[dict], None] | None = None) -> TrainResult:
+    """Run (or continue) training until `config.steps` or `config.max_minutes`, checkpointing atomically."""
+    started = time.monotonic()
+    if config.recipe not in degrade.RECIPES:
+        raise UsageError(f"unknown recipe '{config.recipe}': use one of {', '.join(degrade.RECIPES)}")
+    if config.crop % 4 or config.crop > config.bank_tile:
+        raise UsageError(f"--crop {config.crop} must be a multiple of 4 and at most the bank tile "
+                         f"({config.bank_tile}): pick e.g. 128 or 256")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = pick_device(config.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / CHECKPOINT
+    log_file = out / LOG
+
+    torch.manual_seed(config.seed)
+    model = build_model(config.network)
+    if config.identity_init:
+        zero_output_convs(model)
+    model = model.to(device)
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    generator = torch.Generator(device=device).manual_seed(config.seed + 1)
+    step, devices = 0, []
+    if resume:
+        if not path.is_file():
+            raise UsageError(f"--resume given but {path} does not exist: start without --resume")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        _check_resume(config, state["config"])
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        step, devices = int(state["step"]), list(state["devices"])
+    elif path.exists():
+        raise UsageError(f"{path} exists: pass --resume to continue that run or choose another --out folder")
+    label = device_label(device)
+    if label not in devices:
+        devices.append(label)
+
+    # Random states as of the last finished step: an interrupted step is replayed exactly on resume.
+    rng_states = (generator.get_state(), torch.get_rng_state())
+
+    def save() -> None:
+        _atomic_save({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                      "optimizer": optimizer.state_dict(), "generator": rng_states[0],
+                      "torch_rng": rng_states[1], "step": step, "devices": devices,
+                      "config": json.loads(config.model_dump_json())}, path)
+
+    def emit(event: dict) -> None:
+        event = {"step": step, "time": round(time.monotonic() - started, 1), **event}
+        with open(log_file, "a", encoding="utf-8") as file:
+            file.write(json.dumps(event) + "\n")
+        if on_event:
+            on_event(event)
+
+    runner = torch.compile(model) if (config.compile and cuda) else model
+    recipe = degrade.RECIPES[config.recipe]
+    pairs = validation_pairs(config, device) if config.val_every else None
+    bank_index = None
+    bank = None
+    loss_value = val = val_input = None
+    emit({"event": "start", "resume": resume, "device": label, "network": config.network})
+    try:
+        while step < config.steps:
+            if config.max_minutes is not None and time.monotonic() - started > config.max_minutes * 60:
+                break
+            wanted = step // config.bank_refresh if config.bank_refresh else 0
+            if wanted != bank_index:
+                bank, bank_index = _bank(config, step, device), wanted
+            sharp = synthdata.sample_batch(bank, config.batch, config.crop, generator)
+            blurry, _ = degrade.degrade(sharp, generator, recipe)
+            if cuda:
+                blurry = blurry.contiguous(memory_format=torch.channels_last)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+                outputs = runner(blurry)
+            loss = mimo_loss(outputs, sharp)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            step += 1
+            rng_states = (generator.get_state(), torch.get_rng_state())
+            loss_value = loss.item() if (step % config.log_every == 0 or step == config.steps) else loss_value
+            if step % config.log_every == 0:
+                emit({"event": "loss", "loss": round(loss_value, 5), "lr": learning_rate(config, step - 1)})
+            if pairs is not None and (step % config.val_every == 0 or step == config.steps):
+                val = validate(model, pairs, cuda)
+                val_input = sum(psnr(pairs[0][i:i + 1], pairs[1][i:i + 1]) for i in range(len(pairs[1]))) / len(
+                    pairs[1])
+                emit({"event": "validation", "psnr": round(val, 3), "input_psnr": round(val_input, 3)})
+            if step % config.ckpt_every == 0:
+                save()
+    finally:  # a crash or Ctrl-C keeps the last finished step
+        save()
+    finished = step >= config.steps
+    emit({"event": "finished" if finished else "paused"})
+    return TrainResult(step=step, finished=finished, checkpoint=path, last_loss=loss_value, val_psnr=val,
+                       val_input_psnr=val_input, seconds=round(time.monotonic() - started, 1))
+
+
+def weights_metadata(state: dict, description: str | None = None) -> dict[str, str]:
+    """The metadata stored in exported weights: what they are, how and on what they were trained."""
+    config = state["config"]
+    step = int(state["step"])
+    devices = ", ".join(state["devices"])
+    on_cpu_only = all(device == "cpu" for device in state["devices"])
+    default = (f"project weights, trained {'on CPU ' if on_cpu_only else ''}for {step} steps on synthetic data "
+               f"({config['network']}, batch {config['batch']}, crop {config['crop']}, seed {config['seed']}); "
+               "not the official checkpoints")
+    recipe = degrade.RECIPES[config["recipe"]]
+    return {
+        "network": config["network"],
+        "recipe": json.dumps({key: config[key] for key in _FIXED_ON_RESUME}),
+        "steps": str(step),
+        "data": (f"synthetic: photos shipped with scikit-image/matplotlib ({', '.join(synthdata.TRAIN_PHOTOS)}) and "
+                 f"procedural scenes ({', '.join(synthdata.SCENES[1:])}); held out: "
+                 f"{', '.join(synthdata.HELDOUT_PHOTOS)}"),
+        "degradations": recipe.model_dump_json(),
+        "seed": str(config["seed"]),
+        "device": devices,
+        "cnaps_provenance": "project",
+        "description": description or default,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def export(run: Path, weights: Path, description: str | None = None) -> dict[str, str]:
+    """Write the run's latest checkpoint as fp16 .safetensors with metadata; returns the metadata."""
+    path = Path(run) / CHECKPOINT if Path(run).is_dir() else Path(run)
+    if not path.is_file():
+        raise WeightsError(f"no training checkpoint at {path}: train first with --out {Path(run)}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(state["config"]["network"])
+    model.load_state_dict(state["model"])
+    metadata = weights_metadata(state, description)
+    save_safetensors(model, weights, metadata=metadata, dtype=torch.float16)
+    return metadata
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
+    parser = argparse.ArgumentParser(prog="python -m tools.restoration.train", description=__doc__.split("\n")[0])
+    fields = TrainConfig.model_fields
+    for name, field in fields.items():
+        flag = "--" + name.replace("_", "-")
+        if field.annotation is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default,
+                                help=field.description)
+        elif name in ("steps", "out"):
+            parser.add_argument(flag, required=name == "out", default=None, help=field.description)
+        else:
+            parser.add_argument(flag, default=field.default, help=f"{field.description} (default {field.default})")
+    parser.add_argument("--resume", action="store_true", help="Continue the run in --out from its checkpoint.")
+    parser.add_argument("--export", type=Path, default=None, help="Export fp16 .safetensors here when finished.")
+    parser.add_argument("--export-only", action="store_true", help="Export --out's checkpoint now; do not train.")
+    parser.add_argument("--description", default=None, help="Override the exported weights' description.")
+    args = parser.parse_args(argv)
+    values = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
+    if args.export_only:
+        values.setdefault("steps", 1)
+    elif "steps" not in values:
+        parser.error("--steps is required")
+    try:
+        config = TrainConfig.model_validate({k: v for k, v in values.items()})
+    except Exception as error:  # pydantic's message names the field
+        raise UsageError(f"bad training option: {str(error).splitlines()[0:3]}: fix the value") from error
+    return config, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agent.errors import CnapsError
+
+    try:
+        config, args = parse_args(argv)
+        if args.export_only:
+            if args.export is None:
+                raise UsageError("--export-only needs --export PATH")
+            print(json.dumps(export(config.out, args.export, args.description), indent=1))
+            return 0
+        result = train(config, resume=args.resume, on_event=lambda event: print(json.dumps(event), flush=True))
+        print(result.model_dump_json())
+        if result.finished and args.export is not None:
+            export(config.out, args.export, args.description)
+            print(f"exported {args.export}")
+        elif not result.finished:
+            print(f"paused at step {result.step}/{config.steps}: rerun the same command with --resume")
+        return 0
+    except CnapsError as error:
+        print(f"train: error: {error}")
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
