@@ -1,0 +1,303 @@
+"""CNAPS-style reports: one answer (and its restoration, when an image ran) as a self-contained HTML, Markdown or
+PDF file.
+
+HTML embeds every image as a data URI and links nothing but the references, so the file can be mailed or opened
+offline. The PDF is the same HTML printed by weasyprint. Every file is written atomically and an existing file is
+kept unless `overwrite=True`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from markupsafe import Markup, escape
+from PIL import Image, ImageOps
+
+from agent import __version__
+from agent.errors import InputFileError, OutputError, UsageError
+from agent.schemas import Answer
+
+ReportFormat = Literal["html", "md", "pdf"]
+FORMATS: dict[str, ReportFormat] = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".pdf": "pdf"}
+
+PREVIEW_EDGE = 1200  # longest edge of the whole-image previews embedded in a report
+CROP_DISPLAY = 240  # crops are enlarged (nearest neighbour, integer factor) to about this many pixels
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A square region of the output, in output pixels, and how much restoration changed it."""
+
+    x: int
+    y: int
+    size: int
+    mean_change: float  # mean |after - before| over the crop, in 0..255 grey levels
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        return (self.x, self.y, self.x + self.size, self.y + self.size)
+
+
+@dataclass(frozen=True)
+class CropPair:
+    crop: Crop
+    before: Image.Image
+    after: Image.Image
+
+
+def open_image(path: str | os.PathLike[str]) -> Image.Image:
+    """An image as a viewer shows it: EXIF orientation applied, first frame, RGB or RGBA, 8 bits per channel."""
+    try:
+        with Image.open(path) as image:
+            image.seek(0)
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+                return image.convert("RGBA")
+            if image.mode.startswith("I;16") or image.mode == "I":
+                # 16-bit greyscale: scale to 8 bits instead of clipping at 255.
+                array = np.asarray(image, dtype=np.float64)
+                return Image.fromarray((array / max(array.max(), 1) * 255).astype(np.uint8)).convert("RGB")
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise InputFileError(f"image not found: {path}: check the path") from None
+    except OSError as error:
+        raise InputFileError(f"cannot read image {path} ({error}): pass a readable PNG or JPEG file") from None
+
+
+def comparison_base(before: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The input brought to the output's size (bicubic), so the two can be compared pixel for pixel."""
+    return before if before.size == size else before.resize(size, Image.Resampling.BICUBIC)
+
+
+def change_crops(before: Image.Image, after: Image.Image, count: int = 2) -> list[Crop]:
+    """The `count` non-overlapping square regions where `after` differs most from `before` (brought to the same
+    size). The search runs on a copy at most 512 pixels across, then maps back to output pixels."""
+    width, height = after.size
+    edge = max(1, min(width, height, max(8, min(256, min(width, height) // 4))))
+    factor = min(1.0, 512 / max(width, height))
+    small = (max(1, round(width * factor)), max(1, round(height * factor)))
+    a = np.asarray(comparison_base(before, after.size).convert("L").resize(small), dtype=np.float64)
+    b = np.asarray(after.convert("L").resize(small), dtype=np.float64)
+    diff = np.abs(a - b)  # (h, w)
+    k = max(1, min(small[0], small[1], round(edge * factor)))
+    integral = np.pad(diff.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    window = integral[k:, k:] - integral[:-k, k:] - integral[k:, :-k] + integral[:-k, :-k]  # (h-k+1, w-k+1)
+    scores = window / (k * k)
+    crops: list[Crop] = []
+    for _ in range(count):
+        if not np.isfinite(scores).any():
+            break
+        row, col = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(scores), scores, -1.0))), scores.shape)
+        mean_change = float(scores[row, col])
+        x = min(width - edge, round(col / factor))
+        y = min(height - edge, round(row / factor))
+        crops.append(Crop(x=max(0, x), y=max(0, y), size=edge, mean_change=mean_change))
+        # Windows overlapping the chosen one are out of the race.
+        scores[max(0, row - k + 1):row + k, max(0, col - k + 1):col + k] = np.nan
+    return crops
+
+
+def crop_pairs(before: Image.Image, after: Image.Image, count: int = 2) -> list[CropPair]:
+    """The largest-change crops of `before` (bicubic to the output size) and `after`, enlarged for viewing."""
+    base = comparison_base(before, after.size)
+    pairs = []
+    for crop in change_crops(before, after, count):
+        zoom = max(1, CROP_DISPLAY // crop.size)
+        shown = (crop.size * zoom, crop.size * zoom)
+        pairs.append(CropPair(
+            crop=crop,
+            before=base.crop(crop.box).resize(shown, Image.Resampling.NEAREST),
+            after=after.crop(crop.box).resize(shown, Image.Resampling.NEAREST),
+        ))
+    return pairs
+
+
+def data_uri(image: Image.Image, max_edge: int | None = None) -> str:
+    """A PNG (small images) or JPEG (large photos) data URI, downscaled to `max_edge` when given."""
+    if max_edge and max(image.size) > max_edge:
+        image = image.copy()
+        image.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    if image.width * image.height <= 400_000 or image.mode == "RGBA":
+        image.save(buffer, format="PNG", optimize=True)
+        mime = "image/png"
+    else:
+        image.convert("RGB").save(buffer, format="JPEG", quality=90)
+        mime = "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+_CITATION = re.compile(r"\[(\d+)\]")
+_SAFE_LINK = re.compile(r"^https?://[^\s\"'<>]+$", re.IGNORECASE)
+
+
+def safe_link(url: str | None) -> str | None:
+    """The URL when it is a plain http(s) link, else None: reports never link javascript:, data: or file: URLs."""
+    return url if url and _SAFE_LINK.match(url.strip()) else None
+
+
+def _cite_html(known: set[int]):
+    def cite(text: str) -> Markup:
+        """Escaped text whose [n] markers link to the n-th reference."""
+        escaped = str(escape(text))
+        return Markup(_CITATION.sub(
+            lambda m: f'<a class="cite" href="#ref-{m[1]}">[{m[1]}]</a>' if int(m[1]) in known else m[0], escaped))
+
+    return cite
+
+
+def _md_text(text: str) -> str:
+    """One line of text that Markdown shows literally: no raw HTML, emphasis, images or links sneak in from user
+    or document text; [n] citation markers stay readable."""
+    text = re.sub(r"([\\`*_<>!|#])", r"\\\1", " ".join(text.split()))
+    return text.replace("](", "]\\(")
+
+
+@dataclass(frozen=True)
+class DiagramBox:
+    stage: str
+    title: str
+    lines: tuple[str, ...]
+
+
+def diagram(answer: Answer) -> list[DiagramBox]:
+    """The input -> model -> output boxes, with the run's real sizes and timings when an image ran."""
+    run = answer.restoration
+    if run is None:
+        models = [r.title for r in answer.references if r.role == "recommended-model" and r.kind == "paper"]
+        return [
+            DiagramBox("input", "Input", ("your blurred image", "no image attached to this answer")),
+            DiagramBox("model", "Model", tuple(models[:1]) or ("the recommended model",)),
+            DiagramBox("output", "Output", ("restored image", "same size as the network's input")),
+        ]
+    width, height = run.input_size
+    input_name = Path(run.input_path).name if run.input_path else "image"
+    boxes = [DiagramBox("input", "Input", (input_name, f"{width} × {height} px"))]
+    if run.scale > 1:
+        enlarged = (width * run.scale, height * run.scale)
+        boxes.append(DiagramBox("input", f"Enlarge ×{run.scale}", (run.resize or "interpolation",
+                                                                    f"{enlarged[0]} × {enlarged[1]} px")))
+    tiles = f"{run.tiles} tiles of {run.tile_size} px" if run.tiles > 1 and run.tile_size else "whole image"
+    boxes.append(DiagramBox("model", run.network, (
+        run.model_id, f"{run.weights.provenance} weights: {Path(run.weights.file).name}",
+        f"{run.device}, {run.precision}, {tiles}", f"{run.seconds:.2f} s")))
+    out_w, out_h = run.output_size
+    output_name = Path(run.image_path).name if run.image_path else "restored image"
+    boxes.append(DiagramBox("output", "Output", (output_name, f"{out_w} × {out_h} px")))
+    return boxes
+
+
+@dataclass(frozen=True)
+class ReportImages:
+    before: str  # data URIs
+    after: str
+    before_size: tuple[int, int]
+    after_size: tuple[int, int]
+    crops: list[tuple[Crop, str, str]]
+
+
+def report_images(answer: Answer) -> ReportImages | None:
+    """Previews and largest-change crops when the answer restored an image whose files are still on disk."""
+    run = answer.restoration
+    if run is None or not run.input_path or not run.image_path:
+        return None
+    if not (Path(run.input_path).is_file() and Path(run.image_path).is_file()):
+        return None
+    before, after = open_image(run.input_path), open_image(run.image_path)
+    crops = [(p.crop, data_uri(p.before), data_uri(p.after)) for p in crop_pairs(before, after)]
+    return ReportImages(before=data_uri(before, PREVIEW_EDGE), after=data_uri(after, PREVIEW_EDGE),
+                        before_size=before.size, after_size=after.size, crops=crops)
+
+
+def render_report(answer: Answer, question: str, fmt: ReportFormat = "html",
+                  created: datetime | None = None) -> str:
+    """The report as HTML or Markdown text (PDF is rendered from the HTML by `write_report`)."""
+    from prompts import render
+
+    created = created or datetime.now(timezone.utc)
+    context = dict(
+        answer=answer,
+        question=question,
+        created=created.strftime("%Y-%m-%d %H:%M UTC"),
+        version=__version__,
+        boxes=diagram(answer),
+        images=report_images(answer),
+        safe_link=safe_link,
+    )
+    if fmt == "md":
+        return render("report.md.j2", md=_md_text, **context)
+    known = {reference.n for reference in answer.references}
+    return render("report.html.j2", cite=_cite_html(known), **context)
+
+
+def report_format(path: Path) -> ReportFormat:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"cannot tell the report format from '{path.name}': end the output name in .html, .md or .pdf")
+    return fmt
+
+
+def html_to_pdf(html: str) -> bytes:
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as error:
+        raise OutputError(
+            f"PDF reports need weasyprint and the pango library ({error}): pip install weasyprint, "
+            "apt-get install libpango-1.0-0 libpangoft2-1.0-0, or write .html instead"
+        ) from None
+    return HTML(string=html).write_pdf()
+
+
+def write_atomically(path: Path, data: bytes, overwrite: bool = False) -> Path:
+    """Write `data` to a temporary file beside `path`, then rename: readers never see a partial file."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path} already exists: choose another name or pass --overwrite")
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder: give a file name ending in .html, .md or .pdf")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"folder {folder} does not exist: create it first")
+    temp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"  # beside the target: the rename stays atomic
+    try:
+        stream = open(temp, "xb")  # permissions follow the umask, unlike mkstemp's 0600
+    except OSError as error:
+        raise OutputError(f"cannot write in {folder} ({error.strerror}): choose a writable folder") from None
+    try:
+        with stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except OSError as error:
+        Path(temp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path} ({error.strerror}): free some space or choose another folder") from None
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def report_bytes(answer: Answer, question: str, fmt: ReportFormat, created: datetime | None = None) -> bytes:
+    if fmt == "pdf":
+        return html_to_pdf(render_report(answer, question, "html", created))
+    return render_report(answer, question, fmt, created).encode("utf-8")
+
+
+def write_report(answer: Answer, question: str, path: str | os.PathLike[str], overwrite: bool = False,
+                 created: datetime | None = None) -> Path:
+    """Write the report to `path` (.html, .md or .pdf), atomically; an existing file is kept unless `overwrite`."""
+    path = Path(path)
+    fmt = report_format(path)
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path} already exists: choose another name or pass --overwrite")
+    return write_atomically(path, report_bytes(answer, question, fmt, created), overwrite=overwrite)

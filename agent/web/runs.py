@@ -1,0 +1,115 @@
+"""Run folders: everything one web answer produced, under `<output_dir>/web/<run id>/`, served by opaque id.
+
+A client names a file as (run id, kind): the run id must look like one this server made and the kind must be on
+a fixed list, so no client-supplied text ever becomes part of a path. Every resolved path is checked to lie
+inside the run folder before it is served.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from agent.errors import OutputError
+from agent.report import ReportFormat, crop_pairs, open_image, report_bytes, write_atomically
+from agent.schemas import Answer
+from agent.web.sessions import OPAQUE_ID, NotFoundError, new_id
+
+CROPS = 3
+_CROP_NAME = re.compile(r"^crop-([1-9])-(before|after)$")
+REPORT_MEDIA = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8", "pdf": "application/pdf"}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    question: str
+    created: datetime
+    answer: Answer
+
+
+class RunStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def create(self) -> tuple[str, Path]:
+        run_id = new_id()
+        folder = self.root / run_id
+        try:
+            folder.mkdir(parents=True)
+        except OSError as error:
+            raise OutputError(f"cannot create {folder} ({error.strerror}): set CNAPS_HOME to a writable folder") from None
+        return run_id, folder
+
+    def folder(self, run_id: str) -> Path:
+        if not OPAQUE_ID.match(run_id) or not (self.root / run_id).is_dir():
+            raise NotFoundError("no such run on this server: ask again to get a new one")
+        return self.root / run_id
+
+    def save(self, run_id: str, question: str, answer: Answer) -> list[dict]:
+        """Store the answer, a browser-viewable copy of the input and the largest-change crops; return the crops."""
+        folder = self.folder(run_id)
+        crops: list[dict] = []
+        run = answer.restoration
+        if run is not None and run.input_path and run.image_path:
+            before = open_image(run.input_path)
+            before.save(folder / "before.png")
+            for i, pair in enumerate(crop_pairs(before, open_image(run.image_path), CROPS), start=1):
+                pair.before.save(folder / f"crop-{i}-before.png")
+                pair.after.save(folder / f"crop-{i}-after.png")
+                crops.append({"x": pair.crop.x, "y": pair.crop.y, "size": pair.crop.size,
+                              "mean_change": round(pair.crop.mean_change, 2),
+                              "before_url": self.url(run_id, f"crop-{i}-before"),
+                              "after_url": self.url(run_id, f"crop-{i}-after")})
+        meta = {"question": question, "created": datetime.now(timezone.utc).isoformat(),
+                "answer": answer.model_dump(mode="json")}
+        write_atomically(folder / "run.json", json.dumps(meta).encode("utf-8"))
+        return crops
+
+    def load(self, run_id: str) -> RunRecord:
+        path = self.folder(run_id) / "run.json"
+        if not path.is_file():
+            raise NotFoundError("this run has not finished yet: wait for its answer")
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        return RunRecord(id=run_id, question=meta["question"], created=datetime.fromisoformat(meta["created"]),
+                         answer=Answer.model_validate(meta["answer"]))
+
+    @staticmethod
+    def url(run_id: str, kind: str) -> str:
+        return f"/api/runs/{run_id}/{kind}"
+
+    def file(self, run_id: str, kind: str) -> Path:
+        """The file behind (run id, kind): 'input', 'restored', 'crop-N-before|after'."""
+        folder = self.folder(run_id)
+        if kind == "input":
+            path = folder / "before.png"
+        elif kind == "restored":
+            run = self.load(run_id).answer.restoration
+            if run is None or not run.image_path:
+                raise NotFoundError("this run restored no image: attach one to the question")
+            path = Path(run.image_path)
+        elif _CROP_NAME.match(kind):
+            path = folder / f"{kind}.png"
+        else:
+            raise NotFoundError(f"unknown file kind: use input, restored, crop-N-before, crop-N-after or report.html")
+        return self._inside(folder, path)
+
+    def report(self, run_id: str, fmt: ReportFormat) -> Path:
+        """The run's report in `fmt`, rendered on first request and kept."""
+        folder = self.folder(run_id)
+        path = folder / f"report.{fmt}"
+        if not path.is_file():
+            record = self.load(run_id)
+            data = report_bytes(record.answer, record.question, fmt, created=record.created)
+            write_atomically(path, data, overwrite=True)
+        return self._inside(folder, path)
+
+    @staticmethod
+    def _inside(folder: Path, path: Path) -> Path:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(folder.resolve()) or not resolved.is_file():
+            raise NotFoundError("no such file in this run")
+        return resolved

@@ -1,0 +1,235 @@
+"""The web API with a scripted answer engine: contract, uploads, bad uploads, path traversal, 429, escaping."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.web.conftest import blurry_png
+
+CONTRACT = {"task", "workflow", "references", "notes", "sources", "restoration", "markdown", "engine"}
+
+
+def files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def assert_one_line_error(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert "\n" not in body["detail"] and "Traceback" not in body["detail"]
+    return body["detail"]
+
+
+def test_health_cards_docs_and_page(client):
+    assert client.get("/healthz").json()["status"] == "ok"
+    cards = client.get("/api/cards").json()
+    assert any(card["default"] for card in cards) and all(card["question"] for card in cards)
+    assert client.get(f"/api/cards/{cards[0]['name']}").json()["text"].strip()
+    assert client.get("/docs").status_code == 200
+    assert "/api/ask" in client.get("/openapi.json").json()["paths"]
+    page = client.get("/")
+    assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
+    # The page pulls nothing from another host.
+    assert not re.search(r"""(src|href)=["']https?://""", page.text)
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_ask_without_image_returns_contract_and_session(client, scripted):
+    response = client.post("/api/ask", data={"question": "How does MIMO-UNet deblur text?"})
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert CONTRACT <= data.keys()
+    assert data["restoration"] is None
+    assert data["report_url"].startswith("/api/runs/")
+    assert scripted.calls[0]["question"] == "How does MIMO-UNet deblur text?"
+    assert scripted.calls[0]["image"] is None
+
+    follow = client.post("/api/ask", data={"question": "And at 4x?", "session_id": data["session_id"]})
+    assert follow.status_code == 200
+    assert follow.json()["session_id"] == data["session_id"]
+    history = scripted.calls[1]["history"]
+    assert history[0] == ("user", "How does MIMO-UNet deblur text?") and history[1][0] == "assistant"
+    assert scripted.calls[1]["card"] is scripted.calls[0]["card"]
+
+
+def test_card_as_text_and_as_file(client, scripted, shared_cards):
+    text = shared_cards[0].read_text(encoding="utf-8")
+    as_text = client.post("/api/ask", data={"card": text})
+    as_file = client.post("/api/ask", files={"card": ("card.txt", text.encode(), "text/plain")})
+    assert as_text.status_code == as_file.status_code == 200
+    assert scripted.calls[0]["card"].question == scripted.calls[1]["card"].question
+    assert "upscaled" in scripted.calls[0]["card"].question
+    urls = {ref["url"] for ref in as_file.json()["references"]}
+    assert urls <= scripted.calls[1]["card"].provided_links
+
+
+def test_ask_with_image_serves_restored_image_crops_and_reports(client, scripted):
+    response = client.post("/api/ask", data={"question": "sharpen this", "scale": "2"},
+                           files={"image": ("photo.png", blurry_png(), "image/png")})
+    assert response.status_code == 200, response.text
+    data = response.json()
+    run = data["restoration"]
+    assert scripted.calls[0]["scale"] == 2
+    assert "/secret/" not in json.dumps(data)  # no server paths leak
+    restored = client.get(run["image_url"])
+    assert restored.status_code == 200 and restored.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(restored.content)).size == (192, 128)
+    assert Image.open(io.BytesIO(client.get(run["input_url"]).content)).size == (96, 64)
+    assert len(run["crops"]) >= 1
+    for crop in run["crops"]:
+        assert client.get(crop["before_url"]).status_code == client.get(crop["after_url"]).status_code == 200
+
+    report = client.get(data["report_url"])
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert "attachment" in report.headers["content-disposition"]
+    assert "default-src 'none'" in report.headers["content-security-policy"]
+    assert "data:image/png;base64," in report.text
+    assert not re.search(r"""src=["']https?://""", report.text)
+    markdown = client.get(data["report_urls"]["md"])
+    assert markdown.status_code == 200 and "## 3 References" in markdown.text
+
+
+def test_stream_sends_status_tokens_and_answer(client):
+    with client.stream("POST", "/api/ask/stream", data={"question": "what is this?"},
+                       files={"image": ("p.png", blurry_png(), "image/png")}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        body = "".join(response.iter_text())
+    events = [(m[1], json.loads(m[2])) for m in re.finditer(r"event: (\w+)\ndata: (.*)\n\n", body)]
+    names = [name for name, _ in events]
+    assert names[0] == "session" and names[-1] == "answer"
+    assert "progress" in names and "token" in names
+    assert "".join(data["text"] for name, data in events if name == "token") == "The task is deblurring."
+    assert events[-1][1]["restoration"]["image_url"]
+
+
+@pytest.mark.parametrize("name, data, content_type, status", [
+    ("not-image.png", b"this is plain text, not a PNG", "image/png", 415),
+    ("empty.png", b"", "image/png", 422),
+    ("truncated.png", blurry_png((120, 90))[:300], "image/png", 422),
+    ("script.jpg", b"<script>alert(1)</script>", "image/jpeg", 415),
+    ("zip.png", b"PK\x03\x04" + b"\x00" * 200, "application/zip", 415),
+])
+def test_bad_image_uploads_are_refused_and_leave_nothing(client, scripted, tmp_path, name, data, content_type,
+                                                          status):
+    from agent.settings import get_settings
+
+    response = client.post("/api/ask", data={"question": "q"}, files={"image": (name, data, content_type)})
+    assert_one_line_error(response, status)
+    assert scripted.calls == []
+    assert files_under(get_settings().output_dir) == []
+
+
+def test_too_many_bytes_and_too_many_pixels(make_client, scripted):
+    client = make_client(SERVER__MAX_UPLOAD_BYTES=2000, RESTORE__MAX_PIXELS=5000)
+    big = io.BytesIO()
+    Image.effect_noise((200, 200), 50).save(big, format="PNG")
+    assert "limit" in assert_one_line_error(
+        client.post("/api/ask", files={"image": ("big.png", big.getvalue(), "image/png")}), 413)
+    wide = io.BytesIO()
+    Image.new("L", (100, 100)).save(wide, format="PNG")  # 10,000 pixels, a few hundred bytes
+    assert "pixels" in assert_one_line_error(
+        client.post("/api/ask", files={"image": ("wide.png", wide.getvalue(), "image/png")}), 413)
+    assert scripted.calls == []
+
+
+def test_bad_cards_and_fields(client, scripted):
+    assert_one_line_error(client.post("/api/ask", files={"card": ("c.txt", b"\x00\x01\x02binary", "text/plain")}),
+                          415)
+    assert_one_line_error(client.post("/api/ask", files={"card": ("c.txt", "\xff\xfe".encode("latin-1"),
+                                                                  "text/plain")}), 415)
+    assert_one_line_error(client.post("/api/ask", data={"card": "no question and no model here"}), 422)
+    assert_one_line_error(client.post("/api/ask", data={"card_name": "../../etc/passwd"}), 422)
+    assert_one_line_error(client.post("/api/ask", data={"scale": "0"}), 400)
+    assert_one_line_error(client.post("/api/ask", data={"scale": "4; rm -rf /"}), 400)
+    assert_one_line_error(client.post("/api/ask", data={"session_id": "../../x"}), 404)
+    assert_one_line_error(client.post("/api/ask", json={"question": "q"}), 415)
+    assert_one_line_error(client.post("/api/ask", data={"image": "not a file"}), 415)
+    assert_one_line_error(client.post("/api/ask", data={"card": "x" * 300_000}), 413)
+    assert scripted.calls == []
+
+
+@pytest.mark.parametrize("url", [
+    "/api/runs/..%2F..%2F..%2Fetc/passwd",
+    "/api/runs/%2e%2e/secret.txt",
+    "/api/runs/AAAAAAAAAAAAAAAAAAAAAA/input",
+    "/api/runs/{run}/..%2Frun.json",
+    "/api/runs/{run}/..%2F..%2Fsecret.txt",
+    "/api/runs/{run}/run.json",
+    "/api/runs/{run}/report.exe",
+    "/api/runs/{run}/crop-0-before",
+    "/api/runs/{run}/%2Fetc%2Fpasswd",
+    "/api/runs/..%5C..%5Csecret.txt/input",
+    "/static/..%2F..%2Fapp.py",
+    "/static/%2e%2e/app.py",
+    "/api/cards/..%2F..%2Fcards.py",
+])
+def test_path_traversal_is_refused(client, url):
+    from agent.settings import get_settings
+
+    run = client.post("/api/ask", data={"question": "q"}).json()["run_id"]
+    secret = get_settings().output_dir / "web" / "secret.txt"
+    secret.write_text("SECRET-CONTENT")
+    response = client.get(url.replace("{run}", run))
+    assert response.status_code in (400, 404, 405), (url, response.status_code)
+    assert "SECRET-CONTENT" not in response.text and "def create_app" not in response.text
+    assert "root:" not in response.text
+
+
+def test_full_queue_answers_429_with_retry_after(make_client, scripted):
+    client = make_client(SERVER__WORKERS=1, SERVER__QUEUE_SIZE=1)
+    scripted.gate = threading.Event()
+    results: list[int] = []
+
+    def post() -> None:
+        response = client.post("/api/ask", files={"image": ("p.png", blurry_png(), "image/png")})
+        results.append(response.status_code)
+
+    workers = [threading.Thread(target=post) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    assert scripted.started.acquire(timeout=10)  # one job runs, the other waits in the queue
+    server = client.app.state.server
+    for _ in range(200):
+        if server.restore_pool.pending == 2:
+            break
+        threading.Event().wait(0.05)
+    busy = client.post("/api/ask", files={"image": ("p.png", blurry_png(), "image/png")})
+    assert_one_line_error(busy, 429)
+    assert int(busy.headers["retry-after"]) >= 1
+    # Questions without an image use their own pool and still get answers.
+    scripted.gate.set()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert results == [200, 200]
+    assert client.post("/api/ask", files={"image": ("p.png", blurry_png(), "image/png")}).status_code == 200
+
+
+def test_script_question_is_escaped_in_report_and_page_uses_text_nodes(client):
+    question = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    data = client.post("/api/ask", data={"question": question},
+                       files={"image": ("p.png", blurry_png(), "image/png")}).json()
+    assert data["question"] == question  # JSON carries the text as data
+    report = client.get(data["report_url"]).text
+    assert "<script>" not in report and "<img src=x" not in report
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in report
+    markdown = client.get(data["report_urls"]["md"]).text
+    assert "<script>" not in markdown
+    script = client.get("/static/app.js").text
+    assert "innerHTML" not in script and "insertAdjacentHTML" not in script
+
+
+def test_pdf_report_when_weasyprint_works(client):
+    pytest.importorskip("weasyprint")
+    data = client.post("/api/ask", data={"question": "q"}, files={"image": ("p.png", blurry_png(), "image/png")})
+    response = client.get(data.json()["report_urls"]["pdf"])
+    if response.status_code == 500 and "pango" in response.text:
+        pytest.skip("weasyprint cannot load pango here")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
