@@ -1,0 +1,70 @@
+"""Retrieval scoped to one card: a card only ever sees the documents it provides.
+
+Every query carries a chromadb `where` filter on the card's document ids and on its provided links, so passages
+indexed for another card (another card's papers, an older version of a summary) never come back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agent.cards import Card, RelatedPaper
+from agent.errors import KnowledgeError
+from knowledge.ingest import Role, paper_doc_id
+from knowledge.store import KnowledgeStore
+
+log = logging.getLogger(__name__)
+
+
+class Passage(BaseModel):
+    id: str = Field(description="Passage id in the store (document id + hash of url and text).")
+    url: str = Field(description="The card link this passage is cited by.")
+    title: str
+    role: Role
+    text: str
+    score: float = Field(ge=0.0, le=1.0, description="Cosine similarity to the query, clipped to [0, 1].")
+
+
+def card_filter(card: Card, doc_ids: list[str]) -> dict[str, Any]:
+    """The `where` clause that limits a query to this card's documents and links."""
+    return {"$and": [{"doc_id": {"$in": sorted(doc_ids)}}, {"url": {"$in": sorted(card.provided_links)}}]}
+
+
+def _query(store: KnowledgeStore, card: Card, query: str, k: int, doc_ids: list[str] | None = None):
+    """Run one scoped query; a store that fails to answer is rebuilt once (with a warning) and asked again."""
+    documents = store.ensure(card)
+    ids = doc_ids if doc_ids is not None else [d.doc_id for d in documents]
+    if not ids or not card.provided_links:
+        return []
+    try:
+        return store.query(query, card_filter(card, ids), k)
+    except KnowledgeError as error:
+        log.warning("%s; rebuilding the index and retrying once", error)
+        store.rebuild()
+        store.ensure(card)
+        return store.query(query, card_filter(card, ids), k)
+
+
+def retrieve(store: KnowledgeStore, card: Card, query: str, k: int = 6) -> list[Passage]:
+    """The `k` passages of this card's documents nearest to `query` (the card's question when empty), best first."""
+    query = query.strip() or card.question
+    return [Passage(id=chunk.id, url=chunk.url, title=chunk.title, role=chunk.role, text=chunk.text, score=score)
+            for chunk, score in _query(store, card, query, k)]
+
+
+def rank_papers(store: KnowledgeStore, card: Card, query: str) -> list[tuple[RelatedPaper, float]]:
+    """The card's related papers ordered by relevance to `query`: each scores its best passage's similarity.
+
+    A paper without a Paper: or GitHub: link is not indexed and scores 0. Ties keep the card's order.
+    """
+    query = query.strip() or card.question
+    ids = {paper_doc_id(paper) for paper in card.papers} - {None}
+    best: dict[str, float] = {}
+    if ids:
+        for chunk, score in _query(store, card, query, k=1000, doc_ids=sorted(ids)):
+            best[chunk.doc_id] = max(best.get(chunk.doc_id, 0.0), score)
+    scored = [(paper, best.get(paper_doc_id(paper) or "", 0.0)) for paper in card.papers]
+    return sorted(scored, key=lambda pair: pair[1], reverse=True)

@@ -1,0 +1,248 @@
+"""The persistent knowledge store: one chromadb collection of passages under `Settings.index_dir`.
+
+The collection's metadata records the embedding model and a content hash of the project documents (and chunking
+rules); when either differs from this code's, the collection is rebuilt. Cards add their documents on demand
+(`ensure`); passage ids hash url and text, so cards that share a paper share its passages.
+
+Failure policy: an index folder chromadb cannot open (corrupted, half-deleted) is moved out of the way and rebuilt
+with a logged warning; writes from several processes are serialised by a file lock beside the folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import chromadb
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
+from chromadb.utils.embedding_functions import register_embedding_function
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, Field
+
+from agent.cards import Card
+from agent.errors import KnowledgeError
+from agent.settings import get_settings
+from knowledge.embed import Embedder, shared_embedder
+from knowledge.ingest import Chunk, Document, card_documents, chunk_document, docs_hash, project_docs
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "cnaps_knowledge"
+LOCK_TIMEOUT_S = 120.0
+
+
+@register_embedding_function
+class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
+    """chromadb adapter for `knowledge.embed.Embedder` (numpy all-MiniLM-L6-v2; never chromadb's default, which
+    downloads a model)."""
+
+    def __init__(self, embedder: Embedder | None = None) -> None:
+        self._embedder = embedder or shared_embedder()
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(self._embedder.embed(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "cnaps-minilm-numpy"
+
+    def default_space(self) -> str:
+        return "cosine"
+
+    def supported_spaces(self) -> list[str]:
+        return ["cosine"]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self._embedder.name}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> MiniLMEmbeddingFunction:
+        return MiniLMEmbeddingFunction()
+
+
+class IndexInfo(BaseModel):
+    path: str
+    documents: int = Field(description="Distinct documents (project docs, models, related papers).")
+    passages: int
+    embedding_model: str
+    content_hash: str
+    roles: dict[str, int] = Field(default_factory=dict, description="Passages per role.")
+
+
+class KnowledgeStore:
+    """Persistent chromadb collection of passages. `path` defaults to `Settings.index_dir`."""
+
+    def __init__(self, path: Path | str | None = None, embedder: Embedder | None = None,
+                 docs: list[Document] | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else get_settings().index_dir
+        self.embedder = embedder or shared_embedder()
+        self.docs = project_docs() if docs is None else docs
+        self.content_hash = docs_hash(self.docs)
+        self._function = MiniLMEmbeddingFunction(self.embedder)
+        self._lock = FileLock(str(self.path.with_name(self.path.name + ".lock")))
+        self._ensured: set[str] = set()
+        self._client = None
+        self._collection = None
+
+    # --- opening ---------------------------------------------------------------------------------------
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            self._open()
+        return self._collection
+
+    def _expected_metadata(self) -> dict[str, str]:
+        return {"embedding_model": self.embedder.name, "content_hash": self.content_hash}
+
+    def _open(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise KnowledgeError(f"index path {self.path} is a file: remove it or set CNAPS_HOME to another folder")
+        try:
+            self._connect()
+            collection = self._get()
+        except Exception as error:  # noqa: BLE001 - chromadb raises many types for a damaged folder
+            log.warning("knowledge index at %s cannot be opened (%s: %s); rebuilding it", self.path,
+                        type(error).__name__, error)
+            with self._locked():
+                self._discard_folder()
+                self._connect()
+                collection = self._get()
+        if collection is None or collection.metadata is None or any(
+                collection.metadata.get(k) != v for k, v in self._expected_metadata().items()):
+            with self._locked():
+                collection = self._get()  # another process may have rebuilt it meanwhile
+                metadata = (collection.metadata or {}) if collection is not None else {}
+                if collection is None:
+                    log.info("creating knowledge index at %s", self.path)
+                else:
+                    log.warning("knowledge index at %s was built with %s / content %s; rebuilding for %s / %s",
+                                self.path, metadata.get("embedding_model"), metadata.get("content_hash"),
+                                self.embedder.name, self.content_hash)
+                if collection is None or any(metadata.get(k) != v for k, v in self._expected_metadata().items()):
+                    collection = self._create(replace=collection is not None)
+        self._collection = collection
+
+    def _connect(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._client = chromadb.PersistentClient(
+            path=str(self.path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
+
+    def _get(self):
+        try:
+            return self._client.get_collection(COLLECTION, embedding_function=self._function)
+        except NotFoundError:
+            return None
+
+    def _create(self, replace: bool):
+        """A fresh collection holding the project documents. Call with the lock held."""
+        if replace:
+            self._client.delete_collection(COLLECTION)
+        self._ensured.clear()
+        collection = self._client.create_collection(
+            COLLECTION, configuration={"hnsw": {"space": "cosine"}}, metadata=self._expected_metadata(),
+            embedding_function=self._function)
+        self._add(collection, [chunk for doc in self.docs for chunk in chunk_document(doc)])
+        return collection
+
+    def _discard_folder(self) -> None:
+        """Move a damaged index aside (then delete it) so a fresh one can be created. Call with the lock held."""
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        # chromadb caches one System per path in-process; a stale one would keep the damaged files open.
+        SharedSystemClient.clear_system_cache()
+        self._client = self._collection = None
+        if self.path.exists():
+            if any(self.path.iterdir()) and not (self.path / "chroma.sqlite3").exists():
+                raise KnowledgeError(f"{self.path} is not a cnaps index and cannot be opened as one: "
+                                     "move it away or set CNAPS_HOME to another folder")
+            trash = self.path.with_name(f"{self.path.name}.damaged-{time.time_ns()}")
+            self.path.rename(trash)
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def _locked(self):
+        try:
+            return self._lock.acquire(timeout=LOCK_TIMEOUT_S)
+        except Timeout:
+            raise KnowledgeError(f"another cnaps process has held the index lock {self._lock.lock_file} for "
+                                 f"{LOCK_TIMEOUT_S:.0f} s: wait for it to finish, or delete the lock file if "
+                                 "no cnaps process is running") from None
+
+    def _add(self, collection, chunks: list[Chunk]) -> None:
+        unique = list({chunk.id: chunk for chunk in chunks}.values())
+        for start in range(0, len(unique), 64):
+            batch = unique[start:start + 64]
+            collection.add(ids=[c.id for c in batch], documents=[c.text for c in batch],
+                           metadatas=[c.metadata() for c in batch])
+
+    # --- public ----------------------------------------------------------------------------------------
+
+    def ensure(self, card: Card) -> list[Document]:
+        """Index the card's documents that are not in the store yet; return all of the card's documents."""
+        documents = card_documents(card, self.docs)
+        chunks = {chunk.id: chunk for doc in documents for chunk in chunk_document(doc)}
+        key = "|".join(sorted(chunks))
+        if key in self._ensured:
+            return documents
+        missing = self._missing(list(chunks))
+        if missing:
+            with self._locked():
+                missing = self._missing(missing)  # another process may have added them meanwhile
+                self._add(self.collection, [chunks[i] for i in missing])
+        self._ensured.add(key)
+        return documents
+
+    def _missing(self, ids: list[str]) -> list[str]:
+        if not ids:
+            return []
+        present = set(self.collection.get(ids=ids, include=[])["ids"])
+        return [i for i in ids if i not in present]
+
+    def rebuild(self) -> IndexInfo:
+        """Drop every passage and re-index the project documents (cards are re-added by `ensure`)."""
+        with self._locked():
+            try:
+                self._connect()
+                existing = self._get()
+            except Exception as error:  # noqa: BLE001 - a damaged folder is rebuilt from nothing
+                log.warning("knowledge index at %s cannot be opened (%s); starting afresh", self.path, error)
+                self._discard_folder()
+                self._connect()
+                existing = None
+            self._collection = self._create(replace=existing is not None)
+        return self.describe()
+
+    def query(self, text: str, where: dict[str, Any], k: int) -> list[tuple[Chunk, float]]:
+        """Nearest passages to `text` among those matching `where`, with cosine similarity clipped to [0, 1]."""
+        k = max(1, min(int(k), 1000))
+        try:
+            result = self.collection.query(query_texts=[text], n_results=k, where=where,
+                                           include=["documents", "metadatas", "distances"])
+        except KnowledgeError:
+            raise
+        except Exception as error:  # noqa: BLE001
+            raise KnowledgeError(f"the knowledge index at {self.path} cannot be queried ({type(error).__name__}: "
+                                 f"{error}): rebuild it with `cnaps index --rebuild`") from error
+        out = []
+        for pid, text_, meta, distance in zip(result["ids"][0], result["documents"][0], result["metadatas"][0],
+                                              result["distances"][0]):
+            chunk = Chunk(id=pid, text=text_, doc_id=meta["doc_id"], url=meta["url"], title=meta["title"],
+                          role=meta["role"], github=meta.get("github", ""))
+            out.append((chunk, min(1.0, max(0.0, 1.0 - float(distance)))))  # cosine distance = 1 - similarity
+        return out
+
+    def describe(self) -> IndexInfo:
+        """What the index holds: documents, passages, per-role counts, embedding model and content hash."""
+        collection = self.collection
+        metadatas = collection.get(include=["metadatas"])["metadatas"]
+        roles: dict[str, int] = {}
+        for meta in metadatas:
+            roles[meta["role"]] = roles.get(meta["role"], 0) + 1
+        return IndexInfo(path=str(self.path), documents=len({m["doc_id"] for m in metadatas}),
+                         passages=len(metadatas), embedding_model=collection.metadata["embedding_model"],
+                         content_hash=collection.metadata["content_hash"], roles=roles)
