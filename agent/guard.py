@@ -1,0 +1,209 @@
+"""The grounding guard: every answer a language model writes passes through it before the user sees it.
+
+`check` lists violations (empty: grounded). The rules:
+- every URL anywhere in the answer (text fields and markdown) is one the card provides;
+- every reference points at a document the card provides (and so the store holds), under a title that names that
+  document rather than another one of the card's (a swapped link), and the recommended model's links are cited;
+- the three sections are present: a task text, a workflow with input, model and output steps, references;
+- every citation marker [n] resolves to a reference, and the workflow cites at least once;
+- the task label (and scale) agrees with the classifier, or the answer explains the disagreement; the mismatch
+  flag agrees with the capability check (it is a fact about the models, not an opinion).
+
+`strip_unprovided_links` and `scrub_text` are the last line of defence: whatever passed or failed, an unprovided link
+is replaced before anything is shown, and `LinkFilter` does the same for text streamed token by token.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from agent.links import REMOVED, find_urls, scrub, scrub_answer
+from agent.schemas import Answer, AnswerContext
+
+# A bare host with a path (github.com/x/y) is a link a reader can follow even without a scheme.
+BARE_HOST = re.compile(r"\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|ai|edu|dev|app|co)/[^\s<>()\[\]{}\"'`]*",
+                       re.IGNORECASE)
+CITATION = re.compile(r"\[(\d{1,3})\]")
+_STOP = {
+    "the", "and", "for", "with", "from", "your", "via", "using", "code", "paper", "official", "checkpoints",
+    "model", "models", "image", "images", "network", "networks", "its", "this", "that", "are", "into",
+}
+STAGES = ("input", "model", "output")
+
+
+def unprovided_links(text: str, provided: set[str]) -> list[str]:
+    """Links in `text` the card does not provide: any scheme, www. hosts, and bare hosts with a path."""
+    found = [url for url in find_urls(text) if url not in provided]
+    for match in BARE_HOST.finditer(text or ""):
+        bare = match.group(0).rstrip(".,;:!?")
+        if not any(bare in url for url in provided) and not any(bare in url for url in found):
+            found.append(bare)
+    return found
+
+
+def scrub_text(text: str, provided: set[str]) -> str:
+    """`text` with every link `unprovided_links` finds replaced by a marker."""
+    text = scrub(text, provided)
+    for bare in unprovided_links(text, provided):
+        text = text.replace(bare, REMOVED)
+    return text
+
+
+def strip_unprovided_links(answer: Answer, provided: set[str]) -> tuple[Answer, list[str]]:
+    """A copy of `answer` in which no unprovided link survives: such references are dropped, text is scrubbed."""
+    answer = answer.model_copy(deep=True)
+    removed = [ref.url for ref in answer.references if ref.url not in provided]
+    answer.references = [ref for ref in answer.references if ref.url in provided]
+    removed += scrub_answer(answer, provided)
+    return answer, removed
+
+
+def _texts(answer: Answer) -> Iterator[tuple[str, str]]:
+    """(where, text) for every piece of prose in the answer."""
+    yield "task", answer.task.text
+    for i, step in enumerate(answer.workflow.steps):
+        yield f"workflow step {i + 1} ({step.stage})", step.text
+    yield "workflow", answer.workflow.text
+    for ref in answer.references:
+        yield f"reference [{ref.n}]", f"{ref.title} {ref.url} {ref.relevance}"
+    for i, note in enumerate(answer.notes):
+        yield f"note {i + 1}", note
+    yield "markdown", answer.markdown
+
+
+def _tokens(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) >= 3 and w not in _STOP}
+
+
+def card_documents(ctx: AnswerContext) -> dict[str, str]:
+    """URL -> the name of the card document it belongs to (model name, or paper title)."""
+    owners: dict[str, str] = {}
+    for model in ctx.card.models:
+        for url in (model.paper, model.github):
+            if url:
+                owners[url] = (owners.get(url, "") + " " + model.name).strip()
+    titles = {s.url: s.title for s in ctx.passages if s.title}
+    for url, name in list(owners.items()):
+        owners[url] = f"{name} {titles.get(url, '')}".strip()
+    for paper in ctx.card.papers:
+        for url in (paper.paper, paper.github):
+            if url:
+                owners.setdefault(url, paper.title)
+    return owners
+
+
+def check(answer: Answer, ctx: AnswerContext, label_note: str = "") -> list[str]:
+    """Every way `answer` is not grounded in `ctx`; an empty list means it may be shown."""
+    provided = ctx.card.provided_links
+    problems: list[str] = []
+
+    seen: set[str] = set()
+    for where, text in _texts(answer):
+        for url in unprovided_links(text, provided):
+            if url not in seen:
+                seen.add(url)
+                problems.append(f"{where} contains the link {url}, which the card does not provide; "
+                                "use only the links listed under REFERENCES")
+
+    problems += _reference_problems(answer, ctx)
+    problems += _section_problems(answer)
+
+    numbers = {ref.n for ref in answer.references}
+    for where, text in _texts(answer):
+        if where.startswith("reference") or where == "markdown":
+            continue
+        for n in sorted({int(m) for m in CITATION.findall(text)} - numbers):
+            problems.append(f"{where} cites [{n}], but no reference has that number")
+    workflow_text = " ".join(s.text for s in answer.workflow.steps) + " " + answer.workflow.text
+    if answer.workflow.steps and not CITATION.search(workflow_text):
+        problems.append("the workflow cites no reference: mark each fact with the [n] of its reference")
+
+    problems += _task_problems(answer, ctx, label_note)
+    return problems
+
+
+def _reference_problems(answer: Answer, ctx: AnswerContext) -> list[str]:
+    owners = card_documents(ctx)
+    problems: list[str] = []
+    if not answer.references:
+        return ["the References section is empty"]
+    numbers = [ref.n for ref in answer.references]
+    if len(set(numbers)) != len(numbers):
+        problems.append("two references share a number; number them 1, 2, 3...")
+    cited = {ref.url for ref in answer.references}
+    for model in ctx.card.models:
+        for url in (model.paper, model.github):
+            if url and url not in cited:
+                problems.append(f"the recommended model {model.name}'s link {url} is missing from the references")
+    for ref in answer.references:
+        owner = owners.get(ref.url)
+        if owner is None:
+            continue  # reported with the links
+        words = _tokens(ref.title)
+        score = {url: len(words & _tokens(name)) for url, name in owners.items()}
+        best = max(score.values())
+        if best > 0 and score[ref.url] < best:
+            rival = next(name for url, name in owners.items() if score[url] == best)
+            problems.append(f"reference [{ref.n}] is titled '{ref.title}' (that is {rival}) but links to "
+                            f"{ref.url}, which belongs to {owner}: pair each title with its own link")
+    return problems
+
+
+def _section_problems(answer: Answer) -> list[str]:
+    problems: list[str] = []
+    if not answer.task.text.strip():
+        problems.append("the Task section is empty: say what the user is trying to do")
+    stages = {step.stage for step in answer.workflow.steps if step.text.strip()}
+    missing = [s for s in STAGES if s not in stages]
+    if missing:
+        problems.append(f"the Workflow section lacks the {', '.join(missing)} step(s): give input, model and output")
+    for heading in ("Task", "Workflow", "References"):
+        if not re.search(rf"^#+\s*{heading}\b", answer.markdown, re.MULTILINE):
+            problems.append(f"the rendered answer lacks the {heading} heading")
+    return problems
+
+
+def _task_problems(answer: Answer, ctx: AnswerContext, label_note: str) -> list[str]:
+    problems: list[str] = []
+    expected = ctx.classification
+    explained = bool(label_note.strip())
+    if answer.task.label != expected.label and not explained:
+        problems.append(f"the task label '{answer.task.label.value}' disagrees with the classifier's "
+                        f"'{expected.label.value}': use it, or explain the disagreement in label_note")
+    if expected.scale and answer.task.scale != expected.scale and not explained:
+        problems.append(f"the task scale {answer.task.scale} disagrees with the {expected.scale}x the question asks "
+                        "for: use it, or explain in label_note")
+    mismatch = getattr(ctx.capability, "mismatch", None)
+    if mismatch is not None and answer.task.mismatch != bool(mismatch):
+        missing = ", ".join(getattr(ctx.capability, "missing", []) or []) or "nothing"
+        problems.append(f"task.mismatch must be {str(bool(mismatch)).lower()}: the capability check found the "
+                        f"recommended models lack: {missing}")
+    return problems
+
+
+class LinkFilter:
+    """Streams text onward, holding back the last partial word so that no unprovided URL is ever emitted."""
+
+    def __init__(self, provided: set[str], emit: Callable[[str], None]) -> None:
+        self.provided = provided
+        self.emit = emit
+        self._pending = ""
+        self.removed: list[str] = []
+
+    def feed(self, text: str) -> None:
+        self._pending += text
+        cut = max(self._pending.rfind(" "), self._pending.rfind("\n"), self._pending.rfind("\t"))
+        if cut >= 0:
+            ready, self._pending = self._pending[: cut + 1], self._pending[cut + 1:]
+            self._send(ready)
+
+    def flush(self) -> None:
+        ready, self._pending = self._pending, ""
+        self._send(ready)
+
+    def _send(self, text: str) -> None:
+        if text:
+            removed = unprovided_links(text, self.provided)
+            self.removed += removed
+            self.emit(scrub_text(text, self.provided) if removed else text)

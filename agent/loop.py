@@ -1,0 +1,537 @@
+"""The language-model agent: tools, a streamed structured answer, the grounding guard, one repair round.
+
+`answer_with_llm(ctx, fallback)` is called by `agent.ask.ask` with the deterministic composer's answer already
+computed. The run:
+1. tool phase: the model sees the card's material (prompts/system.j2) and may call `classify_task`,
+   `search_knowledge` and, when an image is attached, `restore_image`; an endpoint without tool calling gets a
+   plan-then-answer prompt instead (prompts/agent_plan.j2);
+2. answer phase: the answer is asked for as JSON in the `DraftAnswer` shape, with the endpoint's JSON mode
+   (`response_format` json_schema) when it has one, else by prompt alone, and parsed leniently; its prose streams
+   to `on_token` as it arrives, with unprovided links held back;
+3. the guard (agent.guard.check); on violations one repair round that lists them; if the answer still fails,
+   `fallback` is returned with a note saying why.
+Every endpoint fault ends the same way: `fallback` plus a one-line note, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.utils.json import parse_partial_json
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from agent.errors import CnapsError, LLMError
+from agent.guard import LinkFilter, check, scrub_text, strip_unprovided_links
+from agent.llm import chat_model, describe_failure, redact
+from agent.schemas import Answer, AnswerContext, Reference, Source, Task, TaskLabel, Workflow, WorkflowStep
+from agent.settings import get_settings
+from prompts import render
+
+log = logging.getLogger(__name__)
+
+MAX_TOOL_ROUNDS = 4
+PASSAGE_CHARS = 600
+MAX_PASSAGES = 8
+HISTORY_TURNS = 8
+
+
+# --- what the model writes ------------------------------------------------------------------------------------
+
+
+class DraftTask(BaseModel):
+    label: TaskLabel = Field(description="deblurring, super-resolution, both or other.")
+    scale: int | None = Field(None, description="The enlargement factor the question names, else null.")
+    mismatch: bool = Field(description="True when the recommended models cannot do everything the task needs.")
+    text: str = Field(description="What the user is trying to do, in a few sentences.")
+
+    @field_validator("label", mode="before")
+    @classmethod
+    def _label(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            word = re.sub(r"[\s_]+", "-", value.strip().lower())
+            return {"super-res": "super-resolution", "sr": "super-resolution", "superresolution": "super-resolution",
+                    "deblur": "deblurring", "upscaling": "super-resolution"}.get(word, word)
+        return value
+
+
+class DraftStep(BaseModel):
+    stage: Literal["input", "model", "output"]
+    text: str
+
+    @field_validator("stage", mode="before")
+    @classmethod
+    def _stage(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class DraftWorkflow(BaseModel):
+    steps: list[DraftStep] = Field(description="Three steps: input, model, output; facts cite [n].")
+    text: str = Field("", description="Why this works, and what the model cannot do here.")
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _steps(cls, value: Any) -> Any:
+        if isinstance(value, dict):  # {"input": "...", "model": "...", "output": "..."}
+            return [{"stage": stage, "text": text} for stage, text in value.items()]
+        return value
+
+
+class DraftReference(BaseModel):
+    n: int
+    title: str
+    url: str
+    relevance: str = ""
+
+
+class DraftAnswer(BaseModel):
+    """The answer as the language model writes it; cnaps completes it into the `Answer` contract."""
+
+    task: DraftTask
+    label_note: str = Field("", description="Why the task label differs from the classifier's, when it does.")
+    workflow: DraftWorkflow
+    references: list[DraftReference]
+    notes: list[str] = Field(default_factory=list)
+
+
+SHAPE = json.dumps({
+    "task": {"label": "deblurring | super-resolution | both | other", "scale": "integer or null",
+             "mismatch": "true or false", "text": "..."},
+    "label_note": "",
+    "workflow": {"steps": [{"stage": "input", "text": "... [1]"}, {"stage": "model", "text": "... [1]"},
+                           {"stage": "output", "text": "..."}], "text": "..."},
+    "references": [{"n": 1, "title": "...", "url": "...", "relevance": "..."}],
+    "notes": [],
+}, indent=1)
+
+
+def parse_draft(raw: str) -> DraftAnswer:
+    """The model's reply as a `DraftAnswer`, tolerating code fences, prose around the JSON and a cut-off tail.
+
+    Raises ValueError with a short reason the repair prompt can show the model.
+    """
+    text = raw.strip()
+    fence = re.search(r"```(?:json)?\s*(.*?)(?:```|$)", text, re.DOTALL)
+    if fence and "{" in fence.group(1):
+        text = fence.group(1)
+    start = text.find("{")
+    if start < 0:
+        raise ValueError("the reply contains no JSON object")
+    end = text.rfind("}")
+    candidate = text[start:end + 1] if end > start else text[start:]
+    try:
+        data = json.loads(candidate)
+    except json.JSONDecodeError:
+        data = parse_partial_json(text[start:])
+    if not isinstance(data, dict):
+        raise ValueError("the reply is not valid JSON")
+    try:
+        return DraftAnswer.model_validate(data)
+    except ValidationError as error:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:4]]
+        raise ValueError("the JSON does not have the answer's shape (" + "; ".join(problems) + ")") from None
+
+
+class JsonPreview:
+    """Turns a streamed JSON answer into readable text as it arrives: the task, then each workflow step."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self.emit = emit
+        self.raw = ""
+        self.sent = ""
+
+    def feed(self, delta: str) -> None:
+        self.raw += delta
+        start = self.raw.find("{")
+        if start < 0:
+            return
+        try:
+            data = parse_partial_json(self.raw[start:])
+        except Exception:  # a half-written escape sequence: wait for more
+            return
+        text = self.readable(data) if isinstance(data, dict) else ""
+        if text.startswith(self.sent) and len(text) > len(self.sent):
+            self.emit(text[len(self.sent):])
+            self.sent = text
+
+    @staticmethod
+    def readable(data: dict[str, Any]) -> str:
+        parts = []
+        task = data.get("task")
+        if isinstance(task, dict) and isinstance(task.get("text"), str):
+            parts.append("Task: " + task["text"])
+        workflow = data.get("workflow")
+        steps = workflow.get("steps") if isinstance(workflow, dict) else None
+        for step in steps if isinstance(steps, list) else []:
+            if isinstance(step, dict) and isinstance(step.get("text"), str):
+                parts.append(f"{str(step.get('stage', '')).capitalize()}: {step['text']}")
+        return "\n".join(parts)
+
+
+# --- tools ------------------------------------------------------------------------------------------------------
+
+
+class SearchArgs(BaseModel):
+    query: str = Field(description="What to look up in the card's documents, in plain words.")
+    k: int = Field(4, ge=1, le=10, description="How many passages to return.")
+
+
+class RestoreArgs(BaseModel):
+    scale: int = Field(1, ge=1, le=8, description="Enlarge by this factor before restoring (1 keeps the size).")
+    model_id: str | None = Field(None, description="A model id from the card; default: the recommended model.")
+
+
+def agent_tools(ctx: AnswerContext) -> list[BaseTool]:
+    """The typed tools offered to the model for this context; `restore_image` only when an image is attached."""
+    from tools.classify import ClassifyRequest, classify_task
+    from tools.search import SearchRequest, search_knowledge
+
+    def classify(question: str) -> str:
+        return classify_task(ClassifyRequest(question=question)).model_dump_json()
+
+    def search(query: str, k: int = 4) -> str:
+        result = search_knowledge(SearchRequest(query=query, card=ctx.card, k=k))
+        return result.model_dump_json()
+
+    tools: list[BaseTool] = [
+        StructuredTool.from_function(classify, name="classify_task", description=classify_task.__doc__,
+                                     args_schema=_args_of(classify_task)),
+        StructuredTool.from_function(search, name="search_knowledge", description=search_knowledge.__doc__,
+                                     args_schema=SearchArgs),
+    ]
+    image = ctx.restoration.input_path if ctx.restoration else None
+    if image:
+        from tools.restore import RestoreRequest, restore_image
+
+        def restore(scale: int = 1, model_id: str | None = None) -> str:
+            model = model_id or ctx.restoration.model_id
+            return restore_image(RestoreRequest(image=image, scale=scale, model_id=model)).model_dump_json()
+
+        tools.append(StructuredTool.from_function(restore, name="restore_image", description=restore_image.__doc__,
+                                                  args_schema=RestoreArgs))
+    return tools
+
+
+def _args_of(function: Callable[..., Any]) -> type[BaseModel]:
+    """The pydantic request model a typed tool takes (its single parameter's annotation)."""
+    import typing
+
+    hints = typing.get_type_hints(function)
+    hints.pop("return", None)
+    return next(iter(hints.values()))
+
+
+# --- the run ----------------------------------------------------------------------------------------------------
+
+
+def answer_with_llm(
+    ctx: AnswerContext,
+    fallback: Answer,
+    on_token: Callable[[str], None] | None = None,
+    *,
+    model: BaseChatModel | None = None,
+    tools: list[BaseTool] | None = None,
+) -> Answer:
+    """The language model's grounded answer for `ctx`, or `fallback` with a note saying why it was not used.
+
+    `model` and `tools` default to the configured endpoint and `agent_tools(ctx)`; tests pass fakes.
+    """
+    settings = get_settings()
+    try:
+        chat = model or chat_model(settings)
+        name = getattr(chat, "model_name", None) or settings.chat_model
+        offered = agent_tools(ctx) if tools is None else tools
+        return AgentRun(ctx, fallback, chat, offered, on_token, name).answer()
+    except LLMError as error:
+        return with_note(fallback, ctx, redact(str(error), settings))
+    except Exception as error:  # every endpoint fault ends in the deterministic answer, never a traceback
+        import traceback
+
+        log.debug("language-model run failed: %s", redact(traceback.format_exc(), settings))
+        return with_note(fallback, ctx, describe_failure(error, settings))
+
+
+def with_note(fallback: Answer, ctx: AnswerContext, reason: str) -> Answer:
+    """`fallback` with a note saying why the language model's answer is not shown."""
+    from agent.compose import render_markdown
+
+    answer = fallback.model_copy(deep=True)
+    reason = scrub_text(reason, ctx.card.provided_links)
+    answer.notes.append(f"The language model's answer was not used: {reason}. This is cnaps' deterministic answer.")
+    answer.markdown = render_markdown(answer, question=ctx.question)
+    log.warning("language model not used: %s", reason)
+    answer, _ = strip_unprovided_links(answer, ctx.card.provided_links)
+    return answer
+
+
+class AgentRun:
+    """One question answered by the model: holds the conversation and what the tools found."""
+
+    def __init__(self, ctx: AnswerContext, fallback: Answer, chat: BaseChatModel, tools: list[BaseTool],
+                 on_token: Callable[[str], None] | None, model_name: str) -> None:
+        self.ctx = ctx
+        self.fallback = fallback
+        self.chat = chat
+        self.tools = {tool.name: tool for tool in tools}
+        self.model_name = model_name
+        self.on_token = on_token
+        self.found: list[Source] = []
+        self.json_mode = True
+        self.max_tokens = get_settings().llm.max_tokens
+        self.truncated = False
+
+    # conversation ----------------------------------------------------------------------------------------------
+
+    def system_prompt(self) -> str:
+        number = {ref.url: ref.n for ref in self.fallback.references}
+        # Passages are data: a link planted in a summary never reaches the model as something to cite.
+        passages = [{"n": number[p.url], "title": p.title,
+                     "text": scrub_text(_clip(p.text, PASSAGE_CHARS), self.ctx.card.provided_links)}
+                    for p in self.ctx.passages if p.url in number and p.text][:MAX_PASSAGES]
+        draft = "\n".join([self.fallback.task.text]
+                          + [f"{s.stage}: {s.text}" for s in self.fallback.workflow.steps]
+                          + [self.fallback.workflow.text])
+        return render(
+            "system.j2", question=self.ctx.question, classification=self.ctx.classification,
+            mismatch=bool(getattr(self.ctx.capability, "mismatch", False)),
+            missing=list(getattr(self.ctx.capability, "missing", []) or []),
+            references=self.fallback.references, passages=passages, restoration=_restoration_text(self.ctx),
+            draft=draft, tools=sorted(self.tools),
+        )
+
+    def opening(self) -> list[BaseMessage]:
+        messages: list[BaseMessage] = [SystemMessage(self.system_prompt())]
+        for role, text in self.ctx.history[-HISTORY_TURNS:]:
+            messages.append(HumanMessage(text) if role == "user" else AIMessage(text))
+        messages.append(HumanMessage(self.ctx.question))
+        return messages
+
+    def answer(self) -> Answer:
+        messages = self.opening()
+        messages = self.gather(messages)
+        answer_prompt = render("agent_answer.j2", schema=SHAPE, label=self.ctx.classification.label.value,
+                               scale=self.ctx.classification.scale,
+                               mismatch=bool(getattr(self.ctx.capability, "mismatch", False)))
+        messages.append(HumanMessage(answer_prompt))
+        raw = self.ask_json(messages)
+        answer, problems = self.judge(raw)
+        repaired = False
+        if problems:
+            log.info("grounding guard: %d violation(s); asking for one repair", len(problems))
+            self._say("\n\n(cnaps is asking the model to fix: " + "; ".join(problems[:3]) + ")\n\n")
+            messages += [AIMessage(raw), HumanMessage(render("agent_repair.j2", violations=problems))]
+            raw = self.ask_json(messages)
+            answer, problems = self.judge(raw)
+            repaired = True
+        if problems:
+            raise LLMError("its answer failed the grounding check after one repair round ("
+                           + "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else "") + ")")
+        assert answer is not None
+        answer, removed = strip_unprovided_links(answer, self.ctx.card.provided_links)
+        note = f"Written by the language model {self.model_name} and checked by cnaps' grounding guard"
+        answer.notes.append(note + (" after one repair round." if repaired else "."))
+        if removed:
+            answer.notes.append(f"{len(removed)} link(s) the card does not provide were removed.")
+        from agent.compose import render_markdown
+
+        answer.markdown = render_markdown(answer, question=self.ctx.question)
+        return answer
+
+    # phases ----------------------------------------------------------------------------------------------------
+
+    def gather(self, messages: list[BaseMessage]) -> list[BaseMessage]:
+        """The tool phase, or a written plan when the endpoint has no tool calling."""
+        if not self.tools:
+            return self.plan(messages)
+        try:
+            bound = self.chat.bind_tools(list(self.tools.values()))
+            reply = self.stream(bound, messages)
+        except NotImplementedError:
+            return self.plan(messages)
+        except Exception as error:
+            if not _rejected_feature(error):
+                raise
+            log.info("the endpoint refused tool calling (%s); planning in text instead", type(error).__name__)
+            return self.plan(messages)
+        for _ in range(MAX_TOOL_ROUNDS):
+            if reply.invalid_tool_calls:
+                bad = reply.invalid_tool_calls[0]
+                raise LLMError(f"the model called the tool {bad.get('name')!r} with arguments that are not valid "
+                               "JSON; a model with better tool calling may help")
+            if not reply.tool_calls:
+                break
+            messages.append(reply)
+            for call in reply.tool_calls:
+                messages.append(self.run_tool(call))
+            reply = self.stream(bound, messages)
+        if reply.content and not reply.tool_calls:
+            messages.append(AIMessage(_text(reply)))
+        return messages
+
+    def plan(self, messages: list[BaseMessage]) -> list[BaseMessage]:
+        prompt = HumanMessage(render("agent_plan.j2"))
+        reply = self.stream(self.chat, messages + [prompt])
+        return messages + [prompt, AIMessage(_text(reply))]
+
+    def run_tool(self, call: dict[str, Any]) -> ToolMessage:
+        name = call.get("name")
+        tool = self.tools.get(name or "")
+        if tool is None:
+            raise LLMError(f"the model called a tool that does not exist ({name!r}; offered: "
+                           f"{', '.join(sorted(self.tools))})")
+        try:
+            result = tool.invoke(call.get("args") or {})
+        except (ValidationError, TypeError, ValueError) as error:
+            raise LLMError(f"the model called {name} with bad arguments ({_clip(str(error), 120)})") from None
+        except CnapsError as error:  # a tool failure the model can react to (an unreadable image, ...)
+            result = json.dumps({"error": str(error)})
+        self._remember(result)
+        log.info("tool %s(%s)", name, _clip(json.dumps(call.get("args") or {}), 120))
+        return ToolMessage(content=str(result), tool_call_id=call.get("id") or name, name=name)
+
+    def ask_json(self, messages: list[BaseMessage]) -> str:
+        """The answer's raw text, in JSON mode when the endpoint has one; prose streams to `on_token`."""
+        preview = JsonPreview(self._say)
+        if self.json_mode:
+            schema = {"name": "answer", "schema": DraftAnswer.model_json_schema(), "strict": False}
+            try:
+                reply = self.stream(self.chat.bind(response_format={"type": "json_schema", "json_schema": schema}),
+                                    messages, preview)
+                return self._checked(reply)
+            except Exception as error:
+                if not _rejected_feature(error):
+                    raise
+                log.info("the endpoint refused JSON mode (%s); asking by prompt alone", type(error).__name__)
+                self.json_mode = False
+                preview = JsonPreview(self._say)
+        reply = self.stream(self.chat, messages, preview)
+        return self._checked(reply)
+
+    def stream(self, runnable: Any, messages: list[BaseMessage], preview: JsonPreview | None = None) -> AIMessage:
+        """One request, streamed; the chunks summed into one message."""
+        total = None
+        try:
+            for chunk in runnable.stream(messages):
+                total = chunk if total is None else total + chunk
+                if preview is not None and isinstance(chunk.content, str) and chunk.content:
+                    preview.feed(chunk.content)
+        except Exception as error:
+            if total is not None and not _rejected_feature(error):
+                raise LLMError("the stream from the language model broke off midway ("
+                               + describe_failure(error) + ")") from None
+            raise
+        finally:
+            if self._filter is not None:
+                self._filter.flush()
+        if total is None:
+            raise LLMError("the language model sent an empty reply; check CNAPS_LLM_MODEL")
+        return total
+
+    def judge(self, raw: str) -> tuple[Answer | None, list[str]]:
+        try:
+            draft = parse_draft(raw)
+        except ValueError as error:
+            if self.truncated:
+                return None, [f"{error}: the reply stopped at the max_tokens cap of {self.max_tokens} "
+                              "(raise CNAPS_LLM__MAX_TOKENS, or answer more briefly)"]
+            return None, [f"{error}: reply with one JSON object in the shape given"]
+        answer = self.complete(draft)
+        return answer, check(answer, self.ctx, draft.label_note)
+
+    def complete(self, draft: DraftAnswer) -> Answer:
+        """The draft filled out into the `Answer` contract: roles and kinds from the card's reference table."""
+        from agent.compose import render_markdown
+
+        table = {ref.url: ref for ref in self.fallback.references}
+        references = []
+        for ref in draft.references:
+            known = table.get(ref.url)
+            references.append(Reference(
+                n=ref.n, title=ref.title or (known.title if known else ref.url), url=ref.url,
+                role=known.role if known else "related-paper", kind=known.kind if known else "paper",
+                relevance=ref.relevance or (known.relevance if known else ""),
+            ))
+        cls = self.ctx.classification
+        task = Task(label=draft.task.label, scale=draft.task.scale, mismatch=draft.task.mismatch,
+                    text=draft.task.text, cues=cls.cues, confidence=cls.confidence,
+                    missing=list(getattr(self.ctx.capability, "missing", []) or []))
+        notes = list(draft.notes)
+        if draft.label_note.strip():
+            notes.append(f"On the task label: {draft.label_note.strip()}")
+        sources = _unique_sources(self.ctx.passages + self.found)
+        answer = Answer(task=task, workflow=Workflow(steps=[WorkflowStep(stage=s.stage, text=s.text)
+                                                             for s in draft.workflow.steps],
+                                                      text=draft.workflow.text),
+                        references=references, notes=notes, sources=sources, restoration=self.ctx.restoration,
+                        engine=f"llm:{self.model_name}")
+        answer.markdown = render_markdown(answer, question=self.ctx.question)
+        return answer
+
+    # helpers ---------------------------------------------------------------------------------------------------
+
+    def _checked(self, reply: AIMessage) -> str:
+        self.truncated = (reply.response_metadata or {}).get("finish_reason") == "length"
+        return _text(reply)
+
+    _filter: LinkFilter | None = None
+
+    def _say(self, text: str) -> None:
+        if self.on_token is None:
+            return
+        if self._filter is None:
+            self._filter = LinkFilter(self.ctx.card.provided_links, self.on_token)
+        self._filter.feed(text)
+
+    def _remember(self, result: object) -> None:
+        """Keep passages a search returned, so the answer's sources list them."""
+        try:
+            data = json.loads(str(result))
+        except (TypeError, ValueError):
+            return
+        for item in data.get("passages", []) if isinstance(data, dict) else []:
+            try:
+                self.found.append(Source.model_validate(item))
+            except ValidationError:
+                continue
+
+
+def _text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+
+
+def _rejected_feature(error: BaseException) -> bool:
+    """True when the endpoint refused the request's shape (tools, response_format), not the request itself."""
+    status = getattr(error, "status_code", None)
+    return status in (400, 404, 415, 422, 501) and not isinstance(error, LLMError)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _restoration_text(ctx: AnswerContext) -> str:
+    run = ctx.restoration
+    if run is None:
+        return ""
+    lines = [f"{run.model_id} ({run.network}) with {run.weights.provenance} weights: {run.weights.description}",
+             f"{run.input_size[0]}x{run.input_size[1]} -> {run.output_size[0]}x{run.output_size[1]}"
+             + (f" ({run.resize})" if run.resize else "") + f" on {run.device}, {run.precision}, {run.seconds:.2f} s"]
+    return "\n".join(lines + list(run.notes))
+
+
+def _unique_sources(sources: list[Source]) -> list[Source]:
+    seen: dict[str, Source] = {}
+    for source in sources:
+        if source.id not in seen or seen[source.id].score < source.score:
+            seen[source.id] = source
+    return sorted(seen.values(), key=lambda s: s.score, reverse=True)
