@@ -1,0 +1,147 @@
+"""Any image file opens into network RGB and goes back to its own layout; outputs are written atomically."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from agent.errors import ImageError, OutputError
+from tools.restoration.imageio import from_picture, open_image, save_image_atomic, to_picture
+
+LIMIT = 10_000_000
+
+
+def _noise(width: int, height: int, mode: str = "RGB") -> Image.Image:
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "RGB").convert(mode)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = _noise(40, 20)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    path = tmp_path / "rotated.jpg"
+    image.save(path, exif=exif)
+    opened = open_image(path, LIMIT)
+    assert opened.size == (20, 40)
+    assert opened.getexif().get(0x0112, 1) == 1
+
+
+def test_icc_profile_is_kept_through_a_round_trip(tmp_path):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    source = tmp_path / "icc.png"
+    _noise(8, 8).save(source, icc_profile=icc)
+    picture = to_picture(open_image(source, LIMIT))
+    out = save_image_atomic(from_picture(picture.rgb, picture), tmp_path / "out.png")
+    assert Image.open(out).info.get("icc_profile") == icc
+
+
+def test_animated_gif_gives_first_frame_and_a_note(tmp_path):
+    frames = [Image.new("RGB", (6, 6), color) for color in ("red", "blue", "green")]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    opened = open_image(path, LIMIT)
+    assert opened.convert("RGB").getpixel((0, 0)) == (255, 0, 0)
+    assert "3 frames" in opened.info["cnaps_notes"][0]
+    assert "3 frames" in to_picture(opened).notes[0]
+
+
+def test_decompression_bomb_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("L", (300, 200)).save(path)
+    with pytest.raises(ImageError) as caught:
+        open_image(path, max_pixels=50_000)
+    assert "CNAPS_RESTORE__MAX_PIXELS" in str(caught.value) and "60,000" in str(caught.value)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not an image", "truncated"])
+def test_unreadable_files_give_one_line_errors(tmp_path, content):
+    path = tmp_path / "bad.png"
+    if content == "truncated":
+        _noise(64, 64).save(path)
+        path.write_bytes(path.read_bytes()[:300])
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ImageError) as caught:
+        open_image(path, LIMIT)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+    with pytest.raises(ImageError, match="does not exist"):
+        open_image(tmp_path / "absent.png", LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind", "has_alpha"),
+    [("RGB", "RGB", False), ("RGBA", "RGB", True), ("L", "L", False), ("LA", "L", True),
+     ("P", "RGB", False), ("CMYK", "CMYK", False), ("1", "L", False)],
+)
+def test_every_mode_round_trips_through_network_rgb(mode, kind, has_alpha):
+    image = _noise(9, 7, mode)
+    picture = to_picture(image)
+    assert picture.rgb.shape == (7, 9, 3) and picture.rgb.dtype == np.float32
+    assert 0.0 <= picture.rgb.min() and picture.rgb.max() <= 1.0
+    assert picture.kind == kind and (picture.alpha is not None) == has_alpha
+    back = from_picture(picture.rgb, picture)
+    expected_mode = {"P": "RGB", "1": "L"}.get(mode, mode)
+    assert back.mode == expected_mode
+    if mode in ("RGB", "RGBA", "L", "LA", "P"):
+        assert np.array_equal(np.asarray(back), np.asarray(image.convert(expected_mode)))
+
+
+def test_sixteen_bit_stays_sixteen_bit_where_the_format_allows(tmp_path):
+    values = (np.arange(30 * 20, dtype=np.uint32).reshape(20, 30) * 101 % 65536).astype(np.uint16)
+    source = tmp_path / "deep.png"
+    Image.fromarray(values).save(source)
+    picture = to_picture(open_image(source, LIMIT))
+    assert picture.bits == 16
+    back = from_picture(picture.rgb, picture)
+    assert back.mode == "I;16" and np.array_equal(np.asarray(back), values)
+    png = Image.open(save_image_atomic(back, tmp_path / "out.png"))
+    assert png.mode == "I;16" and np.array_equal(np.asarray(png), values)
+    jpg = Image.open(save_image_atomic(back, tmp_path / "out.jpg"))
+    assert jpg.mode == "L"
+
+
+def test_palette_with_transparency_keeps_alpha():
+    image = Image.new("P", (4, 4), 0)
+    image.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    image.putpixel((1, 1), 1)
+    image.info["transparency"] = 1
+    picture = to_picture(image)
+    assert picture.alpha is not None and picture.alpha[1, 1] == 0.0 and picture.alpha[0, 0] == 1.0
+    assert "palette" in picture.notes[0]
+
+
+def test_refuses_to_overwrite_input_or_existing_output(tmp_path):
+    source = tmp_path / "in.png"
+    _noise(4, 4).save(source)
+    with pytest.raises(OutputError, match="is the input"):
+        save_image_atomic(_noise(4, 4), source, overwrite=True, source=source)
+    existing = tmp_path / "out.png"
+    existing.write_bytes(b"keep me")
+    with pytest.raises(OutputError, match="--overwrite"):
+        save_image_atomic(_noise(4, 4), existing)
+    assert existing.read_bytes() == b"keep me"
+    save_image_atomic(_noise(4, 4), existing, overwrite=True)
+    assert Image.open(existing).size == (4, 4)
+
+
+def test_alpha_into_jpeg_and_unknown_suffix_are_refused(tmp_path):
+    with pytest.raises(OutputError, match="png"):
+        save_image_atomic(_noise(4, 4, "RGBA"), tmp_path / "out.jpg")
+    with pytest.raises(OutputError, match="cannot write"):
+        save_image_atomic(_noise(4, 4), tmp_path / "out.xyz")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
+def test_failed_write_leaves_no_file(tmp_path, monkeypatch, failure):
+    def broken_save(self, fp, format=None, **params):
+        fp.write(b"partial")
+        raise failure("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    raised = OutputError if failure is OSError else KeyboardInterrupt
+    with pytest.raises(raised):
+        save_image_atomic(_noise(4, 4), tmp_path / "out.png")
+    assert list(tmp_path.iterdir()) == []
