@@ -93,6 +93,8 @@ def classify(
         print(f"cues: {', '.join(result.cues)}")
     if result.needs:
         print(f"needs: {', '.join(result.needs)}")
+    if result.evidence:
+        print(f"evidence: {'; '.join(result.evidence)}")
 
 
 def _token_printer():

@@ -1,0 +1,107 @@
+"""Can the card's recommended models do what the question asks? If not, what cnaps does instead, said plainly.
+
+Capabilities come from the model zoo (tools.restoration.zoo): every MIMO-UNet variant deblurs at the input's
+resolution and nothing else. A model the zoo does not hold has unknown capabilities; the check says so and does
+not count it as able or unable.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from agent.cards import Card
+from agent.schemas import Classification
+from tools.restoration.zoo import ZooEntry, find
+
+# What each need asks of a model, in words for the plan.
+_NEED_WORDS = {
+    "upscale": "upscaling (making the image larger)",
+    "deblur": "deblurring",
+    "denoise": "removing noise",
+    "derain": "removing rain",
+    "dehaze": "removing haze or fog",
+    "inpaint": "filling in missing or damaged regions",
+    "colorize": "adding colour",
+    "enhance-light": "brightening a dark image",
+    "deartifact": "removing compression artifacts",
+    "recognize": "recognising or describing image content",
+    "edit": "editing the image (style, background, objects)",
+    "other": "a task other than image restoration",
+}
+
+
+class CapabilityCheck(BaseModel):
+    """The needs the models cannot meet, and what cnaps will do about it."""
+
+    mismatch: bool = Field(description="True when a need of the question is beyond every known recommended model.")
+    missing: list[str] = Field(default_factory=list, description="Needs no known recommended model has.")
+    unknown: list[str] = Field(default_factory=list, description="Card models the zoo does not know.")
+    models: list[tuple[str, ZooEntry | None]] = Field(
+        default_factory=list, description="(card model name, zoo entry or None when the zoo does not know it)."
+    )
+    runnable: str | None = Field(None, description="Zoo id of the model cnaps would run, if any.")
+    plan: str = Field(description="What cnaps will do, in plain words, including what the model cannot do.")
+
+
+def _scale_words(scale: int | None) -> str:
+    return f"x{scale}" if scale else "by the factor you choose (--scale)"
+
+
+def _unknown_sentence(unknown: list[str], alone: bool) -> str:
+    one = len(unknown) == 1
+    its, it, fits = ("its", "it", "fits") if one else ("their", "they", "fit")
+    sentence = f"cnaps does not know {', '.join(unknown)}: {its} capabilities are unknown to cnaps, so it cannot say "
+    if alone:
+        return sentence + f"whether {it} {fits} this task, and it cannot run {'it' if one else 'them'}."
+    return sentence + f"whether {it} could do what the models it knows cannot."
+
+
+def _plan(entry: ZooEntry | None, name: str | None, missing: list[str], unknown: list[str], needs: list[str],
+          scale: int | None) -> str:
+    sentences: list[str] = []
+    if entry is None:
+        return _unknown_sentence(unknown, alone=True)
+    trained = f"Its official weights learned from {entry.trained_on}."
+    if "upscale" in missing:
+        sentences.append(
+            f"{name} does not upscale: it deblurs, and its output has the same size as its input. cnaps will enlarge "
+            f"the image by interpolation (Lanczos) {_scale_words(scale)}, then restore it with {name} at the "
+            f"enlarged size. The new pixels come from interpolation; the network only removes blur. {trained}"
+        )
+    elif "deblur" in needs or not needs:
+        sentences.append(f"cnaps will restore the image with {name} at its own size. {trained}")
+    else:
+        sentences.append(f"cnaps can still run {name}, which only removes blur. {trained}")
+    other = [need for need in missing if need != "upscale"]
+    if other:
+        words = ", ".join(_NEED_WORDS.get(need, need) for need in other)
+        sentences.append(
+            f"{name} was not trained for {words}: cnaps has no model for that, so those problems will remain in "
+            "the output."
+        )
+    if unknown:
+        sentences.append(_unknown_sentence(unknown, alone=False))
+    return " ".join(sentences)
+
+
+def check(card: Card, classification: Classification) -> CapabilityCheck:
+    """Compare what the question needs with what the card's models can do (from the zoo)."""
+    models = [(model.name, find(model.name)) for model in card.models]
+    known = [(name, entry) for name, entry in models if entry is not None]
+    unknown = [name for name, entry in models if entry is None]
+    capabilities: set[str] = set()
+    for _, entry in known:
+        capabilities |= entry.capabilities
+        if not entry.same_resolution:
+            capabilities.add("upscale")
+    needs = list(classification.needs)
+    missing = [need for need in needs if need not in capabilities] if known else []
+    name, entry = known[0] if known else (None, None)
+    return CapabilityCheck(
+        mismatch=bool(missing),
+        missing=missing,
+        unknown=unknown,
+        models=models,
+        runnable=entry.id if entry else None,
+        plan=_plan(entry, name, missing, unknown, needs, classification.scale),
+    )

@@ -1,0 +1,452 @@
+"""What task a question asks for: deblurring, super-resolution, both, or other; the scale; content cues; needs.
+
+Rules decide first. Each need (deblur, upscale, denoise, ...) has phrases that signal it; a phrase is ignored when a
+negation governs it ("without introducing blur", "I don't want to upscale"), and blur is not a deblurring need when
+the question says the blur came from enlarging ("it got blurry when I enlarged it": that asks for better upscaling).
+A blurred input that is also enlarged is "both". Needs that are neither deblurring nor upscaling (noise, rain,
+haze, ...) make the label "other" unless blur or upscaling is asked for too; they stay in `needs`.
+
+Questions the rules leave open (no need named, or only vague words such as "crisp") go to embedding similarity
+with the labelled prototypes in agent/data/task_examples.jsonl, when `knowledge.embed` is importable; prototype
+embeddings are cached under `Settings.home`. Without the embedder the rules' weak cues decide, at low confidence.
+This module never imports torch or sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from agent.errors import UsageError
+from agent.schemas import Classification, TaskLabel
+
+EXAMPLES = Path(__file__).resolve().parent / "data" / "task_examples.jsonl"
+_NEIGHBOURS = 5
+
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "ten": 10,
+                 "twelve": 12, "sixteen": 16}
+_NUM = r"(\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
+
+# A negator governs a phrase when at most two words separate them ("without introducing blur", "no motion blur").
+_NEGATOR = re.compile(
+    r"\b(?:without|no(?!\s+longer)|not|never|avoid\w*|instead\s+of|rather\s+than|free\s+of|w/o|"
+    r"(?:do|does|did|is|was|are|were|wo|would|could|should)n't|(?:do|does|did)\s+not)"
+    r"(?:\s+[\w'-]+){0,2}\s+$"
+)
+
+_RESIZE = r"(?:up-?scal|up-?sampl|enlarg|zoom|resiz|blow|blew|stretch|interpolat|bicubic|bilinear|magnif|scal)"
+# Blur that the question blames on enlarging, e.g. "bicubic makes it blurry", "it got blurry when I upscaled".
+_BLUR_FROM_RESIZE_BEFORE = re.compile(
+    _RESIZE + r"\w*\b[^.;!?]{0,60}?\b(?:make|makes|made|making|turn|turns|turned|become|becomes|became|get|gets|"
+    r"got|getting|look|looks|looked|go|goes|went|come|comes|came|end\w*|introduc\w*|add\w*|caus\w*|leav\w*|left)"
+    r"\b[^.;!?]{0,25}$"
+)
+_BLUR_FROM_RESIZE_AFTER = re.compile(
+    r"^\w*\s+(?:\w+\s+){0,2}(?:when|after|once|if|whenever)\s+(?:i\s+|you\s+|we\s+|it\s+is\s+|it's\s+)?"
+    r"(?:\w+\s+)?" + _RESIZE
+)
+_RESIZE_BLUR = re.compile(r"\b(?:bicubic|bilinear|interpolation|upscaling|resizing|enlargement|zooming)\s+"
+                          r"(?:blur|softness)")
+# Blur the question blames on another degradation: "blurry because of haze" asks for dehazing.
+_BLUR_FROM_OTHER = re.compile(
+    r"^\w*\s+(?:\w+\s+){0,3}(?:because\s+of|due\s+to|from|caused\s+by|through)\s+(?:the\s+|a\s+|some\s+)?(?:\w+\s+)?"
+    r"(?:haze|fog|mist|smog|smoke|rain|raindrops|water|condensation|noise|grain|compression)\b"
+)
+# Blur as an edit the user wants to apply, not remove.
+_BLUR_AS_EDIT = re.compile(r"\b(?:blur|blurring)\s+(?:out\s+)?(?:the\s+|my\s+|their\s+|all\s+)?"
+                           r"(?:background|faces?|plates?|license|number|people|names?|text)\b|\bbokeh\b")
+
+_BLUR_WORD = re.compile(r"\b(?:blur\w*|fuzz(?:y|iness)|smear\w*|smudg\w*)")
+
+# need -> (strong phrases, weak phrases). Strong phrases decide; weak ones only when nothing strong is found.
+_NEEDS: dict[str, tuple[list[str], list[str]]] = {
+    "deblur": (
+        [
+            r"\bde-?blur\w*", r"\bun-?blur\w*", r"\bmotion[- ]?blur\w*", r"\bcamera[- ]shake\b",
+            r"\bhand[- ]?shake\b", r"\bshak(?:y|e|es|ing|en|iness)\b", r"\bshook\b", r"\bjitter\w*", r"\bunsteady\b",
+            r"\btremor\w*", r"\bout[- ]of[- ]focus\b", r"\bdefocus\w*", r"\bunfocus\w*", r"\bmis-?focus\w*",
+            r"\bmissed\s+(?:the\s+)?focus\b", r"\bfocus\s+(?:was|is)\s+(?:off|wrong|soft|missed)\b",
+            r"\blost\s+focus\b", r"\bstreak(?:s|ed|y)?\b", r"\bghosting\b", r"\bnot\s+(?:sharp|in\s+focus|crisp)\b",
+            r"\b(?:is|was|are|were)n't\s+(?:sharp|in\s+focus)\b", r"\blong\s+exposure\b",
+            r"\bmov(?:ing|ed)\s+(?:subject|car|train|bus|vehicle)\b",
+        ],
+        [
+            r"\bsharpen\w*", r"\bunsharp\b", r"\bsoft\b", r"\bcrisp(?:er)?\b", r"\bclearer\b",
+            r"\bsharp(?:er|ness)\b", r"\bclarity\b", r"\brefocus\w*", r"\bhandheld\b",
+        ],
+    ),
+    "upscale": (
+        [
+            r"\bup-?scal\w*", r"\bup-?sampl\w*", r"\bup-?res\w*", r"\bsuper[- ]?res\w*", r"\bsr\b", r"\benlarg\w*",
+            r"\bmagnif\w*", r"\bblow(?:n|ing|s)?\s+(?:\w+\s+){0,3}?up\b", r"\bblew\s+(?:\w+\s+){0,3}?up\b",
+            r"\b(?:higher|increas\w*|boost\w*|more|double|doubl\w*|tripl\w*|quadrupl\w*)\s+"
+            r"(?:the\s+|its\s+)?resolution\b",
+            r"\bresolution\s+(?:\w+\s+){0,2}(?:increas\w*|boost\w*|enhanc\w*)", r"\benhance\s+the\s+resolution\b",
+            r"\blow[- ]?(?:res|resolution)\b",
+            r"\b(?:high|hi)[- ]?res(?:olution)?\s+(?:version|copy|image|output|print)\b",
+            r"\b(?:get|gets|got|getting|become|becomes|became|make|makes|made|be|is|was|came\s+out)\s+"
+            r"(?:any\s+|much\s+)?(?:bigger|larger)\b",
+            r"\b(?:more|increas\w*)\s+(?:the\s+)?megapixels?\b", r"\bmegapixels?\s+count\b", r"\bpixel+ated\b",
+            r"\bdigital(?:ly)?\s+zoom\w*",
+            r"\bzoom\w*\s+(?:in\s+)?(?:on|into)\s+(?:the|a|my|this|that)\s+(?:\w+\s+)?"
+            r"(?:photo|image|picture|screenshot|frame|scan|reflection|region|area|face|plate)",
+            r"\b(?:bigger|larger)\s+(?:size|version|print|poster|image|photo|picture)",
+            r"\bmake\s+(?:\w+\s+){1,3}?(?:bigger|larger)\b",
+            r"\bresiz\w*\s+(?:\w+\s+){0,4}?(?:up|larger|bigger|wider)\b", r"\bscal\w*\s+(?:\w+\s+)?up\b",
+            r"\b(?:twice|three\s+times|four\s+times)\s+(?:as\s+)?(?:big|large|wide)\b", r"\bbig(?:ger)?\s+poster\b",
+            r"\bprint\w*\s+(?:\w+\s+){0,4}?(?:large|big|bigger|larger|poster|billboard|a3|a2)\b",
+            r"\b(?:4k|8k|1080p)\b", r"\bstretch\w*\s+(?:\w+\s+){0,6}?to\s+\d+\s*(?:px|pixels?)",
+        ],
+        [
+            r"\bthumbnail\w*", r"\btiny\b", r"\bsmall\s+(?:image|photo|picture|input)", r"\bzoom\w*",
+        ],
+    ),
+    "denoise": (
+        [
+            r"\bde-?nois\w*", r"\bnois(?:e|y|ier)\b", r"\bgrain(?:y|iness)?\b", r"\bspeckl\w*", r"\bhigh[- ]iso\b",
+        ],
+        [],
+    ),
+    "derain": (
+        [
+            r"\bde-?rain\w*", r"\brain(?:y|drops?|streaks?|fall)?\b", r"\bwet\s+(?:lens|window|windscreen)",
+        ],
+        [],
+    ),
+    "dehaze": (
+        [
+            r"\bde-?haz\w*", r"\bhaz(?:e|y)\b", r"\bfog(?:gy)?\b", r"\bsmog\w*", r"\bmist(?:y)?\b",
+        ],
+        [],
+    ),
+    "inpaint": (
+        [
+            r"\bin-?paint\w*", r"\bscratch\w*", r"\btorn\b", r"\bripped\b",
+            r"\bmissing\s+(?:part|piece|region|area)s?\b", r"\bfill\s+in\b", r"\berase\w*",
+            r"\bremove\s+(?:the\s+|a\s+|an\s+)?(?:unwanted\s+)?"
+            r"(?:object|person|people|watermark|logo|photobomber|power\s+lines?|text)",
+            r"\bcracks?\b", r"\bcreases?\b", r"\bdamaged?\b", r"\bholes?\b",
+        ],
+        [],
+    ),
+    "colorize": (
+        [
+            r"\bcolou?ri[sz]\w*", r"\bblack[- ]and[- ]white\b", r"\bb&w\b", r"\bgr[ae]yscale\b", r"\bmonochrome\b",
+            r"\badd\s+colou?r",
+        ],
+        [],
+    ),
+    "enhance-light": (
+        [
+            r"\blow[- ]light\s+enhance\w*", r"\b(?:too|very|so)\s+dark\b", r"\bunderexpos\w*", r"\bbrighten\w*",
+            r"\bdark\s+(?:photo|image|picture)",
+        ],
+        [],
+    ),
+    "deartifact": (
+        [
+            r"\bjpe?g\s+(?:compression\s+)?artifacts?", r"\bcompression\s+artifacts?", r"\bblock(?:y|iness|ing)\b",
+            r"\bde-?block\w*",
+        ],
+        [],
+    ),
+    "recognize": (
+        [
+            r"\bocr\b", r"\btranscrib\w*", r"\bextract\w*\s+(?:the\s+)?text\b", r"\bobject\s+detection\b",
+            r"\bdetect\w*\s+(?:the\s+)?(?:objects?|faces|people|cars)\b", r"\bsegment\w*", r"\bclassif\w*",
+            r"\bcaption\w*", r"\bwhat\s+is\s+(?:shown\s+)?in\s+(?:this|the)\s+(?:picture|photo|image)",
+        ],
+        [],
+    ),
+    "edit": (
+        [
+            r"\bstyle\s+transfer\b", r"\bin\s+the\s+style\s+of\b", r"\bcartoon\w*",
+            r"\bremove\s+(?:the\s+)?background\b", r"\bbackground\s+removal\b",
+            r"\bgenerat\w*\s+(?:a\s+|an\s+)?(?:new\s+)?(?:image|picture|photo)", r"\banimat\w*",
+        ],
+        [],
+    ),
+}
+_COMPILED = {need: ([re.compile(p) for p in strong], [re.compile(p) for p in weak])
+             for need, (strong, weak) in _NEEDS.items()}
+
+_CUES: dict[str, str] = {
+    "text/signs": r"\b(?:text|signs?|signage|letters?|writing|words?|license\s+plate|number\s+plate|plates?|readable|"
+                  r"legible|read|document|receipt|handwriting|numbers|street\s+names?|page|logo|banner|whiteboard)\b",
+    "faces": r"\b(?:faces?|portrait|selfie|eyes|mugshot|avatar|bride|person|people)\b",
+    "edges": r"\b(?:edges?|lines?|contours?|outlines?|structure|jagged)\b",
+    "motion": r"\b(?:motion|moving|moved|shak\w*|shook|handheld|hand[- ]held|panning|running|runner|fast|quickly|"
+              r"train|bus|car|sports?|unsteady|jitter\w*|tremor)\b",
+    "focus": r"\b(?:focus\w*|defocus\w*|unfocus\w*|out[- ]of[- ]focus|bokeh|depth\s+of\s+field)\b",
+    "low-light": r"\b(?:night|dark|dim|dusk|low[- ]light|underexpos\w*|concert|bars?)\b",
+    "noise": r"\b(?:nois\w*|grain\w*|high[- ]iso)\b",
+    "texture": r"\b(?:texture|hair|fur|feathers?|fabric|foliage|petals?|details?|detailed)\b",
+    "small-source": r"\b(?:thumbnail\w*|tiny|small|low[- ]?res\w*|icon|sprite|pixel+ated)\b",
+    "compression": r"\b(?:jpe?g|compress\w*|artifacts?|block\w*)\b",
+}
+_CUES_COMPILED = {cue: re.compile(pattern) for cue, pattern in _CUES.items()}
+
+
+def normalise(question: str) -> str:
+    """Lower case, plain quotes and dashes, '×' as 'x', single spaces."""
+    text = question.lower().replace("\u00d7", "x").replace("\u2019", "'").replace("\u2018", "'")
+    text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u201c", '"').replace("\u201d", '"')
+    return " ".join(text.split())
+
+
+def _number(token: str) -> float:
+    return float(_NUMBER_WORDS.get(token, token) if token in _NUMBER_WORDS else token)
+
+
+def _is_negated(text: str, start: int) -> bool:
+    clause = re.split(r"[.;!?,:]|\bbut\b", text[:start])[-1]
+    return bool(_NEGATOR.search(clause))
+
+
+# --- scale ----------------------------------------------------------------------------------------------------------
+
+_SCALE_CONTEXT = re.compile(r"\b(?:up-?scal|up-?sampl|enlarg|magnif|scal|resiz|zoom|increas|blow|blew|boost|grow|"
+                            r"stretch|print|bigger|larger|resolution|size|wider|taller|upsiz|make)\w*")
+_NOT_A_SCALE_AFTER = re.compile(r"^\s*(?:longer|faster|slower|more|less|cheaper|quicker|the\s+(?:time|speed|price))\b")
+
+
+def _ratio(small: float, large: float) -> float | None:
+    return large / small if small > 0 and large > small else None
+
+
+def _scale_candidates(text: str) -> list[tuple[float, str]]:
+    """(factor, evidence) pairs in order of how plainly the question states them."""
+    found: list[tuple[float, str]] = []
+    # "640x480 to 2560x1920", "256 by 256 ... into a 1024 by 1024", "300 pixel wide ... to 900 pixels"
+    sizes = list(re.finditer(r"\b(\d{2,5})\s*(?:x|by)\s*(\d{2,5})\b", text))
+    if len(sizes) >= 2:
+        ratio = _ratio(float(sizes[0].group(1)), float(sizes[1].group(1)))
+        if ratio:
+            found.append((ratio, f"{sizes[0].group(0)} -> {sizes[1].group(0)}"))
+    pixels = list(re.finditer(r"\b(\d{2,5})\s*(?:px|pixels?)\b", text))
+    if len(pixels) >= 2 and not sizes:
+        ratio = _ratio(float(pixels[0].group(1)), float(pixels[1].group(1)))
+        if ratio:
+            found.append((ratio, f"{pixels[0].group(0)} -> {pixels[1].group(0)}"))
+    text_wo_sizes = re.sub(r"\b\d{2,5}\s*(?:x|by)\s*\d{2,5}\b", " ", text)
+    for match in re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)\s?x(?![\w])", text_wo_sizes):
+        if not _NOT_A_SCALE_AFTER.match(text_wo_sizes[match.end():]):
+            found.append((float(match.group(1)), match.group(0)))
+    for match in re.finditer(r"(?<![\w])x(\d+(?:\.\d+)?)\b", text_wo_sizes):
+        found.append((float(match.group(1)), match.group(0)))
+    for match in re.finditer(_NUM + r"[- ]?fold\b", text):
+        found.append((_number(match.group(1)), match.group(0)))
+    words = {r"\bquadrupl\w*": 4, r"\btripl(?:e|ed|es|ing)\b": 3, r"\bthrice\b": 3, r"\btwice\s+(?:as|the|its)\b": 2,
+             r"\bdoubl(?:e|ed|es|ing)\b(?![- ](?:check|exposure|click|tap))": 2}
+    for pattern, factor in words.items():
+        for match in re.finditer(pattern, text):
+            found.append((float(factor), match.group(0)))
+    for match in re.finditer(r"\b(\d{3,4})\s*(?:%|percent)", text):
+        if _SCALE_CONTEXT.search(text):
+            found.append((int(match.group(1)) / 100, match.group(0)))
+    for match in re.finditer(r"\b" + _NUM + r"\s+times\b", text):
+        after = text[match.end():match.end() + 40]
+        before = text[max(0, match.start() - 60):match.start()]
+        if re.match(r"\s+(?:as\s+)?(?:larger|bigger|wider|taller|large|big|wide|the\s+(?:size|resolution|width)|"
+                    r"(?:higher|more|the)\s+resolution)", after) or _SCALE_CONTEXT.search(before):
+            found.append((_number(match.group(1)), match.group(0)))
+    for match in re.finditer(r"\b(?:by|factor\s+of|scale\s+(?:factor\s+)?(?:of\s+)?)\s*(?:a\s+factor\s+of\s+)?" + _NUM
+                             + r"\b(?!\s*(?:%|percent|px|pixels?|mm|cm|inch\w*|mp|megapixels?|k\b|by\b|x\b))", text):
+        before = text[max(0, match.start() - 80):match.start()]
+        if "factor" in match.group(0) or _SCALE_CONTEXT.search(before):
+            found.append((_number(match.group(1)), match.group(0)))
+    return found
+
+
+def find_scale(question: str) -> tuple[int | None, str | None]:
+    """The enlargement factor the question names, as a whole number >= 2, and the phrase that gave it."""
+    text = normalise(question)
+    for factor, evidence in _scale_candidates(text):
+        if 2 <= factor <= 64 and abs(factor - round(factor)) < 1e-6:
+            return int(round(factor)), evidence
+    return None, None
+
+
+# --- needs --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Reading:
+    strong: dict[str, list[str]]
+    weak: dict[str, list[str]]
+    ignored: list[str]
+
+
+def _blur_is_a_need(text: str, match: re.Match) -> str | None:
+    """Why a blur word is not a deblurring need (avoided, caused by enlarging, an edit), or None when it is one."""
+    if _is_negated(text, match.start()):
+        return "avoided"
+    sentence_start = max(text.rfind(mark, 0, match.start()) for mark in ".;!?") + 1
+    before = text[sentence_start:match.start()]
+    sentence_end = min([i for i in (text.find(m, match.end()) for m in ".;!?") if i >= 0] or [len(text)])
+    after = text[match.start():sentence_end]
+    if _BLUR_FROM_RESIZE_BEFORE.search(before) or _BLUR_FROM_RESIZE_AFTER.search(after):
+        return "caused by enlarging"
+    if _RESIZE_BLUR.search(text[max(0, match.start() - 20):match.end()]):
+        return "caused by enlarging"
+    if _BLUR_FROM_OTHER.search(after):
+        return "caused by another degradation"
+    if _BLUR_AS_EDIT.match(text, match.start()):
+        return "an edit to apply"
+    return None
+
+
+def _read(text: str) -> _Reading:
+    reading = _Reading(strong={}, weak={}, ignored=[])
+    for match in _BLUR_WORD.finditer(text):
+        why = _blur_is_a_need(text, match)
+        if why:
+            reading.ignored.append(f"'{match.group(0)}' ({why})")
+            if why == "an edit to apply":
+                reading.strong.setdefault("edit", []).append(match.group(0))
+        else:
+            reading.strong.setdefault("deblur", []).append(match.group(0))
+    for need, (strong, weak) in _COMPILED.items():
+        for kind, patterns in (("strong", strong), ("weak", weak)):
+            for pattern in patterns:
+                for match in pattern.finditer(text):
+                    if _is_negated(text, match.start()):
+                        reading.ignored.append(f"'{match.group(0)}' (negated)")
+                        continue
+                    getattr(reading, kind).setdefault(need, []).append(match.group(0))
+    # Rain streaks are rain, not motion; "streak" alone stays a motion cue.
+    if "derain" in reading.strong and "deblur" in reading.strong:
+        reading.strong["deblur"] = [e for e in reading.strong["deblur"] if not e.startswith("streak")]
+        if not reading.strong["deblur"]:
+            del reading.strong["deblur"]
+    return reading
+
+
+# --- embedding fallback --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _examples() -> tuple[tuple[str, str], ...]:
+    rows = [json.loads(line) for line in EXAMPLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return tuple((row["text"], row["label"]) for row in rows)
+
+
+@lru_cache(maxsize=1)
+def _embedder():
+    try:
+        from knowledge.embed import shared_embedder
+    except ImportError:
+        return None
+    return shared_embedder()
+
+
+def _prototype_vectors(embedder):
+    """Prototype embeddings, cached under Settings.home keyed by the examples' content and the embedding model."""
+    import numpy as np
+
+    from agent.settings import get_settings
+
+    texts = [text for text, _ in _examples()]
+    key = hashlib.sha256((getattr(embedder, "name", "") + "\n" + "\n".join(texts)).encode()).hexdigest()[:16]
+    cache = get_settings().home.expanduser() / "cache" / f"task_examples-{key}.npy"
+    if cache.exists():
+        try:
+            vectors = np.load(cache)
+            if vectors.shape[0] == len(texts):
+                return vectors
+        except (OSError, ValueError):
+            pass
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{id(vectors)}.tmp.npy")
+        np.save(tmp, vectors)
+        tmp.replace(cache)
+    except OSError:
+        pass  # the cache is an optimisation; a read-only home still classifies
+    return vectors
+
+
+def _nearest_label(question: str) -> tuple[str, float, str] | None:
+    """(label, confidence, evidence) from the nearest prototypes, or None when no embedder is available."""
+    embedder = _embedder()
+    if embedder is None:
+        return None
+    try:
+        vectors = _prototype_vectors(embedder)
+        query = embedder.embed([question])[0]
+    except Exception:  # noqa: BLE001 - a broken embedder must not break classification; rules still answer
+        return None
+    sims = vectors @ query
+    order = sims.argsort()[::-1][:_NEIGHBOURS]
+    votes: dict[str, float] = {}
+    for i in order:
+        votes[_examples()[i][1]] = votes.get(_examples()[i][1], 0.0) + max(float(sims[i]), 0.0)
+    label = max(votes, key=votes.get)
+    share = votes[label] / (sum(votes.values()) or 1.0)
+    best = next(i for i in order if _examples()[i][1] == label)
+    confidence = round(min(0.8, max(0.3, share * float(sims[best]) + 0.2)), 2)
+    return label, confidence, f"similar to: '{_examples()[best][0]}' ({float(sims[best]):.2f})"
+
+
+# --- classify ------------------------------------------------------------------------------------------------------
+
+_NEED_ORDER = ["upscale", "deblur", "denoise", "derain", "dehaze", "inpaint", "colorize", "enhance-light",
+               "deartifact", "recognize", "edit"]
+
+
+def _label_for(needs: set[str]) -> TaskLabel:
+    if {"upscale", "deblur"} <= needs:
+        return TaskLabel.both
+    if "upscale" in needs:
+        return TaskLabel.super_resolution
+    if "deblur" in needs:
+        return TaskLabel.deblurring
+    return TaskLabel.other
+
+
+def classify(question: str) -> Classification:
+    """Classify a question: label, scale, cues, needs, confidence and the phrases that decided it."""
+    text = normalise(question)
+    if not text:
+        raise UsageError("the question is empty: pass the question text to classify")
+    scale, scale_evidence = find_scale(question)
+    reading = _read(text)
+    evidence: list[str] = []
+    needs = set(reading.strong)
+    if scale:
+        needs.add("upscale")
+        evidence.append(f"scale: {scale_evidence}")
+    for need in _NEED_ORDER:
+        if need in reading.strong:
+            evidence.append(f"{need}: " + ", ".join(dict.fromkeys(reading.strong[need])))
+    evidence += [f"ignored {item}" for item in dict.fromkeys(reading.ignored)]
+
+    if needs:
+        label = _label_for(needs)
+        restoration = {"upscale", "deblur"} & needs
+        confidence = 0.9 if restoration or len(needs) == 1 else 0.8
+    else:
+        nearest = _nearest_label(question)
+        weak = {need for need in reading.weak}
+        if nearest is not None:
+            label, confidence, why = TaskLabel(nearest[0]), nearest[1], nearest[2]
+            evidence.append(why)
+        elif weak:
+            label, confidence = _label_for(weak), 0.5
+        else:
+            label, confidence = TaskLabel.other, 0.3
+        for need in _NEED_ORDER:
+            if need in reading.weak:
+                evidence.append(f"weak {need}: " + ", ".join(dict.fromkeys(reading.weak[need])))
+        # An open question labelled "other" names no need: it asks about the model, not for a task.
+        needs = {"both": {"upscale", "deblur"}, "super-resolution": {"upscale"}, "deblurring": {"deblur"}}.get(
+            label.value, set())
+    cues = [cue for cue, pattern in _CUES_COMPILED.items() if pattern.search(text)]
+    ordered_needs = [need for need in _NEED_ORDER if need in needs] + sorted(needs - set(_NEED_ORDER))
+    return Classification(label=label, scale=scale, cues=cues, confidence=confidence, needs=ordered_needs,
+                          evidence=evidence)

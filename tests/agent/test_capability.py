@@ -1,0 +1,75 @@
+"""Capability check: what the question needs against what the zoo says the card's models can do."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.capability import check
+from agent.cards import RecommendedModel, bundled_card, load_card
+from agent.classify import classify
+from agent.schemas import Classification, TaskLabel
+
+
+def _card(*names: str):
+    base = bundled_card()
+    return base.model_copy(update={"models": [RecommendedModel(name=name) for name in names]})
+
+
+def test_shared_cards_are_mismatched_and_the_plan_says_so(shared_cards):
+    for path in shared_cards:
+        card = load_card(path)
+        result = check(card, classify(card.question))
+        assert result.mismatch and result.missing == ["upscale"]
+        assert result.runnable == card.models[0].name and result.unknown == []
+        assert "does not upscale" in result.plan and "Lanczos" in result.plan
+        assert f"x{classify(card.question).scale}" in result.plan
+        assert "at the enlarged size" in result.plan
+
+
+def test_deblurring_question_on_the_bundled_card_matches():
+    card = bundled_card()
+    result = check(card, classify(card.question))
+    assert not result.mismatch and result.missing == []
+    assert [entry.id for _, entry in result.models] == [m.name for m in card.models]
+    assert "GoPro" in result.plan and "upscal" not in result.plan
+
+
+def test_training_data_follows_the_model():
+    deblur = Classification(label=TaskLabel.deblurring, confidence=0.9, needs=["deblur"])
+    assert "RealBlur" in check(_card("Deblur-MIMO-UNet-RealBlur"), deblur).plan
+    assert "GoPro" in check(_card("MIMO-UNet+"), deblur).plan
+
+
+@pytest.mark.parametrize("needs, missing, phrase", [
+    (["deblur", "denoise"], ["denoise"], "removing noise"),
+    (["derain"], ["derain"], "removing rain"),
+    (["upscale", "dehaze"], ["upscale", "dehaze"], "removing haze"),
+    (["colorize"], ["colorize"], "adding colour"),
+])
+def test_other_needs_are_missing_and_named(needs, missing, phrase):
+    label = TaskLabel.other if "deblur" not in needs and "upscale" not in needs else TaskLabel.deblurring
+    result = check(_card("Deblur-MIMO-UNet"), Classification(label=label, confidence=0.9, needs=needs))
+    assert result.mismatch and result.missing == missing
+    assert phrase in result.plan and "will remain" in result.plan
+
+
+def test_upscaling_without_a_scale_asks_for_one():
+    result = check(_card("MIMO-UNet"), Classification(label=TaskLabel.super_resolution, confidence=0.9,
+                                                       needs=["upscale"]))
+    assert "--scale" in result.plan and "does not upscale" in result.plan
+
+
+def test_unknown_models_are_unknown_not_able_or_unable():
+    sr = Classification(label=TaskLabel.super_resolution, scale=4, confidence=0.9, needs=["upscale"])
+    alone = check(_card("Real-ESRGAN"), sr)
+    assert not alone.mismatch and alone.missing == [] and alone.unknown == ["Real-ESRGAN"]
+    assert alone.models == [("Real-ESRGAN", None)] and alone.runnable is None
+    assert "unknown" in alone.plan and "cannot run it" in alone.plan
+    mixed = check(_card("Real-ESRGAN", "Deblur-MIMO-UNet-Plus"), sr)
+    assert mixed.mismatch and mixed.runnable == "Deblur-MIMO-UNet-Plus"
+    assert "Real-ESRGAN" in mixed.plan and "does not upscale" in mixed.plan
+
+
+def test_a_question_with_no_need_is_no_mismatch():
+    result = check(_card("MIMO-UNet"), Classification(label=TaskLabel.other, confidence=0.3, needs=[]))
+    assert not result.mismatch and "at its own size" in result.plan

@@ -1,0 +1,158 @@
+"""Classifier: the held-out labelled set, scale phrasing, negations, cues, needs, and the embedding fallback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import agent.classify as classify_module
+from agent.cards import load_card
+from agent.classify import classify, find_scale
+from agent.schemas import TaskLabel
+
+SET = Path(__file__).resolve().parents[1] / "data" / "classify_set.jsonl"
+ROWS = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _accuracy() -> tuple[float, float, list[str]]:
+    label_hits = scale_hits = 0
+    wrong = []
+    for row in ROWS:
+        result = classify(row["question"])
+        label_hits += result.label.value == row["label"]
+        scale_hits += result.scale == row["scale"]
+        if result.label.value != row["label"] or result.scale != row["scale"]:
+            wrong.append(f"{row['question'][:60]!r}: {result.label.value}/{result.scale}, "
+                         f"want {row['label']}/{row['scale']}")
+    return label_hits / len(ROWS), scale_hits / len(ROWS), wrong
+
+
+def test_the_set_is_large_varied_and_apart_from_the_prototypes():
+    assert len(ROWS) >= 60
+    labels = {row["label"] for row in ROWS}
+    assert labels == {"deblurring", "super-resolution", "both", "other"}
+    prototypes = {json.loads(line)["text"].lower() for line in classify_module.EXAMPLES.read_text().splitlines()
+                  if line.strip()}
+    assert not prototypes & {row["question"].lower() for row in ROWS}
+
+
+def test_rules_alone_reach_95_percent(monkeypatch):
+    monkeypatch.setattr(classify_module, "_embedder", lambda: None)
+    label_accuracy, scale_accuracy, wrong = _accuracy()
+    assert label_accuracy >= 0.95, wrong
+    assert scale_accuracy >= 0.95, wrong
+
+
+@pytest.mark.slow
+def test_rules_and_embeddings_reach_95_percent():
+    pytest.importorskip("knowledge.embed")
+    label_accuracy, scale_accuracy, wrong = _accuracy()
+    assert label_accuracy >= 0.95, wrong
+    assert scale_accuracy >= 0.95, wrong
+
+
+def test_shared_cards(shared_cards):
+    expected = {"000": ({TaskLabel.both, TaskLabel.super_resolution}, 4),
+                "001": ({TaskLabel.super_resolution}, 3), "003": ({TaskLabel.super_resolution}, 2)}
+    for path in shared_cards:
+        if path.name[:3] not in expected:
+            continue
+        labels, scale = expected[path.name[:3]]
+        result = classify(load_card(path).question)
+        assert result.label in labels and result.scale == scale
+        assert "upscale" in result.needs
+    card_001 = next(p for p in shared_cards if p.name.startswith("001"))
+    result = classify(load_card(card_001).question)
+    assert "deblur" not in result.needs and any("avoided" in e for e in result.evidence)
+    assert {"text/signs", "edges"} <= set(result.cues)
+
+
+@pytest.mark.parametrize("phrase, scale", [
+    ("upscaled by 4x", 4), ("upscale x4", 4), ("enlarged it 4X", 4), ("4\u00d7 upscale", 4), ("upscaled by 4", 4),
+    ("made it four times larger", 4), ("quadrupled the size", 4), ("doubled the resolution", 2),
+    ("a 2-fold enlargement", 2), ("threefold upscaling", 3), ("triple the size", 3), ("resized to 200%", 2),
+    ("enlarge by a factor of 3", 3), ("scale factor of 8", 8), ("from 320x240 to 1280x960", 4),
+    ("twice as large", 2), ("zoomed in 8 times", 8),
+])
+def test_scale_phrasings(phrase, scale):
+    assert find_scale(phrase)[0] == scale
+
+
+@pytest.mark.parametrize("phrase", [
+    "I tried 4 times to fix the blurry photo", "it took 4x longer", "shot at 1920x1080", "enlarge it by 1.5x",
+    "the photo is 12 megapixels", "double-check the blurry edges", "upscale it 1x", "",
+])
+def test_no_scale_where_none_is_given(phrase):
+    assert find_scale(phrase)[0] is None
+
+
+@pytest.mark.parametrize("question, label, needs", [
+    ("Upscale it without introducing blur.", TaskLabel.super_resolution, ["upscale"]),
+    ("I don't want to upscale, just remove the motion blur.", TaskLabel.deblurring, ["deblur"]),
+    ("Bicubic upscaling makes my image blurry; how does AI do better?", TaskLabel.super_resolution, ["upscale"]),
+    ("Enlarge my blurry photo.", TaskLabel.both, ["upscale", "deblur"]),
+    ("My photo is noisy and blurry.", TaskLabel.deblurring, ["deblur", "denoise"]),
+    ("Remove rain streaks and upscale 2x.", TaskLabel.super_resolution, ["upscale", "derain"]),
+    ("Blur the faces in this crowd photo.", TaskLabel.other, ["edit"]),
+    ("The hills look blurry because of fog.", TaskLabel.other, ["dehaze"]),
+    ("Colorize this black and white scan.", TaskLabel.other, ["colorize"]),
+    ("Denoise it without adding blur.", TaskLabel.other, ["denoise"]),
+])
+def test_negations_causes_and_other_needs(question, label, needs, monkeypatch):
+    monkeypatch.setattr(classify_module, "_embedder", lambda: None)
+    result = classify(question)
+    assert (result.label, result.needs) == (label, needs)
+    assert 0.0 < result.confidence <= 1.0 and result.evidence
+
+
+def test_cues():
+    result = classify("The license plate and the driver's face are smeared by motion; the focus was off too.")
+    assert {"text/signs", "faces", "motion", "focus"} <= set(result.cues)
+
+
+def test_open_question_without_embedder_is_low_confidence(monkeypatch):
+    monkeypatch.setattr(classify_module, "_embedder", lambda: None)
+    vague = classify("How does this model make my picture crisp?")
+    assert vague.label == TaskLabel.deblurring and vague.confidence <= 0.5
+    empty = classify("Tell me about this.")
+    assert empty.label == TaskLabel.other and empty.needs == [] and empty.confidence <= 0.3
+
+
+class _FakeEmbedder:
+    """Bag-of-words vectors: enough to show the fallback follows the nearest prototypes."""
+
+    name = "fake"
+    calls = 0
+
+    def embed(self, texts):
+        import numpy as np
+
+        _FakeEmbedder.calls += 1
+        vocab = ["large", "detail", "sharp", "photo", "colour"]
+        rows = np.array([[t.lower().count(w) for w in vocab] + [1e-3] for t in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_open_question_uses_the_prototypes_and_caches_them(monkeypatch, _isolated_home):
+    monkeypatch.setattr(classify_module, "_embedder", lambda: _FakeEmbedder())
+    monkeypatch.setattr(classify_module, "_examples", lambda: (
+        ("make it large with detail", "super-resolution"), ("large detail please", "super-resolution"),
+        ("sharp photo", "deblurring"), ("a sharp photo", "deblurring"), ("colour", "other")))
+    result = classify("I want large detail.")
+    assert result.label == TaskLabel.super_resolution and result.needs == ["upscale"]
+    assert any(e.startswith("similar to:") for e in result.evidence)
+    assert len(list(_isolated_home.glob("cache/task_examples-*.npy"))) == 1
+    calls = _FakeEmbedder.calls
+    assert classify("a sharp photo, please").label == TaskLabel.deblurring
+    assert _FakeEmbedder.calls == calls + 1  # only the query: the prototypes came from the cache
+
+
+def test_classify_does_not_import_torch():
+    code = ("import sys; from agent.classify import classify; classify('deblur my photo'); "
+            "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules")
+    import subprocess
+
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
