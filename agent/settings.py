@@ -35,6 +35,7 @@ class LLMSettings(BaseModel):
     retries: int = Field(2, description="Retries with exponential backoff after a failed request.")
     max_tokens: int = Field(900, description="Cap on generated tokens per request.")
     temperature: float = Field(0.1, description="Sampling temperature.")
+    history_tokens: int = Field(1500, description="Chat history kept for follow-ups, in tokens (about 4 characters each).")
 
 
 class ServerSettings(BaseModel):
