@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 from agent import __version__
-from agent.errors import CnapsError, UsageError
+from agent.errors import CnapsError, OutputError, UsageError
 
 app = typer.Typer(
     name="cnaps",
@@ -121,11 +121,266 @@ def _print_answer(answer, output_format: "OutputFormat") -> None:
 
 # --- knowledge: index (issue 2) ---
 
+
+@app.command()
+def index(
+    card: Optional[list[Path]] = typer.Option(None, "--card", "-c", help="Index this card's documents (repeatable; "
+                                               "default: the bundled cards)."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Drop the index and build it again."),
+    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
+) -> None:
+    """Build the knowledge index (project documents plus cards) and describe it."""
+    from agent.cards import load_card
+    from knowledge.store import build_index
+
+    info = build_index([load_card(path) for path in card] if card else None, rebuild=rebuild)
+    if output_format is OutputFormat.json:
+        print(info.model_dump_json(indent=2))
+        return
+    roles = ", ".join(f"{count} {role}" for role, count in sorted(info.roles.items()))
+    print(f"index: {info.path}")
+    print(f"{info.documents} documents, {info.passages} passages ({roles})")
+    print(f"embedding model: {info.embedding_model}; content hash: {info.content_hash}")
+
+
 # --- restoration: restore (issue 3), train (issue 4) ---
+
+@app.command()
+def train(
+    out: Path = typer.Option(..., "--out", help="Run folder: checkpoint.pt and log.jsonl."),
+    steps: int = typer.Option(..., "--steps", help="Total optimizer steps of the whole run."),
+    network: str = typer.Option("MIMO-UNet", "--network", help="'MIMO-UNet', 'MIMO-UNet+' or 'test-mimo-unet'."),
+    batch: int = typer.Option(8, "--batch", help="Images per step."),
+    crop: int = typer.Option(128, "--crop", help="Training crop edge (multiple of 4)."),
+    seed: int = typer.Option(0, "--seed", help="Fixes initialisation, data and degradations."),
+    recipe: str = typer.Option("users", "--recipe", help="Degradation recipe."),
+    device: str = typer.Option("auto", "--device", help="'auto', 'cpu' or 'cuda'."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Checkpoint and stop after this long."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write fp16 .safetensors here when finished."),
+) -> None:
+    """Train MIMO-UNet on synthetic blur (more options: python -m tools.restoration.train --help)."""
+    import json
+
+    from tools.restoration import train as training
+
+    config = training.make_config(out=out, steps=steps, network=network, batch=batch, crop=crop, seed=seed,
+                                  recipe=recipe, device=device, max_minutes=max_minutes)
+    _, closing = training.run(config, resume, export, on_event=lambda event: print(json.dumps(event), flush=True))
+    print(closing)
+
+
+@app.command()
+def restore(
+    input_path: Path = typer.Argument(..., metavar="INPUT", help="An image file, or a folder of images."),
+    output_path: Path = typer.Argument(..., metavar="OUTPUT", help="Output file, or a folder when INPUT is one."),
+    scale: int = typer.Option(1, "--scale", "-s", help="Enlarge 1-8 times (Lanczos) before restoring."),
+    model: str = typer.Option("MIMO-UNet", "--model", "-m", help="Zoo model id, e.g. Deblur-MIMO-UNet-RealBlur."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w",
+                                           help="Weights file (default: $CNAPS_WEIGHTS_DIR, then project weights)."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
+    tile: Optional[str] = typer.Option(None, "--tile", help="auto, none, or a tile edge in pixels."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="auto, fp32, fp16 or bf16."),
+    compare: Optional[Path] = typer.Option(None, "--compare", help="Reference image (folder for a folder) for "
+                                                                   "PSNR/SSIM."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
+    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
+) -> None:
+    """Restore (deblur) an image or a folder of images with MIMO-UNet; print what ran and how the image changed."""
+    from PIL import Image
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from agent.errors import InputFileError
+    from agent.settings import get_settings
+    from tools.restoration.engine import Restorer, check_scale
+    from tools.restoration.imageio import batch_pairs, check_output, open_image
+    from tools.restoration.metrics import assess, check_reference
+
+    check_scale(scale)
+    if not input_path.exists():
+        raise InputFileError(f"{input_path} does not exist: pass an image file or a folder of images")
+    if input_path.is_dir():
+        pairs = batch_pairs(input_path, output_path)
+    else:
+        check_output(output_path, overwrite, input_path)
+        pairs = [(input_path, output_path)]
+    settings = get_settings().restore
+    if compare is not None and not compare.is_dir():
+        check_reference(compare, input_path, scale, settings.max_pixels)  # before the run, not after
+    restorer = Restorer(model, weights=weights, device=device or settings.device,
+                        precision=precision or settings.precision, tile=tile or settings.tile)
+    console = Console(stderr=True)
+    records, failures, finished = [], [], 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=output_format is OutputFormat.json) as bar:
+        files = bar.add_task("images", total=len(pairs))
+        tiles = bar.add_task("tiles", total=None, visible=False)
+
+        def on_tile(done: int, total: int) -> None:
+            bar.update(tiles, completed=done, total=total, visible=total > 1)
+
+        for source, target in pairs:
+            bar.update(files, description=source.name)
+            try:
+                run = restorer.run(source, scale=scale, output=target, overwrite=overwrite, progress=on_tile)
+            except (InputFileError, OutputError) as error:
+                if len(pairs) == 1:
+                    raise
+                failures.append(f"{source.name}: {error}")
+                console.print(f"skipped {source.name}: {error}", markup=False, highlight=False)
+                continue
+            except KeyboardInterrupt:
+                console.print(f"interrupted: {finished} finished image(s) kept; {source.name} was not written",
+                              markup=False, highlight=False)
+                raise
+            finished += 1
+            reference = compare / source.name if compare is not None and compare.is_dir() else compare
+            ref_image = open_image(reference, settings.max_pixels) if reference is not None else None
+            quality = assess(open_image(source, settings.max_pixels), Image.open(target), ref_image,
+                             str(reference) if reference else None)
+            records.append((run, quality))
+            bar.update(files, advance=1)
+            bar.update(tiles, visible=False, completed=0)
+            if output_format is not OutputFormat.json:
+                _print_restoration(run, quality)
+    if output_format is OutputFormat.json:
+        import json
+
+        print(json.dumps([{"record": r.model_dump(mode="json"), "quality": q.model_dump(mode="json")}
+                          for r, q in records], indent=2))
+    if failures:
+        raise InputFileError(f"{len(failures)} of {len(pairs)} images failed ({failures[0]}): fix or remove them")
+
+
+def _print_restoration(run, quality) -> None:
+    weights = run.weights
+    print(f"{run.input_path} -> {run.image_path}")
+    print(f"  size: {run.input_size[0]}x{run.input_size[1]} -> {run.output_size[0]}x{run.output_size[1]}"
+          f"{f' ({run.resize})' if run.resize else ''}")
+    print(f"  model: {run.model_id} (network {run.network})")
+    print(f"  weights: {weights.file} [{weights.provenance}] sha256 {weights.sha256[:16]}")
+    print(f"    {weights.description}")
+    tiles = f"{run.tiles} tiles of {run.tile_size} px" if run.tile_size else "whole image"
+    print(f"  device: {run.device}, {run.precision}, {tiles}, {run.seconds:.2f} s")
+    if quality.reference:
+        print(f"  vs {quality.reference}: PSNR(Y) {quality.psnr_y:.2f} dB (input {quality.input_psnr_y:.2f} dB), "
+              f"SSIM(Y) {quality.ssim_y:.4f}")
+    print(f"  sharpness (variance of Laplacian): input {quality.sharpness_input:.1f} -> "
+          f"output {quality.sharpness_output:.1f}")
+    for note in run.notes:
+        print(f"  note: {note}")
+
 
 # --- llm agent: chat (issue 5) ---
 
+
+@app.command()
+def chat(
+    card: Optional[Path] = typer.Argument(None, help="Card file (default: the bundled MIMO-UNet card)."),
+    llm: Optional[str] = typer.Option(None, "--llm", help="none or openai (default: openai when configured)."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Where restored images go."),
+) -> None:
+    """Chat about a card in the terminal: follow-up questions, /image PATH, /report PATH, /quit."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from agent.cards import bundled_card, load_card
+    from agent.chat import HELP, ChatSession
+
+    if llm not in (None, "none", "openai", "auto"):
+        raise UsageError(f"--llm {llm} is not a choice: use none or openai")
+    the_card = load_card(card) if card else bundled_card()
+    console = Console(highlight=False)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+
+    def stream(token: str) -> None:  # the draft as it arrives; the checked answer is printed after it
+        console.print(token, end="", style="dim", markup=False, soft_wrap=True)
+
+    session = ChatSession(the_card, llm=llm, on_token=stream if interactive else None, output_dir=output_dir)
+    print(f"cnaps chat about {the_card.models[0].name}. The card asks: {the_card.question}")
+    print(HELP, flush=True)
+    while True:
+        try:
+            line = input("\nyou> " if interactive else "")
+        except EOFError:
+            break
+        turn = session.handle(line)
+        if turn.kind == "quit":
+            break
+        if turn.kind == "error":
+            print(f"cnaps: error: {turn.text}", file=sys.stderr, flush=True)
+        elif turn.kind == "answer" and interactive:
+            console.print()
+            console.print(Markdown(turn.text))
+        elif turn.text:
+            print(turn.text, flush=True)
+
+
 # --- web and reports: serve, report (issue 6) ---
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (default: this machine only)."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    model: Optional[str] = typer.Option(None, "--model", help="Run this zoo model instead of each card's."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Weights file for every restoration."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
+    llm: Optional[str] = typer.Option(None, "--llm", help="none or openai (default: openai when configured)."),
+) -> None:
+    """Serve the chat page and the JSON API (POST /api/ask, GET /api/cards, /docs)."""
+    import socket
+
+    import uvicorn
+
+    from agent.web import create_app
+
+    if not 0 < port < 65536:
+        raise UsageError(f"--port {port} is not a TCP port: use 1-65535")
+    if llm not in (None, "none", "openai", "auto"):
+        raise UsageError(f"--llm {llm} is not a choice: use none or openai")
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot listen on {host}:{port} ({error.strerror}): pass another --port or --host") from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"cnaps: warning: serving on {host}: anyone who can reach this machine can use it", file=sys.stderr)
+    options = {key: value for key, value in dict(model=model, weights=weights, device=device, llm=llm).items()
+               if value is not None}
+    print(f"cnaps {__version__}: open http://{'[' + host + ']' if ':' in host else host}:{port}/", file=sys.stderr)
+    uvicorn.run(create_app(ask_options=options), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def report(
+    card: Optional[Path] = typer.Argument(None, help="Card file (default: the bundled MIMO-UNet card)."),
+    output: Path = typer.Option(..., "--output", "-o", help="report.html, report.md or report.pdf."),
+    question: Optional[str] = typer.Option(None, "--question", "-q", help="Replace the card's question."),
+    image: Optional[Path] = typer.Option(None, "--image", "-i", help="Restore this image and show it."),
+    scale: Optional[int] = typer.Option(None, "--scale", help="Enlargement 1-8 (default: the question's, else 1)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
+    model: Optional[str] = typer.Option(None, "--model", help="Run this zoo model instead of the card's."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Weights file for the restoration."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
+    llm: Optional[str] = typer.Option(None, "--llm", help="none or openai (default: openai when configured)."),
+) -> None:
+    """Write a self-contained CNAPS report (task, workflow with the real run, references) as HTML, Markdown or PDF."""
+    from agent.ask import ask as run_ask
+    from agent.cards import bundled_card, load_card
+    from agent.report import check_output, write_report
+
+    if llm not in (None, "none", "openai", "auto"):
+        raise UsageError(f"--llm {llm} is not a choice: use none or openai")
+    check_output(output, overwrite, (card, image))  # before minutes of restoration, not after
+    the_card = load_card(card) if card else bundled_card()
+    answer = run_ask(the_card, question=question, image=image, scale=scale, llm=llm, model=model, weights=weights,
+                     device=device)
+    written = write_report(answer, question or the_card.question, output, overwrite=overwrite)
+    if answer.restoration and answer.restoration.image_path:
+        print(f"restored image: {answer.restoration.image_path}", file=sys.stderr)
+    print(written)
 
 
 def main() -> None:

@@ -106,8 +106,8 @@ def describe_failure(error: BaseException, settings: Settings | None = None) -> 
     settings = settings or get_settings()
     try:
         where = endpoint(settings).describe()
-    except LLMError as missing:
-        return str(missing)
+    except LLMError:  # a model handed in directly (tests, embedding code): name it, not an endpoint
+        where = f"model {settings.chat_model}"
     detail = _short(redact(str(getattr(error, "message", "") or error), settings))
     if isinstance(error, openai.APITimeoutError) or isinstance(error, httpx.TimeoutException):
         return (f"the language model ({where}) did not answer within {settings.llm.timeout:g} s: "

@@ -1,0 +1,151 @@
+"""A terminal chat about one card: follow-up questions with history, commands for images and reports.
+
+`ChatSession.handle(line)` takes one line the user typed and returns a `Turn` for the CLI to print; it never
+prints itself. History is kept as (role, text) turns and trimmed, oldest first, to `llm.history_tokens`; an
+assistant turn is remembered as its task and workflow text, not its references.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from agent.cards import Card
+from agent.errors import CnapsError, InputFileError, UsageError
+from agent.schemas import Answer
+from agent.settings import get_settings
+
+HELP = """Ask a question about the card, or a follow-up. Commands:
+  /image PATH    attach an image: the next question restores it with the recommended model
+  /image         detach the image
+  /report PATH   write the last answer as a report (.html, .md or .pdf)
+  /help          this help
+  /quit          leave (Ctrl-D works too)
+An empty line asks the card's own question when nothing has been asked yet."""
+
+CHARS_PER_TOKEN = 4  # a rough English average for BPE tokenizers; no tokenizer download needed
+
+
+@dataclass
+class Turn:
+    """What one line produced: an answer, a message, an error, or the end of the chat."""
+
+    kind: Literal["answer", "info", "error", "quit"]
+    text: str
+    answer: Answer | None = None
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def trim_history(history: list[tuple[str, str]], budget: int) -> list[tuple[str, str]]:
+    """The most recent turns whose estimated tokens fit `budget`; the latest turn is kept, clipped if it must be."""
+    kept: list[tuple[str, str]] = []
+    used = 0
+    for role, text in reversed(history):
+        cost = estimate_tokens(text)
+        if used + cost > budget:
+            if not kept and budget > 0:
+                kept.append((role, "..." + text[-(budget * CHARS_PER_TOKEN - 3):]))
+            break
+        kept.append((role, text))
+        used += cost
+    kept.reverse()
+    while kept and kept[0][0] != "user" and len(kept) > 1:  # start on a question, not half an exchange
+        kept.pop(0)
+    return kept
+
+
+def remembered(answer: Answer) -> str:
+    """An answer as history: the task and the workflow, without references or notes."""
+    steps = " ".join(f"{step.stage}: {step.text}" for step in answer.workflow.steps)
+    return " ".join(part for part in (answer.task.text, steps, answer.workflow.text) if part)
+
+
+class ChatSession:
+    """One conversation about `card`. `ask` defaults to `agent.ask.ask`; tests pass a stand-in."""
+
+    def __init__(
+        self,
+        card: Card,
+        llm: str | None = None,
+        on_token: Callable[[str], None] | None = None,
+        output_dir: Path | None = None,
+        history_tokens: int | None = None,
+        ask: Callable[..., Answer] | None = None,
+    ) -> None:
+        self.card = card
+        self.llm = llm
+        self.on_token = on_token
+        self.output_dir = output_dir
+        self.budget = history_tokens if history_tokens is not None else get_settings().llm.history_tokens
+        self._ask = ask
+        self.history: list[tuple[str, str]] = []
+        self.image: Path | None = None
+        self.last: Answer | None = None
+        self.last_question = ""
+
+    def handle(self, line: str) -> Turn:
+        line = line.strip()
+        if line.startswith("/"):
+            return self.command(line)
+        if not line:
+            if self.last is None:
+                return self.ask(self.card.question)
+            return Turn("info", "")
+        return self.ask(line)
+
+    def command(self, line: str) -> Turn:
+        name, _, argument = line.partition(" ")
+        argument = argument.strip()
+        try:
+            if name in ("/quit", "/exit", "/q"):
+                return Turn("quit", "bye")
+            if name in ("/help", "/?"):
+                return Turn("info", HELP)
+            if name == "/image":
+                return self.attach(argument)
+            if name == "/report":
+                return self.report(argument)
+        except CnapsError as error:
+            return Turn("error", str(error))
+        return Turn("error", f"unknown command {name}: type /help for the commands")
+
+    def attach(self, argument: str) -> Turn:
+        if not argument:
+            self.image = None
+            return Turn("info", "no image attached")
+        path = Path(argument).expanduser()
+        if not path.is_file():
+            raise InputFileError(f"no image at {path}: give the path of an image file")
+        self.image = path
+        return Turn("info", f"attached {path}; the next question restores it")
+
+    def report(self, argument: str) -> Turn:
+        from agent.report import write_report
+
+        if not argument:
+            raise UsageError("/report needs a file name ending in .html, .md or .pdf, e.g. /report answer.html")
+        if self.last is None:
+            raise UsageError("nothing to report yet: ask a question first")
+        written = write_report(self.last, self.last_question, Path(argument).expanduser())
+        return Turn("info", f"wrote {written}")
+
+    def ask(self, question: str) -> Turn:
+        ask = self._ask
+        if ask is None:
+            from agent.ask import ask
+        try:
+            answer = ask(self.card, question=question, image=self.image, llm=self.llm, on_token=self.on_token,
+                         history=list(self.history), output_dir=self.output_dir)
+        except CnapsError as error:
+            return Turn("error", str(error))
+        self.image = None
+        self.last, self.last_question = answer, question
+        self.history = trim_history(self.history + [("user", question), ("assistant", remembered(answer))],
+                                    self.budget)
+        return Turn("answer", answer.markdown, answer)

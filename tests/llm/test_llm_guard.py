@@ -1,0 +1,181 @@
+"""The grounding guard, the lenient parser and the streaming filters, without any endpoint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import COF, COF_CODE, EVIL, FEATSHARP, GITHUB, PAPER, good_draft
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.guard import LinkFilter, check, scrub_text, strip_unprovided_links
+from agent.loop import AgentRun, JsonPreview, parse_draft
+
+
+def build(ctx, fallback, draft: dict):
+    run = AgentRun(ctx, fallback, chat=None, tools=[], on_token=None, model_name="m")
+    parsed = parse_draft(json.dumps(draft))
+    return run.complete(parsed), parsed.label_note
+
+
+def problems(ctx, fallback, draft):
+    answer, note = build(ctx, fallback, draft)
+    return check(answer, ctx, note)
+
+
+def test_good_answer_passes(ctx, fallback):
+    assert problems(ctx, fallback, good_draft()) == []
+
+
+def test_composer_answer_passes_the_same_guard(ctx, fallback):
+    assert check(fallback, ctx) == []
+
+
+@pytest.mark.parametrize("where", ["task", "step", "workflow", "note", "relevance"])
+def test_unprovided_link_anywhere_is_a_violation(ctx, fallback, where):
+    draft = good_draft()
+    planted = f" see {EVIL}."
+    if where == "task":
+        draft["task"]["text"] += planted
+    elif where == "step":
+        draft["workflow"]["steps"][2]["text"] += planted
+    elif where == "workflow":
+        draft["workflow"]["text"] += planted
+    elif where == "note":
+        draft["notes"] = [planted]
+    else:
+        draft["references"][0]["relevance"] += planted
+    found = problems(ctx, fallback, draft)
+    assert any(EVIL in p and "does not provide" in p for p in found), found
+
+
+def test_bare_host_and_other_schemes_are_links_too(ctx, fallback):
+    draft = good_draft()
+    draft["notes"] = ["code at github.com/someone/else and javascript:alert(1)"]
+    found = " ".join(problems(ctx, fallback, draft))
+    assert "github.com/someone/else" in found and "javascript:" in found
+
+
+def test_provided_bare_host_is_fine(ctx, fallback):
+    draft = good_draft()
+    draft["notes"] = ["The code is at github.com/chosj95/MIMO-UNet [2]."]
+    assert problems(ctx, fallback, draft) == []
+
+
+def test_swapped_title_and_link(ctx, fallback):
+    draft = good_draft()
+    draft["references"].append({"n": 3, "title": "CoF: Coarse to Fine-Grained Image Understanding", "url": FEATSHARP,
+                                "relevance": "x"})
+    found = problems(ctx, fallback, draft)
+    assert any("pair each title with its own link" in p and "[3]" in p for p in found), found
+
+
+def test_code_link_under_its_paper_title_is_not_a_swap(ctx, fallback):
+    draft = good_draft()
+    draft["references"] += [{"n": 3, "title": "CoF code", "url": COF_CODE, "relevance": "x"},
+                            {"n": 4, "title": "CoF paper", "url": COF, "relevance": "x"}]
+    assert problems(ctx, fallback, draft) == []
+
+
+def test_recommended_model_links_must_be_cited(ctx, fallback):
+    draft = good_draft()
+    draft["references"] = draft["references"][:1]
+    draft["workflow"]["steps"] = [{**s, "text": s["text"].replace("[2]", "[1]")} for s in draft["workflow"]["steps"]]
+    found = problems(ctx, fallback, draft)
+    assert found == [f"the recommended model Deblur-MIMO-UNet-RealBlur's link {GITHUB} is missing from the references"]
+
+
+def test_unresolved_and_missing_citations(ctx, fallback):
+    draft = good_draft()
+    draft["task"]["text"] += " As shown in [7]."
+    found = problems(ctx, fallback, draft)
+    assert found == ["task cites [7], but no reference has that number"]
+    draft = good_draft()
+    for step in draft["workflow"]["steps"]:
+        step["text"] = step["text"].replace("[1]", "").replace("[2]", "")
+    assert problems(ctx, fallback, draft) == [
+        "the workflow cites no reference: mark each fact with the [n] of its reference"]
+
+
+def test_sections(ctx, fallback):
+    draft = good_draft()
+    draft["workflow"]["steps"] = [draft["workflow"]["steps"][1]]
+    draft["references"] = []
+    found = " | ".join(problems(ctx, fallback, draft))
+    assert "lacks the input, output step(s)" in found and "References section is empty" in found
+
+
+def test_label_scale_and_mismatch(ctx, fallback):
+    draft = good_draft()
+    draft["task"].update(label="super-resolution", scale=2, mismatch=False)
+    found = " | ".join(problems(ctx, fallback, draft))
+    assert "disagrees with the classifier's 'both'" in found
+    assert "scale 2 disagrees with the 4x" in found
+    assert "task.mismatch must be true" in found and "upscale" in found
+    draft["label_note"] = "The user mostly wants detail back."
+    draft["task"]["mismatch"] = True
+    assert problems(ctx, fallback, draft) == []
+
+
+def test_strip_drops_references_and_scrubs_text(ctx, fallback):
+    answer, _ = build(ctx, fallback, good_draft())
+    answer.references[0].url = EVIL
+    answer.notes = [f"see {EVIL} and {GITHUB}"]
+    clean, removed = strip_unprovided_links(answer, ctx.card.provided_links)
+    assert EVIL in removed and EVIL not in clean.model_dump_json()
+    assert [r.url for r in clean.references] == [GITHUB] and GITHUB in clean.notes[0]
+    assert answer.references[0].url == EVIL  # the input is not modified
+
+
+def test_parse_draft_is_lenient():
+    text = json.dumps(good_draft())
+    assert parse_draft("Here it is:\n```json\n" + text + "\n```\nHope this helps").task.scale == 4
+    assert parse_draft("prose before " + text + " prose after").references[1].url == GITHUB
+    data = good_draft()
+    data["task"]["label"] = "Super Resolution"
+    data["workflow"]["steps"] = {"Input": "a [1]", "model": "b [1]", "output": "c"}
+    draft = parse_draft(json.dumps(data))
+    assert draft.task.label.value == "super-resolution"
+    assert [s.stage for s in draft.workflow.steps] == ["input", "model", "output"]
+
+
+@pytest.mark.parametrize("raw, reason", [
+    ("no json here", "no JSON object"),
+    ('{"task": {"label": "both"}}', "does not have the answer's shape"),
+    (json.dumps(good_draft())[:200], "does not have the answer's shape"),
+    ('{"task": {"label": "cooking", "mismatch": true, "text": "x"}, "workflow": {"steps": []}, "references": []}',
+     "task.label"),
+])
+def test_parse_draft_rejects_with_a_reason(raw, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_draft(raw)
+
+
+def test_json_preview_streams_readable_text():
+    out: list[str] = []
+    preview = JsonPreview(out.append)
+    text = json.dumps(good_draft())
+    for i in range(0, len(text), 3):
+        preview.feed(text[i:i + 3])
+    streamed = "".join(out)
+    assert streamed == JsonPreview.readable(good_draft())
+    assert len(out) > 20 and streamed.startswith("Task: You enlarged") and "\nOutput: A sharper" in streamed
+
+
+@settings(max_examples=60, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=40))
+def test_link_filter_never_emits_an_unprovided_link(cuts):
+    text = f"The paper {PAPER} and {EVIL} and www.evil.example.com/x or github.com/evil/x, then {GITHUB}. Done"
+    out: list[str] = []
+    sink = LinkFilter({PAPER, GITHUB}, out.append)
+    position = 0
+    for size in cuts:
+        sink.feed(text[position:position + size])
+        position += size
+    sink.feed(text[position:])
+    sink.flush()
+    streamed = "".join(out)
+    assert "evil" not in streamed
+    assert PAPER in streamed and GITHUB in streamed and streamed.endswith("Done")
+    assert streamed == scrub_text(text, {PAPER, GITHUB})
