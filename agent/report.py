@@ -262,16 +262,12 @@ def write_atomically(path: Path, data: bytes, overwrite: bool = False) -> Path:
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputError(f"{path} already exists: choose another name or pass --overwrite")
-    if path.is_dir():
-        raise OutputError(f"{path} is a folder: give a file name ending in .html, .md or .pdf")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"folder {folder} does not exist: create it first")
+    folder = path.parent
     temp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"  # beside the target: the rename stays atomic
     try:
         stream = open(temp, "xb")  # permissions follow the umask, unlike mkstemp's 0600
     except OSError as error:
-        raise OutputError(f"cannot write in {folder} ({error.strerror}): choose a writable folder") from None
+        raise OutputError(f"cannot write in {folder} ({error.strerror}): choose a writable, existing folder") from None
     try:
         with stream:
             stream.write(data)
@@ -293,11 +289,30 @@ def report_bytes(answer: Answer, question: str, fmt: ReportFormat, created: date
     return render_report(answer, question, fmt, created).encode("utf-8")
 
 
+def check_output(path: str | os.PathLike[str], overwrite: bool = False,
+                 inputs: tuple[str | os.PathLike[str] | None, ...] = ()) -> ReportFormat:
+    """Refuse a bad report path before any slow work: unknown suffix, an existing file (unless `overwrite`),
+    one of the inputs, or a folder that does not exist. Returns the format."""
+    path = Path(path)
+    fmt = report_format(path)
+    for source in inputs:
+        if source is not None and Path(source).exists() and path.exists() and path.samefile(source):
+            raise OutputError(f"the report {path} would overwrite an input: choose another output name")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path} already exists: choose another name or pass --overwrite")
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder: give a file name ending in .html, .md or .pdf")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"folder {folder} does not exist: create it first")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"folder {folder} is not writable: choose another output folder")
+    return fmt
+
+
 def write_report(answer: Answer, question: str, path: str | os.PathLike[str], overwrite: bool = False,
                  created: datetime | None = None) -> Path:
     """Write the report to `path` (.html, .md or .pdf), atomically; an existing file is kept unless `overwrite`."""
-    path = Path(path)
-    fmt = report_format(path)
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path} already exists: choose another name or pass --overwrite")
-    return write_atomically(path, report_bytes(answer, question, fmt, created), overwrite=overwrite)
+    inputs = (answer.restoration.input_path, answer.restoration.image_path) if answer.restoration else ()
+    fmt = check_output(path, overwrite, inputs)
+    return write_atomically(Path(path), report_bytes(answer, question, fmt, created), overwrite=overwrite)

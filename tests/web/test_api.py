@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.web.conftest import blurry_png
+from tests.web.scripted import blurry_png
 
 CONTRACT = {"task", "workflow", "references", "notes", "sources", "restoration", "markdown", "engine"}
 

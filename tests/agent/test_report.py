@@ -1,0 +1,165 @@
+"""Reports: self-contained HTML, Markdown and PDF; crops where the change is largest; atomic, refusing writes."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import datetime, timezone
+
+import pytest
+from PIL import Image, ImageDraw
+
+from agent.cards import bundled_card
+from agent.errors import OutputError, UsageError
+from agent.report import change_crops, check_output, render_report, safe_link, write_report
+from tests.web.scripted import ScriptedAsk, blurry_png
+
+HOSTILE = 'Can I read <script>alert("x")</script> signs? [evil](javascript:alert(1)) ![x](http://evil.example/p.png)'
+
+
+@pytest.fixture
+def answer(tmp_path):
+    """A scripted answer with a real input image, a restored image and a javascript: reference slipped in."""
+    image = tmp_path / "photo.png"
+    image.write_bytes(blurry_png((120, 80)))
+    result = ScriptedAsk()(bundled_card(), question=HOSTILE, image=image, scale=2, output_dir=tmp_path)
+    result.references[-1] = result.references[-1].model_copy(update={"url": "javascript:alert(1)"})
+    return result
+
+
+def asset_urls(html: str) -> list[str]:
+    """Every src=, <link href=, url(...) and @import target: what a browser would fetch to show the page."""
+    found = re.findall(r"""\bsrc\s*=\s*["']?([^"'\s>]+)""", html)
+    found += re.findall(r"""<link[^>]*href\s*=\s*["']?([^"'\s>]+)""", html)
+    found += re.findall(r"""url\(\s*["']?([^"')]+)""", html) + re.findall(r"""@import\s+["']([^"']+)""", html)
+    return found
+
+
+def test_html_is_self_contained_and_escaped(answer):
+    html = render_report(answer, HOSTILE, "html", created=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    assets = asset_urls(html)
+    assert assets and all(url.startswith("data:image/") for url in assets)
+    assert "<script" not in html.lower().replace("&lt;script", "")
+    assert 'href="javascript:' not in html
+    links = re.findall(r'<a[^>]*href="([^"]+)"', html)
+    external = [link for link in links if not link.startswith("#")]
+    assert external and set(external) <= {ref.url for ref in answer.references}
+    for heading in ("1</span>Task", "2</span>Workflow", "3</span>References"):
+        assert heading in html
+    assert "2026-01-02" in html and "cnaps 0.1.0" in html
+    # The diagram carries the run's real sizes and time.
+    assert "120 × 80 px" in html and "240 × 160 px" in html and f"{answer.restoration.seconds:.2f} s" in html
+
+
+def test_markdown_has_sections_and_neutralises_markup(answer):
+    text = render_report(answer, HOSTILE, "md")
+    for heading in ("## 1 Task", "## 2 Workflow", "## 3 References"):
+        assert heading in text
+    assert "<script>" not in text
+    assert "](javascript:" not in text and "](<javascript:" not in text
+    assert "![x](http" not in text  # an image tag in user text does not become an image
+    assert "data:image/png;base64," in text
+
+
+def test_change_crops_find_the_changed_region():
+    before = Image.new("RGB", (200, 120), "gray")
+    after = before.copy()
+    ImageDraw.Draw(after).rectangle([150, 70, 170, 90], fill="white")
+    first, second = change_crops(before, after, count=2)
+    assert first.x <= 150 and first.x + first.size >= 170 and first.y <= 70 and first.y + first.size >= 90
+    assert first.mean_change > second.mean_change
+    # The two crops do not overlap.
+    assert first.x + first.size <= second.x or second.x + second.size <= first.x \
+        or first.y + first.size <= second.y or second.y + second.size <= first.y
+
+
+def test_change_crops_at_different_sizes_and_tiny_images():
+    small = Image.new("RGB", (30, 20), "black")
+    big = Image.new("RGB", (90, 60), "black")
+    ImageDraw.Draw(big).rectangle([0, 0, 20, 20], fill="white")
+    crop = change_crops(small, big, count=1)[0]
+    assert crop.x == 0 and crop.y == 0 and crop.x + crop.size <= 90
+    one = change_crops(Image.new("RGB", (1, 1)), Image.new("RGB", (1, 1), "white"), count=3)
+    assert one[0].size == 1 and len(one) == 1
+
+
+def test_safe_link_only_http():
+    assert safe_link("https://github.com/chosj95/MIMO-UNet")
+    for bad in ("javascript:alert(1)", "data:text/html,x", "file:///etc/passwd", "//evil", "http://a b", None):
+        assert safe_link(bad) is None
+
+
+def test_write_is_atomic_and_refuses_existing(answer, tmp_path):
+    target = tmp_path / "report.html"
+    write_report(answer, "q", target)
+    first = target.read_bytes()
+    with pytest.raises(OutputError, match="--overwrite"):
+        write_report(answer, "another question", target)
+    assert target.read_bytes() == first
+    write_report(answer, "another question", target, overwrite=True)
+    assert b"another question" in target.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp files left
+    with pytest.raises(UsageError, match=r"\.html, \.md or \.pdf"):
+        check_output(tmp_path / "report.docx")
+    with pytest.raises(OutputError, match="does not exist"):
+        check_output(tmp_path / "missing" / "r.html")
+    existing = tmp_path / "notes.md"
+    existing.write_text("input")
+    with pytest.raises(OutputError, match="input"):
+        check_output(existing, overwrite=True, inputs=(existing,))
+    assert existing.read_text() == "input"
+
+
+def test_pdf_when_weasyprint_works(answer, tmp_path):
+    pytest.importorskip("weasyprint")
+    target = tmp_path / "report.pdf"
+    try:
+        write_report(answer, HOSTILE, target)
+    except OutputError as error:
+        if "pango" in str(error):
+            pytest.skip(str(error))
+        raise
+    assert target.read_bytes().startswith(b"%PDF") and target.stat().st_size > 5000
+
+
+def shared_card_text() -> str:
+    from agent.cards import bundled_cards
+
+    return bundled_cards()["mimo-unet"].read_text(encoding="utf-8")
+
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    from agent import cli
+
+    monkeypatch.setattr(sys, "argv", ["cnaps", *args])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as stop:
+        code = stop.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_report_writes_html_and_refuses_to_overwrite(monkeypatch, capsys, tmp_path):
+    scripted = ScriptedAsk()
+    monkeypatch.setattr("agent.ask.ask", scripted)
+    image = tmp_path / "photo.png"
+    image.write_bytes(blurry_png())
+    target = tmp_path / "report.html"
+    code, out, _ = run_cli(monkeypatch, capsys, "report", "--image", str(image), "--scale", "2", "-o", str(target))
+    assert code == 0 and str(target) in out
+    assert scripted.calls[0]["scale"] == 2 and scripted.calls[0]["image"] == image
+    assert all(url.startswith("data:") for url in asset_urls(target.read_text()))
+
+    before = target.read_bytes()
+    code, _, err = run_cli(monkeypatch, capsys, "report", "--image", str(image), "-o", str(target))
+    assert code == OutputError.exit_code and err.count("\n") == 1 and "--overwrite" in err
+    assert target.read_bytes() == before and len(scripted.calls) == 1  # refused before any work
+
+    card = tmp_path / "card.md"
+    card.write_text(shared_card_text())
+    code, _, err = run_cli(monkeypatch, capsys, "report", str(card), "-o", str(card), "--overwrite")
+    assert code == OutputError.exit_code and "input" in err and card.read_text() == shared_card_text()
+    code, _, err = run_cli(monkeypatch, capsys, "report", "-o", str(tmp_path / "r.txt"))
+    assert code == UsageError.exit_code and len(scripted.calls) == 1
