@@ -7,14 +7,16 @@ indexed for another card (another card's papers, an older version of a summary) 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from agent.cards import Card, RelatedPaper
 from agent.errors import KnowledgeError
 from knowledge.ingest import Role, paper_doc_id
-from knowledge.store import KnowledgeStore
+
+if TYPE_CHECKING:  # the store imports chromadb (~2.5 s); Passage users need not pay for it
+    from knowledge.store import KnowledgeStore
 
 log = logging.getLogger(__name__)
 

@@ -65,6 +65,20 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
         return MiniLMEmbeddingFunction()
 
 
+def _forget_system(path: Path) -> None:
+    """Drop chromadb's in-process System for `path`: it caches one per folder, and a stale one keeps the damaged
+    files open and answers from them. Other folders' Systems are left alone."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(str(path), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+    if system is not None:
+        try:
+            system.stop()
+        except Exception as error:  # noqa: BLE001 - a damaged system may fail to stop; it is dropped either way
+            log.debug("stopping the chromadb system for %s failed: %s", path, error)
+
+
 class IndexInfo(BaseModel):
     path: str
     documents: int = Field(description="Distinct documents (project docs, models, related papers).")
@@ -103,30 +117,39 @@ class KnowledgeStore:
     def _open(self) -> None:
         if self.path.exists() and not self.path.is_dir():
             raise KnowledgeError(f"index path {self.path} is a file: remove it or set CNAPS_HOME to another folder")
+        # Opening takes the lock too: two processes creating one fresh folder at once make SQLite fail, and that
+        # failure must not be mistaken for a damaged index (which would be discarded under the other's feet).
+        with self._locked():
+            collection = self._connect_or_recover()
+            metadata = (collection.metadata or {}) if collection is not None else {}
+            if collection is None:
+                log.info("creating knowledge index at %s", self.path)
+            elif any(metadata.get(k) != v for k, v in self._expected_metadata().items()):
+                log.warning("knowledge index at %s was built with %s / content %s; rebuilding for %s / %s",
+                            self.path, metadata.get("embedding_model"), metadata.get("content_hash"),
+                            self.embedder.name, self.content_hash)
+            else:
+                self._collection = collection
+                return
+            self._collection = self._create(replace=collection is not None)
+
+    def _connect_or_recover(self):
+        """The collection (None when absent); a folder chromadb cannot open is discarded. Call with the lock held."""
+        if not (self.path / "chroma.sqlite3").exists():
+            _forget_system(self.path)  # deleted under a live process: do not answer from the cached System
         try:
             self._connect()
-            collection = self._get()
+            return self._get()
         except Exception as error:  # noqa: BLE001 - chromadb raises many types for a damaged folder
             log.warning("knowledge index at %s cannot be opened (%s: %s); rebuilding it", self.path,
                         type(error).__name__, error)
-            with self._locked():
-                self._discard_folder()
-                self._connect()
-                collection = self._get()
-        if collection is None or collection.metadata is None or any(
-                collection.metadata.get(k) != v for k, v in self._expected_metadata().items()):
-            with self._locked():
-                collection = self._get()  # another process may have rebuilt it meanwhile
-                metadata = (collection.metadata or {}) if collection is not None else {}
-                if collection is None:
-                    log.info("creating knowledge index at %s", self.path)
-                else:
-                    log.warning("knowledge index at %s was built with %s / content %s; rebuilding for %s / %s",
-                                self.path, metadata.get("embedding_model"), metadata.get("content_hash"),
-                                self.embedder.name, self.content_hash)
-                if collection is None or any(metadata.get(k) != v for k, v in self._expected_metadata().items()):
-                    collection = self._create(replace=collection is not None)
-        self._collection = collection
+        self._discard_folder()
+        try:
+            self._connect()
+            return self._get()
+        except Exception as error:  # noqa: BLE001
+            raise KnowledgeError(f"cannot create a knowledge index at {self.path} ({type(error).__name__}: "
+                                 f"{error}): make the folder writable or set CNAPS_HOME elsewhere") from error
 
     def _connect(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -152,10 +175,7 @@ class KnowledgeStore:
 
     def _discard_folder(self) -> None:
         """Move a damaged index aside (then delete it) so a fresh one can be created. Call with the lock held."""
-        from chromadb.api.shared_system_client import SharedSystemClient
-
-        # chromadb caches one System per path in-process; a stale one would keep the damaged files open.
-        SharedSystemClient.clear_system_cache()
+        _forget_system(self.path)
         self._client = self._collection = None
         if self.path.exists():
             if any(self.path.iterdir()) and not (self.path / "chroma.sqlite3").exists():
@@ -166,6 +186,7 @@ class KnowledgeStore:
             shutil.rmtree(trash, ignore_errors=True)
 
     def _locked(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             return self._lock.acquire(timeout=LOCK_TIMEOUT_S)
         except Timeout:
@@ -177,8 +198,20 @@ class KnowledgeStore:
         unique = list({chunk.id: chunk for chunk in chunks}.values())
         for start in range(0, len(unique), 64):
             batch = unique[start:start + 64]
-            collection.add(ids=[c.id for c in batch], documents=[c.text for c in batch],
-                           metadatas=[c.metadata() for c in batch])
+            try:
+                collection.add(ids=[c.id for c in batch], documents=[c.text for c in batch],
+                               metadatas=[c.metadata() for c in batch])
+            except KnowledgeError:
+                raise
+            except Exception as error:  # noqa: BLE001 - chromadb/SQLite write failures share one fix
+                raise KnowledgeError(f"cannot write to the knowledge index at {self.path} ({type(error).__name__}: "
+                                     f"{error}): check free disk space, then run `cnaps index --rebuild`") from error
+
+    def close(self) -> None:
+        """Release the chromadb client (its SQLite connection once no other client in this process uses it)."""
+        if self._client is not None:
+            self._client.close()
+        self._client = self._collection = None
 
     # --- public ----------------------------------------------------------------------------------------
 
@@ -206,14 +239,7 @@ class KnowledgeStore:
     def rebuild(self) -> IndexInfo:
         """Drop every passage and re-index the project documents (cards are re-added by `ensure`)."""
         with self._locked():
-            try:
-                self._connect()
-                existing = self._get()
-            except Exception as error:  # noqa: BLE001 - a damaged folder is rebuilt from nothing
-                log.warning("knowledge index at %s cannot be opened (%s); starting afresh", self.path, error)
-                self._discard_folder()
-                self._connect()
-                existing = None
+            existing = self._connect_or_recover()
             self._collection = self._create(replace=existing is not None)
         return self.describe()
 
@@ -246,3 +272,17 @@ class KnowledgeStore:
         return IndexInfo(path=str(self.path), documents=len({m["doc_id"] for m in metadatas}),
                          passages=len(metadatas), embedding_model=collection.metadata["embedding_model"],
                          content_hash=collection.metadata["content_hash"], roles=roles)
+
+
+def build_index(cards: list[Card] | None = None, rebuild: bool = False, path: Path | str | None = None) -> IndexInfo:
+    """Open (or rebuild) the index and add the cards' documents; no cards means the bundled cards."""
+    if cards is None:
+        from agent.cards import bundled_cards, load_card
+
+        cards = [load_card(card_path) for card_path in bundled_cards().values()]
+    store = KnowledgeStore(path)
+    if rebuild:
+        store.rebuild()
+    for card in cards:
+        store.ensure(card)
+    return store.describe()

@@ -1,0 +1,44 @@
+"""The numpy MiniLM forward: shapes and invariants, and agreement with sentence-transformers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+SENTENCES = [
+    "MIMO-UNet removes motion blur at the same resolution.",
+    "I upscaled a blurry photo by 4x and could still read the signs. How does this model recreate such detail?",
+    "Rain streaks are removed by a recurrent network.",
+    "ok",
+]
+
+
+def test_unit_rows_of_384_floats(embedder):
+    vectors = embedder.embed(SENTENCES)
+    assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert embedder.embed([]).shape == (0, 384)
+
+
+def test_padding_and_batching_do_not_change_a_text(embedder):
+    # A short text alone and beside a long one (so it is padded) must embed the same.
+    alone = embedder.embed(["deblurring"])[0]
+    batched = embedder.embed(["deblurring", "a much longer sentence " * 40])[0]
+    assert float(alone @ batched) > 1 - 1e-5
+
+
+def test_similar_meanings_score_higher(embedder):
+    query, near, far = embedder.embed(["remove blur from a photo", "deblurring an image", "rain on a window"])
+    assert query @ near > query @ far
+
+
+@pytest.mark.slow
+def test_matches_sentence_transformers(embedder):
+    sentence_transformers = pytest.importorskip("sentence_transformers")
+    from knowledge.embed import model_dir
+
+    reference = sentence_transformers.SentenceTransformer(str(model_dir()), device="cpu")
+    expected = reference.encode(SENTENCES + ["a long text " * 300], normalize_embeddings=True)
+    ours = embedder.embed(SENTENCES + ["a long text " * 300])  # the last one is truncated at 256 tokens
+    cosine = (expected * ours).sum(axis=1)
+    assert np.all(cosine > 1 - 1e-4), cosine
