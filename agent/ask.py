@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from agent.cards import Card
-from agent.compose import compose, retrieval_queries
+from agent.compose import compose, retrieval_queries, training_datasets
 from agent.errors import CnapsError, UsageError, WeightsError
 from agent.schemas import Answer, AnswerContext, Source
 from agent.settings import get_settings
@@ -52,7 +52,7 @@ def ask(
     classification = classify(question)
     capability = check(card, classification)
     needs_upscale = "upscale" in classification.needs or bool(classification.scale and classification.scale > 1)
-    passages = gather_passages(card, question, needs_upscale)
+    passages = gather_passages(card, question, needs_upscale, training_datasets(capability))
 
     restoration = None
     if image is not None:
@@ -81,7 +81,7 @@ def _use_llm(choice: str | None) -> bool:
     return settings.llm_enabled
 
 
-def gather_passages(card: Card, question: str, needs_upscale: bool) -> list[Source]:
+def gather_passages(card: Card, question: str, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[Source]:
     """Passages for the question and for each fact the workflow wants, from the card's documents only."""
     from knowledge.retrieve import rank_papers, retrieve
     from knowledge.store import KnowledgeStore
@@ -89,7 +89,7 @@ def gather_passages(card: Card, question: str, needs_upscale: bool) -> list[Sour
     store = KnowledgeStore()
     store.ensure(card)
     found: dict[str, Source] = {}
-    for _, query in retrieval_queries(question, needs_upscale):
+    for _, query in retrieval_queries(question, needs_upscale, datasets):
         for passage in retrieve(store, card, query, k=4):
             source = Source(id=passage.id, url=passage.url, score=passage.score, title=passage.title,
                             text=passage.text)

@@ -47,21 +47,21 @@ class Aspect:
 
 ASPECTS: tuple[Aspect, ...] = (
     Aspect("three-scale-input", "input",
-           "the blurred image is given to the network at full, half and quarter resolution",
-           (("1/2", "half"), ("1/4", "quarter"))),
+           "the blurred image enters the encoder at full, half and quarter resolution",
+           (("1/2", "half"), ("1/4", "quarter"), ("encoder", "enters", "input"))),
     Aspect("interpolation", "input",
            "interpolation enlarges the image: it adds pixels but no new detail",
            (("interpolat", "bicubic", "lanczos"), ("detail", "information", "pixel")), when="upscale"),
     Aspect("coarse-to-fine", "model",
            "coarse-to-fine deblurring inside one U-shaped network instead of stacked sub-networks",
-           (("coarse-to-fine", "cascade", "stack"), ("u-net", "u-shaped", "single", "one network", "sub-network"))),
+           (("coarse-to-fine", "cascade"), ("u-shaped", "single", "one network"))),
     Aspect("encoder", "model",
            "multi-input single encoder: shallow convolutional module and feature attention module merge the "
            "smaller inputs",
            (("encoder",), ("scm", "shallow convolutional", "fam", "feature attention"))),
     Aspect("decoder", "model",
            "multi-output single decoder emits a restored image at each of the three scales as a residual",
-           (("decoder",), ("output", "emits", "residual"))),
+           (("decoder",), ("output", "emits", "produces", "restored image"))),
     Aspect("fusion", "model",
            "asymmetric feature fusion combines encoder features from every scale for each decoder level",
            (("asymmetric", "aff"),)),
@@ -86,10 +86,11 @@ _LIGHT_WORDS = ("light", "small model", "tiny model", "fast", "efficient", "spee
                 "mobile", "phone", "compact")
 
 
-def retrieval_queries(question: str, needs_upscale: bool) -> list[tuple[str, str]]:
+def retrieval_queries(question: str, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """The (aspect key, query) pairs `ask` retrieves for, plus the question itself."""
     light = _mentions_light(question)
-    queries = [(a.key, a.query) for a in ASPECTS if _wanted(a, needs_upscale, light)]
+    queries = [(a.key, f"{a.query} {' '.join(datasets)}" if a.key == "training" else a.query)
+               for a in ASPECTS if _wanted(a, needs_upscale, light)]
     return [("question", question), *queries]
 
 
@@ -116,9 +117,14 @@ def split_sentences(text: str) -> list[str]:
         block = block.replace("**", "").replace("`", "")
         for sentence in _SENTENCE_END.split(block):
             sentence = sentence.strip()
-            if len(sentence.split()) >= 6 and sentence[-1:] in ".!?":
+            # Links belong in the references, never inside a cited fact.
+            if len(sentence.split()) >= 6 and sentence[-1:] in ".!?" and "://" not in sentence:
                 sentences.append(sentence)
     return sentences
+
+
+_ANAPHORA = re.compile(r"^(?:It|Its|This|These|Those|They|Their|Each|Both|A|The)\b.*\b(?:those|these|them|this)\b"
+                       r"|^(?:It|Its|They|Their|These|Those|This)\b")
 
 
 def _supports(sentence: str, aspect: Aspect) -> bool:
@@ -140,31 +146,47 @@ class Fact:
     source: Source
 
 
-def select_facts(passages: list[Source], needs_upscale: bool, question: str) -> list[Fact]:
-    """For each wanted aspect, the best supporting sentences from the passages, each used once."""
+def select_facts(passages: list[Source], needs_upscale: bool, question: str,
+                 datasets: tuple[str, ...] = ()) -> list[Fact]:
+    """For each wanted aspect, the best supporting sentences from the passages, each used once.
+
+    `datasets` names what the recommended weights learned from ('realblur', 'gopro'): the training fact must be
+    about that data, not about another checkpoint's.
+    """
     light = _mentions_light(question)
     used: set[str] = set()
     facts: list[Fact] = []
     for aspect in ASPECTS:
         if not _wanted(aspect, needs_upscale, light):
             continue
+        if aspect.key == "training" and datasets:
+            aspect = Aspect(aspect.key, aspect.stage, aspect.query, (datasets, *aspect.require[1:]))
         candidates = []
         for source in passages:
-            for sentence in split_sentences(source.text):
+            sentences = split_sentences(source.text)
+            for i, sentence in enumerate(sentences):
                 if sentence in used or not _supports(sentence, aspect):
                     continue
+                # A sentence that leans on the one before it ("It multiplies...") brings that one along.
+                if _ANAPHORA.match(sentence) and i > 0 and sentences[i - 1] not in used:
+                    sentence = f"{sentences[i - 1]} {sentence}"
                 candidates.append((_overlap(sentence, aspect.query) + 0.5 * source.score, sentence, source))
         candidates.sort(key=lambda item: item[0], reverse=True)
         for _, sentence, source in candidates[: aspect.sentences]:
-            used.add(sentence)
+            used.update(split_sentences(sentence))
             facts.append(Fact(aspect.key, aspect.stage, sentence, source))
     return facts
 
 
 # --- references --------------------------------------------------------------------------------------------
 
-_RESTORATION_WORDS = ("deblur", "blur", "super-resolution", "super resolution", "upsampl", "upscal", "restor",
-                      "denois", "sharp", "high resolution", "high-resolution", "fine-grained detail", "resolution")
+# Stems found in a title or summary, and how the relevance line names them.
+_RESTORATION_WORDS = {
+    "deblur": "deblurring", "super-resolution": "super-resolution", "super resolution": "super-resolution",
+    "upsampl": "upsampling", "upscal": "upscaling", "restor": "restoration", "denois": "denoising",
+    "sharp": "sharpness", "high resolution": "high resolution", "high-resolution": "high resolution",
+    "fine-grained detail": "fine detail", "resolution": "image resolution",
+}
 
 
 def _what_it_does(summary: str) -> str:
@@ -184,22 +206,32 @@ def _what_it_does(summary: str) -> str:
 def paper_relevance(title: str, summary: str, score: float) -> str:
     """One honest line on how a related paper bears on an image-restoration question."""
     text = f"{title} {summary}".lower()
-    topic = [w for w in _RESTORATION_WORDS if w in text]
+    topic = [_RESTORATION_WORDS[w] for w in _RESTORATION_WORDS if w in text]
+    topic = list(dict.fromkeys(topic))
     does = _what_it_does(summary) or "No summary was provided."
     if not topic:
         verdict = "Only loosely related: it does not restore or enlarge images."
     elif any(w in text for w in ("deblur", "super-resolution", "super resolution", "restor", "denois")):
         verdict = "Related: it works on image restoration."
     else:
-        verdict = ("Loosely related: it shares the idea of recovering fine detail at higher resolution "
-                   f"({', '.join(topic[:2])}) but is not an image deblurring or super-resolution tool.")
+        verdict = (f"Loosely related: it touches {' and '.join(topic[:2])}, but it is not a tool for deblurring or "
+                   "enlarging photos.")
     return f"{verdict} In the authors' summary: {does}"
+
+
+_QUOTED_TITLE = re.compile(r"\bpaper\s+[\"“]([^\"”]{10,200})[\"”]")
+
+
+def _quoted_paper_title(text: str) -> str | None:
+    """A paper title as the store's documents quote it ('the ICCV 2021 paper "..."'), if they do."""
+    match = _QUOTED_TITLE.search(text)
+    return match.group(1) if match else None
 
 
 def build_references(ctx: AnswerContext) -> list[Reference]:
     """Recommended models' paper and GitHub links first, then related papers by relevance to the question."""
     card = ctx.card
-    titles = {s.url: s.title for s in ctx.passages if s.title}
+    titles = {s.url: title for s in ctx.passages if (title := _quoted_paper_title(s.text))}
     references: list[Reference] = []
     seen: set[str] = set()
 
@@ -231,18 +263,11 @@ def build_references(ctx: AnswerContext) -> list[Reference]:
 
 # --- the answer --------------------------------------------------------------------------------------------
 
-_CUE_WORDS = {
-    "text": "text such as signs", "faces": "faces", "edges": "edges", "motion": "motion",
-    "focus": "focus", "low-light": "low light", "noise": "noise", "texture": "texture",
-}
-
-
-_NEED_WORDS = {"upscale": "upscaling", "denoise": "denoising", "derain": "rain removal", "dehaze": "haze removal",
-               "inpaint": "inpainting", "colorize": "colourisation", "deblur": "deblurring"}
+_CUE_WORDS = {"text/signs": "text such as signs", "faces": "faces", "edges": "edges", "texture": "fine texture"}
 
 
 def _cue_phrase(cues: list[str]) -> str:
-    words = [_CUE_WORDS.get(c, c) for c in cues if c in _CUE_WORDS and c not in ("motion", "focus", "noise")]
+    words = [_CUE_WORDS[c] for c in _CUE_WORDS if c in cues]
     if not words:
         return "fine detail"
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
@@ -270,12 +295,13 @@ def task_text(ctx: AnswerContext, cite: dict[str, int]) -> str:
         needs = ", ".join(n for n in c.needs if n not in ("deblur", "upscale")) or "something other than deblurring"
         text = f"Your question is not about deblurring or enlarging: it asks for {needs}."
     check = ctx.capability
-    if getattr(check, "mismatch", False):
-        marker = f" [{cite['same-resolution']}]" if "same-resolution" in cite else ""
-        missing = " or ".join(_NEED_WORDS.get(m, m) for m in getattr(check, "missing", []) or []) \
-            or "what the task needs"
-        text += (f" The recommended model ({_model_names(ctx)}) deblurs an image at its own size: it cannot do "
-                 f"{missing} by itself{marker}. {getattr(check, 'plan', '')}".rstrip())
+    plan = getattr(check, "plan", "")
+    if getattr(check, "mismatch", False) and "same-resolution" in cite:
+        # The plan's first sentence states the model's limit; the store's same-resolution passage backs it.
+        first, _, rest = plan.partition(". ")
+        plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
+    if plan:
+        text += f" {plan}"
     return text
 
 
@@ -295,7 +321,8 @@ def compose(ctx: AnswerContext) -> Answer:
     needs_upscale = "upscale" in ctx.classification.needs or bool(ctx.classification.scale and ctx.classification.scale > 1)
     references = build_references(ctx)
     number = {r.url: r.n for r in references}
-    facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question) if f.source.url in number]
+    facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx))
+             if f.source.url in number]
     cite = {f.aspect: number[f.source.url] for f in facts}
 
     steps = []
@@ -323,20 +350,33 @@ def compose(ctx: AnswerContext) -> Answer:
     return answer
 
 
+def _datasets(ctx: AnswerContext) -> tuple[str, ...]:
+    return training_datasets(ctx.capability)
+
+
+def training_datasets(capability: object) -> tuple[str, ...]:
+    """The training data of the card's known models, as lower-case words ('realblur', 'gopro')."""
+    names = []
+    for _, entry in getattr(capability, "models", []) or []:
+        if entry is not None and not entry.test_only:
+            names.append(entry.trained_on.split()[0].lower())
+    return tuple(dict.fromkeys(names))
+
+
 def _input_intro(ctx: AnswerContext, needs_upscale: bool) -> str:
     scale = ctx.classification.scale
     if needs_upscale and scale:
-        return (f"Input: your low-resolution image, first enlarged {scale}x by Lanczos interpolation, because the "
+        return (f"Your low-resolution image, first enlarged {scale}x by Lanczos interpolation, because the "
                 f"recommended model keeps the size of what it is given.")
     if needs_upscale:
-        return ("Input: your image, first enlarged to the size you want by Lanczos interpolation, because the "
+        return ("Your image, first enlarged to the size you want by Lanczos interpolation, because the "
                 "recommended model keeps the size of what it is given.")
-    return "Input: your blurred photo, as it is."
+    return "Your blurred photo, at its own size."
 
 
 def _why_text(ctx: AnswerContext, needs_upscale: bool) -> str:
     detail = _cue_phrase(ctx.classification.cues)
-    parts = [f"Why {detail} can become readable: MIMO-UNet learned, from pairs of blurred and sharp images, how blur "
+    parts = [f"Why {detail} can come back sharp: MIMO-UNet learned, from pairs of blurred and sharp images, how blur "
              "spreads each point of a scene; it undoes that spreading, so detail that the camera recorded but "
              "smeared is pulled back together. Detail the image never held cannot be recovered this way."]
     if needs_upscale:
