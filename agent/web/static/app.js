@@ -239,6 +239,7 @@ function assistantView(restoring) {
       const answer = node.querySelector(".answer");
       answer.replaceChildren(...renderAnswer(payload, `m${++state.n}`));
       answer.classList.remove("hidden");
+      node.scrollIntoView({ behavior: "smooth", block: "start" });
     },
     fail(message) {
       stop();

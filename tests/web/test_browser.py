@@ -1,0 +1,111 @@
+"""The chat page in a real headless Chromium: upload, ask, watch the answer and the restored image, download the
+report, follow up. Skips when /usr/bin/chromium or Playwright is missing (`.ci/run` installs both)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.web.scripted import ScriptedAsk, blurry_png
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.browser
+
+QUESTION = 'I upscaled this by 2x <script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2"> how?'
+
+
+@pytest.fixture
+def live_server():
+    """The app on a free loopback port, in a thread, with the scripted answer engine."""
+    uvicorn = pytest.importorskip("uvicorn")
+    from agent.settings import get_settings
+    from agent.web.app import create_app
+
+    get_settings.cache_clear()
+    scripted = ScriptedAsk()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(ask_fn=scripted), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", scripted
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page():
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        context = browser.new_context(viewport={"width": 1360, "height": 960}, accept_downloads=True)
+        yield context.new_page()
+        browser.close()
+
+
+def test_upload_ask_restore_download_and_follow_up(live_server, page, tmp_path):
+    base, scripted = live_server
+    image = tmp_path / "blurry.png"
+    image.write_bytes(blurry_png((180, 120)))
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+
+    page.goto(base + "/")
+    page.wait_for_selector("#card-select option", state="attached")
+    page.set_input_files("#image-file", str(image))
+    page.wait_for_selector("#drop-full:not(.hidden)")
+    page.select_option("#scale", "2")
+    page.fill("#question", QUESTION)
+    page.click("#send")
+
+    page.wait_for_selector(".msg.assistant .answer:not(.hidden)", timeout=60_000)
+    page.wait_for_function("() => { const imgs = [...document.querySelectorAll('.compare img')];"
+                           " return imgs.length === 2 && imgs.every(i => i.complete && i.naturalWidth > 0); }",
+                           timeout=30_000)
+    assert page.eval_on_selector(".compare img.after", "i => i.naturalWidth") == 360  # 180 px x 2
+    assert page.locator(".msg.user").first.inner_text().startswith("I upscaled this by 2x <script>")
+    assert page.evaluate("() => window.__pwned") is None and dialogs == []
+    assert [" ".join(t.split()) for t in page.locator(".answer h3").all_inner_texts()] == [
+        "1 Task", "2 Workflow", "3 References"]
+    assert page.locator(".crop img").count() >= 2
+    assert page.locator(".refs a").count() >= 1
+    hrefs = page.eval_on_selector_all(".refs a", "links => links.map(a => a.href)")
+    assert all(href.startswith(("http://", "https://")) for href in hrefs)
+
+    page.locator(".compare input[type=range]").fill("20")
+    assert page.eval_on_selector(".compare", "c => c.style.getPropertyValue('--pos')") == "20%"
+
+    with page.expect_download() as download_info:
+        page.click(".downloads a.main")
+    report = tmp_path / "report.html"
+    download_info.value.save_as(report)
+    text = report.read_text(encoding="utf-8")
+    assert "CNAPS report" in text and "data:image/png;base64," in text and "<script>window" not in text
+
+    page.fill("#question", "And what data did its weights learn from?")
+    page.click("#send")
+    page.wait_for_function("() => document.querySelectorAll('.msg.assistant .answer:not(.hidden)').length === 2",
+                           timeout=60_000)
+    assert scripted.calls[1]["history"][0] == ("user", QUESTION)
+    assert scripted.calls[1]["image"] is None
+
+    shot = tmp_path / "chat.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    assert failed == []
