@@ -377,7 +377,7 @@ def heldout_images(size: int = 192, procedural: int = 4, seed: int = 0) -> list[
 
 def to_tensor(array: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    return torch.from_numpy(np.array(array, dtype=np.uint8, copy=True)).permute(2, 0, 1).float().div(255).unsqueeze(0)
 
 
 def to_array(image: torch.Tensor) -> np.ndarray:

@@ -35,7 +35,7 @@ CHECKPOINT = "checkpoint.pt"
 LOG = "log.jsonl"
 FFT_WEIGHT = 0.1  # SEE: the paper's loss, L_content + 0.1 * L_MSFR
 # Fields that must not change when a run resumes: they decide the batches, the schedule and the network.
-_FIXED_ON_RESUME = ("network", "steps", "batch", "crop", "seed", "lr", "min_lr", "warmup", "weight_decay", "recipe",
+_FIXED_ON_RESUME = ("network", "batch", "crop", "seed", "lr", "min_lr", "warmup", "weight_decay", "recipe",
                     "bank_size", "bank_tile", "bank_refresh", "identity_init", "clip")
 
 
@@ -43,7 +43,8 @@ class TrainConfig(BaseModel):
     """One training run. The fields in _FIXED_ON_RESUME are stored in the checkpoint and checked on resume."""
 
     network: str = Field("MIMO-UNet", description="'MIMO-UNet', 'MIMO-UNet+' or 'test-mimo-unet'.")
-    steps: int = Field(description="Total optimizer steps of the whole run (all chunks).", gt=0)
+    steps: int = Field(description="Total optimizer steps of the whole run (all chunks). May change on resume: "
+                                   "the cosine decay then follows the new total from the current step.", gt=0)
     batch: int = Field(8, description="Images per step.", gt=0)
     crop: int = Field(128, description="Training crop edge in pixels (a multiple of 4).", ge=16)
     seed: int = Field(0, description="Fixes initialisation, scenes, crops and degradations.")
@@ -303,7 +304,7 @@ def weights_metadata(state: dict, description: str | None = None) -> dict[str, s
     recipe = degrade.RECIPES[config["recipe"]]
     return {
         "network": config["network"],
-        "recipe": json.dumps({key: config[key] for key in _FIXED_ON_RESUME}),
+        "recipe": json.dumps({"planned_steps": config["steps"], **{key: config[key] for key in _FIXED_ON_RESUME}}),
         "steps": str(step),
         "data": (f"synthetic: photos shipped with scikit-image/matplotlib ({', '.join(synthdata.TRAIN_PHOTOS)}) and "
                  f"procedural scenes ({', '.join(synthdata.SCENES[1:])}); held out: "
@@ -330,6 +331,29 @@ def export(run: Path, weights: Path, description: str | None = None) -> dict[str
     return metadata
 
 
+def make_config(**values: object) -> TrainConfig:
+    """A TrainConfig from option values; a bad value becomes a UsageError naming the field."""
+    from pydantic import ValidationError
+
+    try:
+        return TrainConfig.model_validate(values)
+    except ValidationError as error:
+        problems = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in error.errors())
+        raise UsageError(f"bad training option ({problems}): fix the value") from error
+
+
+def run(config: TrainConfig, resume: bool = False, export_to: Path | None = None, description: str | None = None,
+        on_event: Callable[[dict], None] | None = None) -> tuple[TrainResult, str]:
+    """Train (one chunk or to the end), export when finished and asked to; returns the result and a closing line."""
+    result = train(config, resume=resume, on_event=on_event)
+    if not result.finished:
+        return result, f"paused at step {result.step}/{config.steps}: rerun the same command with --resume"
+    if export_to is not None:
+        export(config.out, export_to, description)
+        return result, f"finished {result.step} steps; exported {export_to}"
+    return result, f"finished {result.step} steps; export with --export-only --export PATH"
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
     parser = argparse.ArgumentParser(prog="python -m tools.restoration.train", description=__doc__.split("\n")[0])
     fields = TrainConfig.model_fields
@@ -352,11 +376,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Nam
         values.setdefault("steps", 1)
     elif "steps" not in values:
         parser.error("--steps is required")
-    try:
-        config = TrainConfig.model_validate({k: v for k, v in values.items()})
-    except Exception as error:  # pydantic's message names the field
-        raise UsageError(f"bad training option: {str(error).splitlines()[0:3]}: fix the value") from error
-    return config, args
+    return make_config(**values), args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,13 +389,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise UsageError("--export-only needs --export PATH")
             print(json.dumps(export(config.out, args.export, args.description), indent=1))
             return 0
-        result = train(config, resume=args.resume, on_event=lambda event: print(json.dumps(event), flush=True))
+        result, closing = run(config, args.resume, args.export, args.description,
+                              on_event=lambda event: print(json.dumps(event), flush=True))
         print(result.model_dump_json())
-        if result.finished and args.export is not None:
-            export(config.out, args.export, args.description)
-            print(f"exported {args.export}")
-        elif not result.finished:
-            print(f"paused at step {result.step}/{config.steps}: rerun the same command with --resume")
+        print(closing)
         return 0
     except CnapsError as error:
         print(f"train: error: {error}")

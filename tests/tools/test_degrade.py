@@ -1,0 +1,131 @@
+"""Degradations: kernels are proper blur kernels, every kind blurs, seeds fix everything, codecs behave."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tools.restoration import degrade
+
+CLEAN = degrade.DegradationRecipe(noise_prob=0.0, jpeg_prob=0.0, upscale_blur_prob=0.0)
+
+
+def _texture(n: int = 2, size: int = 48, seed: int = 0) -> torch.Tensor:
+    """A sharp test batch: random blocks plus fine stripes (lots of high frequencies)."""
+    g = torch.Generator().manual_seed(seed)
+    blocks = torch.rand(n, 3, size // 8, size // 8, generator=g).repeat_interleave(8, -1).repeat_interleave(8, -2)
+    stripes = (torch.arange(size) % 4 < 2).float().view(1, 1, 1, size)
+    return (0.7 * blocks + 0.3 * stripes).clamp(0, 1)
+
+
+def _gradient_energy(x: torch.Tensor) -> float:
+    return float((x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean())
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return 10 * math.log10(1 / max(float(((a - b) ** 2).mean()), 1e-12))
+
+
+@pytest.mark.parametrize("maker", [degrade.shake_kernels, degrade.linear_kernels, degrade.defocus_kernels,
+                                   degrade.gaussian_kernels])
+def test_kernels_are_normalised_centred_and_non_negative(maker):
+    kernels = maker(6, 21, torch.Generator().manual_seed(1), 3.0, 12.0)
+    assert kernels.shape == (6, 21, 21)
+    assert kernels.min() >= 0
+    assert torch.allclose(kernels.sum(dim=(1, 2)), torch.ones(6), atol=1e-5)
+    axis = torch.arange(21.0)
+    centre_y = (kernels.sum(2) * axis).sum(1)
+    centre_x = (kernels.sum(1) * axis).sum(1)
+    assert torch.allclose(centre_y, torch.full((6,), 10.0), atol=0.75)
+    assert torch.allclose(centre_x, torch.full((6,), 10.0), atol=0.75)
+    assert (kernels > 1e-3).sum(dim=(1, 2)).min() > 1  # really a blur, not a delta
+
+
+def test_linear_kernel_length_matches_request():
+    kernels = degrade.linear_kernels(1, 31, torch.Generator().manual_seed(0), 15.0, 15.0)
+    rows, cols = (kernels[0] > 1e-3).nonzero(as_tuple=True)
+    extent = math.hypot(int(rows.max() - rows.min()), int(cols.max() - cols.min()))
+    assert 13 <= extent <= 17
+
+
+def test_delta_kernel_leaves_image_unchanged():
+    images = _texture()
+    out = degrade.blur(images, degrade.delta_kernels(2, 9, "cpu"))
+    assert torch.allclose(out, images, atol=1e-6)
+
+
+def test_blur_keeps_flat_images_flat():
+    flat = torch.full((2, 3, 32, 32), 0.4)
+    kernels = degrade.shake_kernels(2, 15, torch.Generator().manual_seed(0), 5.0, 12.0)
+    assert torch.allclose(degrade.blur(flat, kernels), flat, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", degrade.KINDS)
+def test_every_kind_removes_detail_and_keeps_shape(kind):
+    images = _texture()
+    out = degrade.apply(kind, images, torch.Generator().manual_seed(3), CLEAN)
+    assert out.shape == images.shape
+    assert out.min() >= 0 and out.max() <= 1
+    assert _gradient_energy(out) < 0.85 * _gradient_energy(images)
+
+
+def test_same_seed_same_degradation_other_seed_another():
+    images = _texture(4)
+    a, kinds_a = degrade.degrade(images, torch.Generator().manual_seed(5))
+    b, kinds_b = degrade.degrade(images, torch.Generator().manual_seed(5))
+    c, _ = degrade.degrade(images, torch.Generator().manual_seed(6))
+    assert torch.equal(a, b) and kinds_a == kinds_b
+    assert not torch.equal(a, c)
+    assert set(kinds_a) <= set(degrade.KINDS)
+
+
+def test_recipe_weights_choose_the_kinds():
+    only_defocus = degrade.DegradationRecipe(weights={"defocus": 1.0})
+    _, kinds = degrade.degrade(_texture(3), torch.Generator().manual_seed(0), only_defocus)
+    assert kinds == ["defocus"] * 3
+
+
+def test_larger_enlargement_loses_more():
+    images = _texture(2, 96)
+    scores = [_psnr(degrade.upscaled(images, factor), images) for factor in (2, 3, 4)]
+    assert scores[0] > scores[1] > scores[2]
+
+
+def test_frames_without_motion_return_the_image():
+    still = degrade.DegradationRecipe(min_blur=0.0, max_blur=0.0, noise_prob=0.0, jpeg_prob=0.0)
+    images = _texture()
+    out = degrade.frame_average(images, torch.Generator().manual_seed(0), still)
+    assert _psnr(out, images) > 40
+
+
+def test_jpeg_quality_orders_the_error():
+    images = _texture(1, 64)
+    high = degrade.jpeg(images, torch.tensor([95]))
+    low = degrade.jpeg(images, torch.tensor([10]))
+    assert high.shape == images.shape
+    assert _psnr(high, images) > _psnr(low, images) + 5
+    assert _psnr(high, images) > 30
+
+
+def test_noise_strength_follows_sigma():
+    flat = torch.full((2, 3, 64, 64), 0.5)
+    noisy = degrade.add_noise(flat, torch.tensor([0.0, 0.02]), torch.Generator().manual_seed(0))
+    assert torch.equal(noisy[0], flat[0])
+    assert 0.01 < float((noisy[1] - flat[1]).std()) < 0.04
+
+
+def test_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown degradation"):
+        degrade.apply("smear", _texture(), torch.Generator(), CLEAN)
+
+
+def test_example_image_is_blurred_scene():
+    from tools.restoration import synthdata
+
+    sharp, blurry = synthdata.example_pair()
+    assert sharp.shape == blurry.shape == (320, 480, 3)
+    assert np.abs(sharp.astype(int) - blurry.astype(int)).mean() > 3
+    assert _gradient_energy(synthdata.to_tensor(blurry)) < 0.7 * _gradient_energy(synthdata.to_tensor(sharp))

@@ -1,0 +1,147 @@
+"""Training on the tiny network: the loss falls, a resumed run equals an uninterrupted one, exports load back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from agent.errors import UsageError, WeightsError
+from tools.restoration import build_model, checkpoint, degrade, synthdata
+from tools.restoration import train as training
+
+
+def _config(out, steps: int = 4, **overrides):
+    values = dict(network="test-mimo-unet", steps=steps, batch=2, crop=32, seed=3, out=out, bank_size=4,
+                  bank_tile=40, bank_refresh=2, warmup=2, val_every=0, ckpt_every=1, log_every=1, threads=1)
+    values.update(overrides)
+    return training.make_config(**values)
+
+
+def test_loss_is_zero_only_for_perfect_outputs():
+    target = torch.rand(2, 3, 16, 16)
+    perfect = [torch.nn.functional.interpolate(target, scale_factor=s, mode="bilinear") for s in (0.25, 0.5)]
+    assert float(training.mimo_loss(perfect + [target], target)) == pytest.approx(0.0, abs=1e-6)
+    assert float(training.mimo_loss([p + 0.1 for p in perfect] + [target + 0.1], target)) > 0.3
+
+
+def test_learning_rate_warms_up_then_decays_to_min():
+    config = _config("unused", steps=100, warmup=10, lr=1e-3, min_lr=1e-6)
+    rates = [training.learning_rate(config, step) for step in range(100)]
+    assert rates[0] < rates[5] < rates[9] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(rates[10:], rates[11:]))
+    assert training.learning_rate(config, 100) == pytest.approx(1e-6)
+
+
+def test_loss_decreases_on_a_fixed_batch():
+    torch.manual_seed(0)
+    model = build_model("test-mimo-unet")
+    training.zero_output_convs(model)
+    bank = synthdata.bank_tensor(synthdata.build_bank(2, 40, seed=0), "cpu")
+    generator = torch.Generator().manual_seed(0)
+    sharp = synthdata.sample_batch(bank, 2, 32, generator)
+    blurry = degrade.apply("gaussian", sharp, generator, degrade.DegradationRecipe(noise_prob=0, jpeg_prob=0))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(80):
+        loss = training.mimo_loss(model(blurry), sharp)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.85 * losses[0]
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    straight = training.train(_config(tmp_path / "straight", steps=4))
+    assert straight.finished and straight.step == 4
+
+    chunked = tmp_path / "chunked"
+    first = training.train(_config(chunked, steps=2))  # same run, stopped after 2 steps
+    assert first.step == 2
+    second = training.train(_config(chunked, steps=4), resume=True)
+    assert second.finished and second.step == 4
+
+    a = torch.load(straight.checkpoint, weights_only=True)
+    b = torch.load(second.checkpoint, weights_only=True)
+    assert a["step"] == b["step"] == 4
+    assert torch.equal(a["generator"], b["generator"])  # the random stream continued, not restarted
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    events = [json.loads(line) for line in (chunked / training.LOG).read_text().splitlines()]
+    assert [e["resume"] for e in events if e["event"] == "start"] == [False, True]
+
+
+def test_time_limit_pauses_with_a_checkpoint(tmp_path):
+    result = training.train(_config(tmp_path, steps=50, max_minutes=0.0))
+    assert not result.finished and result.step == 0
+    assert result.checkpoint.is_file()
+
+
+def test_resume_refuses_changed_settings_and_fresh_start_refuses_old_run(tmp_path):
+    training.train(_config(tmp_path, steps=1))
+    with pytest.raises(UsageError, match="batch"):
+        training.train(_config(tmp_path, steps=2, batch=3), resume=True)
+    with pytest.raises(UsageError, match="--resume"):
+        training.train(_config(tmp_path, steps=2))
+    with pytest.raises(UsageError, match="does not exist"):
+        training.train(_config(tmp_path / "empty", steps=2), resume=True)
+
+
+def test_bad_options_are_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="crop"):
+        training.train(_config(tmp_path, crop=30))
+    with pytest.raises(UsageError, match="steps"):
+        training.make_config(out=tmp_path, steps=0)
+
+
+def test_export_writes_fp16_safetensors_that_load_back(tmp_path):
+    result = training.train(_config(tmp_path / "run", steps=2))
+    weights = tmp_path / "w.safetensors"
+    metadata = training.export(tmp_path / "run", weights)
+    stored = checkpoint.read_metadata(weights)
+    assert stored == metadata
+    for key in ("network", "recipe", "steps", "data", "degradations", "seed", "device", "description"):
+        assert stored[key], key
+    assert stored["cnaps_provenance"] == "project"
+    assert stored["steps"] == "2" and stored["network"] == "test-mimo-unet" and stored["device"] == "cpu"
+    assert "trained on CPU for 2 steps on synthetic data" in stored["description"]
+    assert "not the official checkpoints" in stored["description"]
+
+    state = checkpoint.load_state(weights)
+    assert all(t.dtype == torch.float16 for t in state.values())
+    model = build_model("test-mimo-unet")
+    checkpoint.load_into(model, state)
+    reference = build_model("test-mimo-unet")
+    reference.load_state_dict(torch.load(result.checkpoint, weights_only=True)["model"])
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(model(x)[-1], reference(x)[-1], atol=2e-2)
+
+
+def test_export_without_a_run_says_what_to_do(tmp_path):
+    with pytest.raises(WeightsError, match="train first"):
+        training.export(tmp_path, tmp_path / "w.safetensors")
+
+
+def test_command_line_trains_resumes_and_exports(tmp_path, capsys):
+    args = ["--network", "test-mimo-unet", "--steps", "2", "--batch", "1", "--crop", "32", "--bank-size", "2",
+            "--bank-tile", "36", "--val-every", "1", "--val-images", "1", "--threads", "1", "--out", str(tmp_path)]
+    assert training.main(args + ["--max-minutes", "0"]) == 0
+    assert "paused at step 0/2" in capsys.readouterr().out
+    assert training.main(args + ["--resume", "--export", str(tmp_path / "w.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert '"event": "validation"' in out and "exported" in out
+    assert (tmp_path / "w.safetensors").is_file()
+    assert training.main(args) == 2  # a fresh start on an existing run is a usage error
+
+
+def test_cli_train_reports_bad_options_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path), "--steps", "2", "--crop", "30"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, UsageError) and "multiple of 4" in str(result.exception)
