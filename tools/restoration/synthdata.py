@@ -432,7 +432,7 @@ def example_pair(seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
 
     sharp = example_scene(seed=seed)
     generator = torch.Generator().manual_seed(seed)
-    kernel = degrade.shake_kernels(1, 21, generator, 9.0, 9.0)
+    kernel = degrade.shake_kernels(1, 15, generator, 7.0, 7.0)  # a 7-pixel shake path
     blurry = degrade.blur(to_tensor(sharp), kernel)
     blurry = degrade.add_noise(blurry, torch.tensor([0.005]), generator)
     return sharp, to_array(blurry)
