@@ -213,7 +213,8 @@ def restore(
     console = Console(stderr=True)
     records, failures, finished = [], [], 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True, disable=output_format is OutputFormat.json) as bar:
+    quiet = output_format is OutputFormat.json or not console.is_terminal
+    with Progress(*columns, console=console, transient=True, disable=quiet) as bar:
         files = bar.add_task("images", total=len(pairs))
         tiles = bar.add_task("tiles", total=None, visible=False)
 
@@ -387,7 +388,9 @@ def main() -> None:
     """Entry point: run the app and turn CnapsError into one line plus an exit code."""
     debug = "--debug" in sys.argv[1:]
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
+        if result == 130:  # typer catches Ctrl-C itself and returns 130 when not in standalone mode
+            raise KeyboardInterrupt
     except CnapsError as error:
         if debug:
             raise

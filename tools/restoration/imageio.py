@@ -209,3 +209,19 @@ def save_image_atomic(image: Image.Image, path: str | Path, overwrite: bool = Fa
                 from error
         raise
     return path
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif")
+
+
+def batch_pairs(input_dir: Path, output_dir: Path) -> list[tuple[Path, Path]]:
+    """(input, output) for every image directly in `input_dir`, sorted; outputs keep the input's name."""
+    input_dir, output_dir = Path(input_dir), Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputError(f"{output_dir} is a file: when INPUT is a folder, OUTPUT must be a folder too")
+    if output_dir.exists() and same_file(input_dir, output_dir):
+        raise OutputError(f"output folder {output_dir} is the input folder: choose a different output folder")
+    images = sorted(p for p in input_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise ImageError(f"{input_dir} holds no images ({', '.join(IMAGE_SUFFIXES)}): pass a folder of images")
+    return [(image, output_dir / image.name) for image in images]

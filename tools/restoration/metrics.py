@@ -7,9 +7,11 @@ channel by default as deblurring papers report them, or over RGB.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from pydantic import BaseModel, Field
 
 from agent.errors import UsageError
 
@@ -27,8 +29,8 @@ def _as_array(image: Image.Image | np.ndarray) -> np.ndarray:
 def _channels(image: Image.Image | np.ndarray, channel: str) -> np.ndarray:
     """(H, W, C) float64 on 0..255: C=1 for 'y', 3 for 'rgb'."""
     array = _as_array(image)
-    if array.ndim == 2:
-        return array[..., None]
+    if array.ndim == 2:  # gray: its Y is what an RGB image with R=G=B would give
+        return (array * (_Y_WEIGHTS.sum()) + 16.0)[..., None] if channel == "y" else array[..., None]
     array = array[..., :3]
     if channel == "y":
         return (array @ _Y_WEIGHTS + 16.0)[..., None]
@@ -86,3 +88,40 @@ def sharpness(image: Image.Image | np.ndarray) -> float:
         return 0.0
     laplacian = (luma[:-2, 1:-1] + luma[2:, 1:-1] + luma[1:-1, :-2] + luma[1:-1, 2:] - 4.0 * luma[1:-1, 1:-1])
     return float(laplacian.var())
+
+
+class Assessment(BaseModel):
+    """Figures printed after a restoration: against a reference when one is given, else no-reference sharpness."""
+
+    reference: str | None = Field(None, description="Reference image the output was compared with.")
+    psnr_y: float | None = Field(None, description="PSNR of the output against the reference, Y channel, dB.")
+    ssim_y: float | None = Field(None, description="SSIM of the output against the reference, Y channel.")
+    input_psnr_y: float | None = Field(None, description="PSNR of the (enlarged) input against the reference.")
+    sharpness_input: float = Field(description="Variance of the Laplacian of the input (Lanczos-enlarged to the "
+                                               "output size when scale > 1).")
+    sharpness_output: float = Field(description="Variance of the Laplacian of the output.")
+
+
+def assess(original: Image.Image, restored: Image.Image, reference: Image.Image | None = None,
+           reference_name: str | None = None) -> Assessment:
+    """Sharpness before/after, plus PSNR/SSIM (and the input's PSNR, as a baseline) when a reference is given."""
+    baseline = original
+    if baseline.size != restored.size:
+        baseline = baseline.convert("RGB").resize(restored.size, Image.Resampling.LANCZOS)
+    result = Assessment(sharpness_input=sharpness(baseline), sharpness_output=sharpness(restored))
+    if reference is not None:
+        result.reference = reference_name
+        result.psnr_y, result.ssim_y = psnr(restored, reference), ssim(restored, reference)
+        result.input_psnr_y = psnr(baseline, reference)
+    return result
+
+
+def check_reference(reference: Path, source: Path, scale: int, max_pixels: int) -> None:
+    """Refuse, before any work, a reference whose size differs from the output's (input size times scale)."""
+    from tools.restoration.imageio import open_image
+
+    expected = tuple(side * scale for side in open_image(source, max_pixels).size)
+    size = open_image(reference, max_pixels).size
+    if size != expected:
+        raise UsageError(f"reference {reference} is {size[0]}x{size[1]} but the output will be "
+                         f"{expected[0]}x{expected[1]}: compare against a reference of the output's size")
