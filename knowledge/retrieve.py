@@ -35,26 +35,35 @@ def card_filter(card: Card, doc_ids: list[str]) -> dict[str, Any]:
     return {"$and": [{"doc_id": {"$in": sorted(doc_ids)}}, {"url": {"$in": sorted(card.provided_links)}}]}
 
 
-def _query(store: KnowledgeStore, card: Card, query: str, k: int, doc_ids: list[str] | None = None):
-    """Run one scoped query; a store that fails to answer is rebuilt once (with a warning) and asked again."""
+def _query(store: KnowledgeStore, card: Card, queries: list[str], k: int, doc_ids: list[str] | None = None):
+    """Run scoped queries; a store that fails to answer is rebuilt once (with a warning) and asked again."""
     documents = store.ensure(card)
     ids = doc_ids if doc_ids is not None else [d.doc_id for d in documents]
     if not ids or not card.provided_links:
-        return []
+        return [[] for _ in queries]
     try:
-        return store.query(query, card_filter(card, ids), k)
+        return store.query(queries, card_filter(card, ids), k)
     except KnowledgeError as error:
         log.warning("%s; rebuilding the index and retrying once", error)
         store.rebuild()
         store.ensure(card)
-        return store.query(query, card_filter(card, ids), k)
+        return store.query(queries, card_filter(card, ids), k)
+
+
+def _passages(hits) -> list[Passage]:
+    return [Passage(id=chunk.id, url=chunk.url, title=chunk.title, role=chunk.role, text=chunk.text, score=score)
+            for chunk, score in hits]
 
 
 def retrieve(store: KnowledgeStore, card: Card, query: str, k: int = 6) -> list[Passage]:
     """The `k` passages of this card's documents nearest to `query` (the card's question when empty), best first."""
-    query = query.strip() or card.question
-    return [Passage(id=chunk.id, url=chunk.url, title=chunk.title, role=chunk.role, text=chunk.text, score=score)
-            for chunk, score in _query(store, card, query, k)]
+    return retrieve_many(store, card, [query], k)[0]
+
+
+def retrieve_many(store: KnowledgeStore, card: Card, queries: list[str], k: int = 6) -> list[list[Passage]]:
+    """`retrieve` for several queries at once: one embedding batch and one store query instead of one per query."""
+    queries = [query.strip() or card.question for query in queries]
+    return [_passages(hits) for hits in _query(store, card, queries, k)]
 
 
 def rank_papers(store: KnowledgeStore, card: Card, query: str) -> list[tuple[RelatedPaper, float]]:
@@ -66,7 +75,7 @@ def rank_papers(store: KnowledgeStore, card: Card, query: str) -> list[tuple[Rel
     ids = {paper_doc_id(paper) for paper in card.papers} - {None}
     best: dict[str, float] = {}
     if ids:
-        for chunk, score in _query(store, card, query, k=1000, doc_ids=sorted(ids)):
+        for chunk, score in _query(store, card, [query], k=1000, doc_ids=sorted(ids))[0]:
             best[chunk.doc_id] = max(best.get(chunk.doc_id, 0.0), score)
     scored = [(paper, best.get(paper_doc_id(paper) or "", 0.0)) for paper in card.papers]
     return sorted(scored, key=lambda pair: pair[1], reverse=True)

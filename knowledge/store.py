@@ -243,11 +243,17 @@ class KnowledgeStore:
             self._collection = self._create(replace=existing is not None)
         return self.describe()
 
-    def query(self, text: str, where: dict[str, Any], k: int) -> list[tuple[Chunk, float]]:
-        """Nearest passages to `text` among those matching `where`, with cosine similarity clipped to [0, 1]."""
+    def query(self, texts: list[str], where: dict[str, Any], k: int) -> list[list[tuple[Chunk, float]]]:
+        """For each text, the nearest passages among those matching `where`, with cosine similarity in [0, 1].
+
+        All texts are embedded in one batch and sent in one chromadb query (the composer asks about a dozen).
+        """
+        if not texts:
+            return []
         k = max(1, min(int(k), 1000))
+        vectors = self.embedder.embed(list(texts))
         try:
-            result = self.collection.query(query_texts=[text], n_results=k, where=where,
+            result = self.collection.query(query_embeddings=vectors, n_results=k, where=where,
                                            include=["documents", "metadatas", "distances"])
         except KnowledgeError:
             raise
@@ -255,11 +261,14 @@ class KnowledgeStore:
             raise KnowledgeError(f"the knowledge index at {self.path} cannot be queried ({type(error).__name__}: "
                                  f"{error}): rebuild it with `cnaps index --rebuild`") from error
         out = []
-        for pid, text_, meta, distance in zip(result["ids"][0], result["documents"][0], result["metadatas"][0],
-                                              result["distances"][0]):
-            chunk = Chunk(id=pid, text=text_, doc_id=meta["doc_id"], url=meta["url"], title=meta["title"],
-                          role=meta["role"], github=meta.get("github", ""))
-            out.append((chunk, min(1.0, max(0.0, 1.0 - float(distance)))))  # cosine distance = 1 - similarity
+        for ids, documents, metadatas, distances in zip(result["ids"], result["documents"], result["metadatas"],
+                                                        result["distances"]):
+            hits = []
+            for pid, text, meta, distance in zip(ids, documents, metadatas, distances):
+                chunk = Chunk(id=pid, text=text, doc_id=meta["doc_id"], url=meta["url"], title=meta["title"],
+                              role=meta["role"], github=meta.get("github", ""))
+                hits.append((chunk, min(1.0, max(0.0, 1.0 - float(distance)))))  # cosine distance = 1 - similarity
+            out.append(hits)
         return out
 
     def describe(self) -> IndexInfo:

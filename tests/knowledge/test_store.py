@@ -190,3 +190,14 @@ def test_two_processes_index_one_fresh_folder(tmp_path):
     store = KnowledgeStore(path, docs=tiny_docs())
     assert store.describe().passages == 7
     assert retrieve(store, CARD_B, "rain", k=1)[0].url == RAIN.paper
+
+
+def test_retrieve_many_equals_one_query_at_a_time(built):
+    from knowledge.retrieve import retrieve_many
+
+    queries = ["rain streaks", "PSNR on GoPro", "faces"]
+    batched = retrieve_many(built, CARD_A, queries, k=3)
+    for query, passages in zip(queries, batched):
+        single = retrieve(built, CARD_A, query, k=3)
+        assert [p.id for p in passages] == [p.id for p in single]
+        assert [p.score for p in passages] == pytest.approx([p.score for p in single], abs=1e-5)
