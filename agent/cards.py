@@ -117,11 +117,11 @@ def _question(lines: list[str]) -> tuple[str, int]:
     return "", 0
 
 
-def _blocks(lines: list[str]) -> dict[str, list[dict[str, str]]]:
+def _blocks(lines: list[str]) -> dict[str, list[dict]]:
     """Field blocks by section ('models' or 'papers'); blocks outside a section are ignored."""
-    sections: dict[str, list[dict[str, str]]] = {"models": [], "papers": []}
+    sections: dict[str, list[dict]] = {"models": [], "papers": []}
     section: str | None = None
-    block: dict[str, str] | None = None
+    block: dict | None = None
     in_summary = False
     for line in lines:
         heading = _HEADING.match(line)
@@ -137,7 +137,7 @@ def _blocks(lines: list[str]) -> dict[str, list[dict[str, str]]]:
         field = _FIELD.match(line)
         in_summary = in_summary and not field and bool(line.strip())
         if in_summary:
-            block["summary"] = f"{block['summary']} {line.strip()}"
+            block.setdefault("_more", []).append(line.strip())  # joined once at the end: linear in the card
         elif field and field.group("key").lower() == "model":
             block = {"model": field.group("value").strip()}
             sections[section].append(block)
@@ -184,16 +184,16 @@ def parse_card(text: str, source: str | None = None) -> Card:
             title=block["model"],
             paper=_link(block.get("paper", ""), "Paper", block["model"], notes),
             github=_link(block.get("github", ""), "GitHub", block["model"], notes),
-            summary=_one_line(block.get("summary", "")),
+            summary=_one_line(" ".join([block.get("summary", ""), *block.get("_more", [])])),
         )
         for block in _unique(sections["papers"], "related paper", notes)
     ]
     return Card(question=question, models=models, papers=papers, source=source, notes=notes)
 
 
-def _unique(blocks: list[dict[str, str]], kind: str, notes: list[str]) -> list[dict[str, str]]:
+def _unique(blocks: list[dict], kind: str, notes: list[str]) -> list[dict]:
     """Named blocks, first occurrence of each name kept; nameless and repeated blocks are noted."""
-    kept: dict[str, dict[str, str]] = {}
+    kept: dict[str, dict] = {}
     for block in blocks:
         block["model"] = _one_line(block["model"])
         if not block["model"]:

@@ -26,6 +26,10 @@ from agent.schemas import Classification, TaskLabel
 
 EXAMPLES = Path(__file__).resolve().parent / "data" / "task_examples.jsonl"
 _NEIGHBOURS = 5
+# Questions are a few sentences; only this many characters are read, so a pasted essay cannot stall the rules.
+MAX_CHARS = 2000
+# Below this cosine similarity the nearest prototype is not about the same thing; the vote would be noise.
+_MIN_SIMILARITY = 0.35
 
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "ten": 10,
                  "twelve": 12, "sixteen": 16}
@@ -56,11 +60,18 @@ _BLUR_FROM_OTHER = re.compile(
     r"^\w*\s+(?:\w+\s+){0,3}(?:because\s+of|due\s+to|from|caused\s+by|through)\s+(?:the\s+|a\s+|some\s+)?(?:\w+\s+)?"
     r"(?:haze|fog|mist|smog|smoke|rain|raindrops|water|condensation|noise|grain|compression)\b"
 )
+# Blur the question blames on the image being small: "blurry because it's tiny" asks for upscaling.
+_BLUR_FROM_SMALLNESS = re.compile(
+    r"^\w*,?\s+(?:[\w,']+\s+){0,6}?(?:because|due\s+to|since|as)\s+(?:of\s+)?(?:it's\s+|it\s+is\s+|it\s+was\s+|the\s+)?"
+    r"(?:\w+\s+)?(?:tiny|small|low[- ]?res\w*|pixel+ated|thumbnail|few\s+pixels)\b"
+)
 # Blur as an edit the user wants to apply, not remove.
 _BLUR_AS_EDIT = re.compile(r"\b(?:blur|blurring)\s+(?:out\s+)?(?:the\s+|my\s+|their\s+|all\s+)?"
                            r"(?:background|faces?|plates?|license|number|people|names?|text)\b|\bbokeh\b")
 
 _BLUR_WORD = re.compile(r"\b(?:blur\w*|fuzz(?:y|iness)|smear\w*|smudg\w*)")
+# A smudged lens or window veils the whole picture (haze), it does not blur it the way motion or focus does.
+_DIRTY_LENS = re.compile(r"\b(?:lens|fingerprints?|glass|window|windscreen|windshield|filter)\b")
 
 # need -> (strong phrases, weak phrases). Strong phrases decide; weak ones only when nothing strong is found.
 _NEEDS: dict[str, tuple[list[str], list[str]]] = {
@@ -69,8 +80,9 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
             r"\bde-?blur\w*", r"\bun-?blur\w*", r"\bmotion[- ]?blur\w*", r"\bcamera[- ]shake\b",
             r"\bhand[- ]?shake\b", r"\bshak(?:y|e|es|ing|en|iness)\b", r"\bshook\b", r"\bjitter\w*", r"\bunsteady\b",
             r"\btremor\w*", r"\bout[- ]of[- ]focus\b", r"\bdefocus\w*", r"\bunfocus\w*", r"\bmis-?focus\w*",
-            r"\bmissed\s+(?:the\s+)?focus\b", r"\bfocus\s+(?:was|is)\s+(?:off|wrong|soft|missed)\b",
-            r"\blost\s+focus\b", r"\bstreak(?:s|ed|y)?\b", r"\bghosting\b", r"\bnot\s+(?:sharp|in\s+focus|crisp)\b",
+            r"\bmissed\s+(?:the\s+)?focus\b",
+            r"\b(?:auto-?)?focus\s+(?:failed|missed|hunted|was\s+off)\b", r"\bfocus\s+(?:was|is)\s+(?:off|wrong|soft|missed)\b",
+            r"\blost\s+focus\b", r"\btrailing\b", r"\b(?:didn't|did\s+not|failed\s+to)\s+track\b", r"\bstreak(?:s|ed|y)?\b", r"\bghosting\b", r"\bnot\s+(?:sharp|in\s+focus|crisp)\b",
             r"\b(?:is|was|are|were)n't\s+(?:sharp|in\s+focus)\b", r"\blong\s+exposure\b",
             r"\bmov(?:ing|ed)\s+(?:subject|car|train|bus|vehicle)\b",
         ],
@@ -90,7 +102,8 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
             r"\b(?:high|hi)[- ]?res(?:olution)?\s+(?:version|copy|image|output|print)\b",
             r"\b(?:get|gets|got|getting|become|becomes|became|make|makes|made|be|is|was|came\s+out)\s+"
             r"(?:any\s+|much\s+)?(?:bigger|larger)\b",
-            r"\b(?:more|increas\w*)\s+(?:the\s+)?megapixels?\b", r"\bmegapixels?\s+count\b", r"\bpixel+ated\b",
+            r"\b(?:more|increas\w*)\s+(?:the\s+)?megapixels?\b",
+            r"\b\d+(?:\.\d+)?\s*(?:mp|megapixels?)\b.{0,20}?\bto\s+\d+(?:\.\d+)?\s*(?:mp|megapixels?)\b", r"\bmegapixels?\s+count\b", r"\bpixel+ated\b",
             r"\bdigital(?:ly)?\s+zoom\w*",
             r"\bzoom\w*\s+(?:in\s+)?(?:on|into)\s+(?:the|a|my|this|that)\s+(?:\w+\s+)?"
             r"(?:photo|image|picture|screenshot|frame|scan|reflection|region|area|face|plate)",
@@ -202,16 +215,22 @@ def _number(token: str) -> float:
     return float(_NUMBER_WORDS.get(token, token) if token in _NUMBER_WORDS else token)
 
 
+def _clause(text: str, start: int) -> str:
+    """The clause that ends at `start` (at most 200 characters of it)."""
+    return re.split(r"[.;!?,:]|\bbut\b", text[max(0, start - 200):start])[-1]
+
+
 def _is_negated(text: str, start: int) -> bool:
-    clause = re.split(r"[.;!?,:]|\bbut\b", text[:start])[-1]
-    return bool(_NEGATOR.search(clause))
+    return bool(_NEGATOR.search(_clause(text, start)))
 
 
 # --- scale ----------------------------------------------------------------------------------------------------------
 
 _SCALE_CONTEXT = re.compile(r"\b(?:up-?scal|up-?sampl|enlarg|magnif|scal|resiz|zoom|increas|blow|blew|boost|grow|"
-                            r"stretch|print|bigger|larger|resolution|size|wider|taller|upsiz|make)\w*")
-_NOT_A_SCALE_AFTER = re.compile(r"^\s*(?:longer|faster|slower|more|less|cheaper|quicker|the\s+(?:time|speed|price))\b")
+                            r"stretch|print|bigger|larger|resolution|size|wider|taller|upsiz)\w*")
+_NOT_A_SCALE_AFTER = re.compile(r"^\s*(?:longer|faster|slower|more|less|cheaper|quicker|the\s+(?:time|speed|price)|"
+                                r"(?:optical\s+|telephoto\s+)?(?:telephoto|lens|optical))\b")
+_MEGAPIXELS = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:mp|megapixels?)\b.{0,20}?\bto\s+(\d+(?:\.\d+)?)\s*(?:mp|megapixels?)\b")
 
 
 def _ratio(small: float, large: float) -> float | None:
@@ -232,6 +251,11 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
         ratio = _ratio(float(pixels[0].group(1)), float(pixels[1].group(1)))
         if ratio:
             found.append((ratio, f"{pixels[0].group(0)} -> {pixels[1].group(0)}"))
+    megapixels = _MEGAPIXELS.search(text)
+    if megapixels:
+        area = _ratio(float(megapixels.group(1)), float(megapixels.group(2)))
+        if area:  # pixel count grows with the square of the linear factor
+            found.append((area ** 0.5, megapixels.group(0)))
     text_wo_sizes = re.sub(r"\b\d{2,5}\s*(?:x|by)\s*\d{2,5}\b", " ", text)
     for match in re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)\s?x(?![\w])", text_wo_sizes):
         if not _NOT_A_SCALE_AFTER.match(text_wo_sizes[match.end():]):
@@ -264,7 +288,7 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
 
 def find_scale(question: str) -> tuple[int | None, str | None]:
     """The enlargement factor the question names, as a whole number >= 2, and the phrase that gave it."""
-    text = normalise(question)
+    text = normalise(question)[:MAX_CHARS]
     for factor, evidence in _scale_candidates(text):
         if 2 <= factor <= 64 and abs(factor - round(factor)) < 1e-6:
             return int(round(factor)), evidence
@@ -295,6 +319,11 @@ def _blur_is_a_need(text: str, match: re.Match) -> str | None:
         return "caused by enlarging"
     if _BLUR_FROM_OTHER.search(after):
         return "caused by another degradation"
+    if _BLUR_FROM_SMALLNESS.search(after):
+        return "caused by low resolution"
+    sentence = text[sentence_start:sentence_end]
+    if match.group(0).startswith("smudg") and _DIRTY_LENS.search(sentence):
+        return "dirt on the lens"
     if _BLUR_AS_EDIT.match(text, match.start()):
         return "an edit to apply"
     return None
@@ -308,13 +337,17 @@ def _read(text: str) -> _Reading:
             reading.ignored.append(f"'{match.group(0)}' ({why})")
             if why == "an edit to apply":
                 reading.strong.setdefault("edit", []).append(match.group(0))
+            elif why == "caused by low resolution":
+                reading.strong.setdefault("upscale", []).append(f"{match.group(0)} (low resolution)")
         else:
             reading.strong.setdefault("deblur", []).append(match.group(0))
     for need, (strong, weak) in _COMPILED.items():
         for kind, patterns in (("strong", strong), ("weak", weak)):
             for pattern in patterns:
                 for match in pattern.finditer(text):
-                    if _is_negated(text, match.start()):
+                    # "Why didn't it get bigger?" expects an enlargement; it does not refuse one.
+                    expected = need == "upscale" and _clause(text, match.start()).lstrip().startswith("why")
+                    if _is_negated(text, match.start()) and not expected:
                         reading.ignored.append(f"'{match.group(0)}' (negated)")
                         continue
                     getattr(reading, kind).setdefault(need, []).append(match.group(0))
@@ -372,7 +405,7 @@ def _prototype_vectors(embedder):
 
 
 def _nearest_label(question: str) -> tuple[str, float, str] | None:
-    """(label, confidence, evidence) from the nearest prototypes, or None when no embedder is available."""
+    """(label, confidence, evidence) from the nearest prototypes; None without an embedder or a close prototype."""
     embedder = _embedder()
     if embedder is None:
         return None
@@ -383,6 +416,8 @@ def _nearest_label(question: str) -> tuple[str, float, str] | None:
         return None
     sims = vectors @ query
     order = sims.argsort()[::-1][:_NEIGHBOURS]
+    if float(sims[order[0]]) < _MIN_SIMILARITY:
+        return None
     votes: dict[str, float] = {}
     for i in order:
         votes[_examples()[i][1]] = votes.get(_examples()[i][1], 0.0) + max(float(sims[i]), 0.0)
@@ -411,10 +446,10 @@ def _label_for(needs: set[str]) -> TaskLabel:
 
 def classify(question: str) -> Classification:
     """Classify a question: label, scale, cues, needs, confidence and the phrases that decided it."""
-    text = normalise(question)
+    text = normalise(question)[:MAX_CHARS]
     if not text:
         raise UsageError("the question is empty: pass the question text to classify")
-    scale, scale_evidence = find_scale(question)
+    scale, scale_evidence = find_scale(text)
     reading = _read(text)
     evidence: list[str] = []
     needs = set(reading.strong)
@@ -431,7 +466,7 @@ def classify(question: str) -> Classification:
         restoration = {"upscale", "deblur"} & needs
         confidence = 0.9 if restoration or len(needs) == 1 else 0.8
     else:
-        nearest = _nearest_label(question)
+        nearest = _nearest_label(text)
         weak = {need for need in reading.weak}
         if nearest is not None:
             label, confidence, why = TaskLabel(nearest[0]), nearest[1], nearest[2]

@@ -178,7 +178,7 @@ _papers = st.lists(st.builds(RelatedPaper, title=_line, paper=st.none() | _url, 
                              summary=st.just("") | _line), max_size=4, unique_by=lambda p: p.title.lower())
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(question=_line, models=_models, papers=_papers, crlf=st.booleans())
 def test_generated_cards_round_trip(question, models, papers, crlf):
     card = Card(question=question, models=models, papers=papers)
@@ -197,7 +197,7 @@ _card_like = st.lists(st.sampled_from([
 ]) | st.text(max_size=30), max_size=25).map("\n".join)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(text=_card_like | st.text(max_size=300))
 def test_any_text_parses_or_raises_card_error(text):
     try:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import agent.classify as classify_module
 from agent.cards import load_card
@@ -156,3 +158,44 @@ def test_classify_does_not_import_torch():
     import subprocess
 
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_blank_questions_are_refused():
+    from agent.errors import UsageError
+
+    with pytest.raises(UsageError, match="empty"):
+        classify(" \n\t")
+
+
+def test_long_text_is_read_only_up_to_the_limit(monkeypatch):
+    import time
+
+    monkeypatch.setattr(classify_module, "_embedder", lambda: None)
+    start = time.perf_counter()
+    result = classify("I upscaled it and it got blurry when enlarging. " * 2000)
+    assert time.perf_counter() - start < 5.0
+    assert result.label == TaskLabel.super_resolution
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=400) | st.lists(st.sampled_from(
+    ["blurry", "upscale", "4x", "x3", "by", "two", "times", "without", "not", "noise", "rain", "because", "tiny",
+     "enlarged", "and", "it", "got", "sharp", "focus", ".", ",", "200%", "256x256", "to", "1024x1024", "why",
+     "didn't", "bigger", "double", "fold"]), max_size=30).map(" ".join))
+def test_any_text_gives_a_consistent_classification(text):
+    original = classify_module._embedder
+    classify_module._embedder = lambda: None
+    try:
+        if not text.strip():
+            return
+        result = classify(text)
+    finally:
+        classify_module._embedder = original
+    assert result.scale is None or 2 <= result.scale <= 64
+    expected = {"both": {"upscale", "deblur"}, "super-resolution": {"upscale"}, "deblurring": {"deblur"}}
+    wanted = expected.get(result.label.value, set())
+    assert wanted <= set(result.needs)
+    if result.label is TaskLabel.other:
+        assert not {"upscale", "deblur"} & set(result.needs)
+    if result.scale:
+        assert "upscale" in result.needs
