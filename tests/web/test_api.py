@@ -233,3 +233,35 @@ def test_pdf_report_when_weasyprint_works(client):
     if response.status_code == 500 and "pango" in response.text:
         pytest.skip("weasyprint cannot load pango here")
     assert response.status_code == 200 and response.content.startswith(b"%PDF")
+
+
+@pytest.mark.slow
+def test_real_engine_with_the_tiny_network(tmp_path, shared_cards):
+    """The whole path with the real answer engine and restoration (random tiny weights): upload, answer, image."""
+    torch = pytest.importorskip("torch")
+    from fastapi.testclient import TestClient
+
+    from agent.cards import load_card
+    from agent.web.app import create_app
+    from tools.restoration import build_model
+    from tools.restoration.checkpoint import save_safetensors
+
+    torch.manual_seed(0)
+    weights = tmp_path / "tiny.safetensors"
+    save_safetensors(build_model("test-mimo-unet"), weights)
+    app = create_app(ask_options={"model": "test-mimo-unet", "weights": weights, "llm": "none"})
+    with TestClient(app) as client:
+        response = client.post("/api/ask", files={"card": ("card.txt", shared_cards[0].read_bytes(), "text/plain"),
+                                                  "image": ("photo.png", blurry_png((64, 48)), "image/png")},
+                               data={"scale": "2"})
+        assert response.status_code == 200, response.text
+        data = response.json()
+        assert CONTRACT <= data.keys() and data["task"]["mismatch"] is True
+        assert {ref["url"] for ref in data["references"]} <= load_card(shared_cards[0]).provided_links
+        run = data["restoration"]
+        assert run["model_id"] == "test-mimo-unet" and run["output_size"] == [128, 96]
+        restored = Image.open(io.BytesIO(client.get(run["image_url"]).content))
+        assert restored.size == (128, 96)
+        report = client.get(data["report_url"]).text
+        assert "128 × 96 px" in report and all(url.startswith("data:") for url in
+                                              re.findall(r"""\bsrc=["']([^"']+)""", report))
