@@ -99,7 +99,7 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
             r"(?:the\s+|its\s+)?resolution\b",
             r"\bresolution\s+(?:\w+\s+){0,2}(?:increas\w*|boost\w*|enhanc\w*)", r"\benhance\s+the\s+resolution\b",
             r"\blow[- ]?(?:res|resolution)\b",
-            r"\b(?:high|hi)[- ]?res(?:olution)?\s+(?:version|copy|image|output|print)\b",
+            r"\b(?:high|higher|hi)[- ]?res(?:olution)?\s+(?:version|copy|image|output|print)\b",
             r"\b(?:get|gets|got|getting|become|becomes|became|make|makes|made|be|is|was|came\s+out)\s+"
             r"(?:any\s+|much\s+)?(?:bigger|larger)\b",
             r"\b(?:more|increas\w*)\s+(?:the\s+)?megapixels?\b",
@@ -346,7 +346,7 @@ def _read(text: str) -> _Reading:
             for pattern in patterns:
                 for match in pattern.finditer(text):
                     # "Why didn't it get bigger?" expects an enlargement; it does not refuse one.
-                    expected = need == "upscale" and _clause(text, match.start()).lstrip().startswith("why")
+                    expected = need == "upscale" and re.search(r"\bwhy\b", _clause(text, match.start()))
                     if _is_negated(text, match.start()) and not expected:
                         reading.ignored.append(f"'{match.group(0)}' (negated)")
                         continue
