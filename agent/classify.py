@@ -3,6 +3,7 @@
 Rules decide first. Each need (deblur, upscale, denoise, ...) has phrases that signal it; a phrase is ignored when a
 negation governs it ("without introducing blur", "I don't want to upscale"), and blur is not a deblurring need when
 the question says the blur came from enlarging ("it got blurry when I enlarged it": that asks for better upscaling).
+Blur blamed on haze, rain or noise, or on the image being tiny, is not a deblurring need either.
 A blurred input that is also enlarged is "both". Needs that are neither deblurring nor upscaling (noise, rain,
 haze, ...) make the label "other" unless blur or upscaling is asked for too; they stay in `needs`.
 
@@ -212,7 +213,7 @@ def normalise(question: str) -> str:
 
 
 def _number(token: str) -> float:
-    return float(_NUMBER_WORDS.get(token, token) if token in _NUMBER_WORDS else token)
+    return float(_NUMBER_WORDS.get(token, token))
 
 
 def _clause(text: str, start: int) -> str:
@@ -257,7 +258,7 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
         if area:  # pixel count grows with the square of the linear factor
             found.append((area ** 0.5, megapixels.group(0)))
     text_wo_sizes = re.sub(r"\b\d{2,5}\s*(?:x|by)\s*\d{2,5}\b", " ", text)
-    for match in re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)\s?x(?![\w])", text_wo_sizes):
+    for match in re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)\s?x(?![\w]|\s*\d)", text_wo_sizes):
         if not _NOT_A_SCALE_AFTER.match(text_wo_sizes[match.end():]):
             found.append((float(match.group(1)), match.group(0)))
     for match in re.finditer(r"(?<![\w])x(\d+(?:\.\d+)?)\b", text_wo_sizes):

@@ -86,6 +86,7 @@ def test_scale_phrasings(phrase, scale):
 @pytest.mark.parametrize("phrase", [
     "I tried 4 times to fix the blurry photo", "it took 4x longer", "shot at 1920x1080", "enlarge it by 1.5x",
     "the photo is 12 megapixels", "double-check the blurry edges", "upscale it 1x", "",
+    "a 4 x 6 print of my blurry photo", "taken with a 2x telephoto lens",
 ])
 def test_no_scale_where_none_is_given(phrase):
     assert find_scale(phrase)[0] is None
