@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shutil
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -191,6 +192,13 @@ class Server:
     def run_job(self, req: AskRequest, emit: Callable[[str, Any], None]) -> dict:
         """Runs on a worker thread: restore (when an image came), answer, store the run; returns the API payload."""
         run_id, folder = self.runs.create()
+        try:
+            return self._answer(run_id, folder, req, emit)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # a failed run leaves no half-written folder behind
+            raise
+
+    def _answer(self, run_id: str, folder: Path, req: AskRequest, emit: Callable[[str, Any], None]) -> dict:
         image_path = None
         if req.image is not None:
             image_path = folder / f"input.{req.image.extension}"

@@ -66,8 +66,11 @@ def check_image(data: bytes, max_bytes: int, max_pixels: int) -> CheckedImage:
             "the upload is not an image this server reads (whatever its name or content type says): "
             "attach a PNG, JPEG, WebP, GIF, BMP or TIFF file"
         ) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise TooLargeError(f"the image is too large to decode safely ({error}): downscale it first") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise TooLargeError(
+            f"the image declares far more pixels than this server's limit of {max_pixels:,} (a decompression "
+            "bomb, or a huge scan): downscale it first"
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageError(f"the image could not be decoded ({error}): it may be truncated; upload it again") from None
     return CheckedImage(data=data, format=image.format or "PNG", size=(width, height), mode=image.mode)

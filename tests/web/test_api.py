@@ -265,3 +265,71 @@ def test_real_engine_with_the_tiny_network(tmp_path, shared_cards):
         report = client.get(data["report_url"]).text
         assert "128 × 96 px" in report and all(url.startswith("data:") for url in
                                               re.findall(r"""\bsrc=["']([^"']+)""", report))
+
+
+def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def _rotated_jpeg() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    return _encoded(Image.new("RGB", (40, 20), "red"), "JPEG", exif=exif)
+
+
+def _animated_gif() -> bytes:
+    frames = [Image.new("P", (30, 30), i) for i in (1, 2, 3)]
+    return _encoded(frames[0], "GIF", save_all=True, append_images=frames[1:])
+
+
+@pytest.mark.parametrize("name, data, shown", [
+    ("cmyk.jpg", _encoded(Image.new("CMYK", (30, 20), (0, 80, 80, 0)), "JPEG"), (30, 20)),
+    ("deep.png", _encoded(Image.new("I;16", (30, 20), 40000), "PNG"), (30, 20)),
+    ("palette.png", _encoded(Image.new("P", (30, 20), 3), "PNG"), (30, 20)),
+    ("grey-alpha.png", _encoded(Image.new("LA", (30, 20), (90, 128)), "PNG"), (30, 20)),
+    ("rotated.jpg", _rotated_jpeg(), (20, 40)),
+    ("animated.gif", _animated_gif(), (30, 30)),
+    ("tiny.png", _encoded(Image.new("RGB", (1, 1), "blue"), "PNG"), (1, 1)),
+    ("photo.webp", _encoded(Image.new("RGB", (30, 20), "green"), "WEBP"), (30, 20)),
+])
+def test_every_image_layout_is_accepted_and_previewed(client, name, data, shown):
+    response = client.post("/api/ask", files={"image": (name, data, "application/octet-stream")})
+    assert response.status_code == 200, response.text
+    preview = Image.open(io.BytesIO(client.get(response.json()["restoration"]["input_url"]).content))
+    assert preview.format == "PNG" and preview.mode in ("RGB", "RGBA") and preview.size == shown
+
+
+def test_decompression_bomb_header_is_refused_before_decoding(client, scripted):
+    import struct
+    import zlib
+
+    data = bytearray(_encoded(Image.new("L", (1, 1)), "PNG"))
+    ihdr = struct.pack(">II", 20000, 20000) + bytes(data[24:29])  # width, height, then depth/colour/etc.
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    detail = assert_one_line_error(client.post("/api/ask", files={"image": ("bomb.png", bytes(data), "image/png")}),
+                                   413)
+    assert "pixels" in detail and scripted.calls == []
+
+
+def test_engine_errors_become_status_codes_and_leave_no_run(client, scripted, monkeypatch):
+    from agent.errors import WeightsError
+    from agent.settings import get_settings
+
+    def broken(*args, **kwargs):
+        raise WeightsError("no weights for MIMO-UNet: put MIMO-UNet.pkl in $CNAPS_WEIGHTS_DIR")
+
+    server = client.app.state.server
+    monkeypatch.setattr(server, "ask_fn", broken)
+    upload = {"image": ("p.png", blurry_png(), "image/png")}
+    assert "CNAPS_WEIGHTS_DIR" in assert_one_line_error(client.post("/api/ask", files=upload), 503)
+    with client.stream("POST", "/api/ask/stream", files=upload) as response:
+        body = "".join(response.iter_text())
+    assert "event: error" in body and "CNAPS_WEIGHTS_DIR" in body and "event: answer" not in body
+
+    monkeypatch.setattr(server, "ask_fn", lambda *a, **k: 1 / 0)
+    response = client.post("/api/ask", files=upload)
+    assert response.status_code == 500 and "Traceback" not in response.text and "ZeroDivision" not in response.text
+    assert files_under(get_settings().output_dir) == []
