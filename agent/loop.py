@@ -33,6 +33,7 @@ from agent.llm import chat_model, describe_failure, redact
 from agent.schemas import Answer, AnswerContext, Reference, Source, Task, TaskLabel, Workflow, WorkflowStep
 from agent.settings import get_settings
 from prompts import render
+from tools.restoration.record import ToolRun
 
 log = logging.getLogger(__name__)
 
@@ -141,13 +142,22 @@ def parse_draft(raw: str) -> DraftAnswer:
 class JsonPreview:
     """Turns a streamed JSON answer into readable text as it arrives: the task, then each workflow step."""
 
+    EVERY = 16  # characters between two parses of the partial JSON
+
     def __init__(self, emit: Callable[[str], None]) -> None:
         self.emit = emit
         self.raw = ""
         self.sent = ""
+        self._parsed_at = 0
 
     def feed(self, delta: str) -> None:
         self.raw += delta
+        if len(self.raw) - self._parsed_at >= self.EVERY:  # re-parsing is O(n): not on every token
+            self.finish()
+
+    def finish(self) -> None:
+        """Emit whatever readable text has arrived (call once more when the stream ends)."""
+        self._parsed_at = len(self.raw)
         start = self.raw.find("{")
         if start < 0:
             return
@@ -282,6 +292,7 @@ class AgentRun:
         self.model_name = model_name
         self.on_token = on_token
         self.found: list[Source] = []
+        self.restored: ToolRun | None = None
         self.json_mode = True
         self.max_tokens = get_settings().llm.max_tokens
         self.truncated = False
@@ -301,6 +312,7 @@ class AgentRun:
             "system.j2", question=self.ctx.question, classification=self.ctx.classification,
             mismatch=bool(getattr(self.ctx.capability, "mismatch", False)),
             missing=list(getattr(self.ctx.capability, "missing", []) or []),
+            plan=str(getattr(self.ctx.capability, "plan", "") or ""),
             references=self.fallback.references, passages=passages, restoration=_restoration_text(self.ctx),
             draft=draft, tools=sorted(self.tools),
         )
@@ -391,7 +403,7 @@ class AgentRun:
             raise LLMError(f"the model called {name} with bad arguments ({_clip(str(error), 120)})") from None
         except CnapsError as error:  # a tool failure the model can react to (an unreadable image, ...)
             result = json.dumps({"error": str(error)})
-        self._remember(result)
+        self._remember(name, result)
         log.info("tool %s(%s)", name, _clip(json.dumps(call.get("args") or {}), 120))
         return ToolMessage(content=str(result), tool_call_id=call.get("id") or name, name=name)
 
@@ -427,6 +439,8 @@ class AgentRun:
                                + describe_failure(error) + ")") from None
             raise
         finally:
+            if preview is not None:
+                preview.finish()
             if self._filter is not None:
                 self._filter.flush()
         if total is None:
@@ -468,7 +482,8 @@ class AgentRun:
         answer = Answer(task=task, workflow=Workflow(steps=[WorkflowStep(stage=s.stage, text=s.text)
                                                              for s in draft.workflow.steps],
                                                       text=draft.workflow.text),
-                        references=references, notes=notes, sources=sources, restoration=self.ctx.restoration,
+                        references=references, notes=notes, sources=sources,
+                        restoration=self.restored or self.ctx.restoration,
                         engine=f"llm:{self.model_name}")
         answer.markdown = render_markdown(answer, question=self.ctx.question)
         return answer
@@ -488,11 +503,17 @@ class AgentRun:
             self._filter = LinkFilter(self.ctx.card.provided_links, self.on_token)
         self._filter.feed(text)
 
-    def _remember(self, result: object) -> None:
-        """Keep passages a search returned, so the answer's sources list them."""
+    def _remember(self, name: str, result: object) -> None:
+        """Keep what tools found: passages become the answer's sources, a restoration its record."""
         try:
             data = json.loads(str(result))
         except (TypeError, ValueError):
+            return
+        if name == "restore_image":
+            try:
+                self.restored = ToolRun.model_validate(data)
+            except ValidationError:
+                pass
             return
         for item in data.get("passages", []) if isinstance(data, dict) else []:
             try:

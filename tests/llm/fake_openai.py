@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 
@@ -31,6 +32,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     cut_after: int | None = None  # streaming only: drop the connection after this many content characters
+    compute: Callable[[dict[str, Any]], "Reply"] | None = None  # build the reply from the request body
+
+    @classmethod
+    def built_from(cls, compute: Callable[[dict[str, Any]], "Reply"]) -> "Reply":
+        """A reply computed from the request (for answers that depend on the prompt cnaps sent)."""
+        return cls(compute=compute)
 
     @classmethod
     def text(cls, content: str, **kw: Any) -> "Reply":
@@ -84,7 +91,8 @@ class FakeOpenAI:
                 return Reply.fail(400, "response_format is not supported by this server")
             if not self.script:
                 return Reply.fail(500, "fake server: the test's script is exhausted")
-            return self.script.pop(0)
+            reply = self.script.pop(0)
+        return reply.compute(body) if reply.compute else reply
 
     def __enter__(self) -> "FakeOpenAI":
         self._thread.start()

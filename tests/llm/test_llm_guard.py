@@ -158,6 +158,7 @@ def test_json_preview_streams_readable_text():
     text = json.dumps(good_draft())
     for i in range(0, len(text), 3):
         preview.feed(text[i:i + 3])
+    preview.finish()
     streamed = "".join(out)
     assert streamed == JsonPreview.readable(good_draft())
     assert len(out) > 20 and streamed.startswith("Task: You enlarged") and "\nOutput: A sharper" in streamed
