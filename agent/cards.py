@@ -12,7 +12,7 @@ How the parser reads a card (`parse_card`):
 - A block starts at a `Model:` line and collects `Paper:`, `GitHub:` and `Summary:` fields (keys in any case,
   an optional leading '-' or '*' bullet). A summary continues over following lines until a blank line or field.
   A repeated field in one block keeps its first value. Any other text is ignored.
-- Links must be absolute http(s) URLs. Anything else (`javascript:`, `file:`, a bare word) is dropped and the
+- Links must be absolute http(s) URLs (a markdown link `[text](url)` or `<url>` gives its URL). Anything else (`javascript:`, `file:`, a bare word) is dropped and the
   drop is recorded in `Card.notes`; the card still parses.
 - A card with no question or no recommended model raises `CardError` naming what is missing and how to fix it.
 """
@@ -41,6 +41,7 @@ _FIELD = re.compile(r"^\s*(?:[-*\u2022]\s*)?\**(?P<key>model|paper|github|summar
                     re.IGNORECASE)
 _FIELD_NAMES = {"paper": "Paper", "github": "GitHub", "summary": "Summary"}
 _ANSWER_LINE = re.compile(r"^\s*answer\s*:\s*$", re.IGNORECASE)
+_MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(\s*(\S+?)\s*\)")  # "[paper](https://...)" -> its target
 _QUOTES = {'"': '"', "\u201c": "\u201d", "'": "'", "\u2018": "\u2019", "\u00ab": "\u00bb"}
 
 
@@ -87,7 +88,9 @@ def _unquote(text: str) -> str:
 
 def _link(value: str, field: str, owner: str, notes: list[str]) -> str | None:
     """An absolute http(s) URL, or None with a note saying why the value was dropped."""
-    value = value.strip().strip("<>")
+    value = value.strip()
+    markdown = _MARKDOWN_LINK.fullmatch(value)
+    value = (markdown.group(1) if markdown else value).strip("<>")
     if not value:
         return None
     parts = urlsplit(value) if not any(ch.isspace() for ch in value) else None

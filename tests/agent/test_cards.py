@@ -207,3 +207,20 @@ def test_any_text_parses_or_raises_card_error(text):
         return
     assert card.question and card.models
     assert all(link.startswith(("http://", "https://")) for link in card.provided_links)
+
+
+def test_markdown_styled_fields_and_links():
+    text = MINIMAL.replace("Model: Deblur-MIMO-UNet", "- **Model:** Deblur-MIMO-UNet").replace(
+        "Paper: https://example.org/mimo.pdf", "**Paper:** [the paper](https://example.org/mimo.pdf)").replace(
+        "GitHub: https://github.com/example/mimo", "GitHub: <https://github.com/example/mimo>")
+    card = parse_card(text)
+    assert card.models == [RecommendedModel(name="Deblur-MIMO-UNet", paper="https://example.org/mimo.pdf",
+                                            github="https://github.com/example/mimo")]
+    assert parse_card(MINIMAL.replace("https://example.org/mimo.pdf", "[x](javascript:alert(1))")).models[0].paper \
+        is None
+
+
+def test_bundled_copies_match_the_shared_cards(shared_cards):
+    bundled = bundled_cards()
+    for path in shared_cards:
+        assert bundled[path.stem].read_bytes() == path.read_bytes()
