@@ -387,6 +387,7 @@ def _why_text(ctx: AnswerContext, needs_upscale: bool) -> str:
 
 
 def _notes(ctx: AnswerContext, facts: list[Fact]):
+    yield from getattr(ctx.card, "notes", [])
     if not facts:
         yield ("The knowledge store returned no passage about the recommended model for this card, so the workflow "
                "states no facts about it; run `cnaps index --rebuild` and check the card's links.")
