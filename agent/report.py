@@ -232,6 +232,7 @@ def render_report(answer: Answer, question: str, fmt: ReportFormat = "html",
         boxes=diagram(answer),
         images=report_images(answer),
         safe_link=safe_link,
+        basename=lambda path: Path(path).name,  # a report is shared: no local folder names in it
     )
     if fmt == "md":
         return render("report.md.j2", md=_md_text, **context)

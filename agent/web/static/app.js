@@ -126,6 +126,11 @@ function buildForm(question) {
   return form;
 }
 
+function notice(message) {
+  $("#welcome")?.classList.add("hidden");
+  $("#thread").append(el("div", { class: "msg assistant error notice", text: message }));
+}
+
 function addUserMessage(question) {
   const card = state.tab === "bundled" ? $("#card-select").value : state.tab === "paste" ? "pasted card" : state.cardFile?.name;
   const message = el("div", { class: "msg user" }, question || "(the card's own question)");
@@ -139,10 +144,9 @@ function addUserMessage(question) {
 
 async function ask(question) {
   if (state.busy) return;
-  if (state.tab === "upload" && !state.cardFile && !state.session) {
-    alert("Choose a card file first, or pick a bundled card.");
-    return;
-  }
+  const fresh = !state.session || cardKey() !== state.cardKey;
+  if (fresh && state.tab === "upload" && !state.cardFile) return notice("Choose a card file first, or pick a bundled card.");
+  if (fresh && state.tab === "paste" && !$("#card-text").value.trim()) return notice("Paste a card first, or pick a bundled card.");
   state.busy = true;
   $("#send").disabled = true;
   $("#welcome")?.classList.add("hidden");
