@@ -15,6 +15,7 @@ from any endpoint message before that message reaches a note.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -95,7 +96,7 @@ def redact(text: str, settings: Settings | None = None) -> str:
         secret = settings.openai_api_key.get_secret_value()
         if secret:
             text = text.replace(secret, "***")
-    return text
+    return re.sub(r"(Bearer\s+)\S+", r"\1***", text)
 
 
 def describe_failure(error: BaseException, settings: Settings | None = None) -> str:

@@ -1,0 +1,54 @@
+"""Endpoint configuration from Settings: which endpoint, how bounded, and the key kept out of sight."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SECRET
+from fake_openai import Reply
+
+from agent.errors import LLMError
+from agent.llm import PLACEHOLDER_KEY, chat_model, describe_failure, endpoint, redact
+from agent.settings import get_settings
+
+
+def test_no_endpoint_is_an_error_with_the_fix():
+    with pytest.raises(LLMError, match="set OPENAI_API_KEY .* or OPENAI_BASE_URL"):
+        endpoint()
+
+
+def test_settings_reach_the_chat_model(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("CNAPS_LLM_MODEL", "gpt-test")
+    monkeypatch.setenv("CNAPS_LLM__TIMEOUT", "12.5")
+    monkeypatch.setenv("CNAPS_LLM__RETRIES", "3")
+    monkeypatch.setenv("CNAPS_LLM__MAX_TOKENS", "77")
+    get_settings.cache_clear()
+    model = chat_model()
+    assert model.model_name == "gpt-test" and model.request_timeout == 12.5 and model.max_retries == 3
+    assert model.extra_body == {"max_tokens": 77} and model.max_tokens is None  # not max_completion_tokens
+    point = endpoint()
+    assert point.describe() == "model gpt-test at api.openai.com"
+    for text in (repr(model), str(model), repr(point), repr(get_settings())):
+        assert SECRET not in text
+
+
+def test_defaults_match_the_issue():
+    llm = get_settings().llm
+    assert (llm.timeout, llm.retries) == (60.0, 2)
+
+
+def test_local_server_needs_no_key(endpoint, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    get_settings.cache_clear()
+    endpoint.add(Reply.text("hello"))
+    assert "".join(str(c.content) for c in chat_model().stream("hi")) == "hello"
+    assert endpoint.headers[0]["authorization"] == f"Bearer {PLACEHOLDER_KEY}"
+    assert endpoint.requests[0]["max_tokens"] == 321
+
+
+def test_redact_and_describe_never_show_the_key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    get_settings.cache_clear()
+    assert redact(f"bad key {SECRET}!") == "bad key ***!"
+    assert redact("Authorization: Bearer sk-other") == "Authorization: Bearer ***"
+    assert SECRET not in describe_failure(RuntimeError(f"echo {SECRET}"))
