@@ -4,7 +4,7 @@ OpenAI, vLLM, Ollama and llama.cpp's server all speak the same protocol; only th
 name differ. Retries with exponential backoff (and `Retry-After`) are the OpenAI client's own: `llm.retries`
 retries after a connection error, a timeout, 408/409/429 or a 5xx.
 
-The generation cap travels as `max_tokens` in the request body. langchain-openai renames its own `max_tokens` to
+The generation cap travels as `max_tokens` in the request body (`cap_field`). langchain-openai renames its own `max_tokens` to
 `max_completion_tokens`, which llama.cpp's server ignores (it then generated ~3,000 tokens for a 200-token cap), so
 the cap goes through `extra_body`, which the client merges into the JSON unchanged.
 
@@ -85,8 +85,14 @@ def chat_model(settings: Settings | None = None) -> BaseChatModel:
         temperature=point.temperature,
         streaming=True,
         stream_usage=False,
-        extra_body={"max_tokens": point.max_tokens},
+        extra_body={cap_field(point.model): point.max_tokens},
     )
+
+
+def cap_field(model: str) -> str:
+    """The body field that caps generation: `max_tokens` everywhere, except OpenAI's reasoning models (o1, o3,
+    gpt-5...), which refuse it and take only `max_completion_tokens`."""
+    return "max_completion_tokens" if re.match(r"^(o\d|gpt-5)", model) else "max_tokens"
 
 
 def redact(text: str, settings: Settings | None = None) -> str:

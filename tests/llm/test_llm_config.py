@@ -7,7 +7,7 @@ from conftest import SECRET
 from fake_openai import Reply
 
 from agent.errors import LLMError
-from agent.llm import PLACEHOLDER_KEY, chat_model, describe_failure, endpoint, redact
+from agent.llm import PLACEHOLDER_KEY, cap_field, chat_model, describe_failure, endpoint, redact
 from agent.settings import get_settings
 
 
@@ -30,6 +30,11 @@ def test_settings_reach_the_chat_model(monkeypatch):
     assert point.describe() == "model gpt-test at api.openai.com"
     for text in (repr(model), str(model), repr(point), repr(get_settings())):
         assert SECRET not in text
+
+
+def test_reasoning_models_get_the_field_they_accept():
+    assert cap_field("gpt-4o-mini") == cap_field("gemma-3-270m") == cap_field("llama3.1") == "max_tokens"
+    assert cap_field("o3-mini") == cap_field("gpt-5") == "max_completion_tokens"
 
 
 def test_defaults_match_the_issue():
