@@ -36,6 +36,8 @@ OVERLAP = 32  # pixels shared by neighbouring tiles; the blend ramps across them
 # Peak activation bytes per pixel of an fp32 eager forward per base channel (measured on the CPU with
 # MIMO-UNet, c=32: about 3.4 KB per pixel; halved for fp16/bf16). The auto tile keeps tile^2 * this under budget.
 _BYTES_PER_PIXEL_PER_CHANNEL = 110
+# Whole-image buffers the CPU engine holds besides the network: float input, blended output, blend weights.
+_IMAGE_BYTES_PER_PIXEL = 4 * 3 + 4 * 3 + 4
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -157,13 +159,16 @@ def bytes_per_pixel(model: nn.Module, precision: str) -> float:
     return _BYTES_PER_PIXEL_PER_CHANNEL * channels * (1.0 if precision == "fp32" else 0.5)
 
 
-def auto_tile(model: nn.Module, device: torch.device, precision: str, budget_mb: int) -> int:
-    """The largest tile edge (multiple of 4, at least MIN_TILE) whose forward fits the memory budget."""
-    budget = budget_mb * 2**20
+def auto_tile(model: nn.Module, device: torch.device, precision: str, budget_mb: int, image_pixels: int = 0) -> int:
+    """The largest tile edge (multiple of 4, at least MIN_TILE) whose forward fits the memory budget.
+
+    On the CPU the budget also holds the whole-image buffers of an `image_pixels` image.
+    """
+    budget = budget_mb * 2**20 - image_pixels * _IMAGE_BYTES_PER_PIXEL
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         budget = int(free * 0.7)
-    edge = int(math.sqrt(budget / bytes_per_pixel(model, precision)))
+    edge = int(math.sqrt(max(budget, 0) / bytes_per_pixel(model, precision)))
     return max(MIN_TILE, edge - edge % MULTIPLE)
 
 
@@ -293,7 +298,7 @@ class Restorer:
         if self.tile != "auto":
             return self.tile
         budget = get_settings().restore.cpu_memory_budget_mb
-        return auto_tile(self.forward.model, self.device, self.precision, budget)
+        return auto_tile(self.forward.model, self.device, self.precision, budget, picture_pixels)
 
     def _restore(self, image: Image.Image, scale: int, progress: Progress | None) -> tuple[Image.Image, TileStats]:
         check_scale(scale)
@@ -322,8 +327,9 @@ class Restorer:
                                       "pass --device cpu") from error
                 tile = max(MIN_TILE, current // 2 - current // 2 % MULTIPLE)
                 picture.notes.append(f"GPU out of memory: retried with {tile}-pixel tiles")
-        del padded
         height_s, width_s = picture.rgb.shape[:2]
+        del padded
+        picture.rgb = np.zeros((0, 0, 3), np.float32)  # free the input pixels before the output copy
         restored = out[0, :, :height_s, :width_s].permute(1, 2, 0).numpy()  # (H, W, 3)
         if self.forward.fell_back:
             stats.notes.append("fp16 overflowed on some tiles; they were recomputed in fp32")

@@ -112,13 +112,15 @@ def to_picture(image: Image.Image) -> Picture:
     elif mode in ("RGBA", "RGBa", "PA", "La") or "transparency" in image.info:
         image = image.convert("RGBA")
         picture.alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
-    picture.rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    rgb = np.array(image.convert("RGB"), dtype=np.float32)
+    rgb /= 255.0  # in place: a 3000x2000 photo is 72 MB per float copy
+    picture.rgb = rgb
     return picture
 
 
 def from_picture(rgb: np.ndarray, picture: Picture) -> Image.Image:
     """Rebuild a PIL image from the network's RGB output in the layout `picture` came from."""
-    rgb = np.clip(rgb, 0.0, 1.0)
+    rgb = np.clip(rgb, 0.0, 1.0)  # one float copy; the scaling below happens in place
     if picture.kind == "L":
         gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma, as PIL's convert('L')
         if picture.bits == 16 and picture.alpha is None:
@@ -126,7 +128,9 @@ def from_picture(rgb: np.ndarray, picture: Picture) -> Image.Image:
         else:
             image = Image.fromarray(np.rint(gray * 255.0).astype(np.uint8), "L")
     else:
-        image = Image.fromarray(np.rint(rgb * 255.0).astype(np.uint8), "RGB")
+        rgb *= 255.0
+        image = Image.fromarray(np.rint(rgb, out=rgb).astype(np.uint8), "RGB")
+    del rgb
     if picture.alpha is not None:
         alpha = Image.fromarray(np.rint(np.clip(picture.alpha, 0, 1) * 255.0).astype(np.uint8), "L")
         image = Image.merge("LA" if image.mode == "L" else "RGBA", [*image.split(), alpha])
@@ -218,7 +222,7 @@ def batch_pairs(input_dir: Path, output_dir: Path) -> list[tuple[Path, Path]]:
     """(input, output) for every image directly in `input_dir`, sorted; outputs keep the input's name."""
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
-        raise OutputError(f"{output_dir} is a file: when INPUT is a folder, OUTPUT must be a folder too")
+        raise OutputError(f"{output_dir} is a file: when INPUT is a folder, give a folder (new or existing) as OUTPUT")
     if output_dir.exists() and same_file(input_dir, output_dir):
         raise OutputError(f"output folder {output_dir} is the input folder: choose a different output folder")
     images = sorted(p for p in input_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
