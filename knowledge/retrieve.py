@@ -36,7 +36,8 @@ def card_filter(card: Card, doc_ids: list[str]) -> dict[str, Any]:
 
 
 def _query(store: KnowledgeStore, card: Card, queries: list[str], k: int, doc_ids: list[str] | None = None):
-    """Run scoped queries; a store that fails to answer is rebuilt once (with a warning) and asked again."""
+    """Run scoped queries. A store that fails to answer is reopened from disk and asked again, and if it still
+    fails, rebuilt (with a warning) and asked once more."""
     documents = store.ensure(card)
     ids = doc_ids if doc_ids is not None else [d.doc_id for d in documents]
     if not ids or not card.provided_links:
@@ -44,10 +45,16 @@ def _query(store: KnowledgeStore, card: Card, queries: list[str], k: int, doc_id
     try:
         return store.query(queries, card_filter(card, ids), k)
     except KnowledgeError as error:
-        log.warning("%s; rebuilding the index and retrying once", error)
-        store.rebuild()
-        store.ensure(card)
+        log.warning("%s; reopening the index and retrying", error)
+    store.reopen()
+    store.ensure(card)
+    try:
         return store.query(queries, card_filter(card, ids), k)
+    except KnowledgeError as error:
+        log.warning("%s; rebuilding the index and retrying once", error)
+    store.rebuild()
+    store.ensure(card)
+    return store.query(queries, card_filter(card, ids), k)
 
 
 def _passages(hits) -> list[Passage]:

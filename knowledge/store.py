@@ -11,8 +11,10 @@ with a logged warning; writes from several processes are serialised by a file lo
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +67,25 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
         return MiniLMEmbeddingFunction()
 
 
+# Generation stamp (see KnowledgeStore._follow_other_writers) that this process's chromadb System has seen, by folder.
+_seen_generation: dict[str, str] = {}
+
+
+def _systems() -> dict:
+    """chromadb's in-process Systems by folder."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    return SharedSystemClient._identifier_to_system
+
+
 def _forget_system(path: Path) -> None:
     """Drop chromadb's in-process System for `path`: it caches one per folder, and a stale one keeps the damaged
     files open and answers from them. Other folders' Systems are left alone."""
     from chromadb.api.shared_system_client import SharedSystemClient
 
-    system = SharedSystemClient._identifier_to_system.pop(str(path), None)
+    system = _systems().pop(str(path), None)
     SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+    _seen_generation.pop(str(path), None)
     if system is not None:
         try:
             system.stop()
@@ -99,17 +113,58 @@ class KnowledgeStore:
         self.content_hash = docs_hash(self.docs)
         self._function = MiniLMEmbeddingFunction(self.embedder)
         self._lock = FileLock(str(self.path.with_name(self.path.name + ".lock")))
+        self._generation_file = self.path.with_name(self.path.name + ".generation")
         self._ensured: set[str] = set()
         self._client = None
+        self._system = None
         self._collection = None
 
     # --- opening ---------------------------------------------------------------------------------------
 
     @property
     def collection(self):
+        if self._collection is not None:
+            self._follow_other_writers()
         if self._collection is None:
             self._open()
         return self._collection
+
+    def _follow_other_writers(self) -> None:
+        """Reconnect when the index changed since this process's chromadb System read it.
+
+        chromadb keeps one System per folder in a process, and its vector index does not see another process's
+        writes (queries then miss passages or fail). Every write stamps a generation file beside the folder; a
+        System that has not seen the current stamp is dropped and the folder opened afresh.
+        """
+        key = str(self.path)
+        if _seen_generation.get(key) != self._generation_on_disk():
+            log.info("knowledge index at %s changed in another process; reopening it", self.path)
+            _forget_system(self.path)
+        if self._system is not _systems().get(key):  # dropped just now, or by another store in this process
+            self._client = self._system = self._collection = None
+            self._ensured.clear()
+
+    def _generation_on_disk(self) -> str:
+        try:
+            return self._generation_file.read_text(encoding="utf-8")
+        except OSError:
+            return ""
+
+    def _wrote(self) -> None:
+        """Stamp a new generation after a write (with the lock held), so other processes reopen."""
+        stamp = uuid.uuid4().hex
+        temp = self._generation_file.with_name(f"{self._generation_file.name}.{stamp}.tmp")
+        temp.write_text(stamp, encoding="utf-8")
+        os.replace(temp, self._generation_file)
+        _seen_generation[str(self.path)] = stamp
+
+    def reopen(self) -> None:
+        """Drop this process's chromadb state for the folder and open it again from disk."""
+        with self._locked():
+            _forget_system(self.path)
+            self._client = self._system = self._collection = None
+            self._ensured.clear()
+            self._open()
 
     def _expected_metadata(self) -> dict[str, str]:
         return {"embedding_model": self.embedder.name, "content_hash": self.content_hash}
@@ -120,6 +175,8 @@ class KnowledgeStore:
         # Opening takes the lock too: two processes creating one fresh folder at once make SQLite fail, and that
         # failure must not be mistaken for a damaged index (which would be discarded under the other's feet).
         with self._locked():
+            if _seen_generation.get(str(self.path)) != self._generation_on_disk():
+                _forget_system(self.path)  # a System cached in this process has not seen the latest writes
             collection = self._connect_or_recover()
             metadata = (collection.metadata or {}) if collection is not None else {}
             if collection is None:
@@ -130,6 +187,7 @@ class KnowledgeStore:
                             self.embedder.name, self.content_hash)
             else:
                 self._collection = collection
+                _seen_generation[str(self.path)] = self._generation_on_disk()
                 return
             self._collection = self._create(replace=collection is not None)
 
@@ -155,6 +213,7 @@ class KnowledgeStore:
         self.path.mkdir(parents=True, exist_ok=True)
         self._client = chromadb.PersistentClient(
             path=str(self.path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
+        self._system = _systems().get(str(self.path))
 
     def _get(self):
         try:
@@ -171,12 +230,13 @@ class KnowledgeStore:
             COLLECTION, configuration={"hnsw": {"space": "cosine"}}, metadata=self._expected_metadata(),
             embedding_function=self._function)
         self._add(collection, [chunk for doc in self.docs for chunk in chunk_document(doc)])
+        self._wrote()
         return collection
 
     def _discard_folder(self) -> None:
         """Move a damaged index aside (then delete it) so a fresh one can be created. Call with the lock held."""
         _forget_system(self.path)
-        self._client = self._collection = None
+        self._client = self._system = self._collection = None
         if self.path.exists():
             if any(self.path.iterdir()) and not (self.path / "chroma.sqlite3").exists():
                 raise KnowledgeError(f"{self.path} is not a cnaps index and cannot be opened as one: "
@@ -209,9 +269,9 @@ class KnowledgeStore:
 
     def close(self) -> None:
         """Release the chromadb client (its SQLite connection once no other client in this process uses it)."""
-        if self._client is not None:
+        if self._client is not None and self._system is _systems().get(str(self.path)):
             self._client.close()
-        self._client = self._collection = None
+        self._client = self._system = self._collection = None
 
     # --- public ----------------------------------------------------------------------------------------
 
@@ -220,13 +280,16 @@ class KnowledgeStore:
         documents = card_documents(card, self.docs)
         chunks = {chunk.id: chunk for doc in documents for chunk in chunk_document(doc)}
         key = "|".join(sorted(chunks))
+        self.collection  # noqa: B018 - follows other processes' writes, which may clear what was ensured
         if key in self._ensured:
             return documents
         missing = self._missing(list(chunks))
         if missing:
             with self._locked():
                 missing = self._missing(missing)  # another process may have added them meanwhile
-                self._add(self.collection, [chunks[i] for i in missing])
+                if missing:
+                    self._add(self.collection, [chunks[i] for i in missing])
+                    self._wrote()
         self._ensured.add(key)
         return documents
 

@@ -201,3 +201,36 @@ def test_retrieve_many_equals_one_query_at_a_time(built):
         single = retrieve(built, CARD_A, query, k=3)
         assert [p.id for p in passages] == [p.id for p in single]
         assert [p.score for p in passages] == pytest.approx([p.score for p in single], abs=1e-5)
+
+
+def test_two_stores_in_one_process_stay_usable_when_one_reopens(tmp_path):
+    path = tmp_path / "index"
+    first = KnowledgeStore(path, docs=tiny_docs())
+    first.ensure(CARD_A)
+    second = KnowledgeStore(path, docs=tiny_docs())
+    second.reopen()  # drops the chromadb System the first store was using
+    second.ensure(CARD_B)
+    assert retrieve(first, CARD_B, "rain streaks", k=1)[0].url == RAIN.paper
+    assert first.describe().passages == second.describe().passages == 7  # the two cards share the model
+
+
+_ADD_RAIN = """
+import sys
+from tests.knowledge.sample import RAIN, make_card, tiny_docs
+from knowledge.store import KnowledgeStore
+KnowledgeStore(sys.argv[1], docs=tiny_docs()).ensure(make_card(RAIN))
+"""
+
+
+@pytest.mark.slow
+def test_a_long_lived_store_sees_another_process_writes(tmp_path, caplog):
+    """A server-like store opened before another process adds a card finds that card's passages, losing nothing."""
+    path = tmp_path / "index"
+    live = KnowledgeStore(path, docs=tiny_docs())
+    live.ensure(CARD_A)
+    assert retrieve(live, CARD_A, "signs", k=1)[0].url == SIGNS.paper
+    subprocess.run([sys.executable, "-c", _ADD_RAIN, str(path)], check=True, cwd=str(REPO), timeout=300)
+    with caplog.at_level(logging.WARNING, logger="knowledge"):
+        assert retrieve(live, CARD_B, "rain streaks", k=1)[0].url == RAIN.paper
+    assert "rebuilding" not in caplog.text and "cannot be queried" not in caplog.text
+    assert live.describe().passages == 7  # card A's passages survived
