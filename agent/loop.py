@@ -478,7 +478,9 @@ class AgentRun:
         notes = list(draft.notes)
         if draft.label_note.strip():
             notes.append(f"On the task label: {draft.label_note.strip()}")
-        sources = _unique_sources(self.ctx.passages + self.found)
+        provided = self.ctx.card.provided_links
+        sources = [s.model_copy(update={"text": scrub_text(s.text, provided)})  # passages are data, not links
+                   for s in _unique_sources(self.ctx.passages + self.found)]
         answer = Answer(task=task, workflow=Workflow(steps=[WorkflowStep(stage=s.stage, text=s.text)
                                                              for s in draft.workflow.steps],
                                                       text=draft.workflow.text),
