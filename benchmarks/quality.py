@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "sha256": None if model is None else checkpoint.sha256(args.weights),
         "weights_description": metadata.get("description"),
         "weights_steps": metadata.get("steps"),
+        "weights_metadata": metadata,
         "heldout_images": [name for name, _ in synthdata.heldout_images(args.size, args.procedural)],
         "size": args.size, "degradation_seed": args.seed, "device": str(device),
         "seconds": round(time.monotonic() - started, 1),

@@ -51,3 +51,8 @@ def test_sample_batch_shapes_range_and_seed():
 def test_text_uses_dejavu_fonts():
     fonts = synthdata.font_files()
     assert len(fonts) >= 8 and all("DejaVu" in font for font in fonts)
+
+
+@pytest.mark.slow
+def test_bank_does_not_depend_on_worker_count():
+    assert np.array_equal(synthdata.build_bank(8, 48, seed=4, workers=2), synthdata.build_bank(8, 48, seed=4))
