@@ -221,6 +221,8 @@ def train(config: TrainConfig, resume: bool = False,
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
+        if cuda and state.get("cuda_rng") is not None:  # MIMO-UNet+'s dropout draws from it
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
         step, devices = int(state["step"]), list(state["devices"])
     elif path.exists():
         raise UsageError(f"{path} exists: pass --resume to continue that run or choose another --out folder")
@@ -229,12 +231,15 @@ def train(config: TrainConfig, resume: bool = False,
         devices.append(label)
 
     # Random states as of the last finished step: an interrupted step is replayed exactly on resume.
-    rng_states = (generator.get_state(), torch.get_rng_state())
+    def random_states() -> tuple:
+        return generator.get_state(), torch.get_rng_state(), torch.cuda.get_rng_state(device) if cuda else None
+
+    rng_states = random_states()
 
     def save() -> None:
         _atomic_save({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                       "optimizer": optimizer.state_dict(), "generator": rng_states[0],
-                      "torch_rng": rng_states[1], "step": step, "devices": devices,
+                      "torch_rng": rng_states[1], "cuda_rng": rng_states[2], "step": step, "devices": devices,
                       "config": json.loads(config.model_dump_json())}, path)
 
     def emit(event: dict) -> None:
@@ -273,7 +278,7 @@ def train(config: TrainConfig, resume: bool = False,
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             optimizer.step()
             step += 1
-            rng_states = (generator.get_state(), torch.get_rng_state())
+            rng_states = random_states()
             loss_value = loss.item() if (step % config.log_every == 0 or step == config.steps) else loss_value
             if step % config.log_every == 0:
                 emit({"event": "loss", "loss": round(loss_value, 5), "lr": learning_rate(config, step - 1)})
