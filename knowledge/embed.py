@@ -157,7 +157,10 @@ class Embedder:
             p = f"encoder.layer.{i}."
 
             def dense(t: np.ndarray, name: str) -> np.ndarray:
-                return t @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+                # One 2-D GEMM over all tokens: numpy's stacked 3-D matmul runs one small product per text.
+                weight = w[p + name + ".weight"]  # (out, in)
+                flat = t.reshape(-1, t.shape[-1]) @ weight.T + w[p + name + ".bias"]
+                return flat.reshape(*t.shape[:-1], weight.shape[0])
 
             def split(t: np.ndarray) -> np.ndarray:
                 return t.reshape(batch, length, _HEADS, head).transpose(0, 2, 1, 3)  # (B, H, T, 32)
