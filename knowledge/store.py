@@ -179,7 +179,9 @@ class KnowledgeStore:
                 _forget_system(self.path)  # a System cached in this process has not seen the latest writes
             collection = self._connect_or_recover()
             metadata = (collection.metadata or {}) if collection is not None else {}
-            if collection is None:
+            if collection is None and self._generation_file.exists():
+                log.warning("knowledge index at %s is gone (deleted?); rebuilding it", self.path)
+            elif collection is None:
                 log.info("creating knowledge index at %s", self.path)
             elif any(metadata.get(k) != v for k, v in self._expected_metadata().items()):
                 log.warning("knowledge index at %s was built with %s / content %s; rebuilding for %s / %s",

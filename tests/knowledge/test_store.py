@@ -115,15 +115,17 @@ def test_corrupted_folder_is_rebuilt_with_a_warning(tmp_path, caplog):
     assert passages[0].url == RAIN.paper
 
 
-def test_deleted_folder_is_rebuilt(tmp_path):
+def test_deleted_folder_is_rebuilt_with_a_warning(tmp_path, caplog):
     import shutil
 
     path = tmp_path / "index"
     store = KnowledgeStore(path, docs=tiny_docs())
     store.ensure(CARD_B)
     shutil.rmtree(path)
-    again = KnowledgeStore(path, docs=tiny_docs())
-    assert retrieve(again, CARD_B, "rain", k=1)[0].url == RAIN.paper
+    with caplog.at_level(logging.WARNING, logger="knowledge.store"):
+        again = KnowledgeStore(path, docs=tiny_docs())
+        assert retrieve(again, CARD_B, "rain", k=1)[0].url == RAIN.paper
+    assert "is gone" in caplog.text
 
 
 def test_index_path_that_is_a_file_names_the_fix(tmp_path):
