@@ -9,6 +9,7 @@ import pytest
 from agent.cards import RelatedPaper
 from agent.errors import KnowledgeError
 from knowledge.ingest import (
+    MAX_SUMMARY_WORDS,
     MAX_WORDS,
     DOCS_DIR,
     card_documents,
@@ -74,6 +75,13 @@ def test_ids_follow_url_and_content():
     assert rain_id <= {d.doc_id for d in b}  # two cards citing the same paper share it
     assert not rain_id & {d.doc_id for d in c}  # a changed summary is a new document
     assert docs_hash(tiny_docs()) != docs_hash(tiny_docs(" More."))
+
+
+def test_a_huge_summary_is_indexed_only_up_to_the_cap():
+    huge = RelatedPaper(title="Huge", paper="https://example.org/huge.pdf", summary="blur " * 100_000)
+    paper = next(d for d in card_documents(make_card(huge), []) if d.role == "related-paper")
+    assert len(paper.text.split()) <= MAX_SUMMARY_WORDS + 3
+    assert len(chunk_document(paper)) <= MAX_SUMMARY_WORDS // 150
 
 
 def test_paper_without_links_is_not_indexed():
