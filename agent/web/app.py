@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData, MutableHeaders, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
@@ -176,7 +176,7 @@ class Server:
             scale = None
             if raw := _text(form, "scale"):
                 if not raw.isdigit() or not 1 <= int(raw) <= 8:
-                    raise UsageError(f"scale must be a whole number from 1 to 8, got {raw[:20]!r}")
+                    raise UsageError(f"scale must be a whole number from 1 to 8, got {raw[:20]!r}: send e.g. scale=4")
                 scale = int(raw)
         finally:
             await form.close()
@@ -252,6 +252,32 @@ def _error_response(error: CnapsError, server: Server | None = None) -> JSONResp
                         headers=headers)
 
 
+class SecurityHeaders:
+    """Adds nosniff, no-referrer and, for the page, a strict CSP. Plain ASGI (not BaseHTTPMiddleware), so
+    streamed answers pass through untouched."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        page = path == "/" or path.startswith("/static/")
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                if page:
+                    headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode("utf-8")
 
@@ -277,14 +303,7 @@ def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = No
     async def cnaps_error(request: Request, error: CnapsError) -> JSONResponse:
         return _error_response(error)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.url.path == "/" or request.url.path.startswith("/static/"):
-            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
