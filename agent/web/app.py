@@ -104,6 +104,8 @@ class Server:
         limits = self.settings.server
         limit = limits.max_upload_bytes + limits.max_card_bytes + 64 * 1024
         content_type = request.headers.get("content-type", "")
+        if not content_type and request.headers.get("content-length", "0") == "0":
+            return FormData()  # a bare POST: the default card and its own question
         if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
             raise UnsupportedTypeError("send the question as multipart/form-data (fields: card, question, image, "
                                        "scale, session_id)")

@@ -59,6 +59,12 @@ def test_ask_without_image_returns_contract_and_session(client, scripted):
     assert scripted.calls[1]["card"] is scripted.calls[0]["card"]
 
 
+def test_bare_post_uses_the_default_card(client, scripted):
+    response = client.post("/api/ask")
+    assert response.status_code == 200, response.text
+    assert scripted.calls[0]["question"] == response.json()["question"] == scripted.calls[0]["card"].question
+
+
 def test_card_as_text_and_as_file(client, scripted, shared_cards):
     text = shared_cards[0].read_text(encoding="utf-8")
     as_text = client.post("/api/ask", data={"card": text})

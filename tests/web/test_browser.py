@@ -3,6 +3,7 @@ report, follow up. Skips when /usr/bin/chromium or Playwright is missing (`.ci/r
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 import time
@@ -71,8 +72,17 @@ def test_upload_ask_restore_download_and_follow_up(live_server, page, tmp_path):
 
     page.goto(base + "/")
     page.wait_for_selector("#card-select option", state="attached")
-    page.set_input_files("#image-file", str(image))
+    # Drop the file on the drop zone the way a browser does: a DataTransfer holding a File.
+    page.evaluate("""([name, b64]) => {
+        const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], name, { type: "image/png" }));
+        const zone = document.querySelector("#drop");
+        zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }""", [image.name, base64.b64encode(image.read_bytes()).decode()])
     page.wait_for_selector("#drop-full:not(.hidden)")
+    assert "blurry.png" in page.inner_text("#drop-name")
     page.select_option("#scale", "2")
     page.fill("#question", QUESTION)
     page.click("#send")
