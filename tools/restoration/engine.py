@@ -201,6 +201,8 @@ class TileForward:
         self.model = model.to(device).eval()
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # every tile of a run has the same shape: autotune once
         self.fell_back = False
 
     @torch.inference_mode()
