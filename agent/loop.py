@@ -5,9 +5,9 @@ computed. The run:
 1. tool phase: the model sees the card's material (prompts/system.j2) and may call `classify_task`,
    `search_knowledge` and, when an image is attached, `restore_image`; an endpoint without tool calling gets a
    plan-then-answer prompt instead (prompts/agent_plan.j2);
-2. answer phase: the answer is asked for as JSON in the `DraftAnswer` shape, with the endpoint's JSON mode
-   (`response_format` json_schema) when it has one, else by prompt alone, and parsed leniently; its prose streams
-   to `on_token` as it arrives, with unprovided links held back;
+2. answer phase: the answer is asked for as JSON in the `DraftAnswer` shape, with the best JSON mode the endpoint
+   accepts (`ask_json`), else by prompt alone, and parsed leniently; its prose streams to `on_token` as it
+   arrives, with unprovided links held back;
 3. the guard (agent.guard.check); on violations one repair round that lists them; if the answer still fails,
    `fallback` is returned with a note saying why.
 Every endpoint fault ends the same way: `fallback` plus a one-line note, never a traceback.
@@ -293,7 +293,11 @@ class AgentRun:
         self.on_token = on_token
         self.found: list[Source] = []
         self.restored: ToolRun | None = None
-        self.json_mode = True
+        schema = DraftAnswer.model_json_schema()
+        self.json_modes: list[dict[str, Any]] = [
+            {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": False}},
+            {"type": "json_object", "schema": schema},
+        ]
         self.max_tokens = get_settings().llm.max_tokens
         self.truncated = False
 
@@ -408,22 +412,22 @@ class AgentRun:
         return ToolMessage(content=str(result), tool_call_id=call.get("id") or name, name=name)
 
     def ask_json(self, messages: list[BaseMessage]) -> str:
-        """The answer's raw text, in JSON mode when the endpoint has one; prose streams to `on_token`."""
-        preview = JsonPreview(self._say)
-        if self.json_mode:
-            schema = {"name": "answer", "schema": DraftAnswer.model_json_schema(), "strict": False}
+        """The answer's raw text, in the best JSON mode the endpoint accepts; prose streams to `on_token`.
+
+        JSON modes, tried in order until one is accepted: OpenAI's `json_schema` (OpenAI, vLLM, Ollama), then
+        `json_object` with a `schema` (llama-cpp-python's server turns it into a grammar), then none (prompt only).
+        """
+        while self.json_modes:
             try:
-                reply = self.stream(self.chat.bind(response_format={"type": "json_schema", "json_schema": schema}),
-                                    messages, preview)
+                reply = self.stream(self.chat.bind(response_format=self.json_modes[0]), messages,
+                                    JsonPreview(self._say))
                 return self._checked(reply)
             except Exception as error:
                 if not _rejected_feature(error):
                     raise
-                log.info("the endpoint refused JSON mode (%s); asking by prompt alone", type(error).__name__)
-                self.json_mode = False
-                preview = JsonPreview(self._say)
-        reply = self.stream(self.chat, messages, preview)
-        return self._checked(reply)
+                refused = self.json_modes.pop(0)
+                log.info("the endpoint refused response_format %s (%s)", refused["type"], type(error).__name__)
+        return self._checked(self.stream(self.chat, messages, JsonPreview(self._say)))
 
     def stream(self, runnable: Any, messages: list[BaseMessage], preview: JsonPreview | None = None) -> AIMessage:
         """One request, streamed; the chunks summed into one message."""

@@ -6,7 +6,8 @@ tool-call arguments streamed in pieces, `data: [DONE]` at the end). Every reques
 check what went over the wire (tools offered, `max_tokens`, messages).
 
 Endpoint quirks are switches: `reject_tools` answers 400 to any request offering tools (a server without tool
-calling), `reject_response_format` answers 400 to any request asking for JSON mode.
+calling), `reject_response_format` answers 400 to any request asking for JSON mode (True) or for the given kinds of it
+(a set such as {"json_schema"}).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class FakeOpenAI:
     """Start with `with FakeOpenAI() as server:`; point OPENAI_BASE_URL at `server.url`."""
 
     def __init__(self, script: list[Reply] | None = None, reject_tools: bool = False,
-                 reject_response_format: bool = False, token_chars: int = 7) -> None:
+                 reject_response_format: bool | set[str] = False, token_chars: int = 7) -> None:
         self.script: list[Reply] = list(script or [])
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -87,8 +88,10 @@ class FakeOpenAI:
             self.requests.append(body)
             if self.reject_tools and body.get("tools"):
                 return Reply.fail(400, "tools are not supported by this server")
-            if self.reject_response_format and body.get("response_format"):
-                return Reply.fail(400, "response_format is not supported by this server")
+            kind = (body.get("response_format") or {}).get("type")
+            refused = self.reject_response_format
+            if kind and (refused is True or (isinstance(refused, set) and kind in refused)):
+                return Reply.fail(400, f"response_format {kind} is not supported by this server")
             if not self.script:
                 return Reply.fail(500, "fake server: the test's script is exhausted")
             reply = self.script.pop(0)

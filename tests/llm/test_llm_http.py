@@ -143,7 +143,18 @@ def test_endpoint_without_json_mode_is_parsed_leniently(ctx, fallback, fake_tool
         server.add(Reply.text("ready"), Reply.text("Here you go:\n```json\n" + json.dumps(good_draft()) + "\n```"))
         answer = run(ctx, fallback, fake_tools)
     assert answer.engine == "llm:fake-model"
-    assert "response_format" in server.requests[1] and "response_format" not in server.requests[2]
+    kinds = [body.get("response_format", {}).get("type") for body in server.requests[1:]]
+    assert kinds == ["json_schema", "json_object", None]
+
+
+def test_endpoint_with_schema_less_json_mode_gets_the_schema_its_own_way(ctx, fallback, fake_tools, monkeypatch):
+    with FakeOpenAI(reject_response_format={"json_schema"}) as server:  # like llama-cpp-python's server
+        _point_at(server, monkeypatch)
+        server.add(Reply.text("ready"), Reply.json(good_draft()))
+        answer = run(ctx, fallback, fake_tools)
+    assert answer.engine == "llm:fake-model"
+    final = server.requests[-1]["response_format"]
+    assert final["type"] == "json_object" and "workflow" in final["schema"]["properties"]
 
 
 @pytest.mark.parametrize("status, words", [
