@@ -34,7 +34,7 @@ def real_endpoint(monkeypatch):
     monkeypatch.setenv("CNAPS_LLM_MODEL", os.environ.get("CNAPS_TEST_LLM_MODEL", "gemma-3-270m"))
     monkeypatch.setenv("CNAPS_LLM__TIMEOUT", "300")
     monkeypatch.setenv("CNAPS_LLM__RETRIES", "0")
-    monkeypatch.setenv("CNAPS_LLM__MAX_TOKENS", os.environ.get("CNAPS_TEST_LLM_MAX_TOKENS", "400"))
+    monkeypatch.setenv("CNAPS_LLM__MAX_TOKENS", os.environ.get("CNAPS_TEST_LLM_MAX_TOKENS", "700"))
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
