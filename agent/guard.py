@@ -24,7 +24,17 @@ from agent.schemas import Answer, AnswerContext
 # A bare host with a path (github.com/x/y) is a link a reader can follow even without a scheme.
 BARE_HOST = re.compile(r"\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|ai|edu|dev|app|co)/[^\s<>()\[\]{}\"'`]*",
                        re.IGNORECASE)
-CITATION = re.compile(r"\[(\d{1,3})\]")
+CITATION = re.compile(r"\[(\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*)\]")  # [1], [1, 2], [1-3]
+
+
+def cited_numbers(text: str) -> set[int]:
+    """Every reference number a text cites, ranges expanded."""
+    numbers: set[int] = set()
+    for group in CITATION.findall(text or ""):
+        for part in re.split(r"\s*[,;]\s*", group):
+            ends = [int(x) for x in re.split(r"\s*[\u2013-]\s*", part)]
+            numbers.update(range(ends[0], ends[-1] + 1) if len(ends) == 2 and ends[1] - ends[0] < 20 else ends)
+    return numbers
 _STOP = {
     "the", "and", "for", "with", "from", "your", "via", "using", "code", "paper", "official", "checkpoints",
     "model", "models", "image", "images", "network", "networks", "its", "this", "that", "are", "into",
@@ -113,7 +123,7 @@ def check(answer: Answer, ctx: AnswerContext, label_note: str = "") -> list[str]
     for where, text in _texts(answer):
         if where.startswith("reference") or where == "markdown":
             continue
-        for n in sorted({int(m) for m in CITATION.findall(text)} - numbers):
+        for n in sorted(cited_numbers(text) - numbers):
             problems.append(f"{where} cites [{n}], but no reference has that number")
     workflow_text = " ".join(s.text for s in answer.workflow.steps) + " " + answer.workflow.text
     if answer.workflow.steps and not CITATION.search(workflow_text):

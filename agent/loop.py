@@ -52,6 +52,14 @@ class DraftTask(BaseModel):
     mismatch: bool = Field(description="True when the recommended models cannot do everything the task needs.")
     text: str = Field(description="What the user is trying to do, in a few sentences.")
 
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _scale(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "4x", "x4", "none"
+            digits = re.search(r"\d+", value)
+            return int(digits.group(0)) if digits else None
+        return value
+
     @field_validator("label", mode="before")
     @classmethod
     def _label(cls, value: Any) -> Any:

@@ -98,6 +98,18 @@ def test_unresolved_and_missing_citations(ctx, fallback):
         "the workflow cites no reference: mark each fact with the [n] of its reference"]
 
 
+def test_citation_lists_and_ranges_resolve(ctx, fallback):
+    from agent.guard import cited_numbers
+
+    assert cited_numbers("a [1, 2] b [3-5] c [7; 9] d [2]") == {1, 2, 3, 4, 5, 7, 9}
+    draft = good_draft()
+    draft["workflow"]["steps"][0]["text"] += " See also [1, 2]."
+    assert problems(ctx, fallback, draft) == []
+    draft["workflow"]["steps"][0]["text"] += " And [2-4]."
+    assert problems(ctx, fallback, draft) == ["workflow step 1 (input) cites [3], but no reference has that number",
+                                              "workflow step 1 (input) cites [4], but no reference has that number"]
+
+
 def test_sections(ctx, fallback):
     draft = good_draft()
     draft["workflow"]["steps"] = [draft["workflow"]["steps"][1]]
@@ -134,9 +146,10 @@ def test_parse_draft_is_lenient():
     assert parse_draft("prose before " + text + " prose after").references[1].url == GITHUB
     data = good_draft()
     data["task"]["label"] = "Super Resolution"
+    data["task"]["scale"] = "4x"
     data["workflow"]["steps"] = {"Input": "a [1]", "model": "b [1]", "output": "c"}
     draft = parse_draft(json.dumps(data))
-    assert draft.task.label.value == "super-resolution"
+    assert draft.task.label.value == "super-resolution" and draft.task.scale == 4
     assert [s.stage for s in draft.workflow.steps] == ["input", "model", "output"]
 
 
