@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import struct
 import zlib
 from collections.abc import Callable
@@ -211,6 +212,11 @@ FIX_WORDS = ("pass", "use", "choose", "check", "give", "raise", "add", "save", "
 
 # Any link-like token an answer could carry, by scheme or bare www. host.
 LINK = r"(?:https?|javascript|data|ftp|file|vbscript|mailto):[^\s<>\"'`)\]\\]+|\bwww\.[^\s<>\"'`)\]\\]+"
+
+
+def links_in(text: str) -> set[str]:
+    """Every link-like token in `text`; punctuation that ends a sentence is not part of a link."""
+    return {link.rstrip(".,;:!?") for link in re.findall(LINK, text)}
 
 
 def has_fix(message: str) -> bool:

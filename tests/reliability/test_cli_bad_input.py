@@ -22,10 +22,10 @@ from tests.reliability.corpus import (
     BAD_IMAGES,
     EVIL,
     HOSTILE_CARDS,
-    LINK,
     ODD_IMAGES,
     files_under,
     has_fix,
+    links_in,
     rgb_png,
 )
 
@@ -207,6 +207,25 @@ def test_bad_output_names(photo, cnaps, tiny_weights, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
 
+@pytest.mark.parametrize("args", [["restore"], ["frobnicate"], ["restore", "a.png", "b.png", "--no-such-flag"],
+                                  ["ask", "--format", "yaml"], ["classify"]])
+def test_parser_usage_errors_are_one_line(args, cnaps):
+    code, out, err = cnaps(*args)
+    assert_one_line_error(code, out, err, "--help")
+    assert code == 2
+
+
+def test_an_unexpected_exception_is_one_line_without_traceback(cnaps, monkeypatch):
+    def broken(text):
+        raise ValueError("a bug, not bad input")
+
+    monkeypatch.setattr("agent.classify.classify", broken)
+    code, out, err = cnaps("classify", "deblur my photo")
+    assert code == 70 and "Traceback" not in err
+    assert err.strip("\n").split("\n") == [
+        "cnaps: internal error: ValueError: a bug, not bad input (rerun with --debug for the traceback)"]
+
+
 # --- cards ------------------------------------------------------------------------------------------------------
 
 
@@ -222,7 +241,7 @@ def test_hostile_card_answer_has_only_provided_links(case, corpus, cnaps, offlin
     code, out, err = cnaps("ask", corpus.cards[case.name], "--llm", "none", "--format", "json")
     assert code == 0, err
     answer = json.loads(out)
-    links = set(re.findall(LINK, out))
+    links = links_in(out)
     assert links <= set(case.links), links - set(case.links)
     assert EVIL not in out and "javascript:" not in out and "data:text" not in out
     assert {r["url"] for r in answer["references"]} <= set(case.links)

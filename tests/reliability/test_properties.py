@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pytest
@@ -21,7 +20,7 @@ from agent.cards import Card, parse_card
 from agent.errors import CardError
 from agent.schemas import Classification, Source, TaskLabel
 from tests.reliability.conftest import card_passages
-from tests.reliability.corpus import EVIL, HOSTILE_SCHEMES, INJECTION, LINK, MIMO_GITHUB, MIMO_PAPER, RELATED
+from tests.reliability.corpus import EVIL, HOSTILE_SCHEMES, INJECTION, MIMO_GITHUB, MIMO_PAPER, RELATED, links_in
 
 def examples(count: int) -> settings:
     return settings(max_examples=count, deadline=None,
@@ -120,7 +119,7 @@ def test_composed_answer_links_are_a_subset_of_the_card_links(text, classificati
                         capability=check(card, classification), passages=passages)
     answer = compose(ctx)
     allowed = card.provided_links
-    found = {link for s in strings(answer.model_dump(mode="json")) for link in re.findall(LINK, s)}
+    found = {link for s in strings(answer.model_dump(mode="json")) for link in links_in(s)}
     assert found <= allowed, found - allowed
     assert {r.url for r in answer.references} <= allowed
 
