@@ -153,8 +153,9 @@ async function ask(question) {
   addUserMessage(question);
   const view = assistantView(Boolean(state.image));
   const form = buildForm(question);
-  setImage(null);
+  const sentImage = state.image;
   $("#question").value = "";
+  let answered = false;
   try {
     const response = await fetch("/api/ask/stream", { method: "POST", body: form });
     if (!response.ok) {
@@ -164,10 +165,13 @@ async function ask(question) {
       view.fail(retry ? `${detail} (retry after ${retry} s)` : detail);
       return;
     }
-    await readEvents(response, view);
+    answered = await readEvents(response, view);
   } catch (error) {
     view.fail(`The connection to the server failed: ${error.message}`);
   } finally {
+    // After an answer the image is used up; after a failure it stays attached for another try.
+    if (answered && state.image === sentImage) setImage(null);
+    if (!answered && !$("#question").value) $("#question").value = question;
     state.busy = false;
     $("#send").disabled = false;
   }
@@ -178,6 +182,7 @@ async function readEvents(response, view) {
   const decoder = new TextDecoder();
   let buffer = "";
   let finished = false;
+  let answered = false;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
@@ -198,11 +203,12 @@ async function readEvents(response, view) {
       else if (event === "status") view.status(payload.message);
       else if (event === "progress") view.progress(payload.done, payload.total);
       else if (event === "token") view.token(payload.text);
-      else if (event === "answer") { view.answer(payload); finished = true; }
+      else if (event === "answer") { view.answer(payload); finished = answered = true; }
       else if (event === "error") { view.fail(payload.detail); finished = true; }
     }
   }
   if (!finished) view.fail("The answer stream ended early: ask again.");
+  return answered;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
