@@ -306,7 +306,11 @@ def chat(
             line = input("\nyou> " if interactive else "")
         except EOFError:
             break
-        turn = session.handle(line)
+        try:
+            turn = session.handle(line)
+        except KeyboardInterrupt:  # Ctrl-C stops this answer, not the chat (Ctrl-C at the prompt leaves)
+            print("\n(cancelled)", file=sys.stderr, flush=True)
+            continue
         if turn.kind == "quit":
             break
         if turn.kind == "error":
