@@ -163,3 +163,11 @@ def test_cli_report_writes_html_and_refuses_to_overwrite(monkeypatch, capsys, tm
     assert code == OutputError.exit_code and "input" in err and card.read_text() == shared_card_text()
     code, _, err = run_cli(monkeypatch, capsys, "report", "-o", str(tmp_path / "r.txt"))
     assert code == UsageError.exit_code and len(scripted.calls) == 1
+
+
+def test_report_without_an_image_still_has_the_three_sections():
+    answer = ScriptedAsk()(bundled_card(), question="How does MIMO-UNet deblur?")
+    html = render_report(answer, "How does MIMO-UNet deblur?", "html")
+    assert "no image attached" in html and "Restoration record" not in html and "data:image" not in html
+    markdown = render_report(answer, "How does MIMO-UNet deblur?", "md")
+    assert markdown.count("\n## ") == 3 and "Restoration record" not in markdown
