@@ -6,6 +6,11 @@ from agent.cards import Card, RecommendedModel, RelatedPaper
 from knowledge.embed import Embedder
 from knowledge.ingest import Document
 
+# The two links every shared card gives for MIMO-UNet (the project documents cite only these).
+MIMO_PAPER = ("https://openaccess.thecvf.com/content/ICCV2021/papers/"
+              "Cho_Rethinking_Coarse-To-Fine_Approach_in_Single_Image_Deblurring_ICCV_2021_paper.pdf")
+MIMO_GITHUB = "https://github.com/chosj95/MIMO-UNet"
+
 PAPER = "https://example.org/mimo-unet.pdf"
 GITHUB = "https://github.com/example/mimo-unet"
 

@@ -19,11 +19,7 @@ from knowledge.ingest import (
     load_project_docs,
     project_docs,
 )
-from tests.knowledge.sample import FACES, GITHUB, PAPER, RAIN, make_card, tiny_docs
-
-MIMO_PAPER = ("https://openaccess.thecvf.com/content/ICCV2021/papers/"
-              "Cho_Rethinking_Coarse-To-Fine_Approach_in_Single_Image_Deblurring_ICCV_2021_paper.pdf")
-MIMO_GITHUB = "https://github.com/chosj95/MIMO-UNet"
+from tests.knowledge.sample import FACES, GITHUB, MIMO_GITHUB, MIMO_PAPER, PAPER, RAIN, make_card, tiny_docs
 
 
 def test_project_docs_cite_only_the_two_mimo_unet_links():
