@@ -78,6 +78,22 @@ def test_odd_image_restores_to_the_right_size(case, corpus, cnaps, tiny_weights,
         assert "first frame" in out
 
 
+@pytest.mark.parametrize("command", ["ask", "report"])
+def test_bad_image_attached_to_a_question_is_refused(command, corpus, cnaps, tiny_weights, tmp_path, offline_store):
+    from agent.settings import get_settings
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    for case in BAD_IMAGES:
+        target = ["--output-dir", out_dir] if command == "ask" else ["-o", out_dir / "report.html"]
+        code, out, err = cnaps(command, corpus.cards["injection"], "--image", corpus.images[case.name],
+                               *target, *tiny(tiny_weights), "--llm", "none")
+        assert_one_line_error(code, out, err, case.hint)
+        assert code == 3, case.name
+    assert_nothing_written(out_dir)
+    assert_nothing_written(get_settings().output_dir)
+
+
 def test_batch_of_the_whole_corpus_keeps_good_outputs_and_names_failures(corpus, cnaps, tiny_weights, tmp_path):
     out_dir = tmp_path / "out"
     code, out, err = cnaps("restore", corpus.root / "images", out_dir, *tiny(tiny_weights))
