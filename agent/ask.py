@@ -83,14 +83,15 @@ def _use_llm(choice: str | None) -> bool:
 
 def gather_passages(card: Card, question: str, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[Source]:
     """Passages for the question and for each fact the workflow wants, from the card's documents only."""
-    from knowledge.retrieve import rank_papers, retrieve
+    from knowledge.retrieve import rank_papers, retrieve_many
     from knowledge.store import KnowledgeStore
 
     store = KnowledgeStore()
     store.ensure(card)
     found: dict[str, Source] = {}
-    for _, query in retrieval_queries(question, needs_upscale, datasets):
-        for passage in retrieve(store, card, query, k=4):
+    queries = [query for _, query in retrieval_queries(question, needs_upscale, datasets)]
+    for passages in retrieve_many(store, card, queries, k=4):
+        for passage in passages:
             source = Source(id=passage.id, url=passage.url, score=passage.score, title=passage.title,
                             text=passage.text)
             if passage.id not in found or found[passage.id].score < source.score:
