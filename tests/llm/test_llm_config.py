@@ -7,13 +7,14 @@ from conftest import SECRET
 from fake_openai import Reply
 
 from agent.errors import LLMError
-from agent.llm import PLACEHOLDER_KEY, cap_field, chat_model, describe_failure, endpoint, redact
+from agent.llm import PLACEHOLDER_KEY, cap_field, chat_model, describe_failure, redact
+from agent.llm import endpoint as configured_endpoint
 from agent.settings import get_settings
 
 
 def test_no_endpoint_is_an_error_with_the_fix():
     with pytest.raises(LLMError, match="set OPENAI_API_KEY .* or OPENAI_BASE_URL"):
-        endpoint()
+        configured_endpoint()
 
 
 def test_settings_reach_the_chat_model(monkeypatch):
@@ -26,7 +27,7 @@ def test_settings_reach_the_chat_model(monkeypatch):
     model = chat_model()
     assert model.model_name == "gpt-test" and model.request_timeout == 12.5 and model.max_retries == 3
     assert model.extra_body == {"max_tokens": 77} and model.max_tokens is None  # not max_completion_tokens
-    point = endpoint()
+    point = configured_endpoint()
     assert point.describe() == "model gpt-test at api.openai.com"
     for text in (repr(model), str(model), repr(point), repr(get_settings())):
         assert SECRET not in text
