@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -211,3 +213,29 @@ def test_cuda_half_precision_agrees_with_fp32(network, precision):
 def test_cuda_restorer_runs_and_records_the_gpu(tiny_weights):
     run = Restorer("test-mimo-unet", weights=tiny_weights, device="cuda").run(_photo(100, 60))
     assert run.device.startswith("cuda:") and run.precision == "fp16"
+
+
+def test_cpu_defaults_to_fp32_and_bf16_stays_close_to_it():
+    from tools.restoration.engine import resolve_precision
+    from tools.restoration.metrics import psnr
+
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    torch.manual_seed(0)
+    model = build_model("test-mimo-unet")
+    x = torch.from_numpy(np.asarray(_photo(48, 32), dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    exact = TileForward(model, torch.device("cpu"), "fp32")(x)
+    bf16 = TileForward(model, torch.device("cpu"), "bf16")(x)
+    to_image = lambda t: (t[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round()  # noqa: E731
+    assert 38 <= psnr(to_image(bf16), to_image(exact), channel="rgb") < math.inf
+
+
+def test_fp16_overflow_is_recomputed_in_fp32():
+    class Overflowing(torch.nn.Module):
+        def forward(self, x):
+            if torch.is_autocast_enabled("cpu"):
+                return [x * float("inf")]
+            return [x]
+
+    forward = TileForward(Overflowing(), torch.device("cpu"), "bf16")
+    x = torch.rand(1, 3, 8, 8)
+    assert torch.equal(forward(x), x) and forward.fell_back
