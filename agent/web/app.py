@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData, MutableHeaders, UploadFile
@@ -280,6 +281,17 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _swagger_assets() -> Path | None:
+    """Swagger UI's files from the swagger-ui-py package, so /docs works offline; None without the package
+    (FastAPI's default /docs then loads them from a CDN)."""
+    try:
+        import swagger_ui
+    except ImportError:
+        return None
+    folder = Path(swagger_ui.__file__).resolve().parent / "static"
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
+
+
 def _sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode("utf-8")
 
@@ -296,10 +308,20 @@ def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = No
         server.restore_pool.shutdown()
         server.answer_pool.shutdown()
 
-    app = FastAPI(title="cnaps", version=__version__, lifespan=lifespan,
+    docs_assets = _swagger_assets()
+    app = FastAPI(title="cnaps", version=__version__, lifespan=lifespan, docs_url=None if docs_assets else "/docs",
                   description="Explains image-restoration results and performs them (MIMO-UNet, ICCV 2021).")
     app.state.server = server
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if docs_assets:
+        app.mount("/docs-assets", StaticFiles(directory=docs_assets), name="docs-assets")
+
+        @app.get("/docs", include_in_schema=False)
+        def docs() -> Response:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="cnaps API",
+                                       swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                       swagger_css_url="/docs-assets/swagger-ui.css",
+                                       swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
     @app.exception_handler(CnapsError)
     async def cnaps_error(request: Request, error: CnapsError) -> JSONResponse:

@@ -41,6 +41,14 @@ def test_health_cards_docs_and_page(client):
     assert client.get("/static/app.js").status_code == 200
 
 
+def test_docs_work_offline_when_swagger_ui_is_installed(client):
+    pytest.importorskip("swagger_ui")
+    html = client.get("/docs").text
+    assert "/docs-assets/swagger-ui-bundle.js" in html
+    assert not re.search(r"""(src|href)=["']https?://""", html)
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+
+
 def test_ask_without_image_returns_contract_and_session(client, scripted):
     response = client.post("/api/ask", data={"question": "How does MIMO-UNet deblur text?"})
     assert response.status_code == 200, response.text
