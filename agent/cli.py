@@ -237,6 +237,9 @@ def restore(
                 raise
             finished += 1
             reference = compare / source.name if compare is not None and compare.is_dir() else compare
+            if reference is not None and not reference.is_file():
+                console.print(f"no reference {reference}: sharpness only", markup=False, highlight=False)
+                reference = None
             ref_image = open_image(reference, settings.max_pixels) if reference is not None else None
             quality = assess(open_image(source, settings.max_pixels), Image.open(target), ref_image,
                              str(reference) if reference else None)
@@ -392,7 +395,7 @@ def main() -> None:
     """Entry point: run the app and turn CnapsError into one line plus an exit code."""
     debug = "--debug" in sys.argv[1:]
     try:
-        result = app(standalone_mode=False)
+        result = app(standalone_mode=False, prog_name="cnaps")
         if result == 130:  # typer catches Ctrl-C itself and returns 130 when not in standalone mode
             raise KeyboardInterrupt
     except CnapsError as error:
@@ -412,8 +415,14 @@ def main() -> None:
     except Exception as error:  # click usage errors arrive here in standalone_mode=False
         import click
 
-        if isinstance(error, click.exceptions.ClickException):
-            print(f"cnaps: error: {error.format_message()}", file=sys.stderr)
+        # typer >= 0.16 raises its vendored click's exceptions (typer._click), which plain click does not know.
+        vendored = getattr(getattr(typer, "_click", None), "exceptions", None)
+        usage_errors = (click.exceptions.ClickException,) + ((vendored.ClickException,) if vendored else ())
+        if isinstance(error, usage_errors):
+            context = getattr(error, "ctx", None)
+            usage = f"{context.command_path} --help" if context is not None else "cnaps --help"
+            print(f"cnaps: error: {error.format_message().rstrip('.')}: check the usage with `{usage}`",
+                  file=sys.stderr)
             sys.exit(2)
         if debug:
             raise

@@ -239,3 +239,22 @@ def test_fp16_overflow_is_recomputed_in_fp32():
     forward = TileForward(Overflowing(), torch.device("cpu"), "bf16")
     x = torch.rand(1, 3, 8, 8)
     assert torch.equal(forward(x), x) and forward.fell_back
+
+
+def test_self_ensemble_averages_the_eight_dihedral_transforms():
+    from tools.restoration.engine import SelfEnsemble
+
+    torch.manual_seed(0)
+    forward = TileForward(build_model("test-mimo-unet"), torch.device("cpu"), "fp32")
+    x = torch.rand(1, 3, 16, 24)
+    outputs = []
+    for turns in range(4):
+        turned = x.rot90(turns, (2, 3))
+        outputs.append(forward(turned).rot90(-turns, (2, 3)))
+        outputs.append(forward(turned.flip(3)).flip(3).rot90(-turns, (2, 3)))
+    expected = torch.stack(outputs).mean(0)
+    ensemble = SelfEnsemble(forward)
+    torch.testing.assert_close(ensemble(x), expected)
+    assert not torch.allclose(ensemble(x), forward(x), atol=1e-4)  # the transforms do change the output
+    ensemble.fell_back = False
+    assert forward.fell_back is False

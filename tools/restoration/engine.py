@@ -226,6 +226,33 @@ class TileForward:
         return out.to("cpu", torch.float32).contiguous()
 
 
+class SelfEnsemble:
+    """Geometric self-ensemble (MIMO-UNet++): the mean over the 8 flips/rotations of a tile, each undone."""
+
+    def __init__(self, forward: TileForward) -> None:
+        self.forward = forward
+
+    def __getattr__(self, name: str):
+        return getattr(self.forward, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "forward":
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.forward, name, value)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        total = torch.zeros_like(x)
+        for turns in range(4):
+            for flip in (False, True):
+                t = x.rot90(turns, (2, 3))
+                t = t.flip(3) if flip else t
+                y = self.forward(t.contiguous())
+                y = y.flip(3) if flip else y
+                total += y.rot90(-turns, (2, 3))
+        return total / 8
+
+
 # --- the restorer ----------------------------------------------------------------------------------------------
 
 
@@ -297,6 +324,8 @@ class Restorer:
         loaded = load_weights(self.entry, weights)
         self.weights = loaded.record
         self.forward = TileForward(loaded.model, self.device, self.precision)
+        if self.entry.self_ensemble:
+            self.forward = SelfEnsemble(self.forward)
 
     def tile_for(self, picture_pixels: int) -> int | None:
         if self.tile != "auto":
@@ -337,6 +366,8 @@ class Restorer:
         restored = out[0, :, :height_s, :width_s].permute(1, 2, 0).numpy()  # (H, W, 3)
         if self.forward.fell_back:
             stats.notes.append("fp16 overflowed on some tiles; they were recomputed in fp32")
+        if self.entry.self_ensemble:
+            stats.notes.append("geometric self-ensemble: each tile ran 8 times (flips and rotations), averaged")
         stats.notes[:0] = picture.notes
         return from_picture(restored, picture), stats
 
