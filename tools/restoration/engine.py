@@ -45,7 +45,7 @@ _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> torch.Tensor:
-    """Pad (B, C, H, W) at the bottom/right to multiples of `multiple`: reflect when the image allows, else replicate."""
+    """Pad (B, C, H, W) bottom/right to multiples of `multiple`: reflect when the image allows, else replicate."""
     height, width = x.shape[-2:]
     pad_h, pad_w = -height % multiple, -width % multiple
     if not pad_h and not pad_w:
@@ -127,7 +127,7 @@ def resolve_device(device: str) -> torch.device:
         raise UsageError(f"unknown device '{device}': use auto, cpu, cuda or cuda:N") from error
     if chosen.type == "cuda":
         if not torch.cuda.is_available():
-            raise DeviceError(f"CUDA is not available on this machine: pass --device cpu (or auto)")
+            raise DeviceError("CUDA is not available on this machine: pass --device cpu (or auto)")
         if chosen.index is not None and chosen.index >= torch.cuda.device_count():
             raise DeviceError(f"there is no {device} (found {torch.cuda.device_count()} GPUs): pass --device cuda:0")
     elif chosen.type != "cpu":

@@ -108,7 +108,8 @@ def official_entry(entry: ZooEntry, file_name: str) -> ZooEntry | None:
     return next((c for c in candidates if c.network == entry.network and file_name in c.official_files), None)
 
 
-def locate_weights(entry: ZooEntry, weights: str | Path | None = None, weights_dir: Path | None = None) -> WeightsSource:
+def locate_weights(entry: ZooEntry, weights: str | Path | None = None,
+                   weights_dir: Path | None = None) -> WeightsSource:
     """Find the weights for `entry`: the explicit path, then weights_dir/<official name>, then the project's file."""
     if weights is not None:
         return WeightsSource(path=Path(weights).expanduser(), found_by="argument")
