@@ -218,6 +218,9 @@ def test_full_queue_answers_429_with_retry_after(make_client, scripted):
     busy = client.post("/api/ask", files={"image": ("p.png", blurry_png(), "image/png")})
     assert_one_line_error(busy, 429)
     assert int(busy.headers["retry-after"]) >= 1
+    streamed = client.post("/api/ask/stream", files={"image": ("p.png", blurry_png(), "image/png")})
+    assert_one_line_error(streamed, 429)  # refused before the event stream starts
+    assert int(streamed.headers["retry-after"]) >= 1
     # Questions without an image use their own pool and still get answers.
     scripted.gate.set()
     for worker in workers:

@@ -133,7 +133,8 @@ function notice(message) {
 
 function addUserMessage(question) {
   const card = state.tab === "bundled" ? $("#card-select").value : state.tab === "paste" ? "pasted card" : state.cardFile?.name;
-  const message = el("div", { class: "msg user" }, question || "(the card's own question)");
+  const bundled = state.tab === "bundled" ? (state.cards || {})[$("#card-select").value] : null;
+  const message = el("div", { class: "msg user" }, question || bundled?.question || "(the card's own question)");
   if (state.image) {
     message.append(el("div", { class: "attach" }, el("img", { src: state.imageUrl, alt: "attached image" }),
                       `${state.image.name}${$("#scale").value ? ` · ×${$("#scale").value}` : ""}`));
