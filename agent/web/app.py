@@ -29,7 +29,6 @@ from starlette.formparsers import MultiPartException
 from agent import __version__
 from agent.cards import DEFAULT_CARD, Card, bundled_card, bundled_cards, parse_card
 from agent.errors import BusyError, CnapsError, UsageError
-from agent.report import ReportFormat
 from agent.schemas import Answer
 from agent.settings import Settings, get_settings
 from agent.web.jobs import WorkerPool
@@ -187,9 +186,12 @@ class Server:
 
     # -- running a request ------------------------------------------------------------------------------------
 
+    def pool_for(self, req: AskRequest) -> WorkerPool:
+        """Restorations queue in their own bounded pool, so questions without an image never wait behind them."""
+        return self.restore_pool if req.image is not None else self.answer_pool
+
     def submit(self, req: AskRequest, emit: Callable[[str, Any], None] | None) -> "asyncio.Future[dict]":
-        pool = self.restore_pool if req.image is not None else self.answer_pool
-        future = pool.submit(self.run_job, req, emit or (lambda event, data: None))
+        future = self.pool_for(req).submit(self.run_job, req, emit or (lambda event, data: None))
         return asyncio.wrap_future(future)
 
     def run_job(self, req: AskRequest, emit: Callable[[str, Any], None]) -> dict:
@@ -383,7 +385,7 @@ def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = No
                 except RuntimeError:  # the loop is gone: nobody is listening
                     closed.set()
 
-        pool = server.restore_pool if req.image is not None else server.answer_pool
+        pool = server.pool_for(req)
         future = server.submit(req, emit)  # BusyError (429) is raised here, before the stream starts
         ahead = max(0, pool.pending - pool.workers)
 
@@ -430,7 +432,7 @@ def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = No
             fmt = kind.removeprefix("report.")
             if fmt not in REPORT_MEDIA:
                 raise UsageError("reports come as report.html, report.md or report.pdf")
-            path = await asyncio.to_thread(server.runs.report, run_id, fmt)  # type: ignore[arg-type]
+            path = await asyncio.to_thread(server.runs.report, run_id, fmt)
             headers = {"Content-Security-Policy": REPORT_CSP} if fmt == "html" else {}
             return FileResponse(path, media_type=REPORT_MEDIA[fmt], headers=headers,
                                 filename=f"cnaps-report-{run_id[:8]}.{fmt}")
