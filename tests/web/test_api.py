@@ -221,7 +221,8 @@ def test_full_queue_answers_429_with_retry_after(make_client, scripted):
     streamed = client.post("/api/ask/stream", files={"image": ("p.png", blurry_png(), "image/png")})
     assert_one_line_error(streamed, 429)  # refused before the event stream starts
     assert int(streamed.headers["retry-after"]) >= 1
-    # Questions without an image use their own pool and still get answers.
+    # Questions without an image use their own pool and still get answers while restorations wait.
+    assert client.post("/api/ask", data={"question": "no image"}).status_code == 200
     scripted.gate.set()
     for worker in workers:
         worker.join(timeout=30)
