@@ -2,9 +2,9 @@
 
 Starts the server as a subprocess on a free loopback port (its own CNAPS_HOME unless --home is given), waits for
 /healthz, warms it up (the first question builds the knowledge index), then runs --clients threads that POST
-/api/ask until --requests answers came back or --duration seconds passed, whichever is first. Prints requests/s,
-p50/p95 latency per kind, responses by HTTP status, and the server's resident memory before and after the run.
-Stops the server by itself.
+/api/ask until --requests answers came back or --duration seconds passed, whichever is first (one round; --rounds
+repeats it). Prints requests/s, p50/p95 latency per kind, responses by HTTP status, and the server's resident
+memory before and after each round. Stops the server by itself.
 
     PYTHONPATH=. python benchmarks/load.py                   # tiny random network: measures the server, not MIMO-UNet
     PYTHONPATH=. python benchmarks/load.py --clients 8 --requests 400 --image-share 0.5
@@ -192,8 +192,9 @@ def report(tally: Tally, elapsed: float, rss_before: float, rss_after: float, ar
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=4, help="Concurrent clients (threads).")
-    parser.add_argument("--requests", type=int, default=200, help="Stop after this many requests.")
-    parser.add_argument("--duration", type=float, default=120.0, help="Stop after this many seconds.")
+    parser.add_argument("--requests", type=int, default=200, help="Requests per round.")
+    parser.add_argument("--duration", type=float, default=120.0, help="Stop a round after this many seconds.")
+    parser.add_argument("--rounds", type=int, default=1, help="Rounds of --requests each, RSS taken after each.")
     parser.add_argument("--image-share", type=float, default=0.25, help="Share of requests with an image (0-1).")
     parser.add_argument("--model", default="test-mimo-unet", help="Zoo model the server runs.")
     parser.add_argument("--weights", type=Path, default=None, help="Weights (default: random tiny weights).")
@@ -205,8 +206,9 @@ def main() -> None:
     parser.add_argument("--startup", type=float, default=300.0, help="Seconds to wait for the server and warm-up.")
     args = parser.parse_args()
     if not (1 <= args.clients <= 64 and 1 <= args.requests <= 10_000 and 0 < args.duration <= 3600
-            and 0 <= args.image_share <= 1):
-        raise SystemExit("keep --clients 1-64, --requests 1-10000, --duration under an hour, --image-share 0-1")
+            and 0 <= args.image_share <= 1 and 1 <= args.rounds <= 20):
+        raise SystemExit("keep --clients 1-64, --requests 1-10000, --duration under an hour, --image-share 0-1, "
+                         "--rounds 1-20")
 
     with tempfile.TemporaryDirectory(prefix="cnaps-load-") as scratch:
         scratch_path = Path(scratch)
@@ -227,9 +229,11 @@ def main() -> None:
                     kind, response = ask(client, base, ticket, images, share, args.startup)
                     if response.status_code != 200:
                         raise SystemExit(f"warm-up {kind} request failed: {response.status_code} {response.text}")
-            rss_before = rss_mb(server.pid)
-            tally, elapsed = drive(base, args, images)
-            rss_after = rss_mb(server.pid)
+            rss = [rss_mb(server.pid)]
+            for _ in range(args.rounds):  # RSS after each round: a leak keeps growing, warm-up growth levels off
+                tally, elapsed = drive(base, args, images)
+                rss.append(rss_mb(server.pid))
+                report(tally, elapsed, rss[-2], rss[-1], args)
         finally:
             server.send_signal(signal.SIGINT)
             try:
@@ -237,7 +241,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-        report(tally, elapsed, rss_before, rss_after, args)
+        print(f"server RSS by round (MB): {' -> '.join(f'{value:.0f}' for value in rss)}")
         server_errors = [line for line in log.read_text().splitlines() if "Traceback" in line or "ERROR" in line]
         print(f"server log: {len(server_errors)} error line(s)" + (f", first: {server_errors[0]}" if server_errors
                                                                      else ""))

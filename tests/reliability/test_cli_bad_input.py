@@ -219,8 +219,7 @@ def test_bad_output_names(photo, cnaps, tiny_weights, tmp_path):
     assert_one_line_error(code, out, err, "unknown model")
     code, out, err = cnaps("report", "-o", tmp_path / "report.exe")
     assert_one_line_error(code, out, err)
-    assert_nothing_written(tmp_path / "in" / "none")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no output and no report was written
 
 
 @pytest.mark.parametrize("args", [["restore"], ["frobnicate"], ["restore", "a.png", "b.png", "--no-such-flag"],
