@@ -36,8 +36,8 @@ OVERLAP = 32  # pixels shared by neighbouring tiles; the blend ramps across them
 # Peak activation bytes per pixel of an fp32 eager forward per base channel (measured on the CPU with
 # MIMO-UNet, c=32: about 3.4 KB per pixel; halved for fp16/bf16). The auto tile keeps tile^2 * this under budget.
 _BYTES_PER_PIXEL_PER_CHANNEL = 110
-# Whole-image buffers the CPU engine holds besides the network: float input, blended output, blend weights.
-_IMAGE_BYTES_PER_PIXEL = 4 * 3 + 4 * 3 + 4
+# Whole-image buffers the CPU engine holds besides the network: float input and blended output.
+_IMAGE_BYTES_PER_PIXEL = 4 * 3 + 4 * 3
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -98,7 +98,12 @@ def run_tiled(forward: Callable[[torch.Tensor], torch.Tensor], image: torch.Tens
     rows, cols = tile_starts(height, tile_h, overlap), tile_starts(width, tile_w, overlap)
     total = len(rows) * len(cols)
     output = torch.zeros((1, 3, height, width))
-    weight = torch.zeros((height, width))
+    # The tiles form a product grid, so the summed blend weight is separable: sum_rows(y) * sum_cols(x).
+    row_weight, col_weight = torch.zeros(height), torch.zeros(width)
+    for top in rows:
+        row_weight[top:top + tile_h] += ramp(tile_h, overlap, top > 0, top + tile_h < height)
+    for left in cols:
+        col_weight[left:left + tile_w] += ramp(tile_w, overlap, left > 0, left + tile_w < width)
     done = 0
     for top in rows:
         wy = ramp(tile_h, overlap, top > 0, top + tile_h < height)
@@ -107,11 +112,11 @@ def run_tiled(forward: Callable[[torch.Tensor], torch.Tensor], image: torch.Tens
             window = wy[:, None] * wx[None, :]  # (tile_h, tile_w)
             piece = forward(image[..., top:top + tile_h, left:left + tile_w])
             output[..., top:top + tile_h, left:left + tile_w] += piece * window
-            weight[top:top + tile_h, left:left + tile_w] += window
             done += 1
             if progress:
                 progress(done, total)
-    output /= weight
+    output /= row_weight[:, None]  # in place, no (H, W) weight image
+    output /= col_weight
     return output, TileStats(tiles=total, tile_size=tile)
 
 

@@ -119,8 +119,8 @@ def to_picture(image: Image.Image) -> Picture:
 
 
 def from_picture(rgb: np.ndarray, picture: Picture) -> Image.Image:
-    """Rebuild a PIL image from the network's RGB output in the layout `picture` came from."""
-    rgb = np.clip(rgb, 0.0, 1.0)  # one float copy; the scaling below happens in place
+    """Rebuild a PIL image from the network's RGB output (clipped and scaled in place) in `picture`'s layout."""
+    rgb = np.clip(rgb, 0.0, 1.0, out=rgb)  # in place: no second whole-image float copy
     if picture.kind == "L":
         gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma, as PIL's convert('L')
         if picture.bits == 16 and picture.alpha is None:
