@@ -36,8 +36,8 @@ OVERLAP = 32  # pixels shared by neighbouring tiles; the blend ramps across them
 # Peak activation bytes per pixel of an fp32 eager forward per base channel (measured on the CPU with
 # MIMO-UNet, c=32: about 3.4 KB per pixel; halved for fp16/bf16). The auto tile keeps tile^2 * this under budget.
 _BYTES_PER_PIXEL_PER_CHANNEL = 110
-# Whole-image buffers the CPU engine holds besides the network: float input and blended output.
-_IMAGE_BYTES_PER_PIXEL = 4 * 3 + 4 * 3
+# Whole-image buffers a run holds besides the network: float input and blended output, 8-bit input and output.
+_IMAGE_BYTES_PER_PIXEL = 4 * 3 + 4 * 3 + 3 + 3
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
