@@ -248,6 +248,11 @@ def report_format(path: Path) -> ReportFormat:
 
 
 def html_to_pdf(html: str) -> bytes:
+    from PIL import ImageFile
+
+    # Importing weasyprint sets PIL's process-wide LOAD_TRUNCATED_IMAGES; put it back, or every later decode in
+    # this process (uploads included) would accept truncated files.
+    truncated_ok = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as error:
@@ -255,6 +260,8 @@ def html_to_pdf(html: str) -> bytes:
             f"PDF reports need weasyprint and the pango library ({error}): pip install weasyprint, "
             "apt-get install libpango-1.0-0 libpangoft2-1.0-0, or write .html instead"
         ) from None
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated_ok
     return HTML(string=html).write_pdf()
 
 

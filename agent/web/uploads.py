@@ -7,7 +7,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from agent.errors import CnapsError, ImageError, InputFileError
 
@@ -50,6 +50,9 @@ def check_image(data: bytes, max_bytes: int, max_pixels: int) -> CheckedImage:
     if not data:
         raise ImageError("the image upload is empty (0 bytes): attach a PNG, JPEG, WebP, GIF, BMP or TIFF file")
     check_size(data, max_bytes, "the image")
+    # PIL reads this flag at decode time; a library that set it (weasyprint does, on import) would let
+    # truncated uploads through, so the upload check insists on the strict default.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

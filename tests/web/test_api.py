@@ -351,3 +351,13 @@ def test_engine_errors_become_status_codes_and_leave_no_run(client, scripted, mo
     response = client.post("/api/ask", files=upload)
     assert response.status_code == 500 and "Traceback" not in response.text and "ZeroDivision" not in response.text
     assert files_under(get_settings().output_dir) == []
+
+
+def test_truncated_upload_refused_even_after_a_pdf_report(client):
+    """weasyprint flips PIL's LOAD_TRUNCATED_IMAGES on import; a PDF report must not weaken the upload check."""
+    pytest.importorskip("weasyprint")
+    from agent.report import html_to_pdf
+
+    html_to_pdf("<p>warm up weasyprint</p>")
+    assert_one_line_error(client.post("/api/ask", files={"image": ("t.png", blurry_png((120, 90))[:300],
+                                                                   "image/png")}), 422)
