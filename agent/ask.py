@@ -52,13 +52,14 @@ def ask(
     classification = classify(question)
     capability = check(card, classification)
     needs_upscale = "upscale" in classification.needs or bool(classification.scale and classification.scale > 1)
-    passages = gather_passages(card, question, needs_upscale, training_datasets(capability))
 
+    # Restore first: a bad image or missing weights fails before the index is touched.
     restoration = None
     if image is not None:
         run_scale = scale if scale is not None else min(classification.scale or 1, MAX_SCALE)
         restoration = restore_for_card(card, Path(image), run_scale, output_dir, model=model, weights=weights,
                                        device=device, progress=progress)
+    passages = gather_passages(card, question, needs_upscale, training_datasets(capability))
 
     ctx = AnswerContext(card=card, question=question, classification=classification, capability=capability,
                         passages=passages, restoration=restoration, history=list(history or []))

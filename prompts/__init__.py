@@ -10,9 +10,18 @@ import jinja2
 TEMPLATE_DIR = Path(__file__).resolve().parent
 
 
+def markdown_text(value: object) -> str:
+    """Text that Markdown shows literally: no raw HTML tag or inline link can start inside it.
+
+    Backslashes are doubled first so that a `\\<` written by a user cannot undo the escape that follows.
+    """
+    text = str(value).replace("\\", "\\\\").replace("<", "\\<")
+    return text.replace("](", "]\\(")
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
@@ -20,6 +29,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["md"] = markdown_text
+    return env
 
 
 def template_names() -> list[str]:

@@ -227,9 +227,6 @@ def test_script_in_every_text_field_is_escaped(make_client, offline_store, home)
     assert missing.status_code == 404 and not missing.headers["content-type"].startswith("text/html")
 
 
-@pytest.mark.xfail(strict=True, reason="agent/compose.py + prompts/answer.md.j2: the answer's `markdown` field (CLI "
-                   "`ask` output, web API JSON) carries card/question text unescaped, so raw <script>/<img> tags "
-                   "reach any client that renders that Markdown as HTML; the report's .md escapes them (_md_text)")
 def test_answer_markdown_field_carries_no_raw_html(make_client, offline_store):
     client = make_client(ask_options={"llm": "none"})
     card = card_text(question=f"{SCRIPT} deblur?", model=f"Deblur-MIMO-UNet {SCRIPT}", related=f"Paper {SCRIPT}")
