@@ -73,11 +73,6 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
         raise InputFileError(f"cannot read image {path} ({error}): pass a readable PNG or JPEG file") from None
 
 
-def comparison_base(before: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """The input brought to the output's size (bicubic), so the two can be compared pixel for pixel."""
-    return before if before.size == size else before.resize(size, Image.Resampling.BICUBIC)
-
-
 def change_crops(before: Image.Image, after: Image.Image, count: int = 2) -> list[Crop]:
     """The `count` non-overlapping square regions where `after` differs most from `before` (brought to the same
     size). The search runs on a copy at most 512 pixels across, then maps back to output pixels."""
@@ -85,8 +80,9 @@ def change_crops(before: Image.Image, after: Image.Image, count: int = 2) -> lis
     edge = max(1, min(width, height, max(8, min(256, min(width, height) // 4))))
     factor = min(1.0, 512 / max(width, height))
     small = (max(1, round(width * factor)), max(1, round(height * factor)))
-    a = np.asarray(comparison_base(before, after.size).convert("L").resize(small), dtype=np.float64)
-    b = np.asarray(after.convert("L").resize(small), dtype=np.float64)
+    # Both go straight to the small size: no full-resolution copy of the enlarged input is ever made.
+    a = np.asarray(before.convert("L").resize(small, Image.Resampling.BICUBIC), dtype=np.float64)
+    b = np.asarray(after.convert("L").resize(small, Image.Resampling.BICUBIC), dtype=np.float64)
     diff = np.abs(a - b)  # (h, w)
     k = max(1, min(small[0], small[1], round(edge * factor)))
     integral = np.pad(diff.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
@@ -108,14 +104,17 @@ def change_crops(before: Image.Image, after: Image.Image, count: int = 2) -> lis
 
 def crop_pairs(before: Image.Image, after: Image.Image, count: int = 2) -> list[CropPair]:
     """The largest-change crops of `before` (bicubic to the output size) and `after`, enlarged for viewing."""
-    base = comparison_base(before, after.size)
+    sx, sy = before.width / after.width, before.height / after.height
     pairs = []
     for crop in change_crops(before, after, count):
         zoom = max(1, CROP_DISPLAY // crop.size)
         shown = (crop.size * zoom, crop.size * zoom)
+        x0, y0, x1, y1 = crop.box
+        # The input's matching region, resampled (bicubic) to the crop's output pixels, then enlarged.
+        base = before.resize((crop.size, crop.size), Image.Resampling.BICUBIC, box=(x0 * sx, y0 * sy, x1 * sx, y1 * sy))
         pairs.append(CropPair(
             crop=crop,
-            before=base.crop(crop.box).resize(shown, Image.Resampling.NEAREST),
+            before=base.resize(shown, Image.Resampling.NEAREST),
             after=after.crop(crop.box).resize(shown, Image.Resampling.NEAREST),
         ))
     return pairs
@@ -124,8 +123,9 @@ def crop_pairs(before: Image.Image, after: Image.Image, count: int = 2) -> list[
 def data_uri(image: Image.Image, max_edge: int | None = None) -> str:
     """A PNG (small images) or JPEG (large photos) data URI, downscaled to `max_edge` when given."""
     if max_edge and max(image.size) > max_edge:
-        image = image.copy()
-        image.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
+        factor = max_edge / max(image.size)
+        image = image.resize((max(1, round(image.width * factor)), max(1, round(image.height * factor))),
+                             Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     if image.width * image.height <= 400_000 or image.mode == "RGBA":
         image.save(buffer, format="PNG", optimize=True)
