@@ -63,9 +63,9 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
             if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
                 return image.convert("RGBA")
             if image.mode.startswith("I;16") or image.mode == "I":
-                # 16-bit greyscale: scale to 8 bits instead of clipping at 255.
+                # 16-bit greyscale: 0..65535 maps to 0..255 (PIL's own convert would clip at 255).
                 array = np.asarray(image, dtype=np.float64)
-                return Image.fromarray((array / max(array.max(), 1) * 255).astype(np.uint8)).convert("RGB")
+                return Image.fromarray(np.clip(array / 257, 0, 255).astype(np.uint8)).convert("RGB")
             return image.convert("RGB")
     except FileNotFoundError:
         raise InputFileError(f"image not found: {path}: check the path") from None

@@ -171,3 +171,17 @@ def test_report_without_an_image_still_has_the_three_sections():
     assert "no image attached" in html and "Restoration record" not in html and "data:image" not in html
     markdown = render_report(answer, "How does MIMO-UNet deblur?", "md")
     assert markdown.count("\n## ") == 3 and "Restoration record" not in markdown
+
+
+def test_open_image_shows_16_bit_and_rotated_images_as_a_viewer_would(tmp_path):
+    import numpy as np
+
+    from agent.report import open_image
+
+    Image.fromarray(np.full((4, 6), 40000, np.uint16)).save(tmp_path / "deep.png")
+    deep = open_image(tmp_path / "deep.png")
+    assert deep.mode == "RGB" and deep.getpixel((0, 0)) == (155, 155, 155)  # 40000 / 257
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (40, 20), "red").save(tmp_path / "rotated.jpg", exif=exif)
+    assert open_image(tmp_path / "rotated.jpg").size == (20, 40)
