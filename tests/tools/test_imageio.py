@@ -145,3 +145,24 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch, failure):
     with pytest.raises(raised):
         save_image_atomic(_noise(4, 4), tmp_path / "out.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def _png_rgb16(path, width=5, height=3):
+    """A 16-bit-per-channel RGB PNG written by hand (Pillow cannot write one)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + np.full((width, 3), 40000, ">u2").tobytes() for _ in range(height))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return path
+
+
+def test_sixteen_bit_colour_is_read_as_eight_bit_with_a_note(tmp_path):
+    opened = open_image(_png_rgb16(tmp_path / "rgb16.png"), LIMIT)
+    assert opened.mode == "RGB" and opened.size == (5, 3)
+    assert opened.getpixel((0, 0)) == (156, 156, 156)  # Pillow keeps the high byte: 40000 >> 8
+    assert "16-bit colour" in opened.info["cnaps_notes"][0]

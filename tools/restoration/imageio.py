@@ -67,6 +67,10 @@ def open_image(path: str | Path, max_pixels: int) -> Image.Image:
                     image.seek(0)
                     notes.append(f"animated image with {frames} frames: only the first frame was restored")
                 icc = image.info.get("icc_profile")
+                raw_mode = str(image.tile[0][3]) if image.tile and len(image.tile[0]) > 3 else ""
+                if image.mode in ("RGB", "RGBA") and "16" in raw_mode:
+                    notes.append("16-bit colour was read as 8-bit: Pillow has no 48-bit RGB mode "
+                                 "(16-bit grayscale stays 16-bit)")
                 image.load()
                 decoded = ImageOps.exif_transpose(image)
     except ImageError:
