@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from agent.errors import ImageError, OutputError
 
@@ -52,6 +52,9 @@ def open_image(path: str | Path, max_pixels: int) -> Image.Image:
     if path.stat().st_size == 0:
         raise ImageError(f"{path} is empty (0 bytes): pass a PNG, JPEG, TIFF, WebP or BMP image")
     notes: list[str] = []
+    # Some libraries (weasyprint) switch on Pillow's process-wide "accept truncated files"; a truncated input must
+    # still be refused, never restored from half its pixels.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
