@@ -258,3 +258,19 @@ def test_self_ensemble_averages_the_eight_dihedral_transforms():
     assert not torch.allclose(ensemble(x), forward(x), atol=1e-4)  # the transforms do change the output
     ensemble.fell_back = False
     assert forward.fell_back is False
+
+
+def test_cpu_fast_path_agrees_with_plain_eager_fp32():
+    from tools.restoration.metrics import psnr
+
+    torch.manual_seed(0)
+    model = build_model("MIMO-UNet").eval()
+    x = torch.from_numpy(np.asarray(_photo(64, 48), dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    with torch.inference_mode():
+        plain = model(x)[-1]
+    fast = TileForward(build_model("MIMO-UNet"), torch.device("cpu"), "fp32")
+    fast.model.load_state_dict(model.state_dict())
+    assert fast.channels_last and fast.model.feat_extract[0].main[0].weight.is_contiguous(
+        memory_format=torch.channels_last)
+    to_image = lambda t: (t[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round()  # noqa: E731
+    assert psnr(to_image(fast(x)), to_image(plain), channel="rgb") >= 45
