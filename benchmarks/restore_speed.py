@@ -47,10 +47,10 @@ def agreement_db(out: torch.Tensor, reference: torch.Tensor) -> float:
 
 
 class RssPeak:
-    """Highest resident set size (MB) sampled while the block runs."""
+    """Highest resident set size (MB) sampled while the block runs and `active` is set."""
 
     def __enter__(self):
-        self.peak, self._stop = 0.0, threading.Event()
+        self.peak, self._stop, self.active = 0.0, threading.Event(), True
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -60,7 +60,8 @@ class RssPeak:
         with open("/proc/self/statm") as statm:
             while not self._stop.is_set():
                 statm.seek(0)
-                self.peak = max(self.peak, int(statm.read().split()[1]) * page / 2**20)
+                if self.active:
+                    self.peak = max(self.peak, int(statm.read().split()[1]) * page / 2**20)
                 time.sleep(0.002)
 
     def __exit__(self, *exc):
@@ -78,9 +79,11 @@ def time_cpu(forward: Forward, x: torch.Tensor, repeats: int, reference: Forward
         with RssPeak() as rss:
             for _ in range(repeats):
                 if reference is not None:
+                    rss.active = False  # the reference's memory is its own row's
                     start = time.perf_counter()
                     reference(x)
                     reference_times.append(time.perf_counter() - start)
+                    rss.active = True
                 start = time.perf_counter()
                 out = forward(x)
                 times.append(time.perf_counter() - start)
