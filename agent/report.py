@@ -12,7 +12,6 @@ import base64
 import io
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +24,7 @@ from PIL import Image, ImageOps
 from agent import __version__
 from agent.errors import InputFileError, OutputError, UsageError
 from agent.schemas import Answer
+from tools.atomic import atomic_write
 
 ReportFormat = Literal["html", "md", "pdf"]
 FORMATS: dict[str, ReportFormat] = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".pdf": "pdf"}
@@ -270,25 +270,7 @@ def write_atomically(path: Path, data: bytes, overwrite: bool = False) -> Path:
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputError(f"{path} already exists: choose another name or pass --overwrite")
-    folder = path.parent
-    temp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"  # beside the target: the rename stays atomic
-    try:
-        stream = open(temp, "xb")  # permissions follow the umask, unlike mkstemp's 0600
-    except OSError as error:
-        raise OutputError(f"cannot write in {folder} ({error.strerror}): choose a writable, existing folder") from None
-    try:
-        with stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except OSError as error:
-        Path(temp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path} ({error.strerror}): free some space or choose another folder") from None
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda stream: stream.write(data))
 
 
 def report_bytes(answer: Answer, question: str, fmt: ReportFormat, created: datetime | None = None) -> bytes:

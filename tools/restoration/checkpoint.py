@@ -7,13 +7,12 @@ arbitrary object is ever unpickled. `.safetensors` files are read without pickle
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.errors import OutputError, WeightsError
+from agent.errors import WeightsError
+from tools.atomic import atomic_write
 
 if TYPE_CHECKING:
     import torch
@@ -118,36 +117,21 @@ def load_into(model: "nn.Module", state: Mapping[str, "torch.Tensor"], strict: b
     model.load_state_dict(dict(state), strict=strict)
 
 
-def _atomic_write(path: Path, write) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(temp)
-        os.replace(temp, path)
-    except BaseException as error:
-        Path(temp).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise OutputError(f"cannot write {path} ({error.strerror or error}): choose a writable path") from error
-        raise
-
-
 def save_official(model: "nn.Module", path: str | Path) -> None:
     """Save in the official format, torch.save({'model': state_dict}), atomically."""
     import torch
 
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-    _atomic_write(Path(path), lambda temp: torch.save({"model": state}, temp))
+    atomic_write(Path(path), lambda stream: torch.save({"model": state}, stream))
 
 
 def save_safetensors(model: "nn.Module", path: str | Path, metadata: Mapping[str, str] | None = None,
                      dtype: "torch.dtype | None" = None) -> None:
     """Save as .safetensors (fp16 by default, which halves the file) with string metadata, atomically."""
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     dtype = torch.float16 if dtype is None else dtype
     state = {key: value.detach().to("cpu", dtype).contiguous() for key, value in model.state_dict().items()}
     meta = {str(key): str(value) for key, value in (metadata or {}).items()}
-    _atomic_write(Path(path), lambda temp: save_file(state, temp, metadata=meta))
+    atomic_write(Path(path), lambda stream: stream.write(save(state, metadata=meta)))

@@ -8,7 +8,6 @@ whether the image was grayscale or CMYK, so the output goes back to the same kin
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from agent.errors import ImageError, OutputError
+from tools.atomic import atomic_write
 
 _SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 _NO_ALPHA_FORMATS = {"JPEG", "BMP", "PPM", "EPS", "PCX", "SGI"}
@@ -203,22 +203,10 @@ def save_image_atomic(image: Image.Image, path: str | Path, overwrite: bool = Fa
         options["quality"] = quality
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     except OSError as error:
         raise OutputError(f"cannot write into {path.parent} ({error.strerror or error}): choose a writable folder") \
             from error
-    try:
-        with os.fdopen(handle, "wb") as file:
-            image.save(file, format=fmt, **options)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException as error:  # KeyboardInterrupt included: never leave the temp file behind
-        Path(temp).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise OutputError(f"cannot write {path} ({error.strerror or error}): check free space and permissions") \
-                from error
-        raise
+    atomic_write(path, lambda stream: image.save(stream, format=fmt, **options))
     return path
 
 
