@@ -313,7 +313,7 @@ def _restoration_step(ctx: AnswerContext) -> str | None:
     resize = f" after {run.resize}" if run.resize else ""
     tiles = f" in {run.tiles} tiles of {run.tile_size} px" if run.tiles > 1 else ""
     return (f"On your image, cnaps ran {run.network} ({run.model_id}) on {run.device} in {run.precision}{tiles}: "
-            f"{w}x{h} in, {ow}x{oh} out{resize}, {run.seconds:.1f} s. Weights: {run.weights.description}")
+            f"{w}x{h} in, {ow}x{oh} out{resize}, {run.seconds:.1f} s. Weights: {run.weights.description.rstrip('.')}.")
 
 
 def compose(ctx: AnswerContext) -> Answer:
@@ -395,8 +395,13 @@ def _notes(ctx: AnswerContext, facts: list[Fact]):
         if entry is None:
             name = getattr(model, "name", model)
             yield f"cnaps does not know the model '{name}', so it cannot run it or state its capabilities."
-    if ctx.restoration is not None:
-        yield from ctx.restoration.notes
+    run = ctx.restoration
+    if run is not None:
+        if run.weights.provenance != "official":
+            yield (f"Your image was restored with {run.weights.provenance} weights, not the official checkpoint of "
+                   f"{run.model_id}; expect less than the paper's results. The paper's figures describe the "
+                   "official weights only.")
+        yield from run.notes
 
 
 def _used_sources(passages: list[Source], facts: list[Fact]) -> list[Source]:
