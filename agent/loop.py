@@ -544,9 +544,15 @@ def _text(message: BaseMessage) -> str:
 
 
 def _rejected_feature(error: BaseException) -> bool:
-    """True when the endpoint refused the request's shape (tools, response_format), not the request itself."""
+    """True when the endpoint refused the request's shape (tools, response_format), not the request itself.
+
+    llama-cpp-python's server answers a response_format it does not know with 500 and a validation message.
+    """
     status = getattr(error, "status_code", None)
-    return status in (400, 404, 415, 422, 501) and not isinstance(error, LLMError)
+    if isinstance(error, LLMError) or status is None:
+        return False
+    named = any(word in str(error) for word in ("response_format", "tools", "tool_choice"))
+    return status in (400, 404, 415, 422, 501) or (status == 500 and named)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -273,3 +273,13 @@ def test_links_planted_in_passages_reach_neither_model_nor_user(endpoint, fallba
     assert answer.engine == "llm:fake-model"
     assert EVIL not in json.dumps(endpoint.requests) and EVIL not in answer.model_dump_json()
     assert not any("were removed" in note for note in answer.notes)  # nothing the model wrote had to go
+
+
+def test_a_500_that_names_response_format_is_a_refused_json_mode(endpoint, ctx, fallback, fake_tools):
+    endpoint.add(Reply.text("ready"),
+                 Reply.fail(500, "1 validation error: body.response_format.type: Input should be 'text' or "
+                                 "'json_object'"),  # what llama-cpp-python's server answers
+                 Reply.json(good_draft()))
+    answer = run(ctx, fallback, fake_tools)
+    assert answer.engine == "llm:fake-model"
+    assert endpoint.requests[-1]["response_format"]["type"] == "json_object"
