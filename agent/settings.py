@@ -33,7 +33,7 @@ class LLMSettings(BaseModel):
     model: str = Field("gpt-4o-mini", description="Chat model name sent to the endpoint.")
     timeout: float = Field(60.0, description="Seconds before one request to the endpoint is abandoned.")
     retries: int = Field(2, description="Retries with exponential backoff after a failed request.")
-    max_tokens: int = Field(900, description="Cap on generated tokens per request.")
+    max_tokens: int = Field(1500, description="Cap on generated tokens per request (a full JSON answer needs ~1000).")
     temperature: float = Field(0.1, description="Sampling temperature.")
     history_tokens: int = Field(1500, description="Chat history kept for follow-ups, in tokens (about 4 characters each).")
 
