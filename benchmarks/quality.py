@@ -30,6 +30,13 @@ if str(REPO) not in sys.path:
 from tools.restoration import build_model, checkpoint, degrade, synthdata, zoo  # noqa: E402
 from tools.restoration.metrics import psnr, ssim  # noqa: E402
 
+
+def _shown_path(path: Path) -> str:
+    """A path relative to the repository when it lies inside it, so results carry no machine's folders."""
+    path = path.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 DEBLUR_KINDS = ("shake", "linear", "defocus", "object", "frames")
 SCALES = (2, 3, 4)
 HELDOUT_SEED = 20211011  # degradations of the benchmark; training never draws from it
@@ -153,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results = evaluate(model, args.size, args.procedural, args.seed, device)
     report = {
-        "weights": None if model is None else str(args.weights),
+        "weights": None if model is None else _shown_path(Path(args.weights)),
         "sha256": None if model is None else checkpoint.sha256(args.weights),
         "weights_description": metadata.get("description"),
         "weights_steps": metadata.get("steps"),
