@@ -365,6 +365,13 @@ def training_datasets(capability: object) -> tuple[str, ...]:
 
 def _input_intro(ctx: AnswerContext, needs_upscale: bool) -> str:
     scale = ctx.classification.scale
+    run = ctx.restoration
+    if run is not None and run.scale != (scale or 1):
+        # The run's scale (--scale) overrides the question's: describe what really happened.
+        if run.scale > 1:
+            return (f"Your image, enlarged {run.scale}x by Lanczos interpolation for this run, because the "
+                    "recommended model keeps the size of what it is given.")
+        return "Your image at its own size: this run was asked not to enlarge it (scale 1)."
     if needs_upscale and scale:
         return (f"Your low-resolution image, first enlarged {scale}x by Lanczos interpolation, because the "
                 f"recommended model keeps the size of what it is given.")

@@ -119,3 +119,16 @@ def test_relevance_is_honest_about_unrelated_papers():
     assert line.startswith("Only loosely related")
     line = paper_relevance("FeatSharp", "We introduce a method to upsample feature maps with fine-grained detail.", 0.4)
     assert line.startswith("Loosely related")
+
+
+def test_input_step_follows_the_scale_that_really_ran():
+    from tools.restoration.record import ToolRun, WeightsRecord
+
+    ctx = context()
+    weights = WeightsRecord(file="w.safetensors", sha256="0" * 64, provenance="project", description="test weights")
+    ctx.restoration = ToolRun(model_id="MIMO-UNet", network="MIMO-UNet", weights=weights, device="cpu",
+                              precision="fp32", input_size=(8, 8), output_size=(8, 8), scale=1, seconds=0.1)
+    answer = compose(ctx)
+    assert "enlarged 4x" not in answer.workflow.steps[0].text
+    assert "scale 1" in answer.workflow.steps[0].text
+    assert any("not the official checkpoint" in note for note in answer.notes)
