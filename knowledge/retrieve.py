@@ -42,18 +42,15 @@ def _query(store: KnowledgeStore, card: Card, queries: list[str], k: int, doc_id
     ids = doc_ids if doc_ids is not None else [d.doc_id for d in documents]
     if not ids or not card.provided_links:
         return [[] for _ in queries]
-    try:
-        return store.query(queries, card_filter(card, ids), k)
-    except KnowledgeError as error:
-        log.warning("%s; reopening the index and retrying", error)
-    store.reopen()
-    store.ensure(card)
-    try:
-        return store.query(queries, card_filter(card, ids), k)
-    except KnowledgeError as error:
-        log.warning("%s; rebuilding the index and retrying once", error)
-    store.rebuild()
-    store.ensure(card)
+    recoveries = (("reopening the index and retrying", store.reopen),
+                  ("rebuilding the index and retrying once", store.rebuild))
+    for action, recover in recoveries:
+        try:
+            return store.query(queries, card_filter(card, ids), k)
+        except KnowledgeError as error:
+            log.warning("%s; %s", error, action)
+        recover()
+        store.ensure(card)
     return store.query(queries, card_filter(card, ids), k)
 
 
