@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -36,6 +34,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
 from agent.errors import UsageError, WeightsError
+from tools.atomic import atomic_write
 from tools.restoration import build_model, degrade, synthdata
 from tools.restoration.checkpoint import save_safetensors
 
@@ -138,18 +137,6 @@ def zero_output_convs(model: torch.nn.Module) -> None:
                 torch.nn.init.zeros_(module.bias)
 
 
-def _atomic_save(payload: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        torch.save(payload, temp)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def _bank(config: TrainConfig, step: int, device: torch.device) -> torch.Tensor:
     index = step // config.bank_refresh if config.bank_refresh else 0
     tiles = synthdata.build_bank(config.bank_size, config.bank_tile, seed=config.seed * 100_003 + index,
@@ -245,10 +232,12 @@ def train(config: TrainConfig, resume: bool = False,
     rng_states = random_states()
 
     def save() -> None:
-        _atomic_save({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                      "optimizer": optimizer.state_dict(), "generator": rng_states[0],
-                      "torch_rng": rng_states[1], "cuda_rng": rng_states[2], "step": step, "devices": devices,
-                      "config": json.loads(config.model_dump_json())}, path)
+        payload = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                   "optimizer": optimizer.state_dict(), "generator": rng_states[0],
+                   "torch_rng": rng_states[1], "cuda_rng": rng_states[2], "step": step, "devices": devices,
+                   "config": json.loads(config.model_dump_json())}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda stream: torch.save(payload, stream))
 
     def emit(event: dict) -> None:
         event = {"step": step, "time": round(time.monotonic() - started, 1), **event}
