@@ -25,7 +25,8 @@ from pathlib import Path
 import torch
 
 from tools.restoration import build_model
-from tools.restoration.engine import OVERLAP, TileForward, auto_tile, run_tiled
+from agent.settings import get_settings
+from tools.restoration.engine import TileForward, memory_grid, run_tiled
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
@@ -108,8 +109,8 @@ def time_cuda(forward: Forward, x: torch.Tensor, repeats: int, reference: Forwar
     return statistics.median(times), torch.cuda.max_memory_allocated() / 2**20, out, None
 
 
-def variants(model: torch.nn.Module, device: torch.device, compile_too: bool, cpu_variants: str
-             ) -> dict[str, tuple[str, Forward]]:
+def variants(model: torch.nn.Module, device: torch.device, compile_too: bool, cpu_variants: str,
+             height: int, width: int) -> dict[str, tuple[str, Forward]]:
     """name -> (precision, forward). The first entry is the eager fp32 reference."""
     plain = model.to(device).eval()
 
@@ -120,10 +121,13 @@ def variants(model: torch.nn.Module, device: torch.device, compile_too: bool, cp
     if device.type == "cpu":
         last = build_model_like(model).to(memory_format=torch.channels_last).eval()
         rows["channels_last"] = ("fp32", lambda x: last(x.contiguous(memory_format=torch.channels_last))[-1])
-        tile = auto_tile(plain, device, "fp32", 1024)
+        rows["channels_last + lean restore()"] = (
+            "fp32", lambda x: last.restore(x.contiguous(memory_format=torch.channels_last)))
+        grid = memory_grid(plain, device, "fp32", height, width, get_settings().restore.cpu_memory_budget_mb)
         engine = TileForward(build_model_like(model), device, "fp32")  # what Restorer runs by default
-        rows[f"engine default, {tile}px tiles"] = ("fp32", lambda x: torch.cat(
-            [run_tiled(engine, x[i:i + 1], tile, OVERLAP)[0] for i in range(x.shape[0])]))
+        layout = "whole image" if grid.whole else f"{grid.tiles} tiles of {grid.tile_w}x{grid.tile_h}"
+        rows[f"engine default, {layout}"] = ("fp32", lambda x: torch.cat(
+            [run_tiled(engine, x[i:i + 1], grid)[0] for i in range(x.shape[0])]))
         if cpu_variants == "all":
             def bf16(x):
                 with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -144,9 +148,9 @@ def variants(model: torch.nn.Module, device: torch.device, compile_too: bool, cp
     for name, dtype in (("fp16", torch.float16), ("bf16", torch.bfloat16)):
         def half(x, dtype=dtype):
             with torch.autocast("cuda", dtype=dtype):
-                return last(x.contiguous(memory_format=torch.channels_last))[-1].float()
+                return last.restore(x.contiguous(memory_format=torch.channels_last)).float()
 
-        rows[f"autocast {name} channels_last"] = (name, half)
+        rows[f"autocast {name} channels_last, restore()"] = (name, half)
     if compile_too:
         compiled = torch.compile(build_model_like(model).to(device, memory_format=torch.channels_last).eval(),
                                  mode="max-autotune")
@@ -202,7 +206,7 @@ def main() -> None:
                     timer = time_cuda if device.type == "cuda" else time_cpu
                     reference, reference_seconds, eager = None, None, None
                     for name, (precision, forward) in variants(model, device, options.compile,
-                                                               options.cpu_variants).items():
+                                                               options.cpu_variants, height, width).items():
                         try:
                             seconds, peak, out, paired = timer(forward, x, options.repeats, eager)
                         except Exception as error:  # a variant this build or device cannot run

@@ -13,8 +13,8 @@ from PIL import Image
 
 from agent.errors import DeviceError, UsageError
 from tools.restoration import Restorer, build_model
-from tools.restoration.engine import (MIN_TILE, TileForward, auto_tile, bytes_per_pixel, pad_to_multiple, ramp,
-                                      run_tiled, tile_starts)
+from tools.restoration.engine import (MIN_TILE, TileForward, auto_grid, bytes_per_pixel, memory_grid, pad_to_multiple,
+                                      plan_grid, ramp, run_tiled, tile_starts)
 
 
 def _photo(width: int, height: int, mode: str = "RGB", seed: int = 0) -> Image.Image:
@@ -35,13 +35,36 @@ def test_pad_to_multiple_of_four(height, width):
     assert torch.equal(padded[..., :height, :width], x)
 
 
-@settings(max_examples=60, deadline=None)
-@given(length=st.integers(1, 3000), tile=st.sampled_from([64, 96, 128, 512]), overlap=st.sampled_from([8, 16, 32]))
-def test_tiles_cover_the_axis_with_the_overlap(length, tile, overlap):
-    starts = tile_starts(length, tile, overlap)
-    assert starts[0] == 0 and min(length, starts[-1] + tile) == length
+@settings(max_examples=80, deadline=None)
+@given(length=st.integers(1, 750).map(lambda n: 4 * n), tile=st.sampled_from([64, 96, 128, 512]),
+       overlap=st.sampled_from([8, 16, 32]))
+def test_tiles_cover_the_axis_with_the_overlap_and_balance(length, tile, overlap):
+    size, starts = tile_starts(length, tile, overlap)
+    assert size <= tile and size % 4 == 0 and all(start % 4 == 0 for start in starts)
+    assert starts[0] == 0 and starts[-1] + size == length
     for a, b in zip(starts, starts[1:]):
-        assert a < b and a + tile - b >= overlap
+        assert a < b and a + size - b >= overlap
+    if len(starts) > 1:  # as few tiles as that tile size allows, and none of them larger than needed
+        assert len(starts) == math.ceil((length - overlap) / (tile - overlap))
+        assert (size - 4) * len(starts) - (len(starts) - 1) * overlap < length
+
+
+def test_balanced_tiles_waste_less_than_fixed_ones():
+    grid = plan_grid(720, 1280, 544, 544)
+    assert (grid.tile_h, grid.tile_w) == (376, 448) and grid.tiles == 6
+    assert grid.pixels_run < 1.25 * 720 * 1280  # fixed 544-pixel tiles would run 1.93x the image
+
+
+def test_auto_grid_fits_the_budget_and_prefers_less_overlap():
+    for height, width, budget in [(720, 1280, 300e6), (2000, 3000, 500e6), (4000, 64, 50e6), (64, 9000, 80e6)]:
+        grid = auto_grid(height, width, budget, 1000.0, 24.0)
+        assert grid.tile_h * (grid.tile_w * 1000 + width * 24) <= budget
+        assert grid.rows[-1] + grid.tile_h == height and grid.cols[-1] + grid.tile_w == width
+        squares = plan_grid(height, width, grid.tile_h, grid.tile_h)
+        assert grid.pixels_run <= squares.pixels_run
+    assert auto_grid(720, 1280, 1e12, 1000.0).whole
+    tiny = auto_grid(720, 1280, 1.0, 1000.0)  # nothing fits: the smallest tiles still run
+    assert tiny.tile_h <= MIN_TILE and tiny.tile_w <= MIN_TILE
 
 
 def test_raised_cosine_ramps_sum_to_one_across_an_overlap():
@@ -68,6 +91,22 @@ def test_tiled_equals_untiled_with_the_tiny_network(tiny_weights):
     assert tiled_restorer.run(image).tiles > 6
     assert _max_diff(tiled, untiled) <= 2
     assert _max_diff(untiled, image) > 10  # the network did change the image
+
+
+@pytest.mark.parametrize(("mode", "scale"), [("RGBA", 2), ("LA", 3), ("I;16", 1)])
+def test_bands_of_tiles_equal_the_whole_image_for_any_mode_and_scale(tiny_weights, mode, scale):
+    image = _photo(90, 70, "RGBA" if mode == "I;16" else mode, seed=3)
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(image.convert("L"), dtype=np.uint16) * 257)
+    tiled_run = _restorer(tiny_weights, tile=64).run(image, scale=scale)
+    assert tiled_run.tiles > 2 and tiled_run.output_size == (90 * scale, 70 * scale)
+    tiled = _restorer(tiny_weights, tile=64).restore(image, scale)
+    whole = _restorer(tiny_weights, tile="none").restore(image, scale)
+    assert tiled.mode == whole.mode == mode
+    limit = 2 * 257 if mode == "I;16" else 2
+    assert _max_diff(tiled, whole) <= limit
+    if mode in ("RGBA", "LA"):  # alpha never goes through the network: tiling cannot touch it
+        assert np.array_equal(np.asarray(tiled.getchannel("A")), np.asarray(whole.getchannel("A")))
 
 
 def test_tiled_equals_untiled_with_mimo_unet_random_weights():
@@ -135,13 +174,15 @@ def test_enlarged_size_above_the_pixel_limit_is_refused(tiny_weights, monkeypatc
         _restorer(tiny_weights).restore(_photo(20, 20), scale=2)
 
 
-def test_auto_tile_fits_the_memory_budget():
+def test_memory_grid_counts_the_images_and_bands_on_the_cpu():
     model = build_model("MIMO-UNet")
+    cpu = torch.device("cpu")
     for budget_mb in (256, 1024, 4096):
-        tile = auto_tile(model, torch.device("cpu"), "fp32", budget_mb)
-        assert tile % 4 == 0 and tile * tile * bytes_per_pixel(model, "fp32") <= budget_mb * 2**20
-        assert (tile + 8) ** 2 * bytes_per_pixel(model, "fp32") > budget_mb * 2**20 or tile == MIN_TILE
-    assert auto_tile(model, torch.device("cpu"), "fp32", 1) == MIN_TILE
+        grid = memory_grid(model, cpu, "fp32", 2000, 3000, budget_mb)
+        images = 2000 * 3000 * 8
+        network = grid.tile_h * grid.tile_w * bytes_per_pixel(model, "fp32")
+        assert images + network + grid.tile_h * 3000 * 24 <= budget_mb * 2**20 or grid.tile_h <= MIN_TILE
+    assert memory_grid(model, cpu, "fp32", 720, 1280, 1024).tiles < memory_grid(model, cpu, "fp32", 720, 1280, 256).tiles
 
 
 def test_auto_tile_follows_the_cpu_budget_setting(tiny_weights, monkeypatch):
@@ -150,7 +191,8 @@ def test_auto_tile_follows_the_cpu_budget_setting(tiny_weights, monkeypatch):
 
     get_settings.cache_clear()
     run = _restorer(tiny_weights).run(_photo(150, 100))
-    assert run.tile_size == MIN_TILE and run.tiles == 6
+    width, height = (int(n) for n in run.tile_size.split("x"))
+    assert width <= MIN_TILE and height <= MIN_TILE and run.tiles == 6
 
 
 def test_out_of_memory_halves_the_tile(tiny_weights):
@@ -165,7 +207,7 @@ def test_out_of_memory_halves_the_tile(tiny_weights):
 
     restorer.forward = forward
     run = restorer.run(_photo(128, 128))
-    assert run.tile_size == 64 and run.tiles == 9 and calls[0] == 128
+    assert run.tile_size == "56x56" and run.tiles == 9 and calls[0] == 128
     assert any("out of memory" in note for note in run.notes)
 
 
@@ -231,10 +273,10 @@ def test_cpu_defaults_to_fp32_and_bf16_stays_close_to_it():
 
 def test_fp16_overflow_is_recomputed_in_fp32():
     class Overflowing(torch.nn.Module):
-        def forward(self, x):
+        def restore(self, x):  # the engine runs the network's lean full-scale path
             if torch.is_autocast_enabled("cpu"):
-                return [x * float("inf")]
-            return [x]
+                return x * float("inf")
+            return x
 
     forward = TileForward(Overflowing(), torch.device("cpu"), "bf16")
     x = torch.rand(1, 3, 8, 8)

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from agent.errors import ImageError, OutputError
-from tools.restoration.imageio import from_picture, open_image, save_image_atomic, to_picture
+from tools.restoration.imageio import Sink, Source, open_image, rebuild, save_image_atomic
 
 LIMIT = 10_000_000
 
@@ -32,8 +32,8 @@ def test_icc_profile_is_kept_through_a_round_trip(tmp_path):
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     source = tmp_path / "icc.png"
     _noise(8, 8).save(source, icc_profile=icc)
-    picture = to_picture(open_image(source, LIMIT))
-    out = save_image_atomic(from_picture(picture.rgb, picture), tmp_path / "out.png")
+    picture = Source(open_image(source, LIMIT))
+    out = save_image_atomic(rebuild(picture.rgb(0, 8), picture), tmp_path / "out.png")
     assert Image.open(out).info.get("icc_profile") == icc
 
 
@@ -44,7 +44,7 @@ def test_animated_gif_gives_first_frame_and_a_note(tmp_path):
     opened = open_image(path, LIMIT)
     assert opened.convert("RGB").getpixel((0, 0)) == (255, 0, 0)
     assert "3 frames" in opened.info["cnaps_notes"][0]
-    assert "3 frames" in to_picture(opened).notes[0]
+    assert "3 frames" in Source(opened).notes[0]
 
 
 def test_decompression_bomb_is_refused_with_the_fix(tmp_path):
@@ -77,11 +77,12 @@ def test_unreadable_files_give_one_line_errors(tmp_path, content):
 )
 def test_every_mode_round_trips_through_network_rgb(mode, kind, has_alpha):
     image = _noise(9, 7, mode)
-    picture = to_picture(image)
-    assert picture.rgb.shape == (7, 9, 3) and picture.rgb.dtype == np.float32
-    assert 0.0 <= picture.rgb.min() and picture.rgb.max() <= 1.0
-    assert picture.kind == kind and (picture.alpha is not None) == has_alpha
-    back = from_picture(picture.rgb, picture)
+    picture = Source(image)
+    rgb = picture.rgb(0, 7)
+    assert rgb.shape == (7, 9, 3) and rgb.dtype == np.float32
+    assert 0.0 <= rgb.min() and rgb.max() <= 1.0
+    assert picture.kind == kind and (picture.alpha(0, 7) is not None) == has_alpha
+    back = rebuild(rgb, picture)
     expected_mode = {"P": "RGB", "1": "L"}.get(mode, mode)
     assert back.mode == expected_mode
     if mode in ("RGB", "RGBA", "L", "LA", "P"):
@@ -92,9 +93,9 @@ def test_sixteen_bit_stays_sixteen_bit_where_the_format_allows(tmp_path):
     values = (np.arange(30 * 20, dtype=np.uint32).reshape(20, 30) * 101 % 65536).astype(np.uint16)
     source = tmp_path / "deep.png"
     Image.fromarray(values).save(source)
-    picture = to_picture(open_image(source, LIMIT))
+    picture = Source(open_image(source, LIMIT))
     assert picture.bits == 16
-    back = from_picture(picture.rgb, picture)
+    back = rebuild(picture.rgb(0, 20), picture)
     assert back.mode == "I;16" and np.array_equal(np.asarray(back), values)
     png = Image.open(save_image_atomic(back, tmp_path / "out.png"))
     assert png.mode == "I;16" and np.array_equal(np.asarray(png), values)
@@ -107,9 +108,38 @@ def test_palette_with_transparency_keeps_alpha():
     image.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
     image.putpixel((1, 1), 1)
     image.info["transparency"] = 1
-    picture = to_picture(image)
-    assert picture.alpha is not None and picture.alpha[1, 1] == 0.0 and picture.alpha[0, 0] == 1.0
+    picture = Source(image)
+    alpha = picture.alpha(0, 4)
+    assert alpha is not None and alpha[1, 1] == 0 and alpha[0, 0] == 255
     assert "palette" in picture.notes[0]
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "CMYK", "I;16"])
+@pytest.mark.parametrize("scale", [1, 3])
+def test_bands_equal_the_whole_image(mode, scale):
+    """Reading and writing in bands gives the same image as one whole-image pass, enlarged or not."""
+    image = _noise(23, 19, "RGB")
+    image = (Image.fromarray((np.asarray(image.convert("L"), dtype=np.uint16) * 257)) if mode == "I;16"
+             else image.convert(mode))
+    source = Source(image, scale)
+    width, height = source.size
+    assert (width, height) == (23 * scale, 19 * scale)
+    whole = source.rgb(0, height)
+    cuts = [0, 5, 6, 17, height]
+    bands = np.concatenate([source.rgb(a, b) for a, b in zip(cuts, cuts[1:])])
+    np.testing.assert_allclose(bands, whole, atol=1e-5)
+    if scale == 1:
+        np.testing.assert_array_equal(whole, Source(image).rgb(0, height))
+    else:  # the band enlargement is Pillow's whole-image Lanczos, plane by plane
+        plane = Image.fromarray(np.ascontiguousarray(Source(image).rgb(0, 19)[..., 0]), "F")
+        expected = np.clip(np.asarray(plane.resize((width, height), Image.Resampling.LANCZOS)), 0, 1)
+        np.testing.assert_allclose(whole[..., 0], expected, atol=1e-5)
+    sink = Sink(source)
+    for a, b in zip(cuts, cuts[1:]):
+        sink.write(a, whole[a:b].copy(), source.alpha(a, b))
+    banded = sink.image()
+    once = rebuild(whole.copy(), source)
+    assert banded.mode == once.mode and np.array_equal(np.asarray(banded), np.asarray(once))
 
 
 def test_refuses_to_overwrite_input_or_existing_output(tmp_path):

@@ -113,6 +113,32 @@ def test_forward_matches_independent_functional_reference(network):
     assert float((ours[-1] - x).abs().mean()) > 1e-3  # the network changes the image
 
 
+@pytest.mark.parametrize(("network", "shape"), [("test-mimo-unet", (1, 3, 4, 4)), ("test-mimo-unet", (2, 3, 44, 68)),
+                                              ("MIMO-UNet", (1, 3, 36, 20)), ("MIMO-UNet+", (1, 3, 24, 32))])
+def test_lean_restore_equals_the_full_scale_forward(network, shape):
+    torch.manual_seed(4)
+    model = build_model(network).eval()
+    with torch.no_grad():  # larger weights than the default init, so a wrongly split fusion cannot hide
+        for p in model.parameters():
+            p.mul_(1.5)
+    x = torch.rand(shape)
+    with torch.inference_mode():
+        expected = model(x)[-1]
+    got = model.restore(x.clone())
+    assert got.shape == x.shape
+    scale = float(expected.abs().max())
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5 * scale)
+    assert float((expected - x).abs().mean()) > 1e-3 * scale  # the network changes the image
+
+
+def test_lean_restore_leaves_the_input_alone():
+    model = build_model("test-mimo-unet").eval()
+    x = torch.rand(1, 3, 8, 12)
+    kept = x.clone()
+    model.restore(x)
+    assert torch.equal(x, kept)
+
+
 def test_plus_dropout_is_identity_in_eval_mode_only():
     from tools.restoration.network import MIMOUNet
 

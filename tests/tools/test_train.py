@@ -128,6 +128,27 @@ def test_export_writes_fp16_safetensors_that_load_back(tmp_path):
         assert torch.allclose(model(x)[-1], reference(x)[-1], atol=2e-2)
 
 
+def test_init_fine_tunes_from_exported_weights_and_says_so(tmp_path):
+    training.train(_config(tmp_path / "first", steps=2))
+    start = tmp_path / "start.safetensors"
+    training.export(tmp_path / "first", start)
+    config = _config(tmp_path / "second", steps=2, init=start, lr=0.0)  # lr 0: the weights must stay as loaded
+    result = training.train(config)
+    tuned = torch.load(result.checkpoint, weights_only=True)
+    loaded = checkpoint.load_state(start)
+    assert all(torch.equal(tuned["model"][k], loaded[k].float()) for k in loaded)
+    assert tuned["init_from"].startswith("start.safetensors (sha256 " + checkpoint.sha256(start)[:12])
+
+    weights = tmp_path / "tuned.safetensors"
+    metadata = training.export(tmp_path / "second", weights)
+    assert metadata["init"] == tuned["init_from"]
+    assert "fine-tuned from start.safetensors" in metadata["description"]
+    with pytest.raises(UsageError, match="init"):  # a resumed run keeps its starting point
+        training.train(_config(tmp_path / "second", steps=3, init=tmp_path / "other.safetensors"), resume=True)
+    with pytest.raises(UsageError, match="does not exist"):
+        training.train(_config(tmp_path / "third", init=tmp_path / "missing.safetensors"))
+
+
 def test_export_without_a_run_says_what_to_do(tmp_path):
     with pytest.raises(WeightsError, match="train first"):
         training.export(tmp_path, tmp_path / "w.safetensors")

@@ -3,7 +3,13 @@
 The image is padded to a multiple of 4 (reflect where the image is large enough, else replicate), cut into
 overlapping tiles whose origins are multiples of 4 (so the network's nearest-neighbour /2 and /4 resizes sample
 the same pixels as on the whole image), and the tile outputs are blended with raised-cosine ramps across each
-overlap. Tile size follows a memory budget: RAM on the CPU, free VRAM on CUDA, halved after an out-of-memory error.
+overlap. The tiles are run one band of rows at a time: a band is read from the image, enlarged and converted to
+float only when it is needed, and rows leave for the output image as soon as no later band overlaps them, so the
+working memory depends on the tile and the image width, never on the image height.
+
+The grid is planned from a memory budget (RAM on the CPU, free VRAM on CUDA): of the grids whose tiles fit, the
+one that runs the fewest pixels through the network, tiles balanced so that none is mostly overlap. A CUDA
+out-of-memory error halves the tile and runs again.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -23,7 +28,7 @@ from torch import nn
 from agent.errors import DeviceError, UsageError
 from agent.settings import get_settings
 from tools.restoration import build_model, checkpoint, zoo
-from tools.restoration.imageio import Picture, check_output, from_picture, open_image, save_image_atomic, to_picture
+from tools.restoration.imageio import Sink, Source, check_output, open_image, save_image_atomic
 from tools.restoration.network import MULTIPLE
 from tools.restoration.record import ToolRun, WeightsRecord
 
@@ -33,35 +38,49 @@ PRECISIONS = ("fp32", "fp16", "bf16")
 MAX_SCALE = 8
 MIN_TILE = 64
 OVERLAP = 32  # pixels shared by neighbouring tiles; the blend ramps across them
-# Peak activation bytes per pixel of an fp32 eager forward per base channel (measured on the CPU with
-# MIMO-UNet, c=32: about 3.4 KB per pixel; halved for fp16/bf16). The auto tile keeps tile^2 * this under budget.
-_BYTES_PER_PIXEL_PER_CHANNEL = 110
-# Whole-image buffers a run holds besides the network: float input and blended output, 8-bit input and output.
-_IMAGE_BYTES_PER_PIXEL = 4 * 3 + 4 * 3 + 3 + 3
+# Peak activation bytes per tile pixel of the lean fp32 forward (`MIMOUNet.restore`) per base channel. Measured
+# on the CPU with MIMO-UNet (c=32, channels_last): 768 bytes per pixel at 1280x720, 935 at 640x480 (the full
+# `forward` needs 2630); 32 per channel (1 KB per pixel) leaves a margin. Halved for fp16/bf16.
+_BYTES_PER_PIXEL_PER_CHANNEL = 32
+# Whole-image buffers a CPU run holds besides the network: the decoded input and the output image (Pillow stores
+# RGB as 4 bytes per pixel), plus the float band read from the image and the band's blend accumulator.
+_IMAGE_BYTES_PER_PIXEL = 4 + 4
+_BAND_BYTES_PER_PIXEL = 4 * 3 * 2
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 # --- padding and tiling ---------------------------------------------------------------------------------------
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> torch.Tensor:
-    """Pad (B, C, H, W) bottom/right to multiples of `multiple`: reflect when the image allows, else replicate."""
+def pad_mode(height: int, width: int) -> str:
+    """Padding to multiples of 4: reflect where the image is larger than the padding, else replicate."""
+    return "reflect" if -height % MULTIPLE < height and -width % MULTIPLE < width else "replicate"
+
+
+def pad_to_multiple(x: torch.Tensor) -> torch.Tensor:
+    """Pad (B, C, H, W) bottom/right to multiples of 4 (`pad_mode`)."""
     height, width = x.shape[-2:]
-    pad_h, pad_w = -height % multiple, -width % multiple
-    if not pad_h and not pad_w:
+    if not height % MULTIPLE and not width % MULTIPLE:
         return x
-    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    return F.pad(x, (0, -width % MULTIPLE, 0, -height % MULTIPLE), mode=pad_mode(height, width))
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Tile origins along one axis covering [0, length) with neighbours sharing at least `overlap` pixels."""
+def _ceil4(n: float) -> int:
+    return int(math.ceil(n / MULTIPLE)) * MULTIPLE
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
+    """(tile, origins) covering [0, length) with tiles of at most `tile` pixels, as few as possible, balanced.
+
+    The tile is shrunk to the smallest multiple of 4 that still covers the axis with that many tiles, and the
+    origins are spread evenly on multiples of 4, so no tile is mostly overlap. Neighbours share >= `overlap`.
+    """
     if length <= tile:
-        return [0]
-    step = tile - overlap
-    starts = list(range(0, length - tile, step))
-    starts.append(length - tile)
-    return starts
+        return length, [0]
+    count = math.ceil((length - overlap) / (tile - overlap))
+    tile = min(tile, _ceil4((length + (count - 1) * overlap) / count))
+    span = (length - tile) // MULTIPLE  # in steps of 4 pixels; length and tile are multiples of 4
+    return tile, [MULTIPLE * (i * span // (count - 1)) for i in range(count)]
 
 
 def ramp(size: int, overlap: int, fade_in: bool, fade_out: bool) -> torch.Tensor:
@@ -76,48 +95,133 @@ def ramp(size: int, overlap: int, fade_in: bool, fade_out: bool) -> torch.Tensor
     return weights
 
 
+@dataclass(frozen=True)
+class Grid:
+    """Overlapping tiles over a padded (height, width) image: every tile is tile_h x tile_w."""
+
+    height: int
+    width: int
+    tile_h: int
+    tile_w: int
+    overlap: int
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+
+    @property
+    def tiles(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+    @property
+    def whole(self) -> bool:
+        return self.tiles == 1
+
+    @property
+    def pixels_run(self) -> int:
+        """Pixels the network processes, overlaps counted twice."""
+        return self.tiles * self.tile_h * self.tile_w
+
+
+def plan_grid(height: int, width: int, max_h: int | None, max_w: int | None, overlap: int = OVERLAP) -> Grid:
+    """Balanced tiles of at most max_h x max_w pixels (None: the whole axis) over a padded image."""
+    max_h = height if max_h is None else max(MULTIPLE * 2, max_h - max_h % MULTIPLE)
+    max_w = width if max_w is None else max(MULTIPLE * 2, max_w - max_w % MULTIPLE)
+    overlap = min(overlap, min(max_h, max_w) // 4) // MULTIPLE * MULTIPLE
+    tile_h, rows = tile_starts(height, max_h, overlap)
+    tile_w, cols = tile_starts(width, max_w, overlap)
+    return Grid(height, width, tile_h, tile_w, overlap, tuple(rows), tuple(cols))
+
+
+def auto_grid(height: int, width: int, budget: float, tile_bytes_per_pixel: float, band_bytes_per_pixel: float = 0.0,
+              overlap: int = OVERLAP) -> Grid:
+    """The grid that runs the fewest pixels among those whose working memory fits `budget` bytes.
+
+    Working memory: tile_h * tile_w * tile_bytes_per_pixel for the network plus tile_h * width *
+    band_bytes_per_pixel for the band being read and blended. Tiles are at least MIN_TILE on each side (or the
+    whole axis when it is shorter); when not even that fits, MIN_TILE tiles run anyway.
+    """
+    def max_rows(tile_w: int) -> int:
+        rows = int(budget // (tile_w * tile_bytes_per_pixel + width * band_bytes_per_pixel))
+        return rows - rows % MULTIPLE
+
+    if max_rows(width) >= height:
+        return plan_grid(height, width, None, None, overlap)
+    best: Grid | None = None
+    for columns in range(1, width // MIN_TILE + 2):
+        tile_w = width if columns == 1 else _ceil4((width + (columns - 1) * overlap) / columns)
+        if tile_w < MIN_TILE:
+            break
+        max_h = max_rows(tile_w)
+        if max_h < MIN_TILE:
+            continue
+        grid = plan_grid(height, width, max_h, tile_w, overlap)
+        if best is None or grid.pixels_run < best.pixels_run:
+            best = grid
+    return best or plan_grid(height, width, MIN_TILE, MIN_TILE, overlap)
+
+
 @dataclass
 class TileStats:
     tiles: int = 1
-    tile_size: int | None = None
+    tile_size: str | None = None  # 'WxH' of the tiles, None when the image ran whole
     notes: list[str] = field(default_factory=list)
 
 
-def run_tiled(forward: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, tile: int | None,
-              overlap: int = OVERLAP, progress: Progress | None = None) -> tuple[torch.Tensor, TileStats]:
-    """Run `forward` on (1, 3, H, W) (H, W multiples of 4) whole or in overlapping tiles; returns CPU fp32."""
-    height, width = image.shape[-2:]
-    if tile is None or (height <= tile and width <= tile):
-        out = forward(image)
+ReadRows = Callable[[int, int], torch.Tensor]  # (top, bottom) -> (1, 3, bottom - top, width) padded rows
+WriteRows = Callable[[int, torch.Tensor], None]  # (top, (1, 3, n, width)) finished, blended rows
+
+
+def run_bands(forward: Callable[[torch.Tensor], torch.Tensor], read_rows: ReadRows, grid: Grid,
+              write_rows: WriteRows, progress: Progress | None = None) -> TileStats:
+    """Run `forward` over `grid` one band of tiles at a time, handing out rows as soon as they are final."""
+    if grid.whole:
+        write_rows(0, forward(read_rows(0, grid.height)))
         if progress:
             progress(1, 1)
-        return out, TileStats()
-    tile = max(MULTIPLE * 2, tile - tile % MULTIPLE)
-    overlap = min(overlap, tile // 4) // MULTIPLE * MULTIPLE
-    tile_h, tile_w = min(tile, height), min(tile, width)
-    rows, cols = tile_starts(height, tile_h, overlap), tile_starts(width, tile_w, overlap)
-    total = len(rows) * len(cols)
-    output = torch.zeros((1, 3, height, width))
+        return TileStats()
+    tile_h, tile_w, overlap = grid.tile_h, grid.tile_w, grid.overlap
     # The tiles form a product grid, so the summed blend weight is separable: sum_rows(y) * sum_cols(x).
-    row_weight, col_weight = torch.zeros(height), torch.zeros(width)
-    for top in rows:
-        row_weight[top:top + tile_h] += ramp(tile_h, overlap, top > 0, top + tile_h < height)
-    for left in cols:
-        col_weight[left:left + tile_w] += ramp(tile_w, overlap, left > 0, left + tile_w < width)
-    done = 0
-    for top in rows:
-        wy = ramp(tile_h, overlap, top > 0, top + tile_h < height)
-        for left in cols:
-            wx = ramp(tile_w, overlap, left > 0, left + tile_w < width)
-            window = wy[:, None] * wx[None, :]  # (tile_h, tile_w)
-            piece = forward(image[..., top:top + tile_h, left:left + tile_w])
-            output[..., top:top + tile_h, left:left + tile_w] += piece * window
+    row_weight, col_weight = torch.zeros(grid.height), torch.zeros(grid.width)
+    for top in grid.rows:
+        row_weight[top:top + tile_h] += ramp(tile_h, overlap, top > 0, top + tile_h < grid.height)
+    for left in grid.cols:
+        col_weight[left:left + tile_w] += ramp(tile_w, overlap, left > 0, left + tile_w < grid.width)
+    done, carry = 0, None
+    for index, top in enumerate(grid.rows):
+        band = read_rows(top, top + tile_h)
+        blended = torch.zeros((1, 3, tile_h, grid.width))
+        if carry is not None:  # what the previous band added to the rows it shares with this one
+            blended[..., :carry.shape[-2], :] = carry
+        wy = ramp(tile_h, overlap, top > 0, top + tile_h < grid.height)
+        for left in grid.cols:
+            wx = ramp(tile_w, overlap, left > 0, left + tile_w < grid.width)
+            piece = forward(band[..., left:left + tile_w])
+            blended[..., left:left + tile_w] += piece * (wy[:, None] * wx[None, :])
             done += 1
             if progress:
-                progress(done, total)
-    output /= row_weight[:, None]  # in place, no (H, W) weight image
-    output /= col_weight
-    return output, TileStats(tiles=total, tile_size=tile)
+                progress(done, grid.tiles)
+        del band
+        final = (grid.rows[index + 1] if index + 1 < len(grid.rows) else grid.height) - top
+        carry = blended[..., final:, :].clone()
+        rows = blended[..., :final, :]
+        rows /= row_weight[top:top + final, None]
+        rows /= col_weight
+        write_rows(top, rows)
+    return TileStats(tiles=grid.tiles, tile_size=f"{tile_w}x{tile_h}")
+
+
+def run_tiled(forward: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, tile: int | Grid | None,
+              overlap: int = OVERLAP, progress: Progress | None = None) -> tuple[torch.Tensor, TileStats]:
+    """Run `forward` on a (1, 3, H, W) tensor (H, W multiples of 4): whole, in tiles of at most `tile` pixels, or
+    on a planned `Grid`."""
+    height, width = image.shape[-2:]
+    grid = tile if isinstance(tile, Grid) else plan_grid(height, width, tile, tile, overlap)
+    output = torch.empty((1, 3, height, width))
+
+    def write(top: int, rows: torch.Tensor) -> None:
+        output[..., top:top + rows.shape[-2], :] = rows
+
+    stats = run_bands(forward, lambda top, bottom: image[..., top:bottom, :], grid, write, progress)
+    return output, stats
 
 
 # --- devices, precision, memory ----------------------------------------------------------------------------------
@@ -166,17 +270,15 @@ def bytes_per_pixel(model: nn.Module, precision: str) -> float:
     return _BYTES_PER_PIXEL_PER_CHANNEL * channels * (1.0 if precision == "fp32" else 0.5)
 
 
-def auto_tile(model: nn.Module, device: torch.device, precision: str, budget_mb: int, image_pixels: int = 0) -> int:
-    """The largest tile edge (multiple of 4, at least MIN_TILE) whose forward fits the memory budget.
-
-    On the CPU the budget also holds the whole-image buffers of an `image_pixels` image.
-    """
-    budget = budget_mb * 2**20 - image_pixels * _IMAGE_BYTES_PER_PIXEL
+def memory_grid(model: nn.Module, device: torch.device, precision: str, height: int, width: int,
+                budget_mb: int) -> Grid:
+    """The auto grid for a padded (height, width) image: within `budget_mb` of RAM on the CPU, counting the
+    input and output images and the band buffers, or within 70% of the free memory of a CUDA GPU."""
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
-        budget = int(free * 0.7)
-    edge = int(math.sqrt(max(budget, 0) / bytes_per_pixel(model, precision)))
-    return max(MIN_TILE, edge - edge % MULTIPLE)
+        return auto_grid(height, width, free * 0.7, bytes_per_pixel(model, precision))
+    budget = budget_mb * 2**20 - height * width * _IMAGE_BYTES_PER_PIXEL
+    return auto_grid(height, width, budget, bytes_per_pixel(model, precision), _BAND_BYTES_PER_PIXEL)
 
 
 def parse_tile(tile: str | int | None) -> str | int | None:
@@ -221,9 +323,9 @@ class TileForward:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         if precision == "fp32":
-            return self.model(x)[-1].float()
+            return self.model.restore(x).float()
         with torch.autocast(self.device.type, dtype=_DTYPES[precision]):
-            return self.model(x)[-1].float()
+            return self.model.restore(x).float()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         out = self._run(x, self.precision)
@@ -296,23 +398,6 @@ def load_weights(entry: zoo.ZooEntry, weights: str | Path | None) -> LoadedWeigh
     return LoadedWeights(model=model, record=record)
 
 
-def _resize_plane(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Lanczos-resize one (H, W) float plane to size=(width, height)."""
-    return np.asarray(Image.fromarray(plane, "F").resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
-
-
-def enlarge(picture: Picture, scale: int) -> Picture:
-    """Lanczos-enlarge the RGB planes and the alpha plane (separately, never through the network)."""
-    if scale == 1:
-        return picture
-    width, height = picture.size
-    size = (width * scale, height * scale)
-    rgb = np.stack([_resize_plane(np.ascontiguousarray(picture.rgb[..., i]), size) for i in range(3)], axis=2)
-    alpha = None if picture.alpha is None else np.clip(_resize_plane(picture.alpha, size), 0.0, 1.0)
-    return Picture(rgb=np.clip(rgb, 0.0, 1.0), alpha=alpha, kind=picture.kind, bits=picture.bits,
-                   icc_profile=picture.icc_profile, notes=picture.notes)
-
-
 def check_scale(scale: int) -> int:
     if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= MAX_SCALE:
         raise UsageError(f"scale must be a whole number from 1 to {MAX_SCALE}, got {scale!r}: e.g. --scale 4")
@@ -335,11 +420,12 @@ class Restorer:
         if self.entry.self_ensemble:
             self.forward = SelfEnsemble(self.forward)
 
-    def tile_for(self, picture_pixels: int) -> int | None:
+    def grid_for(self, height: int, width: int) -> Grid:
+        """The tile grid for a padded image: the --tile size, the whole image, or planned from memory."""
         if self.tile != "auto":
-            return self.tile
+            return plan_grid(height, width, self.tile, self.tile)
         budget = get_settings().restore.cpu_memory_budget_mb
-        return auto_tile(self.forward.model, self.device, self.precision, budget, picture_pixels)
+        return memory_grid(self.forward.model, self.device, self.precision, height, width, budget)
 
     def _restore(self, image: Image.Image, scale: int, progress: Progress | None) -> tuple[Image.Image, TileStats]:
         check_scale(scale)
@@ -350,34 +436,47 @@ class Restorer:
                 f"x{scale} would make a {width * scale}x{height * scale} image, more than the {limit:,}-pixel "
                 "limit: lower --scale or raise CNAPS_RESTORE__MAX_PIXELS"
             )
-        picture = enlarge(to_picture(image), scale)
+        source = Source(image, scale)
+        width, height = source.size
+        padded_h, padded_w = height + -height % MULTIPLE, width + -width % MULTIPLE
+        mode = pad_mode(height, width)  # each band padded as pad_to_multiple pads the whole image
+
+        def read_rows(top: int, bottom: int) -> torch.Tensor:
+            inside = min(bottom, height)
+            band = torch.from_numpy(source.rgb(top, inside)).permute(2, 0, 1)[None]  # (1, 3, h, W)
+            if bottom > inside or padded_w > width:
+                band = F.pad(band, (0, padded_w - width, 0, bottom - inside), mode=mode)
+            return band
+
+        sink = Sink(source)
+
+        def write_rows(top: int, rows: torch.Tensor) -> None:
+            count = min(rows.shape[-2], height - top)
+            if count > 0:
+                sink.write(top, rows[0, :, :count, :width].permute(1, 2, 0).numpy(), source.alpha(top, top + count))
+
         self.forward.fell_back = False
-        rgb = torch.from_numpy(picture.rgb).permute(2, 0, 1)[None]  # (1, 3, H, W)
-        padded = pad_to_multiple(rgb)
-        del rgb
-        tile = self.tile_for(padded.shape[-1] * padded.shape[-2])
+        grid = self.grid_for(padded_h, padded_w)
+        notes = list(source.notes)
         while True:
             try:
-                out, stats = run_tiled(self.forward, padded, tile, progress=progress)
+                stats = run_bands(self.forward, read_rows, grid, write_rows, progress)
                 break
             except torch.cuda.OutOfMemoryError as error:
                 torch.cuda.empty_cache()
-                current = tile or max(padded.shape[-2:])
+                current = max(grid.tile_h, grid.tile_w)
                 if current <= MIN_TILE:
                     raise DeviceError("the GPU ran out of memory even with 64-pixel tiles: free GPU memory or "
                                       "pass --device cpu") from error
-                tile = max(MIN_TILE, current // 2 - current // 2 % MULTIPLE)
-                picture.notes.append(f"GPU out of memory: retried with {tile}-pixel tiles")
-        height_s, width_s = picture.rgb.shape[:2]
-        del padded
-        picture.rgb = np.zeros((0, 0, 3), np.float32)  # free the input pixels before the output copy
-        restored = out[0, :, :height_s, :width_s].permute(1, 2, 0).numpy()  # (H, W, 3)
+                edge = max(MIN_TILE, current // 2 - current // 2 % MULTIPLE)
+                grid = plan_grid(padded_h, padded_w, edge, edge)
+                notes.append(f"GPU out of memory: retried with tiles of at most {edge} pixels")
         if self.forward.fell_back:
             stats.notes.append("fp16 overflowed on some tiles; they were recomputed in fp32")
         if self.entry.self_ensemble:
             stats.notes.append("geometric self-ensemble: each tile ran 8 times (flips and rotations), averaged")
-        stats.notes[:0] = picture.notes
-        return from_picture(restored, picture), stats
+        stats.notes[:0] = notes
+        return sink.image(), stats
 
     def restore(self, img: Image.Image, scale: int = 1) -> Image.Image:
         """The restored image (enlarged `scale` times with Lanczos first), in the input's mode family."""

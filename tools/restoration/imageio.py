@@ -1,15 +1,14 @@
 """Read any image into float RGB for the network, and write results back atomically in the input's layout.
 
-The network sees (H, W, 3) float32 in [0, 1]. What it must not see travels beside it in a `Picture`: the alpha
-channel (resized on its own), the bit depth (16-bit stays 16-bit where the format allows), the ICC profile, and
-whether the image was grayscale or CMYK, so the output goes back to the same kind of image.
+The network sees bands of (h, W, 3) float32 in [0, 1] (`Source`), and its output goes band by band into an image
+of the input's kind (`Sink`): alpha kept beside the network, 16-bit kept 16-bit where the format allows, ICC
+profile kept, grayscale and CMYK rebuilt. No whole-image float copy is ever made.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,23 +21,6 @@ _SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 _NO_ALPHA_FORMATS = {"JPEG", "BMP", "PPM", "EPS", "PCX", "SGI"}
 _SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 _BOMB_FIX = "raise the limit with CNAPS_RESTORE__MAX_PIXELS=<pixels> if you trust the file"
-
-
-@dataclass
-class Picture:
-    """An image taken apart for the network: rgb (H, W, 3) float32 in [0, 1] plus what travels beside it."""
-
-    rgb: np.ndarray
-    alpha: np.ndarray | None = None  # (H, W) float32 in [0, 1]
-    kind: str = "RGB"  # 'RGB', 'L' or 'CMYK': the layout the output goes back to
-    bits: int = 8
-    icc_profile: bytes | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height)"""
-        return self.rgb.shape[1], self.rgb.shape[0]
 
 
 def open_image(path: str | Path, max_pixels: int) -> Image.Image:
@@ -91,61 +73,129 @@ def open_image(path: str | Path, max_pixels: int) -> Image.Image:
     return decoded
 
 
-def to_picture(image: Image.Image) -> Picture:
-    """Split a PIL image of any mode into network RGB, alpha and what is needed to rebuild the same layout."""
-    notes = list(image.info.get("cnaps_notes", []))
-    picture = Picture(rgb=np.zeros((1, 1, 3), np.float32), icc_profile=image.info.get("icc_profile"), notes=notes)
-    mode = image.mode
-    if mode in _SIXTEEN_BIT:
-        values = np.asarray(image, dtype=np.float32)
-        gray = np.clip(values, 0, 65535) / 65535.0
-        picture.rgb = np.repeat(gray[..., None], 3, axis=2)
-        picture.kind, picture.bits = "L", 16
-        return picture
-    if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-        picture.notes.append("palette image: the output is full-colour (a palette cannot hold restored colours)")
+class Source:
+    """A PIL image of any mode, read for the network band by band: float RGB rows in [0, 1], `scale` times larger.
+
+    Only the rows asked for are converted, so a huge image never exists as float. With `scale` > 1 the planes are
+    held as float at the input's own size and each band is Lanczos-enlarged on its own (Pillow's `box` resize: the
+    same filter taps as enlarging the whole image). What the network must not see travels beside the rows: the
+    alpha channel (enlarged on its own), the bit depth, the ICC profile, and whether the image was grayscale or
+    CMYK, so `Sink` can rebuild the same kind of image.
+    """
+
+    def __init__(self, image: Image.Image, scale: int = 1) -> None:
+        self.notes: list[str] = list(image.info.get("cnaps_notes", []))
+        self.icc_profile: bytes | None = image.info.get("icc_profile")
+        self.kind, self.bits, self.has_alpha, self.scale = "RGB", 8, False, scale
         mode = image.mode
-    if mode in ("L", "LA", "1"):
-        gray = np.asarray(image.getchannel("L") if mode == "LA" else image.convert("L"), dtype=np.float32) / 255.0
-        picture.rgb = np.repeat(gray[..., None], 3, axis=2)
-        picture.kind = "L"
-        if mode == "LA":
-            picture.alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
-        return picture
-    if mode == "CMYK":
-        picture.kind = "CMYK"
-        image = image.convert("RGB")
-    elif mode in ("RGBA", "RGBa", "PA", "La") or "transparency" in image.info:
-        image = image.convert("RGBA")
-        picture.alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
-    rgb = np.array(image.convert("RGB"), dtype=np.float32)
-    rgb /= 255.0  # in place: a 3000x2000 photo is 72 MB per float copy
-    picture.rgb = rgb
-    return picture
+        if mode in _SIXTEEN_BIT:
+            self.kind, self.bits = "L", 16
+        elif mode == "P":
+            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+            self.notes.append("palette image: the output is full-colour (a palette cannot hold restored colours)")
+            self.has_alpha = image.mode == "RGBA"
+        elif mode in ("L", "LA", "1"):
+            self.kind, self.has_alpha = "L", mode == "LA"
+        elif mode == "CMYK":
+            self.kind = "CMYK"
+        elif mode in ("RGBA", "RGBa", "PA", "La") or "transparency" in image.info:
+            self.has_alpha = True
+        self.image = image
+        width, height = image.size
+        self.size = (width * scale, height * scale)  # (width, height) of the rows handed out
+        self._planes: list[Image.Image] = []
+        self._alpha_plane: Image.Image | None = None
+        if scale > 1:  # float planes at the input's size; bands are enlarged from them
+            rgb = self._read(0, height)
+            channels = 1 if self.kind == "L" else 3
+            self._planes = [Image.fromarray(np.ascontiguousarray(rgb[..., i]), "F") for i in range(channels)]
+            del rgb
+            if self.has_alpha:
+                alpha = self._read_alpha(0, height).astype(np.float32) / 255.0
+                self._alpha_plane = Image.fromarray(alpha, "F")
 
+    def _crop(self, top: int, bottom: int) -> Image.Image:
+        return self.image.crop((0, top, self.image.width, bottom))
 
-def from_picture(rgb: np.ndarray, picture: Picture) -> Image.Image:
-    """Rebuild a PIL image from the network's RGB output (clipped and scaled in place) in `picture`'s layout."""
-    rgb = np.clip(rgb, 0.0, 1.0, out=rgb)  # in place: no second whole-image float copy
-    if picture.kind == "L":
-        gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma, as PIL's convert('L')
-        if picture.bits == 16 and picture.alpha is None:
-            image = Image.fromarray(np.rint(gray * 65535.0).astype(np.uint16))  # mode I;16
+    def _read(self, top: int, bottom: int) -> np.ndarray:
+        """Rows [top, bottom) of the input at its own size: (h, W, 3) float32 in [0, 1]."""
+        band = self._crop(top, bottom)
+        if self.bits == 16:
+            gray = np.clip(np.asarray(band, dtype=np.float32), 0, 65535) / 65535.0
+        elif self.kind == "L":
+            gray = np.asarray(band.getchannel("L") if band.mode == "LA" else band.convert("L"), np.float32) / 255.0
         else:
-            image = Image.fromarray(np.rint(gray * 255.0).astype(np.uint8), "L")
-    else:
-        rgb *= 255.0
-        image = Image.fromarray(np.rint(rgb, out=rgb).astype(np.uint8), "RGB")
-    del rgb
-    if picture.alpha is not None:
-        alpha = Image.fromarray(np.rint(np.clip(picture.alpha, 0, 1) * 255.0).astype(np.uint8), "L")
-        image = Image.merge("LA" if image.mode == "L" else "RGBA", [*image.split(), alpha])
-    elif picture.kind == "CMYK":
-        image = image.convert("CMYK")
-    if picture.icc_profile:
-        image.info["icc_profile"] = picture.icc_profile
-    return image
+            rgb = np.array(band.convert("RGB"), dtype=np.float32)
+            rgb /= 255.0
+            return rgb
+        return np.repeat(gray[..., None], 3, axis=2)
+
+    def _read_alpha(self, top: int, bottom: int) -> np.ndarray:
+        band = self._crop(top, bottom)
+        return np.asarray(band.getchannel("A") if band.mode in ("LA", "RGBA") else band.convert("RGBA").getchannel("A"))
+
+    def _enlarge(self, plane: Image.Image, top: int, bottom: int) -> np.ndarray:
+        box = (0, top / self.scale, plane.width, bottom / self.scale)
+        band = plane.resize((self.size[0], bottom - top), Image.Resampling.LANCZOS, box=box)
+        return np.clip(np.asarray(band, dtype=np.float32), 0.0, 1.0)
+
+    def rgb(self, top: int, bottom: int) -> np.ndarray:
+        """Output rows [top, bottom) as the network's input: (h, W, 3) float32 in [0, 1]."""
+        if self.scale == 1:
+            return self._read(top, bottom)
+        planes = [self._enlarge(plane, top, bottom) for plane in self._planes]
+        return np.repeat(planes[0][..., None], 3, axis=2) if len(planes) == 1 else np.stack(planes, axis=2)
+
+    def alpha(self, top: int, bottom: int) -> np.ndarray | None:
+        """Output rows [top, bottom) of the alpha channel, (h, W) uint8, or None."""
+        if not self.has_alpha:
+            return None
+        if self._alpha_plane is None:
+            return self._read_alpha(top, bottom)
+        return np.rint(self._enlarge(self._alpha_plane, top, bottom) * 255.0).astype(np.uint8)
+
+
+class Sink:
+    """The output image, filled band by band from the network's RGB in `source`'s layout (mode, depth, ICC)."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        if source.kind == "L":
+            mode = "LA" if source.has_alpha else ("I;16" if source.bits == 16 else "L")
+        else:
+            mode = "RGBA" if source.has_alpha else "RGB"
+        self.mode = mode
+        self.out = Image.new("CMYK" if source.kind == "CMYK" else mode, source.size)
+
+    def write(self, top: int, rgb: np.ndarray, alpha: np.ndarray | None = None) -> None:
+        """Rows from `top`: rgb (h, W, 3) float (clipped in place, may be overwritten), alpha (h, W) uint8."""
+        rgb = np.clip(rgb, 0.0, 1.0, out=rgb)
+        if self.source.kind == "L":
+            gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma, as PIL's convert('L')
+            if self.mode == "I;16":
+                band = Image.fromarray(np.rint(gray * 65535.0).astype(np.uint16))  # mode I;16
+            else:
+                pixels = np.rint(gray * 255.0).astype(np.uint8)
+                band = Image.fromarray(pixels if alpha is None else np.stack([pixels, alpha], axis=2))
+        else:
+            rgb *= 255.0
+            pixels = np.rint(rgb, out=rgb).astype(np.uint8)
+            band = Image.fromarray(pixels if alpha is None else np.concatenate([pixels, alpha[..., None]], axis=2))
+        if self.source.kind == "CMYK":
+            band = band.convert("CMYK")
+        self.out.paste(band, (0, top))
+
+    def image(self) -> Image.Image:
+        if self.source.icc_profile:
+            self.out.info["icc_profile"] = self.source.icc_profile
+        return self.out
+
+
+def rebuild(rgb: np.ndarray, source: Source) -> Image.Image:
+    """A whole image from full-size network RGB (h, W, 3), with `source`'s alpha and layout."""
+    sink = Sink(source)
+    sink.write(0, rgb, source.alpha(0, source.size[1]))
+    return sink.image()
 
 
 def output_format(path: Path) -> str:

@@ -28,7 +28,7 @@ class ToolRun(BaseModel):
     scale: int = Field(1, description="Enlargement factor applied before restoration.")
     resize: str | None = Field(None, description="How the image was enlarged, e.g. 'lanczos x4 then MIMO-UNet'.")
     tiles: int = Field(1, description="Number of tiles the network ran on.")
-    tile_size: int | None = Field(None, description="Tile edge in pixels, or None when the image ran whole.")
+    tile_size: str | None = Field(None, description="Tile size 'WxH' in pixels, or None when the image ran whole.")
     seconds: float = Field(description="Wall-clock seconds for the whole restoration.")
     notes: list[str] = Field(default_factory=list, description="Anything the user should know (first frame only...).")
     input_path: str | None = Field(None, description="The input image file, when the input came from a file.")

@@ -43,7 +43,7 @@ LOG = "log.jsonl"
 FFT_WEIGHT = 0.1  # SEE: the paper's loss, L_content + 0.1 * L_MSFR
 # Fields that must not change when a run resumes: they decide the batches, the schedule and the network.
 _FIXED_ON_RESUME = ("network", "batch", "crop", "seed", "lr", "min_lr", "warmup", "weight_decay", "recipe",
-                    "bank_size", "bank_tile", "bank_refresh", "identity_init", "clip")
+                    "bank_size", "bank_tile", "bank_refresh", "identity_init", "clip", "init")
 
 
 class TrainConfig(BaseModel):
@@ -66,6 +66,8 @@ class TrainConfig(BaseModel):
     bank_tile: int = Field(256, description="Edge of a bank tile; crops are cut from it.")
     bank_refresh: int = Field(2000, description="Steps between fresh banks (0: one bank for the whole run).")
     identity_init: bool = Field(True, description="Zero the output convolutions: the untrained net returns its input.")
+    init: Path | None = Field(None, description="Start from these weights (.safetensors or checkpoint) instead of a "
+                                                "random network: a fine-tune with a fresh optimizer and schedule.")
     val_every: int = Field(200, description="Steps between validation PSNR measurements.")
     val_images: int = Field(8, description="Validation pairs (validation split, fixed degradation seed).")
     ckpt_every: int = Field(200, description="Steps between checkpoints.")
@@ -167,6 +169,16 @@ def validate(model: torch.nn.Module, pairs: tuple[torch.Tensor, torch.Tensor], a
     return sum(scores) / len(scores)
 
 
+def _load_init(model: torch.nn.Module, path: Path) -> str:
+    """Load starting weights strictly into `model`; returns their sha256."""
+    from tools.restoration import checkpoint
+
+    if not path.is_file():
+        raise UsageError(f"--init {path} does not exist: pass a .safetensors or checkpoint file of the same network")
+    checkpoint.load_into(model, checkpoint.load_state(path), strict=True, source=str(path))
+    return checkpoint.sha256(path)
+
+
 def _check_resume(config: TrainConfig, stored: dict) -> None:
     changed = [f"{key} ({stored.get(key)} -> {getattr(config, key)})" for key in _FIXED_ON_RESUME
                if str(stored.get(key)) != str(getattr(config, key))]
@@ -199,14 +211,19 @@ def train(config: TrainConfig, resume: bool = False,
 
     torch.manual_seed(config.seed)
     model = build_model(config.network)
-    if config.identity_init:
+    init_sha = None
+    if config.init is not None and not resume:
+        init_sha = _load_init(model, Path(config.init))
+    elif config.identity_init:
         zero_output_convs(model)
     model = model.to(device)
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator(device=device).manual_seed(config.seed + 1)
-    step, devices = 0, []
+    step, devices, init_from = 0, [], None
+    if init_sha is not None:
+        init_from = f"{Path(config.init).name} (sha256 {init_sha[:12]})"
     if resume:
         if not path.is_file():
             raise UsageError(f"--resume given but {path} does not exist: start without --resume")
@@ -219,6 +236,7 @@ def train(config: TrainConfig, resume: bool = False,
         if cuda and state.get("cuda_rng") is not None:  # MIMO-UNet+'s dropout draws from it
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         step, devices = int(state["step"]), list(state["devices"])
+        init_from = state.get("init_from")
     elif path.exists():
         raise UsageError(f"{path} exists: pass --resume to continue that run or choose another --out folder")
     label = device_label(device)
@@ -235,6 +253,7 @@ def train(config: TrainConfig, resume: bool = False,
         payload = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                    "optimizer": optimizer.state_dict(), "generator": rng_states[0],
                    "torch_rng": rng_states[1], "cuda_rng": rng_states[2], "step": step, "devices": devices,
+                   "init_from": init_from,
                    "config": json.loads(config.model_dump_json())}
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda stream: torch.save(payload, stream))
@@ -300,19 +319,22 @@ def weights_metadata(state: dict, description: str | None = None) -> dict[str, s
     step = int(state["step"])
     devices = ", ".join(state["devices"])
     on_cpu_only = all(device == "cpu" for device in state["devices"])
+    init_from = state.get("init_from")
+    start = f", fine-tuned from {init_from}" if init_from else ""
     default = (f"project weights, trained {'on CPU ' if on_cpu_only else ''}for {step} steps on synthetic data "
-               f"({config['network']}, batch {config['batch']}, crop {config['crop']}, seed {config['seed']}); "
+               f"({config['network']}, batch {config['batch']}, crop {config['crop']}, seed {config['seed']}{start}); "
                "not the official checkpoints")
     recipe = degrade.RECIPES[config["recipe"]]
     return {
         "network": config["network"],
-        "recipe": json.dumps({"planned_steps": config["steps"], **{key: config[key] for key in _FIXED_ON_RESUME}}),
+        "recipe": json.dumps({"planned_steps": config["steps"], **{key: config.get(key) for key in _FIXED_ON_RESUME}}),
         "steps": str(step),
         "data": (f"synthetic: photos shipped with scikit-image/matplotlib ({', '.join(synthdata.TRAIN_PHOTOS)}) and "
                  f"procedural scenes ({', '.join(synthdata.SCENES[1:])}); held out: "
                  f"{', '.join(synthdata.HELDOUT_PHOTOS)}"),
         "degradations": recipe.model_dump_json(),
         "seed": str(config["seed"]),
+        "init": init_from or "random",
         "device": devices,
         "cnaps_provenance": "project",
         "description": description or default,
