@@ -146,12 +146,28 @@ class Fact:
     source: Source
 
 
+_PLUS = re.compile(r"mimo-unet\s*(?:\+|plus\b)")
+_PLAIN = re.compile(r"mimo-unet(?!\s*(?:\+|plus\b))")
+
+
+def _about_other_variant(sentence: str, networks: tuple[str, ...]) -> bool:
+    """True when the sentence names only a MIMO-UNet variant the card does not recommend (its size is not ours)."""
+    if not networks:
+        return False
+    lowered = sentence.lower()
+    named = {"MIMO-UNet+"} if _PLUS.search(lowered) else set()
+    if _PLAIN.search(lowered):
+        named.add("MIMO-UNet")
+    return bool(named) and not named & set(networks)
+
+
 def select_facts(passages: list[Source], needs_upscale: bool, question: str,
-                 datasets: tuple[str, ...] = ()) -> list[Fact]:
+                 datasets: tuple[str, ...] = (), networks: tuple[str, ...] = ()) -> list[Fact]:
     """For each wanted aspect, the best supporting sentences from the passages, each used once.
 
     `datasets` names what the recommended weights learned from ('realblur', 'gopro'): the training fact must be
-    about that data, not about another checkpoint's.
+    about that data, not about another checkpoint's. `networks` ('MIMO-UNet', 'MIMO-UNet+') are the recommended
+    variants: a size fact must not quote another variant's parameter count.
     """
     light = _mentions_light(question)
     used: set[str] = set()
@@ -166,6 +182,8 @@ def select_facts(passages: list[Source], needs_upscale: bool, question: str,
             sentences = split_sentences(source.text)
             for i, sentence in enumerate(sentences):
                 if sentence in used or not _supports(sentence, aspect):
+                    continue
+                if aspect.key == "size" and _about_other_variant(sentence, networks):
                     continue
                 # A sentence that leans on the one before it ("It multiplies...") brings that one along.
                 if _ANAPHORA.match(sentence) and i > 0 and sentences[i - 1] not in used:
@@ -321,7 +339,7 @@ def compose(ctx: AnswerContext) -> Answer:
     needs_upscale = "upscale" in ctx.classification.needs or bool(ctx.classification.scale and ctx.classification.scale > 1)
     references = build_references(ctx)
     number = {r.url: r.n for r in references}
-    facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx))
+    facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx), _networks(ctx))
              if f.source.url in number]
     cite = {f.aspect: number[f.source.url] for f in facts}
 
@@ -352,6 +370,12 @@ def compose(ctx: AnswerContext) -> Answer:
 
 def _datasets(ctx: AnswerContext) -> tuple[str, ...]:
     return training_datasets(ctx.capability)
+
+
+def _networks(ctx: AnswerContext) -> tuple[str, ...]:
+    """The networks of the card's known, real models ('MIMO-UNet', 'MIMO-UNet+')."""
+    entries = [entry for _, entry in getattr(ctx.capability, "models", []) or []]
+    return tuple(dict.fromkeys(e.network for e in entries if e is not None and not e.test_only))
 
 
 def training_datasets(capability: object) -> tuple[str, ...]:

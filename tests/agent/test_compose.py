@@ -132,3 +132,17 @@ def test_input_step_follows_the_scale_that_really_ran():
     assert "enlarged 4x" not in answer.workflow.steps[0].text
     assert "scale 1" in answer.workflow.steps[0].text
     assert any("not the official checkpoint" in note for note in answer.notes)
+
+
+def test_size_fact_quotes_the_recommended_variant_only():
+    text = ("MIMO-UNet uses 8 residual blocks in each encoder and decoder stage and has 6.8 million parameters. "
+            "MIMO-UNet+ uses 20 residual blocks per stage and has 16.1 million parameters.")
+    srcs = [Source(id="v", url=PAPER, score=0.9, title="variants", text=text)]
+
+    def size_fact(networks):
+        facts = select_facts(srcs, needs_upscale=False, question="Is this a lightweight model?", networks=networks)
+        return [f.sentence for f in facts if f.aspect == "size"]
+
+    assert "16.1 million" in size_fact(("MIMO-UNet+",))[0]
+    assert "6.8 million" in size_fact(("MIMO-UNet",))[0]
+    assert "6.8 million" in size_fact(())[0]  # no known model: the best-matching sentence, as before
