@@ -43,6 +43,8 @@ class ServerSettings(BaseModel):
     max_card_bytes: int = Field(256 * 1024, description="Largest accepted card text, in bytes.")
     workers: int = Field(1, description="Restoration jobs that run at once.")
     queue_size: int = Field(4, description="Restoration jobs that may wait; beyond this the API answers 429.")
+    keep_runs: int = Field(200, description="Finished web runs kept on disk; older ones are deleted as new ones start.",
+                           ge=1)
 
 
 class Settings(BaseSettings):

@@ -88,7 +88,7 @@ class Server:
         self.restore_pool = WorkerPool(settings.server.workers, settings.server.queue_size, "cnaps-restore")
         self.answer_pool = WorkerPool(ANSWER_WORKERS, ANSWER_QUEUE, "cnaps-answer")
         self.sessions = SessionStore()
-        self.runs = RunStore(settings.output_dir / "web")
+        self.runs = RunStore(settings.output_dir / "web", keep=settings.server.keep_runs)
 
     def ask(self, *args: Any, **kwargs: Any) -> Answer:
         if self.ask_fn is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,8 +33,11 @@ class RunRecord:
 
 
 class RunStore:
-    def __init__(self, root: Path) -> None:
+    """Run folders under `root`; beyond `keep` finished runs, the oldest are deleted as new ones start."""
+
+    def __init__(self, root: Path, keep: int = 200) -> None:
         self.root = root
+        self.keep = keep
 
     def create(self) -> tuple[str, Path]:
         run_id = new_id()
@@ -42,7 +46,21 @@ class RunStore:
             folder.mkdir(parents=True)
         except OSError as error:
             raise OutputError(f"cannot create {folder} ({error.strerror}): set CNAPS_HOME to a writable folder") from None
+        self.prune()
         return run_id, folder
+
+    def prune(self) -> int:
+        """Delete the oldest finished runs beyond `keep`; runs still being answered are never touched."""
+        finished = [folder for folder in self.root.iterdir()
+                    if OPAQUE_ID.match(folder.name) and folder.is_dir() and not folder.is_symlink()
+                    and (folder / "run.json").is_file()]
+        if len(finished) <= self.keep:
+            return 0
+        finished.sort(key=lambda folder: (folder / "run.json").stat().st_mtime)
+        old = finished[:len(finished) - self.keep]
+        for folder in old:
+            shutil.rmtree(folder, ignore_errors=True)
+        return len(old)
 
     def folder(self, run_id: str) -> Path:
         if not OPAQUE_ID.match(run_id) or not (self.root / run_id).is_dir():
