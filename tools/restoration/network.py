@@ -36,6 +36,19 @@ class BasicConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x)
 
+    def on_parts(self, parts: list[tuple[torch.Tensor, int]]) -> torch.Tensor:
+        """This 1x1 conv (+ ReLU) on cat(parts), each part enlarged by its factor (nearest), without building the
+        concatenation: each part is convolved at its own scale with its slice of the weight, then enlarged."""
+        conv = self.main[0]
+        widths = [part.shape[1] for part, _ in parts]
+        total = None
+        for (part, factor), weight in zip(parts, torch.split(conv.weight, widths, dim=1)):
+            y = F.conv2d(part, weight, conv.bias if total is None else None)
+            if factor > 1:
+                y = F.interpolate(y, scale_factor=factor)
+            total = y if total is None else total.add_(y)
+        return torch.relu_(total) if len(self.main) > 1 else total
+
 
 class ResBlock(nn.Module):
     def __init__(self, channels: int) -> None:
@@ -56,6 +69,13 @@ class ResStage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
 
+    def forward_in_place(self, x: torch.Tensor) -> torch.Tensor:
+        """`forward` with the residual adds done in place (inference only: nothing is kept for a backward pass)."""
+        for block in self.layers:
+            y = block.main(x)
+            x = y.add_(x)
+        return x
+
 
 class AFF(nn.Module):
     """Asymmetric feature fusion: concatenate encoder features of every scale, fuse with a 1x1 then a 3x3 conv."""
@@ -66,6 +86,10 @@ class AFF(nn.Module):
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, x4: torch.Tensor) -> torch.Tensor:
         return self.conv(torch.cat([x1, x2, x4], dim=1))
+
+    def on_parts(self, parts: list[tuple[torch.Tensor, int]]) -> torch.Tensor:
+        """`forward` on (features, enlargement factor) parts given at their own scales (see BasicConv.on_parts)."""
+        return self.conv[1](self.conv[0].on_parts(parts))
 
 
 class SCM(nn.Module):
@@ -171,66 +195,33 @@ class MIMOUNet(nn.Module):
         done in place and the 1/4- and 1/2-scale outputs are skipped. Equal to `forward(x)[-1]` up to float
         rounding (tests/tools/test_network.py).
         """
-        c = self.feat_extract[0].main[0].out_channels
         x_2 = F.interpolate(x, scale_factor=0.5)
         x_4 = F.interpolate(x_2, scale_factor=0.5)
         z2 = self.SCM2(x_2)
         z4 = self.SCM1(x_4)
-        res1 = _stage(self.Encoder[0], self.feat_extract[0](x))  # (B, c, H, W)
+        res1 = self.Encoder[0].forward_in_place(self.feat_extract[0](x))  # (B, c, H, W)
         z = self.FAM2(self.feat_extract[1](res1), z2)
         del z2
-        res2 = _stage(self.Encoder[1], z)  # (B, 2c, H/2, W/2)
+        res2 = self.Encoder[1].forward_in_place(z)  # (B, 2c, H/2, W/2)
         z = self.FAM1(self.feat_extract[2](res2), z4)
-        z = _stage(self.Encoder[2], z)  # (B, 4c, H/4, W/4)
+        z = self.Encoder[2].forward_in_place(z)  # (B, 4c, H/4, W/4)
 
-        # AFF at 1/2 scale: parts res1 (c, taken at 1/2), res2 (2c), z (4c, enlarged x2).
-        fused2 = _fuse_1x1(self.AFFs[1], [(F.interpolate(res1, scale_factor=0.5), 1), (res2, 1), (z, 2)], (c, 2 * c))
-        # AFF at full scale: parts res1 (c), res2 (2c, enlarged x2), z (4c, enlarged x4).
-        res1 = _fuse_1x1(self.AFFs[0], [(res1, 1), (res2, 2), (z, 4)], (c, 2 * c))
+        # The two AFFs, each part at its own scale: at 1/2, res1 (taken at 1/2), res2, z (x2); at full, res1, res2
+        # (x2), z (x4).
+        fused2 = self.AFFs[1].on_parts([(F.interpolate(res1, scale_factor=0.5), 1), (res2, 1), (z, 2)])
+        res1 = self.AFFs[0].on_parts([(res1, 1), (res2, 2), (z, 4)])  # (B, c, H, W)
         del res2
-        res2 = fused2
 
-        z = _stage(self.Decoder[0], z)
+        z = self.Decoder[0].forward_in_place(z)
         z = self.feat_extract[3](z)  # (B, 2c, H/2, W/2)
-        z = _conv_1x1_parts(self.Convs[0], [(z, 1), (res2, 1)], (2 * c,))
-        del res2
-        z = _stage(self.Decoder[1], z)
+        z = self.Convs[0].on_parts([(z, 1), (fused2, 1)])
+        del fused2
+        z = self.Decoder[1].forward_in_place(z)
         z = self.feat_extract[4](z)  # (B, c, H, W)
-        z = _conv_1x1_parts(self.Convs[1], [(z, 1), (res1, 1)], (c,))
+        z = self.Convs[1].on_parts([(z, 1), (res1, 1)])
         del res1
-        z = _stage(self.Decoder[2], z)
+        z = self.Decoder[2].forward_in_place(z)
         out = self.feat_extract[5](z)
         out += x
         return out
 
-
-def _stage(stage: ResStage, x: torch.Tensor) -> torch.Tensor:
-    """A residual stage with in-place residual adds (inference only)."""
-    for block in stage.layers:
-        y = block.main(x)
-        y += x
-        x = y
-    return x
-
-
-def _conv_1x1_parts(module: BasicConv, parts: list[tuple[torch.Tensor, int]], splits: tuple[int, ...]
-                    ) -> torch.Tensor:
-    """`module` (1x1 conv + ReLU) applied to cat(parts), each part enlarged by its factor: conv each part at its
-    own scale, enlarge the (narrower) result, sum, then ReLU. `splits` are the input widths of all but the last."""
-    conv = module.main[0]
-    weights = torch.split(conv.weight, [*splits, conv.weight.shape[1] - sum(splits)], dim=1)
-    total = None
-    for (part, factor), weight in zip(parts, weights):
-        y = F.conv2d(part, weight, conv.bias if total is None else None)
-        if factor > 1:
-            y = F.interpolate(y, scale_factor=factor)
-        if total is None:
-            total = y
-        else:
-            total += y
-    return torch.relu_(total)
-
-
-def _fuse_1x1(aff: AFF, parts: list[tuple[torch.Tensor, int]], splits: tuple[int, ...]) -> torch.Tensor:
-    """An AFF on parts at mixed scales: the split 1x1 fusion, then the AFF's 3x3 conv."""
-    return aff.conv[1](_conv_1x1_parts(aff.conv[0], parts, splits))
