@@ -221,7 +221,5 @@ class MIMOUNet(nn.Module):
         z = self.Convs[1].on_parts([(z, 1), (res1, 1)])
         del res1
         z = self.Decoder[2].forward_in_place(z)
-        out = self.feat_extract[5](z)
-        out += x
-        return out
+        return self.feat_extract[5](z) + x  # out of place: under fp16 autocast the sum is fp32, as in forward
 
