@@ -14,7 +14,7 @@ from tools.restoration import Restorer, checkpoint, degrade, synthdata, zoo
 from tools.restoration.metrics import psnr
 
 WEIGHTS = zoo.project_weights_path(zoo.lookup("MIMO-UNet"))
-MARGIN_DB = 3.0  # the shipped CPU-trained weights measured +6.0 dB on this image (27.8 -> 33.8 dB)
+MARGIN_DB = 2.0  # the shipped CPU-trained weights measured +3.1 dB on this image (27.8 -> 30.8 dB)
 
 
 def test_shipped_weights_say_what_they_are():
