@@ -4,8 +4,9 @@
         [--device cpu] [--tile auto] [--threads N]
 
 Each row runs the real path of `cnaps restore` (decode a PNG, tile, blend, encode, atomic write) with random
-weights of the named network. On the CPU the figure is the child's peak RSS (ru_maxrss) and its RSS after
-importing torch and building the network; on CUDA, torch's peak allocated device memory as well.
+weights of the named network. On the CPU the figure is the child's peak RSS (VmHWM: unlike ru_maxrss it does not
+start from the parent's RSS at spawn) and its RSS after importing torch and building the network; on CUDA, torch's
+peak allocated device memory as well.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RSS_TARGET_MB = 1536  # issues 3 and 7: at most 1.5 GB on the CPU, for a 3000x2000 photo and at any size
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
+
+
+def peak_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
 import torch
 from tools.restoration import Restorer, build_model
 from tools.restoration.checkpoint import save_safetensors
@@ -36,11 +43,11 @@ folder = args["folder"]
 torch.manual_seed(0)
 save_safetensors(build_model(args["network"]), f"{folder}/w.safetensors")
 restorer = Restorer(args["network"], weights=f"{folder}/w.safetensors", device=args["device"], tile=args["tile"])
-ready_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+ready_mb = peak_mb()
 if restorer.device.type == "cuda":
     torch.cuda.reset_peak_memory_stats()
 run = restorer.run(f"{folder}/in.png", output=f"{folder}/out.png", overwrite=True)
-result = {"ready_mb": ready_mb, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+result = {"ready_mb": ready_mb, "peak_mb": peak_mb(),
           "seconds": run.seconds, "tiles": run.tiles, "tile_size": run.tile_size, "device": run.device,
           "precision": run.precision}
 if restorer.device.type == "cuda":
