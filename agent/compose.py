@@ -374,17 +374,17 @@ def _datasets(ctx: AnswerContext) -> tuple[str, ...]:
 
 def _networks(ctx: AnswerContext) -> tuple[str, ...]:
     """The networks of the card's known, real models ('MIMO-UNet', 'MIMO-UNet+')."""
-    entries = [entry for _, entry in getattr(ctx.capability, "models", []) or []]
-    return tuple(dict.fromkeys(e.network for e in entries if e is not None and not e.test_only))
+    return tuple(dict.fromkeys(entry.network for entry in _known_entries(ctx.capability)))
+
+
+def _known_entries(capability: object) -> list:
+    """The zoo entries of the card's recommended models that cnaps knows, test-only networks left out."""
+    return [entry for _, entry in getattr(capability, "models", []) or [] if entry is not None and not entry.test_only]
 
 
 def training_datasets(capability: object) -> tuple[str, ...]:
     """The training data of the card's known models, as lower-case words ('realblur', 'gopro')."""
-    names = []
-    for _, entry in getattr(capability, "models", []) or []:
-        if entry is not None and not entry.test_only:
-            names.append(entry.trained_on.split()[0].lower())
-    return tuple(dict.fromkeys(names))
+    return tuple(dict.fromkeys(entry.trained_on.split()[0].lower() for entry in _known_entries(capability)))
 
 
 def _input_intro(ctx: AnswerContext, needs_upscale: bool) -> str:

@@ -307,8 +307,8 @@ class TileForward:
     def __init__(self, model: nn.Module, device: torch.device, precision: str) -> None:
         self.device, self.precision = device, precision
         # channels_last everywhere: cuDNN tensor cores want NHWC, and oneDNN on the CPU runs NHWC convolutions
-        # without reordering every activation to its blocked layout and back (measured 1.19x at 384x216 and
-        # 1.86x at 1280x720 with 2 threads, 1.02x with 1 thread; 96-98 dB from NCHW fp32).
+        # without reordering every activation to its blocked layout and back (1.62x over NCHW at 1280x720 with
+        # 2 threads, 97.9 dB agreement: README, benchmarks/restore_speed.py).
         self.channels_last = True
         self.model = model.to(device).eval()
         if self.channels_last:

@@ -39,8 +39,7 @@ from pydantic import BaseModel, Field
 
 from agent.errors import UsageError, WeightsError
 from tools.atomic import atomic_write
-from tools.restoration import build_model, degrade, synthdata
-from tools.restoration.checkpoint import save_safetensors
+from tools.restoration import build_model, checkpoint, degrade, synthdata
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.jsonl"
@@ -174,13 +173,11 @@ def validate(model: torch.nn.Module, pairs: tuple[torch.Tensor, torch.Tensor], a
 
 
 def _load_init(model: torch.nn.Module, path: Path) -> str:
-    """Load starting weights strictly into `model`; returns their sha256."""
-    from tools.restoration import checkpoint
-
+    """Load starting weights strictly into `model`; returns how the run names its start ('file (sha256 ...)')."""
     if not path.is_file():
         raise UsageError(f"--init {path} does not exist: pass a .safetensors or checkpoint file of the same network")
     checkpoint.load_into(model, checkpoint.load_state(path), strict=True, source=str(path))
-    return checkpoint.sha256(path)
+    return f"{path.name} (sha256 {checkpoint.sha256(path)[:12]})"
 
 
 def _check_resume(config: TrainConfig, stored: dict) -> None:
@@ -215,9 +212,9 @@ def train(config: TrainConfig, resume: bool = False,
 
     torch.manual_seed(config.seed)
     model = build_model(config.network)
-    init_sha = None
+    init_from = None  # the weights a fine-tune started from; stored in the checkpoint and the exported metadata
     if config.init is not None and not resume:
-        init_sha = _load_init(model, Path(config.init))
+        init_from = _load_init(model, Path(config.init))
     elif config.identity_init:
         zero_output_convs(model)
     model = model.to(device)
@@ -225,9 +222,7 @@ def train(config: TrainConfig, resume: bool = False,
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator(device=device).manual_seed(config.seed + 1)
-    step, devices, init_from = 0, [], None
-    if init_sha is not None:
-        init_from = f"{Path(config.init).name} (sha256 {init_sha[:12]})"
+    step, devices = 0, []
     if resume:
         if not path.is_file():
             raise UsageError(f"--resume given but {path} does not exist: start without --resume")
@@ -355,7 +350,7 @@ def export(run: Path, weights: Path, description: str | None = None) -> dict[str
     model = build_model(state["config"]["network"])
     model.load_state_dict(state["model"])
     metadata = weights_metadata(state, description)
-    save_safetensors(model, weights, metadata=metadata, dtype=torch.float16)
+    checkpoint.save_safetensors(model, weights, metadata=metadata, dtype=torch.float16)
     return metadata
 
 
