@@ -113,7 +113,12 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
             r"\bresiz\w*\s+(?:\w+\s+){0,4}?(?:up|larger|bigger|wider)\b", r"\bscal\w*\s+(?:\w+\s+)?up\b",
             r"\b(?:twice|three\s+times|four\s+times)\s+(?:as\s+)?(?:big|large|wide)\b", r"\bbig(?:ger)?\s+poster\b",
             r"\bprint\w*\s+(?:\w+\s+){0,4}?(?:large|big|bigger|larger|poster|billboard|a3|a2)\b",
-            r"\b(?:4k|8k|1080p)\b", r"\bstretch\w*\s+(?:\w+\s+){0,6}?to\s+\d+\s*(?:px|pixels?)",
+            # A video resolution is a need only as a target ("go to 4K", "a 4K version", "for my 8K TV"); "a 4K
+            # frame" describes the input.
+            r"\b(?:to|into|as|at)\s+(?:a\s+|an\s+|full\s+|true\s+|native\s+)?(?:4k|8k|1080p|uhd)\b",
+            r"\b(?:4k|8k|1080p|uhd)\s+(?:version|output|copy|quality|upscal\w*)",
+            r"\b(?:for|on)\s+(?:a\s+|an\s+|my\s+|the\s+|our\s+)?(?:4k|8k|uhd)\s+(?:tv|screen|display|monitor|projector)",
+            r"\bstretch\w*\s+(?:\w+\s+){0,6}?to\s+\d+\s*(?:px|pixels?)",
         ],
         [
             r"\bthumbnail\w*", r"\btiny\b", r"\bsmall\s+(?:image|photo|picture|input)", r"\bzoom\w*",

@@ -103,6 +103,11 @@ def test_no_scale_where_none_is_given(phrase):
     ("The hills look blurry because of fog.", TaskLabel.other, ["dehaze"]),
     ("Colorize this black and white scan.", TaskLabel.other, ["colorize"]),
     ("Denoise it without adding blur.", TaskLabel.other, ["denoise"]),
+    # A video resolution names a target only after "to", "as", "for my ... TV" or before "version".
+    ("My 4K drone footage has motion blur.", TaskLabel.deblurring, ["deblur"]),
+    ("Turn this 720p still into 4K.", TaskLabel.super_resolution, ["upscale"]),
+    ("I want a 4K version of this scan.", TaskLabel.super_resolution, ["upscale"]),
+    ("Can I show this old photo on my 8K TV?", TaskLabel.super_resolution, ["upscale"]),
 ])
 def test_negations_causes_and_other_needs(question, label, needs, monkeypatch):
     monkeypatch.setattr(classify_module, "_embedder", lambda: None)
