@@ -68,8 +68,10 @@ def _plan(entry: ZooEntry | None, name: str | None, missing: list[str], unknown:
             f"the image by interpolation (Lanczos) {_scale_words(scale)}, then restore it with {name} at the "
             f"enlarged size. The new pixels come from interpolation; the network only removes blur. {trained}"
         )
-    elif "deblur" in needs or not needs:
+    elif "deblur" in needs:
         sentences.append(f"cnaps will restore the image with {name} at its own size. {trained}")
+    elif not needs:
+        sentences.append(f"With an image attached, cnaps restores it with {name} at its own size. {trained}")
     else:
         sentences.append(f"cnaps can still run {name}, which only removes blur. {trained}")
     other = [need for need in missing if need != "upscale"]

@@ -74,6 +74,14 @@ _BLUR_WORD = re.compile(r"\b(?:blur\w*|fuzz(?:y|iness)|smear\w*|smudg\w*)")
 # A smudged lens or window veils the whole picture (haze), it does not blur it the way motion or focus does.
 _DIRTY_LENS = re.compile(r"\b(?:lens|fingerprints?|glass|window|windscreen|windshield|filter)\b")
 
+# A question that asks for no task but names a part or property of the model asks about the model ("what is the
+# FAM module?", "what loss does it use?", "why must sizes be multiples of 4?").
+_ABOUT_MODEL = re.compile(
+    r"\b(?:loss(?:es)?|loss\s+function|parameters?|params|layers?|modules?|fam|scm|aff|encoder|decoder|architecture|"
+    r"residual\s+blocks?|checkpoints?|pretrained|dataset|gopro|realblur|paper|authors?|licen[cs]e|runtime|"
+    r"inference\s+time|psnr|ssim|multiples?\s+of|divisible|flops|install\w*|download\w*|benchmark\w*|variants?|"
+    r"model\s+size|how\s+(?:big|large|heavy|fast|slow|deep)\s+(?:is|are)\s+(?:the|this|these|it)\b)\b")
+
 # need -> (strong phrases, weak phrases). Strong phrases decide; weak ones only when nothing strong is found.
 _NEEDS: dict[str, tuple[list[str], list[str]]] = {
     "deblur": (
@@ -472,9 +480,14 @@ def classify(question: str) -> Classification:
         restoration = {"upscale", "deblur"} & needs
         confidence = 0.9 if restoration or len(needs) == 1 else 0.8
     else:
-        nearest = _nearest_label(text)
+        about = _ABOUT_MODEL.findall(text)
+        nearest = None if about else _nearest_label(text)
         weak = {need for need in reading.weak}
-        if nearest is not None:
+        if about:
+            # No task is asked for, and the question names a part or property of the model: it asks about the model.
+            label, confidence = TaskLabel.other, 0.8
+            evidence.append("about the model: " + ", ".join(dict.fromkeys(about)))
+        elif nearest is not None:
             label, confidence, why = TaskLabel(nearest[0]), nearest[1], nearest[2]
             evidence.append(why)
         elif weak:

@@ -10,6 +10,7 @@ Two kinds of sentence make an answer:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -82,8 +83,10 @@ ASPECTS: tuple[Aspect, ...] = (
            (("invent", "hallucinat", "never", "not present", "no new", "cannot create", "not recover"),)),
 )
 
-_LIGHT_WORDS = ("light", "small model", "tiny model", "fast", "efficient", "speed", "real-time", "realtime",
-                "mobile", "phone", "compact")
+# A question about size or speed also wants the variants' parameter counts and runtimes.
+_LIGHT = re.compile(r"\b(?:light\w*|small\s+model|tiny\s+model|fast\w*|efficien\w*|speed\w*|real-?time|mobile|"
+                    r"phone|compact|how\s+(?:big|large|heavy|many\s+param\w*)|size\s+of\s+(?:the\s+)?"
+                    r"(?:model|network)|(?:model|network)\s+size|param(?:eter)?s?|runtime|latency|slow\w*)\b")
 
 
 def retrieval_queries(question: str, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[tuple[str, str]]:
@@ -95,8 +98,7 @@ def retrieval_queries(question: str, needs_upscale: bool, datasets: tuple[str, .
 
 
 def _mentions_light(question: str) -> bool:
-    lowered = question.lower()
-    return any(word in lowered for word in _LIGHT_WORDS)
+    return bool(_LIGHT.search(question.lower()))
 
 
 def _wanted(aspect: Aspect, needs_upscale: bool, light: bool) -> bool:
@@ -162,15 +164,17 @@ def _about_other_variant(sentence: str, networks: tuple[str, ...]) -> bool:
 
 
 def select_facts(passages: list[Source], needs_upscale: bool, question: str,
-                 datasets: tuple[str, ...] = (), networks: tuple[str, ...] = ()) -> list[Fact]:
+                 datasets: tuple[str, ...] = (), networks: tuple[str, ...] = (),
+                 exclude: tuple[str, ...] = ()) -> list[Fact]:
     """For each wanted aspect, the best supporting sentences from the passages, each used once.
 
     `datasets` names what the recommended weights learned from ('realblur', 'gopro'): the training fact must be
     about that data, not about another checkpoint's. `networks` ('MIMO-UNet', 'MIMO-UNet+') are the recommended
-    variants: a size fact must not quote another variant's parameter count.
+    variants: a size fact must not quote another variant's parameter count. Sentences in `exclude` (already
+    stated elsewhere in the answer) are not used again.
     """
     light = _mentions_light(question)
-    used: set[str] = set()
+    used: set[str] = {part for sentence in exclude for part in split_sentences(sentence)}
     facts: list[Fact] = []
     for aspect in ASPECTS:
         if not _wanted(aspect, needs_upscale, light):
@@ -193,6 +197,115 @@ def select_facts(passages: list[Source], needs_upscale: bool, question: str,
         for _, sentence, source in candidates[: aspect.sentences]:
             used.update(split_sentences(sentence))
             facts.append(Fact(aspect.key, aspect.stage, sentence, source))
+    return facts
+
+
+# --- an open question's own answer --------------------------------------------------------------------------
+
+# Words that say nothing about what a question asks for ("what is the ... of this model?").
+_FILLER = frozenset("""
+a an the is are was were be been being do does did done how what which who why when where can could would should
+will may might must this that these those it its of in on at to for from by with about into as and or but not no
+so than then there their they them i me my we our you your he she his her model models network networks net
+image images photo photos picture pictures explain tell describe mean means please just also use used uses using
+work works working get gets got make makes made variant variants version versions one mimo-unet mimo unet kind
+thing things exactly really actually much many some any more most part parts inside role job purpose
+function method approach technique mechanism idea concept way type
+""".split())
+# A question word is also answered by these stems ("how big" by a parameter count, "fast" by a runtime).
+_RELATED: dict[str, tuple[str, ...]] = {}
+for _words, _stems in (
+    ("big large size heavy small light lightweight compact param params parameter parameters memory",
+     ("param", "milli", "light", "block")),
+    ("fast faster speed slow quick runtime long latency second seconds", ("runti", "secon", "speed", "faste")),
+    ("data dataset datasets", ("gopro", "realb", "data", "datas", "pairs")),
+    ("train trained training learn learned learnt", ("train", "learn")),
+    ("good accurate accuracy psnr ssim score scores result results perform performance quality benchmark",
+     ("psnr", "ssim", "resul", "repor", "bench")),
+    ("loss losses objective", ("loss", "fouri", "frequ")),
+    ("plus", ("plus",)),
+    ("wrote write written author authors who", ("autho",)),
+    ("download downloads get available release released", ("downl", "offer", "relea", "repos", "github")),
+):
+    for _word in _words.split():
+        _RELATED[_word] = _stems
+_TOKEN = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*\+*")
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]  # plural: "sizes" answers "size", "checkpoints" "checkpoint"
+    return word[:5] if len(word) > 5 else word
+
+
+def _sentence_stems(sentence: str) -> set[str]:
+    stems = set()
+    for token in _TOKEN.findall(sentence.lower()):
+        if token.endswith("+"):
+            stems.add("plus")  # MIMO-UNet+ answers a question about "the Plus variant"
+        stems.add(_stem(token.rstrip("+")))
+    return stems
+
+
+def _question_groups(question: str) -> list[set[str]]:
+    """One set of stems per content word of the question; a sentence answers a word if it holds any of its set."""
+    groups: dict[str, set[str]] = {}
+    for token in _TOKEN.findall(question.lower()):
+        word = token.rstrip("+")
+        if word in _FILLER or len(word) < 2 or word.isdigit():
+            continue
+        groups.setdefault(_stem(word), {_stem(word), *_RELATED.get(word, ())})
+        if token.endswith("+"):
+            groups.setdefault("plus", {"plus"})
+    return list(groups.values())
+
+
+def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...] = (), limit: int = 2,
+                min_cover: float = 0.5) -> list[Fact]:
+    """The sentences of the retrieved passages that best answer the question itself, at most `limit`.
+
+    Each content word of the question counts by its rarity among the candidate sentences; a sentence must answer
+    at least `min_cover` of that weight. A size or speed sentence about a variant the card does not recommend is
+    skipped unless the question names that variant.
+    """
+    groups = _question_groups(question)
+    if not groups:
+        return []
+    asks_plus = any("plus" in group for group in groups)
+    candidates: list[tuple[str, Source, set[str]]] = []
+    for source in passages:
+        sentences = split_sentences(source.text)
+        for i, sentence in enumerate(sentences):
+            if _ANAPHORA.match(sentence) and i > 0:
+                sentence = f"{sentences[i - 1]} {sentence}"
+            candidates.append((sentence, source, _sentence_stems(sentence)))
+    if not candidates:
+        return []
+    count = len(candidates)
+    weights = [math.log(1 + count / (1 + sum(1 for *_, stems in candidates if stems & group))) for group in groups]
+    total = sum(weights)
+    scored = []
+    for sentence, source, stems in candidates:
+        cover = sum(w for w, group in zip(weights, groups) if stems & group) / total
+        if cover < min_cover:
+            continue
+        if not asks_plus and _about_other_variant(sentence, networks):
+            continue
+        hits = sum(len(stems & group) for group in groups)  # "6.8 million parameters" beats "a common size"
+        scored.append((round(cover, 6), hits, source.score, sentence, source))
+    scored.sort(key=lambda item: item[:3], reverse=True)
+    facts: list[Fact] = []
+    used: set[str] = set()
+    for cover, hits, _, sentence, source in scored:
+        if facts and (cover < 0.9 * scored[0][0] or hits < scored[0][1]):
+            break  # a second sentence only when it answers about as much as the first
+        parts = split_sentences(sentence)
+        if used & set(parts):
+            continue
+        used.update(parts)
+        facts.append(Fact("question", "task", sentence, source))
+        if len(facts) == limit:
+            break
     return facts
 
 
@@ -295,7 +408,12 @@ def _model_names(ctx: AnswerContext) -> str:
     return ", ".join(m.name for m in ctx.card.models)
 
 
-def task_text(ctx: AnswerContext, cite: dict[str, int]) -> str:
+def _cited(fact: Fact, number: dict[str, int]) -> str:
+    return f"{fact.sentence[:-1]} [{number[fact.source.url]}]{fact.sentence[-1]}"
+
+
+def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
+              number: dict[str, int] | None = None) -> str:
     c = ctx.classification
     scale = f"{c.scale}x" if c.scale else "larger"
     detail = _cue_phrase(c.cues)
@@ -309,8 +427,16 @@ def task_text(ctx: AnswerContext, cite: dict[str, int]) -> str:
         kind = "motion or camera-shake blur" if "motion" in c.cues else "out-of-focus blur" if "focus" in c.cues \
             else "blur"
         text = f"You are removing {kind} from a photo (deblurring) so that {detail} becomes clear again."
+    elif not c.needs:
+        # An open question about the model: answer it first, from the store, then say what cnaps would run.
+        text = "Your question is about the recommended model itself rather than a restoration of your own."
+        if focus and number:
+            text += " In short: " + " ".join(_cited(fact, number) for fact in focus)
+        else:
+            text += (" The documents indexed for this card hold no passage that answers it directly; the workflow "
+                     "below says how the model works.")
     else:
-        needs = ", ".join(n for n in c.needs if n not in ("deblur", "upscale")) or "something other than deblurring"
+        needs = ", ".join(n for n in c.needs if n not in ("deblur", "upscale"))
         text = f"Your question is not about deblurring or enlarging: it asks for {needs}."
     check = ctx.capability
     plan = getattr(check, "plan", "")
@@ -339,13 +465,17 @@ def compose(ctx: AnswerContext) -> Answer:
     needs_upscale = "upscale" in ctx.classification.needs or bool(ctx.classification.scale and ctx.classification.scale > 1)
     references = build_references(ctx)
     number = {r.url: r.n for r in references}
-    facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx), _networks(ctx))
+    open_question = not ctx.classification.needs
+    focus = [f for f in focus_facts(ctx.passages, ctx.question, _networks(ctx)) if f.source.url in number] \
+        if open_question else []
+    facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx), _networks(ctx),
+                                     exclude=tuple(f.sentence for f in focus))
              if f.source.url in number]
     cite = {f.aspect: number[f.source.url] for f in facts}
 
     steps = []
     for stage in ("input", "model", "output"):
-        sentences = [f"{f.sentence[:-1]} [{number[f.source.url]}]{f.sentence[-1]}" for f in facts if f.stage == stage]
+        sentences = [_cited(f, number) for f in facts if f.stage == stage]
         if stage == "input":
             sentences.insert(0, _input_intro(ctx, needs_upscale))
         if stage == "output":
@@ -354,13 +484,14 @@ def compose(ctx: AnswerContext) -> Answer:
                 sentences.append(record)
         steps.append(WorkflowStep(stage=stage, text=" ".join(sentences)))
 
-    notes = list(_notes(ctx, facts))
+    notes = list(_notes(ctx, facts + focus))
     task = Task(label=ctx.classification.label, scale=ctx.classification.scale,
-                mismatch=bool(getattr(ctx.capability, "mismatch", False)), text=task_text(ctx, cite),
+                mismatch=bool(getattr(ctx.capability, "mismatch", False)), text=task_text(ctx, cite, focus, number),
                 cues=ctx.classification.cues, confidence=ctx.classification.confidence,
                 missing=list(getattr(ctx.capability, "missing", []) or []))
-    workflow = Workflow(steps=steps, text=_why_text(ctx, needs_upscale))
-    used_sources = _used_sources(ctx.passages, facts)
+    # The "why detail comes back" paragraph answers restoration questions; an open question has had its answer.
+    workflow = Workflow(steps=steps, text="" if open_question else _why_text(ctx, needs_upscale))
+    used_sources = _used_sources(ctx.passages, focus + facts)
     answer = Answer(task=task, workflow=workflow, references=references, notes=notes, sources=used_sources,
                     restoration=ctx.restoration, engine="composer")
     scrub_answer(answer, ctx.card.provided_links)

@@ -7,7 +7,7 @@ import re
 from types import SimpleNamespace
 
 from agent.cards import Card, RecommendedModel, RelatedPaper
-from agent.compose import compose, paper_relevance, select_facts, split_sentences
+from agent.compose import compose, focus_facts, paper_relevance, select_facts, split_sentences
 from agent.schemas import AnswerContext, Classification, Source, TaskLabel
 
 PAPER = "https://openaccess.thecvf.com/content/ICCV2021/papers/Cho_Rethinking_Coarse-To-Fine_Approach_in_Single_Image_Deblurring_ICCV_2021_paper.pdf"
@@ -146,3 +146,44 @@ def test_size_fact_quotes_the_recommended_variant_only():
     assert "16.1 million" in size_fact(("MIMO-UNet+",))[0]
     assert "6.8 million" in size_fact(("MIMO-UNet",))[0]
     assert "6.8 million" in size_fact(())[0]  # no known model: the best-matching sentence, as before
+
+
+VARIANTS = ("MIMO-UNet uses 8 residual blocks in each encoder and decoder stage and has 6.8 million parameters. "
+            "MIMO-UNet+ uses 20 residual blocks per stage and has 16.1 million parameters. "
+            "The features are resized to a common size and fused by a 1x1 convolution followed by a 3x3 one.")
+ENCODER = ("The half- and quarter-size copies pass through a shallow convolutional module (SCM) that turns them into "
+           "features. A feature attention module (FAM) merges those features into the encoder: it multiplies the two "
+           "feature maps element by element and adds the result back.")
+
+
+def open_context(question: str, srcs: list[Source]) -> AnswerContext:
+    ctx = context(label=TaskLabel.other, scale=None, mismatch=False, srcs=srcs)
+    ctx.question = question
+    ctx.classification = Classification(label=TaskLabel.other, confidence=0.8, needs=[])
+    return ctx
+
+
+def test_an_open_question_is_answered_first_from_the_store():
+    srcs = passages() + [Source(id="e", url=PAPER, score=0.5, title="encoder", text=ENCODER)]
+    answer = compose(open_context("What is the FAM module?", srcs))
+    assert "feature attention module (FAM) merges" in answer.task.text
+    # The sentence it leans on ("those features") comes with it, and the answer carries the paper's marker.
+    assert "shallow convolutional module (SCM)" in answer.task.text and "[1]" in answer.task.text
+    steps = " ".join(step.text for step in answer.workflow.steps)
+    assert "feature attention module (FAM) merges" not in steps  # stated once
+    assert answer.workflow.text == ""  # no generic "why detail comes back" paragraph for a question about parts
+
+
+def test_an_open_question_the_store_cannot_answer_says_so():
+    answer = compose(open_context("Which licence is the code under?", passages()))
+    assert "hold no passage that answers it" in answer.task.text
+    assert not re.search(r"\[\d+\]", answer.task.text)
+
+
+def test_focus_prefers_the_answer_over_a_word_match_and_follows_the_variant_asked():
+    srcs = [Source(id="v", url=PAPER, score=0.9, title="variants", text=VARIANTS)]
+    plain = focus_facts(srcs, "What is the model size?", networks=("MIMO-UNet",))
+    assert [f.sentence for f in plain] == [VARIANTS.split(". ")[0] + "."]  # not "a common size"
+    plus = focus_facts(srcs, "And how big is the Plus variant?", networks=("MIMO-UNet",))
+    assert len(plus) == 1 and "16.1 million" in plus[0].sentence
+    assert focus_facts(srcs, "Who wrote the paper?") == []
