@@ -41,7 +41,7 @@ def ask(
 ) -> Answer:
     """Answer `question` (default: the card's) about `card`; restore `image` when one is attached."""
     from agent.capability import check
-    from agent.classify import classify
+    from agent.classify import classify_turns
 
     question = (question or card.question).strip()
     if not question:
@@ -49,7 +49,10 @@ def ask(
     if scale is not None and not 1 <= scale <= MAX_SCALE:
         raise UsageError(f"scale {scale} is out of range: use an integer from 1 to {MAX_SCALE}")
 
-    classification = classify(question)
+    # A follow-up ("what about 3x instead?") is read against the card's question and the user's earlier turns.
+    earlier = [card.question] if card.question.strip() and card.question.strip() != question else []
+    earlier += [text for role, text in history or [] if role == "user" and text.strip()]
+    classification = classify_turns([*earlier, question])
     capability = check(card, classification)
     needs_upscale = "upscale" in classification.needs or bool(classification.scale and classification.scale > 1)
 

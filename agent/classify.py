@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -317,6 +317,7 @@ class _Reading:
     strong: dict[str, list[str]]
     weak: dict[str, list[str]]
     ignored: list[str]
+    refused: set[str] = field(default_factory=set)  # needs the question negates ("without upscaling")
 
 
 def _blur_is_a_need(text: str, match: re.Match) -> str | None:
@@ -349,6 +350,8 @@ def _read(text: str) -> _Reading:
         why = _blur_is_a_need(text, match)
         if why:
             reading.ignored.append(f"'{match.group(0)}' ({why})")
+            if why == "avoided":
+                reading.refused.add("deblur")
             if why == "an edit to apply":
                 reading.strong.setdefault("edit", []).append(match.group(0))
             elif why == "caused by low resolution":
@@ -363,6 +366,7 @@ def _read(text: str) -> _Reading:
                     expected = need == "upscale" and re.search(r"\bwhy\b", _clause(text, match.start()))
                     if _is_negated(text, match.start()) and not expected:
                         reading.ignored.append(f"'{match.group(0)}' (negated)")
+                        reading.refused.add(need)
                         continue
                     getattr(reading, kind).setdefault(need, []).append(match.group(0))
     # Rain streaks are rain, not motion; "streak" alone stays a motion cue.
@@ -500,7 +504,57 @@ def classify(question: str) -> Classification:
         # An open question labelled "other" names no need: it asks about the model, not for a task.
         needs = {"both": {"upscale", "deblur"}, "super-resolution": {"upscale"}, "deblurring": {"deblur"}}.get(
             label.value, set())
+        if needs & reading.refused:
+            # A neighbour's label never brings back what the question refuses ("without enlarging it").
+            needs -= reading.refused
+            label = _label_for(needs)
     cues = [cue for cue, pattern in _CUES_COMPILED.items() if pattern.search(text)]
     ordered_needs = [need for need in _NEED_ORDER if need in needs] + sorted(needs - set(_NEED_ORDER))
     return Classification(label=label, scale=scale, cues=cues, confidence=confidence, needs=ordered_needs,
                           evidence=evidence)
+
+
+# --- follow-ups ----------------------------------------------------------------------------------------------------
+
+# A turn that leans on the one before: "what about 3x instead?", "and for faces?", "same at 2x".
+_FOLLOW_UP = re.compile(r"^(?:and|but|also|so|then|ok(?:ay)?|now|what\s+about|how\s+about|what\s+if|same)\b|"
+                        r"\binstead\b|\bas\s+well\b|\bthe\s+same\b")
+
+
+def _is_follow_up(text: str, own: Classification) -> bool:
+    if any(item.startswith("about the model") for item in own.evidence):
+        return False  # "and how big is it?" asks about the model, whatever came before
+    if _FOLLOW_UP.search(text):
+        return True
+    vague = own.confidence <= 0.5 and own.scale is None
+    return vague and len(text.split()) <= 6
+
+
+def classify_turns(questions: list[str]) -> Classification:
+    """Classify the last of a chat's questions, reading an elliptical follow-up against the turns before it.
+
+    "What about 3x instead?" after "I upscaled a blurry photo by 4x" keeps the deblurring need and takes the new
+    scale; needs the follow-up refuses ("what about without enlarging?") are dropped. Each earlier turn is read the
+    same way, so a chain of follow-ups accumulates.
+    """
+    current: Classification | None = None
+    previous = ""
+    for question in questions:
+        own = classify(question)
+        text = normalise(question)[:MAX_CHARS]
+        if current is None or not _is_follow_up(text, own):
+            current, previous = own, question
+            continue
+        refused = _read(text).refused
+        needs = (set(current.needs) - refused) | set(own.needs)
+        if own.label is TaskLabel.other and not own.needs and current.label is not TaskLabel.other:
+            needs = set(current.needs) - refused  # "and why?" keeps the task it follows
+        scale = own.scale or (current.scale if "upscale" in needs else None)
+        ordered = [need for need in _NEED_ORDER if need in needs] + sorted(needs - set(_NEED_ORDER))
+        current = Classification(
+            label=_label_for(needs), scale=scale, cues=list(dict.fromkeys(current.cues + own.cues)),
+            confidence=max(own.confidence, min(current.confidence, 0.8)), needs=ordered,
+            evidence=own.evidence + [f"follow-up of: '{' '.join(previous.split())[:80]}'"])
+    if current is None:
+        raise UsageError("the question is empty: pass the question text to classify")
+    return current

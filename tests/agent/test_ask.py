@@ -76,3 +76,15 @@ def test_bad_scale_is_a_usage_error(home):
 
     with pytest.raises(UsageError, match="from 1 to 8"):
         ask(bundled_card(), scale=0, llm="none")
+
+
+def test_a_follow_up_is_read_against_the_turns_before(home, shared_cards):
+    card = load_card(shared_cards[0])  # "I upscaled a blurry photo by 4x ..."
+    answer = ask(card, question="What about 3x instead?", llm="none")
+    assert (answer.task.label.value, answer.task.scale) == ("both", 3)
+    history = [("user", "My photo is only out of focus, nothing else."), ("assistant", "...")]
+    answer = ask(card, question="And at 2x?", history=history, llm="none")
+    assert (answer.task.label.value, answer.task.scale) == ("both", 2)  # the out-of-focus photo, now enlarged
+    # A question about the model stands on its own: it is answered, not read as another restoration.
+    answer = ask(card, question="And how big is the model?", history=history, llm="none")
+    assert answer.task.label.value == "other" and "million parameters" in answer.task.text

@@ -205,3 +205,26 @@ def test_any_text_gives_a_consistent_classification(text):
         assert not {"upscale", "deblur"} & set(result.needs)
     if result.scale:
         assert "upscale" in result.needs
+
+
+CARD_QUESTION = "I upscaled a blurry photo by 4x and could still read the signs. How does it work?"
+
+
+@pytest.mark.parametrize("follow_up, label, scale, needs", [
+    ("What about 3x instead?", TaskLabel.both, 3, ["upscale", "deblur"]),
+    ("And what about without enlarging it?", TaskLabel.deblurring, None, ["deblur"]),
+    ("Can it remove the noise as well?", TaskLabel.both, 4, ["upscale", "deblur", "denoise"]),
+    ("Why?", TaskLabel.both, 4, ["upscale", "deblur"]),
+    ("And what loss does it use?", TaskLabel.other, None, []),  # about the model: stands on its own
+    ("My other photo is just out of focus.", TaskLabel.deblurring, None, ["deblur"]),  # a new request
+])
+def test_follow_ups_carry_the_earlier_task(follow_up, label, scale, needs):
+    result = classify_module.classify_turns([CARD_QUESTION, follow_up])
+    assert (result.label, result.scale, result.needs) == (label, scale, needs)
+
+
+def test_follow_ups_chain_and_a_refused_need_is_never_voted_back():
+    chained = classify_module.classify_turns([CARD_QUESTION, "What about 3x instead?", "And for faces?"])
+    assert (chained.label, chained.scale) == (TaskLabel.both, 3) and "faces" in chained.cues
+    alone = classify("And what about without enlarging it?")
+    assert "upscale" not in alone.needs
