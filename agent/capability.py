@@ -14,7 +14,7 @@ from agent.schemas import Classification
 from tools.restoration.zoo import ZooEntry, find
 
 # What each need asks of a model, in words for the plan.
-_NEED_WORDS = {
+NEED_WORDS = {
     "upscale": "upscaling (making the image larger)",
     "deblur": "deblurring",
     "denoise": "removing noise",
@@ -76,7 +76,7 @@ def _plan(entry: ZooEntry | None, name: str | None, missing: list[str], unknown:
         sentences.append(f"cnaps can still run {name}, which only removes blur. {trained}")
     other = [need for need in missing if need != "upscale"]
     if other:
-        words = ", ".join(_NEED_WORDS.get(need, need) for need in other)
+        words = ", ".join(NEED_WORDS.get(need, need) for need in other)
         sentences.append(
             f"{name} was not trained for {words}: cnaps has no model for that, so those problems will remain in "
             "the output."

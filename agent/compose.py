@@ -436,8 +436,11 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += (" The documents indexed for this card hold no passage that answers it directly; the workflow "
                      "below says how the model works.")
     else:
-        needs = ", ".join(n for n in c.needs if n not in ("deblur", "upscale"))
-        text = f"Your question is not about deblurring or enlarging: it asks for {needs}."
+        from agent.capability import NEED_WORDS
+
+        needs = [NEED_WORDS.get(n, n) for n in c.needs if n not in ("deblur", "upscale")] or ["another task"]
+        asked = needs[0] if len(needs) == 1 else ", ".join(needs[:-1]) + " and " + needs[-1]
+        text = f"Your question is not about deblurring or enlarging: it asks for {asked}."
     check = ctx.capability
     plan = getattr(check, "plan", "")
     if getattr(check, "mismatch", False) and "same-resolution" in cite:
@@ -489,8 +492,10 @@ def compose(ctx: AnswerContext) -> Answer:
                 mismatch=bool(getattr(ctx.capability, "mismatch", False)), text=task_text(ctx, cite, focus, number),
                 cues=ctx.classification.cues, confidence=ctx.classification.confidence,
                 missing=list(getattr(ctx.capability, "missing", []) or []))
-    # The "why detail comes back" paragraph answers restoration questions; an open question has had its answer.
-    workflow = Workflow(steps=steps, text="" if open_question else _why_text(ctx, needs_upscale))
+    # The "why detail comes back" paragraph answers restoration questions; an open question has had its answer,
+    # and a question about noise, rain or colour is told in the task part what the model will not do.
+    other = ctx.classification.label is TaskLabel.other
+    workflow = Workflow(steps=steps, text="" if other else _why_text(ctx, needs_upscale))
     used_sources = _used_sources(ctx.passages, focus + facts)
     answer = Answer(task=task, workflow=workflow, references=references, notes=notes, sources=used_sources,
                     restoration=ctx.restoration, engine="composer")
@@ -533,6 +538,8 @@ def _input_intro(ctx: AnswerContext, needs_upscale: bool) -> str:
     if needs_upscale:
         return ("Your image, first enlarged to the size you want by Lanczos interpolation, because the "
                 "recommended model keeps the size of what it is given.")
+    if "deblur" not in ctx.classification.needs and ctx.classification.needs:
+        return "Your photo, at its own size."  # a noisy or hazy photo is not necessarily a blurred one
     return "Your blurred photo, at its own size."
 
 

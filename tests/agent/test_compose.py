@@ -187,3 +187,12 @@ def test_focus_prefers_the_answer_over_a_word_match_and_follows_the_variant_aske
     plus = focus_facts(srcs, "And how big is the Plus variant?", networks=("MIMO-UNet",))
     assert len(plus) == 1 and "16.1 million" in plus[0].sentence
     assert focus_facts(srcs, "Who wrote the paper?") == []
+
+
+def test_a_task_the_model_cannot_do_is_named_in_words_and_not_explained_as_deblurring():
+    ctx = context(label=TaskLabel.other, scale=None, mismatch=True)
+    ctx.classification = Classification(label=TaskLabel.other, confidence=0.9, needs=["denoise", "derain"])
+    answer = compose(ctx)
+    assert "it asks for removing noise and removing rain." in answer.task.text
+    assert answer.workflow.steps[0].text.startswith("Your photo, at its own size.")  # not "Your blurred photo"
+    assert answer.workflow.text == ""
