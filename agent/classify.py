@@ -251,6 +251,13 @@ def _ratio(small: float, large: float) -> float | None:
     return large / small if small > 0 and large > small else None
 
 
+_VIDEO_FORMAT = re.compile(r"\b(?:(?:240|360|480|540|720|1080|1440|2160|4320)p|4k|uhd|8k)\b")
+
+
+def _video_height(name: str) -> int:
+    return {"4k": 2160, "uhd": 2160, "8k": 4320}.get(name) or int(name[:-1])
+
+
 def _scale_candidates(text: str) -> list[tuple[float, str]]:
     """(factor, evidence) pairs in order of how plainly the question states them."""
     found: list[tuple[float, str]] = []
@@ -265,6 +272,12 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
         ratio = _ratio(float(pixels[0].group(1)), float(pixels[1].group(1)))
         if ratio:
             found.append((ratio, f"{pixels[0].group(0)} -> {pixels[1].group(0)}"))
+    # "1080p to 4K": video formats by their height
+    formats = list(_VIDEO_FORMAT.finditer(text))
+    if len(formats) >= 2:
+        ratio = _ratio(float(_video_height(formats[0].group(0))), float(_video_height(formats[1].group(0))))
+        if ratio:
+            found.append((ratio, f"{formats[0].group(0)} -> {formats[1].group(0)}"))
     megapixels = _MEGAPIXELS.search(text)
     if megapixels:
         area = _ratio(float(megapixels.group(1)), float(megapixels.group(2)))

@@ -77,7 +77,7 @@ def test_shared_cards(shared_cards):
     ("made it four times larger", 4), ("quadrupled the size", 4), ("doubled the resolution", 2),
     ("a 2-fold enlargement", 2), ("threefold upscaling", 3), ("triple the size", 3), ("resized to 200%", 2),
     ("enlarge by a factor of 3", 3), ("scale factor of 8", 8), ("from 320x240 to 1280x960", 4),
-    ("twice as large", 2), ("zoomed in 8 times", 8),
+    ("twice as large", 2), ("zoomed in 8 times", 8), ("upscale my 1080p frame to 4K", 2), ("turn 720p into 4k", 3),
 ])
 def test_scale_phrasings(phrase, scale):
     assert find_scale(phrase)[0] == scale
@@ -86,7 +86,7 @@ def test_scale_phrasings(phrase, scale):
 @pytest.mark.parametrize("phrase", [
     "I tried 4 times to fix the blurry photo", "it took 4x longer", "shot at 1920x1080", "enlarge it by 1.5x",
     "the photo is 12 megapixels", "double-check the blurry edges", "upscale it 1x", "",
-    "a 4 x 6 print of my blurry photo", "taken with a 2x telephoto lens",
+    "a 4 x 6 print of my blurry photo", "taken with a 2x telephoto lens", "from 720p to 1080p", "my 4K drone footage",
 ])
 def test_no_scale_where_none_is_given(phrase):
     assert find_scale(phrase)[0] is None
