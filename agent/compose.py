@@ -412,6 +412,31 @@ def _cited(fact: Fact, number: dict[str, int]) -> str:
     return f"{fact.sentence[:-1]} [{number[fact.source.url]}]{fact.sentence[-1]}"
 
 
+# "Can it fix my photo?", "Will this work on ...?": a question that wants a yes or a no first.
+_YES_NO = re.compile(r"(?:^|[.!?]\s+)(?:can|could|will|would|does|do|is|are|should)\s+(?:it|this|that|the|these|"
+                     r"i|you|cnaps|mimo\S*)\b[^.!?]*\?", re.IGNORECASE)
+
+
+def verdict(ctx: AnswerContext) -> str | None:
+    """A yes/no question's short answer, from the capability check; None for other questions."""
+    c = ctx.classification
+    if not c.needs or not _YES_NO.search(ctx.question) or not _known_entries(ctx.capability):
+        return None
+    missing = set(getattr(ctx.capability, "missing", []) or [])
+    deblur = "deblur" in c.needs
+    if not missing:
+        return ("Yes: removing blur is what the recommended model was trained for; how much comes back depends on "
+                "how strong the blur is and on which weights run.")
+    if missing == {"upscale"}:
+        return ("Partly: the recommended model removes the blur but does not enlarge; cnaps enlarges by "
+                "interpolation first." if deblur else
+                "Not by itself: the recommended model does not enlarge images; cnaps enlarges by interpolation "
+                "and the model then sharpens the result.")
+    if deblur:
+        return "Only the blur: the recommended model removes blur, not the other problems you name."
+    return "No, not with this model."
+
+
 def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
               number: dict[str, int] | None = None) -> str:
     c = ctx.classification
@@ -449,7 +474,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
     if plan:
         text += f" {plan}"
-    return text
+    short = verdict(ctx)
+    return f"{short} {text}" if short else text
 
 
 def _restoration_step(ctx: AnswerContext) -> str | None:

@@ -196,3 +196,21 @@ def test_a_task_the_model_cannot_do_is_named_in_words_and_not_explained_as_deblu
     assert "it asks for removing noise and removing rain." in answer.task.text
     assert answer.workflow.steps[0].text.startswith("Your photo, at its own size.")  # not "Your blurred photo"
     assert answer.workflow.text == ""
+
+
+def test_a_yes_no_question_gets_its_verdict_first():
+    from tools.restoration.zoo import find
+
+    def task(question, needs, missing):
+        ctx = context(label=TaskLabel.deblurring, scale=None, mismatch=bool(missing))
+        ctx.question = question
+        ctx.classification = Classification(label=TaskLabel.deblurring, confidence=0.9, needs=needs)
+        ctx.capability = SimpleNamespace(mismatch=bool(missing), missing=missing, plan="",
+                                         models=[("Deblur-MIMO-UNet", find("Deblur-MIMO-UNet"))])
+        return compose(ctx).task.text
+
+    assert task("My photo is blurry. Can it be fixed?", ["deblur"], []).startswith("Yes: removing blur")
+    assert task("Will it fix the blur and upscale it 2x?", ["upscale", "deblur"], ["upscale"]).startswith("Partly:")
+    assert task("Can it remove the blur and the rain?", ["deblur", "derain"], ["derain"]).startswith("Only the blur:")
+    assert task("Can this remove noise?", ["denoise"], ["denoise"]).startswith("No, not with this model.")
+    assert task("My photo is blurry; how does it work?", ["deblur"], []).startswith("You are removing")  # no verdict
