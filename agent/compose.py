@@ -413,7 +413,8 @@ def _cited(fact: Fact, number: dict[str, int]) -> str:
 
 
 # "Can it fix my photo?", "Will this work on ...?": a question that wants a yes or a no first.
-_YES_NO = re.compile(r"(?:^|[.!?]\s+)(?:can|could|will|would|does|do|is|are|should)\s+(?:it|this|that|the|these|"
+_YES_NO = re.compile(r"(?:^|[.!?]\s+)(?:(?:and|but|so|also|then|now|ok(?:ay)?)[,\s]+)?"
+                     r"(?:can|could|will|would|does|do|is|are|should)\s+(?:it|this|that|the|these|"
                      r"i|you|cnaps|mimo\S*)\b[^.!?]*\?", re.IGNORECASE)
 
 

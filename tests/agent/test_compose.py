@@ -213,4 +213,5 @@ def test_a_yes_no_question_gets_its_verdict_first():
     assert task("Will it fix the blur and upscale it 2x?", ["upscale", "deblur"], ["upscale"]).startswith("Partly:")
     assert task("Can it remove the blur and the rain?", ["deblur", "derain"], ["derain"]).startswith("Only the blur:")
     assert task("Can this remove noise?", ["denoise"], ["denoise"]).startswith("No, not with this model.")
+    assert task("And can it fix my shaky photo?", ["deblur"], []).startswith("Yes:")  # a follow-up's question too
     assert task("My photo is blurry; how does it work?", ["deblur"], []).startswith("You are removing")  # no verdict
