@@ -213,8 +213,7 @@ thing things exactly really actually much many some any more most part parts ins
 function method approach technique mechanism idea concept way type
 """.split())
 # A question word is also answered by these stems ("how big" by a parameter count, "fast" by a runtime).
-_RELATED: dict[str, tuple[str, ...]] = {}
-for _words, _stems in (
+_RELATED_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("big large size heavy small light lightweight compact param params parameter parameters memory",
      ("param", "milli", "light", "block")),
     ("fast faster speed slow quick runtime long latency second seconds", ("runti", "secon", "speed", "faste")),
@@ -225,10 +224,9 @@ for _words, _stems in (
     ("loss losses objective", ("loss", "fouri", "frequ")),
     ("plus", ("plus",)),
     ("wrote write written author authors who", ("autho",)),
-    ("download downloads get available release released", ("downl", "offer", "relea", "repos", "github")),
-):
-    for _word in _words.split():
-        _RELATED[_word] = _stems
+    ("download downloads available release released", ("downl", "offer", "relea", "repos", "github")),
+)
+_RELATED = {word: stems for words, stems in _RELATED_GROUPS for word in words.split()}
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*\+*")
 
 
