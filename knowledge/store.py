@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from agent.cards import Card
 from agent.errors import KnowledgeError
 from agent.settings import get_settings
-from knowledge.embed import Embedder, shared_embedder
+from knowledge.embed import Embedder, QueryCache, shared_embedder
 from knowledge.ingest import Chunk, Document, card_documents, chunk_document, docs_hash, project_docs
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ class KnowledgeStore:
         self.docs = project_docs() if docs is None else docs
         self.content_hash = docs_hash(self.docs)
         self._function = MiniLMEmbeddingFunction(self.embedder)
+        self._queries = QueryCache(self.embedder, get_settings().home.expanduser() / "cache")
         self._lock = FileLock(str(self.path.with_name(self.path.name + ".lock")))
         self._generation_file = self.path.with_name(self.path.name + ".generation")
         self._ensured: set[str] = set()
@@ -316,7 +317,7 @@ class KnowledgeStore:
         if not texts:
             return []
         k = max(1, min(int(k), 1000))
-        vectors = self.embedder.embed(list(texts))
+        vectors = self._queries.embed(list(texts))
         try:
             result = self.collection.query(query_embeddings=vectors, n_results=k, where=where,
                                            include=["documents", "metadatas", "distances"])

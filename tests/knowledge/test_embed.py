@@ -42,3 +42,34 @@ def test_matches_sentence_transformers(embedder):
     ours = embedder.embed(SENTENCES + ["a long text " * 300])  # the last one is truncated at 256 tokens
     cosine = (expected * ours).sum(axis=1)
     assert np.all(cosine > 1 - 1e-4), cosine
+
+
+class _Counting:
+    name = "counting-test-embedder"
+    dimension = 3
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def embed(self, texts):
+        self.seen += list(texts)
+        return np.array([[len(t), t.count("a"), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_query_cache_embeds_each_text_once_across_processes_and_survives_damage(tmp_path):
+    from knowledge.embed import QueryCache
+
+    first = _Counting()
+    vectors = QueryCache(first, tmp_path).embed(["alpha", "beta", "alpha"])
+    assert first.seen == ["alpha", "beta"] and vectors.shape == (3, 3)
+    assert np.array_equal(vectors[0], vectors[2])
+    second = _Counting()  # a new process: the file answers
+    again = QueryCache(second, tmp_path).embed(["beta", "gamma"])
+    assert second.seen == ["gamma"] and np.array_equal(again[0], vectors[1])
+    small = QueryCache(_Counting(), tmp_path, capacity=2)
+    small.embed(["delta"])  # keeps the 2 most recently used: gamma and delta
+    assert set(np.load(small.path)["texts"]) == {"gamma", "delta"}
+    small.path.write_bytes(b"not an npz file")
+    third = _Counting()
+    assert QueryCache(third, tmp_path).embed(["gamma"]).shape == (1, 3) and third.seen == ["gamma"]
+    assert not list(tmp_path.glob("*.tmp"))
