@@ -80,7 +80,9 @@ _ABOUT_MODEL = re.compile(
     r"\b(?:loss(?:es)?|loss\s+function|parameters?|params|layers?|modules?|fam|scm|aff|encoder|decoder|architecture|"
     r"residual\s+blocks?|checkpoints?|pretrained|dataset|gopro|realblur|paper|authors?|licen[cs]e|runtime|"
     r"inference\s+time|psnr|ssim|multiples?\s+of|divisible|flops|install\w*|download\w*|benchmark\w*|variants?|"
-    r"model\s+size|how\s+(?:big|large|heavy|fast|slow|deep)\s+(?:is|are)\s+(?:the|this|these|it)\b)\b")
+    r"model\s+size|how\s+(?:big|large|heavy|fast|slow|deep)\s+(?:is|are)\s+(?:the|this|these|it)\b|"
+    r"convolution\w*|mimo(?:-?unet)?\S*|stand\s+for|acronym|code|open[- ]source|github|repo\w*|optimi[sz]er|"
+    r"learning\s+rate|epochs?|batch\s+size|trained|training|u-?net\w*|stack\w*)\b")
 
 # need -> (strong phrases, weak phrases). Strong phrases decide; weak ones only when nothing strong is found.
 _NEEDS: dict[str, tuple[list[str], list[str]]] = {
@@ -529,18 +531,24 @@ def classify(question: str) -> Classification:
 
 # --- follow-ups ----------------------------------------------------------------------------------------------------
 
-# A turn that leans on the one before: "what about 3x instead?", "and for faces?", "same at 2x".
-_FOLLOW_UP = re.compile(r"^(?:and|but|also|so|then|ok(?:ay)?|now|what\s+about|how\s+about|what\s+if|same)\b|"
-                        r"\binstead\b|\bas\s+well\b|\bthe\s+same\b")
+# A turn that leans on the one before: "what about 3x instead?", "and for faces?", "can it remove noise as well?".
+_FOLLOW_UP = re.compile(r"^(?:and|but|also|then|now|what\s+about|how\s+about|what\s+if|same)\b|"
+                        r"\b(?:instead|as\s+well|too|the\s+same)\W*$")
+# A turn with nothing of its own: it asks to go on about the turn before.
+_CONTENTLESS = re.compile(r"^(?:why|how|really|so|and|ok(?:ay)?|go\s+on|more|tell\s+me\s+more|what\s+do\s+you\s+mean|"
+                          r"(?:can\s+you\s+|please\s+)?(?:explain|elaborate)(?:\s+(?:more|further|that|it|this))?"
+                          r"(?:\s+please)?)\W*$")
 
 
 def _is_follow_up(text: str, own: Classification) -> bool:
-    if any(item.startswith("about the model") for item in own.evidence):
-        return False  # "and how big is it?" asks about the model, whatever came before
-    if _FOLLOW_UP.search(text):
+    """Whether a turn leans on the one before: it says so ("what about ...", "... instead") and changes the task
+    (a scale, a need, a refusal) or is only a few words; or it has no content of its own ("why?")."""
+    if _CONTENTLESS.match(text):
         return True
-    vague = own.confidence <= 0.5 and own.scale is None
-    return vague and len(text.split()) <= 6
+    if any(item.startswith("about the model") for item in own.evidence) or not _FOLLOW_UP.search(text):
+        return False  # "and how big is it?" asks about the model; a full question stands on its own
+    reading = _read(text)
+    return bool(own.scale or reading.strong or reading.refused or len(text.split()) <= 4)
 
 
 def classify_turns(questions: list[str]) -> Classification:

@@ -86,7 +86,8 @@ ASPECTS: tuple[Aspect, ...] = (
 # A question about size or speed also wants the variants' parameter counts and runtimes.
 _LIGHT = re.compile(r"\b(?:light\w*|small\s+model|tiny\s+model|fast\w*|efficien\w*|speed\w*|real-?time|mobile|"
                     r"phone|compact|how\s+(?:big|large|heavy|many\s+param\w*)|size\s+of\s+(?:the\s+)?"
-                    r"(?:model|network)|(?:model|network)\s+size|param(?:eter)?s?|runtime|latency|slow\w*)\b")
+                    r"(?:model|network)|(?:model|network)\s+size|param(?:eter)?s?|runtime|latency|slow\w*|differ\w*|"
+                    r"compar\w*|versus|vs)\b")
 
 
 def retrieval_queries(question: str, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[tuple[str, str]]:
@@ -210,30 +211,43 @@ so than then there their they them i me my we our you your he she his her model 
 image images photo photos picture pictures explain tell describe mean means please just also use used uses using
 work works working get gets got make makes made variant variants version versions one mimo-unet mimo unet kind
 thing things exactly really actually much many some any more most part parts inside role job purpose
-function method approach technique mechanism idea concept way type
+function method approach technique mechanism idea concept way type between stand stands called name named
+instead
 """.split())
-# A question word is also answered by these stems ("how big" by a parameter count, "fast" by a runtime).
-_RELATED_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+# A question word is also answered by these words ("how big" by a parameter count, "fast" by a runtime).
+_RELATED_GROUPS: tuple[tuple[str, str], ...] = (
     ("big large size heavy small light lightweight compact param params parameter parameters memory",
-     ("param", "milli", "light", "block")),
-    ("fast faster speed slow quick runtime long latency second seconds", ("runti", "secon", "speed", "faste")),
-    ("data dataset datasets", ("gopro", "realb", "data", "datas", "pairs")),
-    ("train trained training learn learned learnt", ("train", "learn")),
+     "parameter million lightweight block"),
+    ("fast faster speed slow quick runtime latency", "runtime second speed faster timed"),
+    ("long time timing", "runtime second timed epoch iteration"),
+    ("gpu gpus hardware", "gpu rtx cuda nvidia"),
+    ("data dataset datasets", "gopro realblur data dataset pairs"),
+    ("train trained training learn learned learnt", "train learn"),
     ("good accurate accuracy psnr ssim score scores result results perform performance quality benchmark",
-     ("psnr", "ssim", "resul", "repor", "bench")),
-    ("loss losses objective", ("loss", "fouri", "frequ")),
-    ("plus", ("plus",)),
-    ("wrote write written author authors who", ("autho",)),
-    ("download downloads available release released", ("downl", "offer", "relea", "repos", "github")),
+     "psnr ssim result reported benchmark"),
+    ("loss losses objective", "loss fourier frequency"),
+    ("wrote write written author authors who", "author"),
+    ("download downloads available release released", "download offer release repository github"),
+    ("code source open implementation", "implementation repository github pytorch"),
+    ("optimizer optimiser optimization optimisation", "adam optimise"),
+    ("difference differences differ compare compared comparison versus vs", "block parameter million psnr runtime"),
 )
-_RELATED = {word: stems for words, stems in _RELATED_GROUPS for word in words.split()}
-_TOKEN = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*\+*")
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ed", "s")
 
 
 def _stem(word: str) -> str:
-    if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]  # plural: "sizes" answers "size", "checkpoints" "checkpoint"
-    return word[:5] if len(word) > 5 else word
+    """A light suffix strip: 'trained', 'training' -> 'train'; 'layers' -> 'lay'; 'standard' stays whole."""
+    if word.endswith(("ss", "us", "is")):  # "loss", "plus", "analysis" are not plurals
+        return word
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[:-len(suffix)]
+    return word
+
+
+_RELATED = {word: tuple(_stem(w) for w in related.split()) for words, related in _RELATED_GROUPS
+            for word in words.split()}
+_TOKEN = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*\+*")
 
 
 def _sentence_stems(sentence: str) -> set[str]:
@@ -241,6 +255,8 @@ def _sentence_stems(sentence: str) -> set[str]:
     for token in _TOKEN.findall(sentence.lower()):
         if token.endswith("+"):
             stems.add("plus")  # MIMO-UNet+ answers a question about "the Plus variant"
+        if token.endswith("++"):
+            stems.add("plusplus")
         stems.add(_stem(token.rstrip("+")))
     return stems
 
@@ -250,21 +266,24 @@ def _question_groups(question: str) -> list[set[str]]:
     groups: dict[str, set[str]] = {}
     for token in _TOKEN.findall(question.lower()):
         word = token.rstrip("+")
+        if token.endswith("+"):
+            groups.setdefault("plus", {"plus"})  # "MIMO-UNet+" asks about the Plus variant
+        if token.endswith("++"):
+            groups.setdefault("plusplus", {"plusplus"})
         if word in _FILLER or len(word) < 2 or word.isdigit():
             continue
         groups.setdefault(_stem(word), {_stem(word), *_RELATED.get(word, ())})
-        if token.endswith("+"):
-            groups.setdefault("plus", {"plus"})
     return list(groups.values())
 
 
 def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...] = (), limit: int = 2,
-                min_cover: float = 0.5) -> list[Fact]:
+                min_cover: float = 0.5, preferred: frozenset[str] = frozenset()) -> list[Fact]:
     """The sentences of the retrieved passages that best answer the question itself, at most `limit`.
 
     Each content word of the question counts by its rarity among the candidate sentences; a sentence must answer
-    at least `min_cover` of that weight. A size or speed sentence about a variant the card does not recommend is
-    skipped unless the question names that variant.
+    at least `min_cover` of that weight. Sentences from `preferred` urls (the recommended model's paper and code)
+    rank a quarter of the question above the related papers'. A size or speed sentence about a variant the card
+    does not recommend is skipped unless the question names that variant.
     """
     groups = _question_groups(question)
     if not groups:
@@ -287,10 +306,11 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
         cover = sum(w for w, group in zip(weights, groups) if stems & group) / total
         if cover < min_cover:
             continue
-        if not asks_plus and _about_other_variant(sentence, networks):
-            continue
+        if not asks_plus and re.search(r"\d", sentence) and _about_other_variant(sentence, networks):
+            continue  # another variant's figures (size, speed, scores) are not the recommended model's
         hits = sum(len(stems & group) for group in groups)  # "6.8 million parameters" beats "a common size"
-        scored.append((round(cover, 6), hits, source.score, sentence, source))
+        rank = cover + (0.25 if source.url in preferred else 0.0)
+        scored.append((round(rank, 6), hits, source.score, sentence, source))
     scored.sort(key=lambda item: item[:3], reverse=True)
     facts: list[Fact] = []
     used: set[str] = set()
@@ -494,8 +514,9 @@ def compose(ctx: AnswerContext) -> Answer:
     references = build_references(ctx)
     number = {r.url: r.n for r in references}
     open_question = not ctx.classification.needs
-    focus = [f for f in focus_facts(ctx.passages, ctx.question, _networks(ctx)) if f.source.url in number] \
-        if open_question else []
+    recommended = frozenset(link for model in ctx.card.models for link in (model.paper, model.github) if link)
+    focus = [f for f in focus_facts(ctx.passages, ctx.question, _networks(ctx), preferred=recommended)
+             if f.source.url in number] if open_question else []
     facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx), _networks(ctx),
                                      exclude=tuple(f.sentence for f in focus))
              if f.source.url in number]

@@ -217,6 +217,10 @@ CARD_QUESTION = "I upscaled a blurry photo by 4x and could still read the signs.
     ("Why?", TaskLabel.both, 4, ["upscale", "deblur"]),
     ("And what loss does it use?", TaskLabel.other, None, []),  # about the model: stands on its own
     ("My other photo is just out of focus.", TaskLabel.deblurring, None, ["deblur"]),  # a new request
+    # Full questions of their own, even short ones or with "instead" inside: not follow-ups.
+    ("Why use a single U-Net instead of stacked networks?", TaskLabel.other, None, []),
+    ("What does MIMO stand for?", TaskLabel.other, None, []),
+    ("Is the code open source?", TaskLabel.other, None, []),
 ])
 def test_follow_ups_carry_the_earlier_task(follow_up, label, scale, needs):
     result = classify_module.classify_turns([CARD_QUESTION, follow_up])

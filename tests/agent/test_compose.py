@@ -187,6 +187,15 @@ def test_focus_prefers_the_answer_over_a_word_match_and_follows_the_variant_aske
     plus = focus_facts(srcs, "And how big is the Plus variant?", networks=("MIMO-UNet",))
     assert len(plus) == 1 and "16.1 million" in plus[0].sentence
     assert focus_facts(srcs, "Who wrote the paper?") == []
+    both = focus_facts(srcs, "What is the difference between MIMO-UNet and MIMO-UNet+?", networks=("MIMO-UNet",))
+    assert "16.1 million" in both[0].sentence  # the variant asked about, though the card recommends the other
+
+
+def test_focus_keeps_architecture_sentences_that_name_another_variant():
+    text = "MIMO-UNet keeps the coarse-to-fine idea but packs it into a single U-shaped network, a cascade of U-Nets."
+    srcs = [Source(id="a", url=PAPER, score=0.9, title="arch", text=text)]
+    facts = focus_facts(srcs, "Why use a single U-Net instead of stacked networks?", networks=("MIMO-UNet+",))
+    assert [f.sentence for f in facts] == [text]
 
 
 def test_a_task_the_model_cannot_do_is_named_in_words_and_not_explained_as_deblurring():
