@@ -6,6 +6,9 @@ Two kinds of sentence make an answer:
 - factual sentences about the model, taken verbatim from passages retrieved from the store for this card, each
   carrying the citation marker of the reference its passage came from. A fact the store does not hold for this
   card is left out rather than written from memory.
+
+A yes/no question gets its verdict first (from the capability check); an open question about the model ("what is
+the FAM module?") gets, in the task part, the retrieved sentences that best cover its words, then the workflow.
 """
 
 from __future__ import annotations
