@@ -252,7 +252,8 @@ class QueryCache:
         return np.stack([cached[text] for text in texts])
 
     def _save(self, cached: OrderedDict[str, np.ndarray]) -> None:
-        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        # One temp file per process and thread: the web app answers questions on several threads at once.
+        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(temp, "wb") as handle:
