@@ -84,6 +84,10 @@ _ABOUT_MODEL = re.compile(
     r"convolution\w*|mimo(?:-?unet)?\S*|stand\s+for|acronym|code|open[- ]source|github|repo\w*|optimi[sz]er|"
     r"learning\s+rate|epochs?|batch\s+size|trained|training|u-?net\w*|stack\w*)\b")
 
+# The user's own picture: "my photo", "this scan", "our old pictures".
+_OWN_IMAGE = re.compile(r"\b(?:my|our|this|these|the)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|"
+                        r"frame|text|selfie|portrait|screenshot)s?\b")
+
 # need -> (strong phrases, weak phrases). Strong phrases decide; weak ones only when nothing strong is found.
 _NEEDS: dict[str, tuple[list[str], list[str]]] = {
     "deblur": (
@@ -500,6 +504,8 @@ def classify(question: str) -> Classification:
         confidence = 0.9 if restoration or len(needs) == 1 else 0.8
     else:
         about = _ABOUT_MODEL.findall(text)
+        if reading.weak and _OWN_IMAGE.search(text):
+            about = []  # "can MIMO-UNet make my text crisper?" asks for a restoration, however it names the model
         nearest = None if about else _nearest_label(text)
         weak = {need for need in reading.weak}
         if about:
