@@ -38,8 +38,13 @@ def ask(
     weights: Path | str | None = None,
     device: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    previous: ToolRun | None = None,
 ) -> Answer:
-    """Answer `question` (default: the card's) about `card`; restore `image` when one is attached."""
+    """Answer `question` (default: the card's) about `card`; restore `image` when one is attached.
+
+    `previous` is an earlier restoration of the same `image` in this conversation: it is reused, not run again,
+    unless this question (or `scale`) asks for another scale.
+    """
     from agent.capability import check
     from agent.classify import classify_turns
 
@@ -58,10 +63,15 @@ def ask(
 
     # Restore first: a bad image or missing weights fails before the index is touched.
     restoration = None
+    reused = False
     if image is not None:
         run_scale = scale if scale is not None else min(classification.scale or 1, MAX_SCALE)
-        restoration = restore_for_card(card, Path(image), run_scale, output_dir, model=model, weights=weights,
-                                       device=device, progress=progress)
+        asked_scale = scale is not None or classification.scale is not None
+        if previous is not None and (previous.scale == run_scale or not asked_scale):
+            restoration, reused = previous, True
+        else:
+            restoration = restore_for_card(card, Path(image), run_scale, output_dir, model=model, weights=weights,
+                                           device=device, progress=progress)
     passages = gather_passages(card, question, needs_upscale, training_datasets(capability))
 
     ctx = AnswerContext(card=card, question=question, classification=classification, capability=capability,
@@ -73,6 +83,9 @@ def ask(
         answer = answer_with_llm(ctx, fallback=answer, on_token=on_token)
     else:
         answer.notes.append("Composed offline by cnaps' deterministic composer (no language model configured).")
+    if reused:
+        answer.notes.append(f"Your image was restored earlier in this conversation at {restoration.scale}x; that "
+                            "result is reused here, not run again.")
     return answer
 
 

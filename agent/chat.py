@@ -16,10 +16,11 @@ from typing import Literal
 from agent.cards import Card
 from agent.errors import CnapsError, InputFileError, UsageError
 from agent.schemas import Answer
+from tools.restoration.record import ToolRun
 from agent.settings import get_settings
 
 HELP = """Ask a question about the card, or a follow-up. Commands:
-  /image PATH    attach an image: the next question restores it with the recommended model
+  /image PATH    attach an image: the next question restores it; later ones reuse that unless they ask another scale
   /image         detach the image
   /report PATH   write the last answer as a report (.html, .md or .pdf)
   /help          this help
@@ -86,6 +87,7 @@ class ChatSession:
         self._ask = ask
         self.history: list[tuple[str, str]] = []
         self.image: Path | None = None
+        self.run: ToolRun | None = None  # the attached image's latest restoration, reused at the same scale
         self.last: Answer | None = None
         self.last_question = ""
 
@@ -116,6 +118,7 @@ class ChatSession:
         return Turn("error", f"unknown command {name}: type /help for the commands")
 
     def attach(self, argument: str) -> Turn:
+        self.run = None
         if not argument:
             self.image = None
             return Turn("info", "no image attached")
@@ -123,7 +126,8 @@ class ChatSession:
         if not path.is_file():
             raise InputFileError(f"no image at {path}: give the path of an image file")
         self.image = path
-        return Turn("info", f"attached {path}; the next question restores it")
+        return Turn("info", f"attached {path}; the next question restores it, and later ones reuse that result "
+                            "unless they ask for another scale (/image alone detaches it)")
 
     def report(self, argument: str) -> Turn:
         from agent.report import write_report
@@ -141,10 +145,11 @@ class ChatSession:
             from agent.ask import ask
         try:
             answer = ask(self.card, question=question, image=self.image, llm=self.llm, on_token=self.on_token,
-                         history=list(self.history), output_dir=self.output_dir)
+                         history=list(self.history), output_dir=self.output_dir, previous=self.run)
         except CnapsError as error:
             return Turn("error", str(error))
-        self.image = None
+        if self.image is not None:
+            self.run = answer.restoration
         self.last, self.last_question = answer, question
         self.history = trim_history(self.history + [("user", question), ("assistant", remembered(answer))],
                                     self.budget)

@@ -88,3 +88,27 @@ def test_a_follow_up_is_read_against_the_turns_before(home, shared_cards):
     # A question about the model stands on its own: it is answered, not read as another restoration.
     answer = ask(card, question="And how big is the model?", history=history, llm="none")
     assert answer.task.label.value == "other" and "million parameters" in answer.task.text
+
+
+def test_a_restoration_is_reused_at_the_same_scale_and_rerun_at_another(home, shared_cards, monkeypatch, tmp_path):
+    import agent.ask as ask_module
+    from tools.restoration.record import ToolRun, WeightsRecord
+
+    runs = []
+
+    def fake_restore(card, image, scale, output_dir, **kwargs):
+        runs.append(scale)
+        weights = WeightsRecord(file="w.safetensors", sha256="0" * 64, provenance="project", description="test")
+        return ToolRun(model_id="MIMO-UNet", network="MIMO-UNet", weights=weights, device="cpu", precision="fp32",
+                       input_size=(8, 8), output_size=(8 * scale, 8 * scale), scale=scale, seconds=0.1)
+
+    monkeypatch.setattr(ask_module, "restore_for_card", fake_restore)
+    card = load_card(shared_cards[0])
+    photo = tmp_path / "photo.png"
+    first = ask(card, question="Restore my shaky photo at 2x.", image=photo, llm="none")
+    assert runs == [2]
+    again = ask(card, question="How big is the model?", image=photo, previous=first.restoration, llm="none")
+    assert runs == [2] and again.restoration is first.restoration  # no scale asked: the 2x result is reused
+    assert any("reused" in note for note in again.notes)
+    other = ask(card, question="What about 3x instead?", image=photo, previous=first.restoration, llm="none")
+    assert runs == [2, 3] and other.restoration.scale == 3

@@ -57,7 +57,7 @@ def test_empty_line_asks_the_card_question_once(ctx, fallback):
     assert session.handle("   ").kind == "info" and len(ask.calls) == 1
 
 
-def test_image_is_attached_for_one_question(ctx, fallback, tmp_path):
+def test_an_attached_image_stays_and_its_restoration_is_offered_for_reuse(ctx, fallback, tmp_path):
     ask = RecordingAsk(fallback)
     session = ChatSession(ctx.card, ask=ask)
     missing = session.handle(f"/image {tmp_path / 'nope.png'}")
@@ -67,7 +67,11 @@ def test_image_is_attached_for_one_question(ctx, fallback, tmp_path):
     assert session.handle(f"/image {photo}").kind == "info"
     session.handle("restore it")
     session.handle("and now?")
-    assert ask.calls[0]["image"] == photo and ask.calls[1]["image"] is None
+    assert ask.calls[0]["image"] == photo and ask.calls[0]["previous"] is None
+    assert ask.calls[1]["image"] == photo and ask.calls[1]["previous"] is session.run
+    assert session.handle("/image").kind == "info"  # detached: no image, nothing to reuse
+    session.handle("and without it?")
+    assert ask.calls[2]["image"] is None and ask.calls[2]["previous"] is None
 
 
 def test_report_and_other_commands(ctx, fallback, tmp_path):
