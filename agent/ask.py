@@ -84,8 +84,12 @@ def ask(
     else:
         answer.notes.append("Composed offline by cnaps' deterministic composer (no language model configured).")
     if reused:
+        from agent.compose import render_markdown
+        from agent.links import scrub
+
         answer.notes.append(f"Your image was restored earlier in this conversation at {restoration.scale}x; that "
                             "result is reused here, not run again.")
+        answer.markdown = render_markdown(answer, question=scrub(question, card.provided_links))
     return answer
 
 
