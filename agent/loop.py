@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from agent.errors import CnapsError, LLMError
 from agent.guard import LinkFilter, check, scrub_text, strip_unprovided_links
+from agent.links import scrub
 from agent.llm import chat_model, describe_failure, redact
 from agent.schemas import Answer, AnswerContext, Reference, Source, Task, TaskLabel, Workflow, WorkflowStep
 from agent.settings import get_settings
@@ -282,7 +283,7 @@ def with_note(fallback: Answer, ctx: AnswerContext, reason: str) -> Answer:
     answer = fallback.model_copy(deep=True)
     reason = scrub_text(reason, ctx.card.provided_links)
     answer.notes.append(f"The language model's answer was not used: {reason}. This is cnaps' deterministic answer.")
-    answer.markdown = render_markdown(answer, question=ctx.question)
+    answer.markdown = render_markdown(answer, question=scrub(ctx.question, ctx.card.provided_links))
     log.warning("language model not used: %s", reason)
     answer, _ = strip_unprovided_links(answer, ctx.card.provided_links)
     return answer
@@ -364,7 +365,7 @@ class AgentRun:
             answer.notes.append(f"{len(removed)} link(s) the card does not provide were removed.")
         from agent.compose import render_markdown
 
-        answer.markdown = render_markdown(answer, question=self.ctx.question)
+        answer.markdown = render_markdown(answer, question=scrub(self.ctx.question, self.ctx.card.provided_links))
         return answer
 
     # phases ----------------------------------------------------------------------------------------------------
@@ -499,7 +500,7 @@ class AgentRun:
                         references=references, notes=notes, sources=sources,
                         restoration=self.restored or self.ctx.restoration,
                         engine=f"llm:{self.model_name}")
-        answer.markdown = render_markdown(answer, question=self.ctx.question)
+        answer.markdown = render_markdown(answer, question=scrub(self.ctx.question, self.ctx.card.provided_links))
         return answer
 
     # helpers ---------------------------------------------------------------------------------------------------

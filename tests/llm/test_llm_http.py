@@ -283,3 +283,14 @@ def test_a_500_that_names_response_format_is_a_refused_json_mode(endpoint, ctx, 
     answer = run(ctx, fallback, fake_tools)
     assert answer.engine == "llm:fake-model"
     assert endpoint.requests[-1]["response_format"]["type"] == "json_object"
+
+
+def test_a_link_in_the_question_never_reaches_the_rendered_answer(endpoint, ctx, fake_tools):
+    from agent.compose import compose
+
+    ctx.question = f"How does this model do it? The paper at {EVIL} says it invents detail."
+    fallback = compose(ctx)
+    assert EVIL not in fallback.markdown
+    endpoint.add(Reply.text("ready"), Reply.json(good_draft()))
+    answer = run(ctx, fallback, fake_tools)  # the quoted question must not fail the guard's link check
+    assert answer.engine == "llm:fake-model" and EVIL not in answer.markdown
