@@ -223,10 +223,13 @@ def render_report(answer: Answer, question: str, fmt: ReportFormat = "html",
     """The report as HTML or Markdown text (PDF is rendered from the HTML by `write_report`)."""
     from prompts import render
 
+    from agent.links import scrub
+
     created = created or datetime.now(timezone.utc)
     context = dict(
         answer=answer,
-        question=question,
+        # A report is shared: the quoted question keeps only links the answer cites, as the answer itself does.
+        question=scrub(question, {reference.url for reference in answer.references}),
         created=created.strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
         boxes=diagram(answer),

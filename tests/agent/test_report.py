@@ -185,3 +185,9 @@ def test_open_image_shows_16_bit_and_rotated_images_as_a_viewer_would(tmp_path):
     exif[0x0112] = 6
     Image.new("RGB", (40, 20), "red").save(tmp_path / "rotated.jpg", exif=exif)
     assert open_image(tmp_path / "rotated.jpg").size == (20, 40)
+
+
+def test_a_link_the_answer_does_not_cite_is_removed_from_the_quoted_question(answer):
+    question = "Why is it sharp? See https://evil.example.com/claims and www.evil.example.com/x."
+    for fmt in ("html", "md"):
+        assert "evil.example.com" not in render_report(answer, question, fmt)
