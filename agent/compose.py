@@ -476,7 +476,9 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         text = f"You are removing {kind} from a photo (deblurring) so that {detail} becomes clear again."
     elif not c.needs:
         # An open question about the model: answer it first, from the store, then say what cnaps would run.
-        text = "Your question is about the recommended model itself rather than a restoration of your own."
+        text = ("Your question is about the recommended model itself; your image was restored too (see the output "
+                "step)." if ctx.restoration is not None else
+                "Your question is about the recommended model itself rather than a restoration of your own.")
         if focus and number:
             text += " In short: " + " ".join(_cited(fact, number) for fact in focus)
         else:
