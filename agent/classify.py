@@ -86,7 +86,7 @@ _ABOUT_MODEL = re.compile(
 
 # The user's own picture: "my photo", "this scan", "our old pictures".
 _OWN_IMAGE = re.compile(r"\b(?:my|our|this|these|the)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|"
-                        r"frame|text|selfie|portrait|screenshot)s?\b")
+                        r"frame|text|selfie|portrait|screenshot|still|footage|video|capture|plate)s?\b")
 
 # need -> (strong phrases, weak phrases). Strong phrases decide; weak ones only when nothing strong is found.
 _NEEDS: dict[str, tuple[list[str], list[str]]] = {
@@ -104,6 +104,7 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
         [
             r"\bsharpen\w*", r"\bunsharp\b", r"\bsoft\b", r"\bcrisp(?:er)?\b", r"\bclearer\b",
             r"\bsharp(?:er|ness)\b", r"\bclarity\b", r"\brefocus\w*", r"\bhandheld\b",
+            r"\b(?:unreadable|illegible)\b", r"\b(?:can't|cannot|can\s+not|couldn't)\s+read\b",
         ],
     ),
     "upscale": (

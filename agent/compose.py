@@ -447,8 +447,10 @@ def verdict(ctx: AnswerContext) -> str | None:
     missing = set(getattr(ctx.capability, "missing", []) or [])
     deblur = "deblur" in c.needs
     if not missing:
-        return ("Yes: removing blur is what the recommended model was trained for; how much comes back depends on "
-                "how strong the blur is and on which weights run.")
+        why = ("removing blur is what the recommended model was trained for; how much comes back depends on how strong "
+               "the blur is and on which weights run.")
+        # A need read from weak words ("unreadable", "soft") may have another cause than blur.
+        return f"Yes: {why}" if c.confidence >= 0.8 else f"If the cause is blur, yes: {why}"
     if missing == {"upscale"}:
         return ("Partly: the recommended model removes the blur but does not enlarge; cnaps enlarges by "
                 "interpolation first." if deblur else
@@ -462,23 +464,27 @@ def verdict(ctx: AnswerContext) -> str | None:
 def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
               number: dict[str, int] | None = None) -> str:
     c = ctx.classification
-    scale = f"{c.scale}x" if c.scale else "larger"
+    scale = f" {c.scale}x" if c.scale else ""
     detail = _cue_phrase(c.cues)
+    plural = detail in ("faces", "edges") or " and " in detail
     if c.label is TaskLabel.both:
-        text = (f"You are doing two things at once: enlarging a blurry image {scale} (super-resolution) and removing "
+        text = (f"You are doing two things at once: enlarging a blurry image{scale} (super-resolution) and removing "
                 f"its blur (deblurring), and you want to know how {detail} stayed readable.")
     elif c.label is TaskLabel.super_resolution:
-        text = (f"You are enlarging an image {scale} (super-resolution) and want to know how it keeps "
+        text = (f"You are enlarging an image{scale} (super-resolution) and want to know how it keeps "
                 f"{detail} sharp without adding blur.")
     elif c.label is TaskLabel.deblurring:
         kind = "motion or camera-shake blur" if "motion" in c.cues else "out-of-focus blur" if "focus" in c.cues \
             else "blur"
-        text = f"You are removing {kind} from a photo (deblurring) so that {detail} becomes clear again."
+        text = (f"You are removing {kind} from a photo (deblurring) so that {detail} "
+                f"{'become' if plural else 'becomes'} clear again.")
     elif not c.needs:
-        # An open question about the model: answer it first, from the store, then say what cnaps would run.
-        text = ("Your question is about the recommended model itself; your image was restored too (see the output "
-                "step)." if ctx.restoration is not None else
-                "Your question is about the recommended model itself rather than a restoration of your own.")
+        # An open question: answer it first, from the store, then say what cnaps would run.
+        about = any(item.startswith("about the model") for item in c.evidence)
+        text = ("Your question is about the recommended model itself" if about else
+                "Your question names no task cnaps recognises (deblurring or enlarging)")
+        text += ("; your image was restored too (see the output step)." if ctx.restoration is not None else
+                 " rather than a restoration of your own." if about else ".")
         if focus and number:
             text += " In short: " + " ".join(_cited(fact, number) for fact in focus)
         else:

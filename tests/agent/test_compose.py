@@ -224,3 +224,24 @@ def test_a_yes_no_question_gets_its_verdict_first():
     assert task("Can this remove noise?", ["denoise"], ["denoise"]).startswith("No, not with this model.")
     assert task("And can it fix my shaky photo?", ["deblur"], []).startswith("Yes:")  # a follow-up's question too
     assert task("My photo is blurry; how does it work?", ["deblur"], []).startswith("You are removing")  # no verdict
+
+
+def test_a_weak_request_gets_a_conditional_verdict_and_the_task_reads_well():
+    from tools.restoration.zoo import find
+
+    ctx = context(label=TaskLabel.deblurring, scale=None, mismatch=False)
+    ctx.question = "The plate in my dashcam still is unreadable. Will this help?"
+    ctx.classification = Classification(label=TaskLabel.deblurring, confidence=0.5, needs=["deblur"], cues=["faces"])
+    ctx.capability = SimpleNamespace(mismatch=False, missing=[], plan="", models=[("Deblur-MIMO-UNet",
+                                                                                  find("Deblur-MIMO-UNet"))])
+    text = compose(ctx).task.text
+    assert text.startswith("If the cause is blur, yes:") and "so that faces become clear again" in text
+    ctx.classification = Classification(label=TaskLabel.super_resolution, confidence=0.9, needs=["upscale"])
+    assert "You are enlarging an image (super-resolution)" in compose(ctx).task.text  # no "an image larger"
+
+
+def test_an_open_question_that_is_not_about_the_model_is_not_called_one():
+    ctx = open_context("Tell me a joke.", passages())
+    assert compose(ctx).task.text.startswith("Your question names no task cnaps recognises")
+    ctx.classification = Classification(label=TaskLabel.other, confidence=0.8, needs=[], evidence=["about the model: fam"])
+    assert compose(ctx).task.text.startswith("Your question is about the recommended model itself")
