@@ -6,10 +6,11 @@
         --ckpt-every 250 --log-every 50 --max-minutes 8.5 [--resume] \
         [--export tools/restoration/weights/mimo-unet.safetensors]
     python -m tools.restoration.train --out out/mimo-unet --export-only --export PATH   # export as it stands
-    # fine-tune shipped weights (fresh optimizer and schedule; the CPU run behind the shipped weights)
-    python -m tools.restoration.train --network MIMO-UNet --steps 3000 --batch 6 --crop 64 --seed 1 \
-        --out out/mimo-unet-ft --recipe users --bank-size 512 --bank-tile 96 --bank-refresh 1000 --lr 2e-4 \
-        --warmup 50 --threads 2 --init tools/restoration/weights/mimo-unet.safetensors --max-minutes 100
+    # fine-tune shipped weights (fresh optimizer and schedule; the last CPU run behind the shipped weights)
+    python -m tools.restoration.train --network MIMO-UNet --steps 1700 --batch 4 --crop 96 --seed 2 \
+        --out out/mimo-unet-ft3 --recipe users --bank-size 512 --bank-tile 128 --bank-refresh 800 --lr 1e-4 \
+        --warmup 50 --threads 1 --init tools/restoration/weights/mimo-unet.safetensors --max-minutes 135 \
+        --val-every 300 --ckpt-every 100 --log-every 25
 
 `--steps` may change on --resume (the cosine decay follows the new total); the batch, crop, seed, learning rate,
 recipe and data settings may not. On a shared CPU use `--threads 1`: OpenMP threads spinning against other
