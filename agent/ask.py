@@ -63,12 +63,14 @@ def ask(
 
     # Restore first: a bad image or missing weights fails before the index is touched.
     restoration = None
-    reused = False
     if image is not None:
         run_scale = scale if scale is not None else min(classification.scale or 1, MAX_SCALE)
         asked_scale = scale is not None or classification.scale is not None
         if previous is not None and (previous.scale == run_scale or not asked_scale):
-            restoration, reused = previous, True
+            note = (f"Your image was restored earlier in this conversation at {previous.scale}x; that result is "
+                    "reused here, not run again.")
+            restoration = previous if note in previous.notes else previous.model_copy(
+                update={"notes": [*previous.notes, note]})
         else:
             restoration = restore_for_card(card, Path(image), run_scale, output_dir, model=model, weights=weights,
                                            device=device, progress=progress)
@@ -83,13 +85,6 @@ def ask(
         answer = answer_with_llm(ctx, fallback=answer, on_token=on_token)
     else:
         answer.notes.append("Composed offline by cnaps' deterministic composer (no language model configured).")
-    if reused:
-        from agent.compose import render_markdown
-        from agent.links import scrub
-
-        answer.notes.append(f"Your image was restored earlier in this conversation at {restoration.scale}x; that "
-                            "result is reused here, not run again.")
-        answer.markdown = render_markdown(answer, question=scrub(question, card.provided_links))
     return answer
 
 

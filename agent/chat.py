@@ -16,8 +16,8 @@ from typing import Literal
 from agent.cards import Card
 from agent.errors import CnapsError, InputFileError, UsageError
 from agent.schemas import Answer
-from tools.restoration.record import ToolRun
 from agent.settings import get_settings
+from tools.restoration.record import ToolRun
 
 HELP = """Ask a question about the card, or a follow-up. Commands:
   /image PATH    attach an image: the next question restores it; later ones reuse that unless they ask another scale

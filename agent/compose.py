@@ -253,14 +253,15 @@ _RELATED = {word: tuple(_stem(w) for w in related.split()) for words, related in
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*\+*")
 
 
+def _variant_marks(token: str) -> set[str]:
+    """'plus' for "MIMO-UNet+", both marks for "MIMO-UNet++": a sentence naming the variant answers "the Plus"."""
+    return {"plus", "plusplus"} if token.endswith("++") else {"plus"} if token.endswith("+") else set()
+
+
 def _sentence_stems(sentence: str) -> set[str]:
     stems = set()
     for token in _TOKEN.findall(sentence.lower()):
-        if token.endswith("+"):
-            stems.add("plus")  # MIMO-UNet+ answers a question about "the Plus variant"
-        if token.endswith("++"):
-            stems.add("plusplus")
-        stems.add(_stem(token.rstrip("+")))
+        stems |= _variant_marks(token) | {_stem(token.rstrip("+"))}
     return stems
 
 
@@ -269,10 +270,8 @@ def _question_groups(question: str) -> list[set[str]]:
     groups: dict[str, set[str]] = {}
     for token in _TOKEN.findall(question.lower()):
         word = token.rstrip("+")
-        if token.endswith("+"):
-            groups.setdefault("plus", {"plus"})  # "MIMO-UNet+" asks about the Plus variant
-        if token.endswith("++"):
-            groups.setdefault("plusplus", {"plusplus"})
+        for mark in _variant_marks(token):
+            groups.setdefault(mark, {mark})
         if word in _FILLER or len(word) < 2 or word.isdigit():
             continue
         groups.setdefault(_stem(word), {_stem(word), *_RELATED.get(word, ())})
@@ -285,8 +284,8 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
 
     Each content word of the question counts by its rarity among the candidate sentences; a sentence must answer
     at least `min_cover` of that weight. Sentences from `preferred` urls (the recommended model's paper and code)
-    rank a quarter of the question above the related papers'. A size or speed sentence about a variant the card
-    does not recommend is skipped unless the question names that variant.
+    rank a quarter of the question above the related papers'. A sentence with figures (size, speed, scores) about a
+    variant the card does not recommend is skipped unless the question names that variant.
     """
     groups = _question_groups(question)
     if not groups:
@@ -317,8 +316,8 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
     scored.sort(key=lambda item: item[:3], reverse=True)
     facts: list[Fact] = []
     used: set[str] = set()
-    for cover, hits, _, sentence, source in scored:
-        if facts and (cover < 0.9 * scored[0][0] or hits < scored[0][1]):
+    for rank, hits, _, sentence, source in scored:
+        if facts and (rank < 0.9 * scored[0][0] or hits < scored[0][1]):
             break  # a second sentence only when it answers about as much as the first
         parts = split_sentences(sentence)
         if used & set(parts):
