@@ -472,6 +472,10 @@ _NEED_ORDER = ["upscale", "deblur", "denoise", "derain", "dehaze", "inpaint", "c
                "deartifact", "recognize", "edit"]
 
 
+def _ordered(needs: set[str]) -> list[str]:
+    return [need for need in _NEED_ORDER if need in needs] + sorted(needs - set(_NEED_ORDER))
+
+
 def _label_for(needs: set[str]) -> TaskLabel:
     if {"upscale", "deblur"} <= needs:
         return TaskLabel.both
@@ -531,8 +535,7 @@ def classify(question: str) -> Classification:
             needs -= reading.refused
             label = _label_for(needs)
     cues = [cue for cue, pattern in _CUES_COMPILED.items() if pattern.search(text)]
-    ordered_needs = [need for need in _NEED_ORDER if need in needs] + sorted(needs - set(_NEED_ORDER))
-    return Classification(label=label, scale=scale, cues=cues, confidence=confidence, needs=ordered_needs,
+    return Classification(label=label, scale=scale, cues=cues, confidence=confidence, needs=_ordered(needs),
                           evidence=evidence)
 
 
@@ -547,14 +550,13 @@ _CONTENTLESS = re.compile(r"^(?:why|how|really|so|and|ok(?:ay)?|go\s+on|more|tel
                           r"(?:\s+please)?)\W*$")
 
 
-def _is_follow_up(text: str, own: Classification) -> bool:
+def _is_follow_up(text: str, own: Classification, reading: _Reading) -> bool:
     """Whether a turn leans on the one before: it says so ("what about ...", "... instead") and changes the task
     (a scale, a need, a refusal) or is only a few words; or it has no content of its own ("why?")."""
     if _CONTENTLESS.match(text):
         return True
     if any(item.startswith("about the model") for item in own.evidence) or not _FOLLOW_UP.search(text):
         return False  # "and how big is it?" asks about the model; a full question stands on its own
-    reading = _read(text)
     return bool(own.scale or reading.strong or reading.refused or len(text.split()) <= 4)
 
 
@@ -570,18 +572,15 @@ def classify_turns(questions: list[str]) -> Classification:
     for question in questions:
         own = classify(question)
         text = normalise(question)[:MAX_CHARS]
-        if current is None or not _is_follow_up(text, own):
+        reading = _read(text)
+        if current is None or not _is_follow_up(text, own, reading):
             current, previous = own, question
             continue
-        refused = _read(text).refused
-        needs = (set(current.needs) - refused) | set(own.needs)
-        if own.label is TaskLabel.other and not own.needs and current.label is not TaskLabel.other:
-            needs = set(current.needs) - refused  # "and why?" keeps the task it follows
+        needs = (set(current.needs) - reading.refused) | set(own.needs)  # "and why?" adds nothing: the task stays
         scale = own.scale or (current.scale if "upscale" in needs else None)
-        ordered = [need for need in _NEED_ORDER if need in needs] + sorted(needs - set(_NEED_ORDER))
         current = Classification(
             label=_label_for(needs), scale=scale, cues=list(dict.fromkeys(current.cues + own.cues)),
-            confidence=max(own.confidence, min(current.confidence, 0.8)), needs=ordered,
+            confidence=max(own.confidence, min(current.confidence, 0.8)), needs=_ordered(needs),
             evidence=own.evidence + [f"follow-up of: '{' '.join(previous.split())[:80]}'"])
     if current is None:
         raise UsageError("the question is empty: pass the question text to classify")

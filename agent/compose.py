@@ -17,6 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from agent.capability import NEED_WORDS
 from agent.links import scrub, scrub_answer
 from agent.schemas import (
     Answer,
@@ -490,8 +491,6 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += (" The documents indexed for this card hold no passage that answers it directly; the workflow "
                      "below says how the model works.")
     else:
-        from agent.capability import NEED_WORDS
-
         needs = [NEED_WORDS.get(n, n) for n in c.needs if n not in ("deblur", "upscale")] or ["another task"]
         asked = needs[0] if len(needs) == 1 else ", ".join(needs[:-1]) + " and " + needs[-1]
         text = f"Your question is not about deblurring or enlarging: it asks for {asked}."
