@@ -19,10 +19,9 @@ from agent.errors import CnapsError, UsageError, WeightsError
 from agent.schemas import Answer, AnswerContext, Source
 from agent.settings import get_settings
 from tools.restoration.record import ToolRun
+from tools.restoration.zoo import MAX_SCALE
 
 log = logging.getLogger(__name__)
-
-MAX_SCALE = 8
 
 
 def ask(
@@ -132,11 +131,11 @@ def restore_for_card(
 ) -> ToolRun:
     """Run the card's recommended model on `image`; write the result under `output_dir`.
 
-    When the recommended model's network has no weights here (official or project), the plain MIMO-UNet with
-    whatever weights exist runs instead, and the record says so.
+    When the recommended model has no weights here (official or project), another official checkpoint of the same
+    network, or else the plain MIMO-UNet, runs instead (`zoo.runner_candidates`), and the record says so.
     """
     from tools.restoration import Restorer
-    from tools.restoration.zoo import find
+    from tools.restoration.zoo import find, runner_candidates
 
     candidates = [model] if model else [m.name for m in card.models if find(m.name) is not None]
     if not candidates:
@@ -154,7 +153,8 @@ def restore_for_card(
 
     kwargs = {"device": device} if device else {}
     first_error: CnapsError | None = None
-    for model_id in [*candidates, "MIMO-UNet"] if weights is None and not model else candidates:
+    tried = [entry.id for entry in runner_candidates(candidates)] if weights is None and not model else candidates
+    for model_id in tried:
         try:
             restorer = Restorer(model_id, weights=weights, **kwargs)
         except WeightsError as error:

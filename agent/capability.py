@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from agent.cards import Card
 from agent.schemas import Classification
-from tools.restoration.zoo import ZooEntry, find
+from agent.settings import get_settings
+from tools.restoration.zoo import MAX_SCALE, Provenance, ZooEntry, find, planned_runner
 
 # What each need asks of a model, in words for the plan.
 NEED_WORDS = {
@@ -44,7 +45,28 @@ class CapabilityCheck(BaseModel):
 
 
 def _scale_words(scale: int | None) -> str:
+    if scale and scale > MAX_SCALE:
+        return f"x{MAX_SCALE} (the most it enlarges; you asked for {scale}x)"
     return f"x{scale}" if scale else "by the factor you choose (--scale)"
+
+
+def _weights_sentence(name: str, entry: ZooEntry, runner: tuple[ZooEntry, Provenance] | None) -> str:
+    """Which weights a restoration would use: the official ones only when they are installed."""
+    if runner is None:
+        return (f"Its official weights learned from {entry.trained_on}; they are not installed here, so cnaps "
+                "cannot restore images until they are put in CNAPS_WEIGHTS_DIR.")
+    ran, provenance = runner
+    if provenance == "official":
+        if ran.id == entry.id:
+            return f"cnaps has its official weights, trained on {entry.trained_on}."
+        return (f"Its official weights are not installed here; cnaps runs the official {ran.id} checkpoint "
+                f"instead, trained on {ran.trained_on}.")
+    if ran.network != entry.network:
+        return (f"Its official weights learned from {entry.trained_on}, but they are not installed here and cnaps "
+                f"has no weights of its own for {entry.network}: it runs {ran.network} instead, with project "
+                "weights trained on synthetic blur, not the authors' checkpoint.")
+    return (f"Its official weights learned from {entry.trained_on}, but they are not installed here: cnaps runs "
+            "its own project weights, trained on synthetic blur, not the authors' checkpoint.")
 
 
 def _unknown_sentence(unknown: list[str], alone: bool) -> str:
@@ -57,11 +79,11 @@ def _unknown_sentence(unknown: list[str], alone: bool) -> str:
 
 
 def _plan(entry: ZooEntry | None, name: str | None, missing: list[str], unknown: list[str], needs: list[str],
-          scale: int | None) -> str:
+          scale: int | None, runner: tuple[ZooEntry, Provenance] | None) -> str:
     sentences: list[str] = []
     if entry is None:
         return _unknown_sentence(unknown, alone=True)
-    trained = f"Its official weights learned from {entry.trained_on}."
+    trained = _weights_sentence(name, entry, runner)
     if "upscale" in missing:
         sentences.append(
             f"{name} does not upscale: it deblurs, and its output has the same size as its input. cnaps will enlarge "
@@ -99,11 +121,12 @@ def check(card: Card, classification: Classification) -> CapabilityCheck:
     needs = list(classification.needs)
     missing = [need for need in needs if need not in capabilities] if known else []
     name, entry = known[0] if known else (None, None)
+    runner = planned_runner([n for n, _ in known], get_settings().weights_dir) if known else None
     return CapabilityCheck(
         mismatch=bool(missing),
         missing=missing,
         unknown=unknown,
         models=models,
         runnable=entry.id if entry else None,
-        plan=_plan(entry, name, missing, unknown, needs, classification.scale),
+        plan=_plan(entry, name, missing, unknown, needs, classification.scale, runner),
     )

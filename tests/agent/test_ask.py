@@ -112,3 +112,34 @@ def test_a_restoration_is_reused_at_the_same_scale_and_rerun_at_another(home, sh
     assert any("reused" in note for note in again.notes) and "reused here" in again.markdown
     other = ask(card, question="What about 3x instead?", image=photo, previous=first.restoration, llm="none")
     assert runs == [2, 3] and other.restoration.scale == 3
+
+
+def test_a_model_without_weights_falls_back_in_the_order_the_plan_promised(home, monkeypatch, tmp_path):
+    import tools.restoration as restoration
+    from agent.ask import restore_for_card
+    from agent.cards import RecommendedModel, bundled_card
+    from agent.errors import WeightsError
+    from tools.restoration.record import ToolRun, WeightsRecord
+    from tools.restoration.zoo import planned_runner
+
+    (tmp_path / "MIMO-UNetPlus.pkl").write_bytes(b"stand-in")  # only the GoPro MIMO-UNet+ checkpoint is installed
+    tried = []
+
+    class FakeRestorer:
+        def __init__(self, model_id, weights=None, **kwargs):
+            tried.append(model_id)
+            if model_id == "Deblur-MIMO-UNet-RealBlur":
+                raise WeightsError("no weights found for Deblur-MIMO-UNet-RealBlur")
+            self.model_id = model_id
+
+        def run(self, image, scale, output, progress=None):
+            weights = WeightsRecord(file="w", sha256="0" * 64, provenance="official", description="test")
+            return ToolRun(model_id=self.model_id, network="MIMO-UNet+", weights=weights, device="cpu",
+                           precision="fp32", input_size=(8, 8), output_size=(8, 8), scale=1, seconds=0.1)
+
+    monkeypatch.setattr(restoration, "Restorer", FakeRestorer, raising=False)
+    card = bundled_card().model_copy(update={"models": [RecommendedModel(name="Deblur-MIMO-UNet-RealBlur")]})
+    run = restore_for_card(card, tmp_path / "photo.png", 1, tmp_path / "out")
+    assert tried == ["Deblur-MIMO-UNet-RealBlur", "MIMO-UNet+"]
+    assert run.model_id == "MIMO-UNet+" and "cnaps ran MIMO-UNet+ instead" in run.notes[0]
+    assert planned_runner(["Deblur-MIMO-UNet-RealBlur"], tmp_path)[0].id == "MIMO-UNet+"

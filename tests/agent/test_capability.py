@@ -73,3 +73,28 @@ def test_unknown_models_are_unknown_not_able_or_unable():
 def test_a_question_with_no_need_is_no_mismatch():
     result = check(_card("MIMO-UNet"), Classification(label=TaskLabel.other, confidence=0.3, needs=[]))
     assert not result.mismatch and result.plan.startswith("With an image attached") and "at its own size" in result.plan
+
+
+def test_the_plan_names_the_weights_that_would_run(tmp_path, monkeypatch):
+    from agent.settings import get_settings
+
+    deblur = Classification(label=TaskLabel.deblurring, confidence=0.9, needs=["deblur"])
+    # No official checkpoint installed: the Plus-based RealBlur model falls back to MIMO-UNet's project weights.
+    plan = check(_card("Deblur-MIMO-UNet-RealBlur"), deblur).plan
+    assert "not installed" in plan and "runs MIMO-UNet instead" in plan and "project weights" in plan
+    plan = check(_card("Deblur-MIMO-UNet"), deblur).plan
+    assert "not installed" in plan and "project weights" in plan and "instead" not in plan
+    # The official file in CNAPS_WEIGHTS_DIR is what runs, and the plan says so.
+    (tmp_path / "MIMO-UNetPlus.pkl").write_bytes(b"not read by the check")
+    monkeypatch.setenv("CNAPS_WEIGHTS_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    assert "has its official weights" in check(_card("Deblur-MIMO-UNet-Plus"), deblur).plan
+    # The GoPro MIMO-UNet+ checkpoint stands in for the missing RealBlur one (same network), and says so.
+    plan = check(_card("Deblur-MIMO-UNet-RealBlur"), deblur).plan
+    assert "official MIMO-UNet+ checkpoint instead, trained on GoPro" in plan
+
+
+def test_a_scale_beyond_the_limit_is_capped_in_the_plan():
+    sr = Classification(label=TaskLabel.super_resolution, scale=16, confidence=0.9, needs=["upscale"])
+    plan = check(_card("MIMO-UNet"), sr).plan
+    assert "x8 (the most it enlarges; you asked for 16x)" in plan

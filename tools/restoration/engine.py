@@ -35,7 +35,7 @@ from tools.restoration.record import ToolRun, WeightsRecord
 Progress = Callable[[int, int], None]  # (tiles done, tiles in all)
 
 PRECISIONS = ("fp32", "fp16", "bf16")
-MAX_SCALE = 8
+MAX_SCALE = zoo.MAX_SCALE
 MIN_TILE = 64
 OVERLAP = 32  # pixels shared by neighbouring tiles; the blend ramps across them
 # Peak activation bytes per tile pixel of the lean fp32 forward (`MIMOUNet.restore`) per base channel. Measured

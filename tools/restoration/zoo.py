@@ -27,6 +27,8 @@ class ZooEntry(BaseModel):
     test_only: bool = Field(False, description="Tiny variant for CPU tests; never offered to users.")
 
 
+MAX_SCALE = 8  # the largest enlargement cnaps runs (interpolation, then the network)
+
 _GOPRO = "GoPro (2,103 pairs of synthetically blurred / sharp 1280x720 video frames)"
 _REALBLUR = "RealBlur (pairs of real camera-shake-blurred and sharp photos from a two-camera rig)"
 
@@ -113,11 +115,9 @@ def locate_weights(entry: ZooEntry, weights: str | Path | None = None,
     """Find the weights for `entry`: the explicit path, then weights_dir/<official name>, then the project's file."""
     if weights is not None:
         return WeightsSource(path=Path(weights).expanduser(), found_by="argument")
-    if weights_dir is not None:
-        for name in entry.official_files:
-            candidate = Path(weights_dir).expanduser() / name
-            if candidate.is_file():
-                return WeightsSource(path=candidate, found_by="weights_dir")
+    official = official_weights(entry, weights_dir)
+    if official is not None:
+        return WeightsSource(path=official, found_by="weights_dir")
     project = project_weights_path(entry)
     if project.is_file():
         return WeightsSource(path=project, found_by="project")
@@ -129,3 +129,36 @@ def locate_weights(entry: ZooEntry, weights: str | Path | None = None,
     else:
         hint = "pass --weights PATH (a file saved for this network)"
     raise WeightsError(f"no weights found for {entry.id} ({entry.network}): {hint}")
+
+
+def official_weights(entry: ZooEntry, weights_dir: Path | None) -> Path | None:
+    """The official checkpoint for `entry` in `weights_dir`, if one is there."""
+    if weights_dir is None:
+        return None
+    return next((path for name in entry.official_files
+                 if (path := Path(weights_dir).expanduser() / name).is_file()), None)
+
+
+Provenance = Literal["official", "project"]
+
+
+def runner_candidates(model_ids: list[str]) -> list[ZooEntry]:
+    """The zoo entries a restoration for these card models tries, in order: the card's own models, then other
+    entries with the same network (another official checkpoint of MIMO-UNet+ can stand in for the RealBlur one),
+    then the plain MIMO-UNet."""
+    entries = [entry for model_id in model_ids if (entry := find(model_id)) is not None]
+    networks = {entry.network for entry in entries}
+    alike = [entry for entry in user_models() if entry.network in networks and not entry.self_ensemble]
+    return list({entry.id: entry for entry in [*entries, *alike, ZOO["MIMO-UNet"]]}.values())
+
+
+def planned_runner(model_ids: list[str], weights_dir: Path | None) -> tuple[ZooEntry, Provenance] | None:
+    """Which model and which kind of weights a restoration for these card models would use, without loading any:
+    the first of `runner_candidates` with its official checkpoint in `weights_dir` or the project's weights for its
+    network. The card's own models come first; None when no weights exist at all."""
+    for entry in runner_candidates(model_ids):
+        if official_weights(entry, weights_dir) is not None:
+            return entry, "official"
+        if project_weights_path(entry).is_file():
+            return entry, "project"
+    return None
