@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from agent.capability import NEED_WORDS
 from agent.links import scrub, scrub_answer
 from agent.schemas import (
+    NOTES_PREFIX,
     Answer,
     AnswerContext,
     Reference,
@@ -410,7 +411,20 @@ def build_references(ctx: AnswerContext) -> list[Reference]:
         relevance = paper_relevance(paper.title, paper.summary, score)
         add(paper.title, paper.paper, "related-paper", "paper", relevance)
         add(f"{paper.title}: code", paper.github, "related-paper", "code", "Code released with the paper above.")
+    # cnaps's own background documents last: `compose` drops the ones no sentence cites.
+    for source in ctx.passages:
+        if source.url.startswith(NOTES_PREFIX):
+            add(f"cnaps notes: {source.title}", source.url, "cnaps-notes", "notes",
+                "Background written for cnaps (general facts about deblurring and interpolation), not a quotation of "
+                "the papers above; it has no outside link.")
     return references
+
+
+def _cited_only_notes(references: list[Reference], facts: list[Fact]) -> list[Reference]:
+    """`references` without the cnaps notes no fact cites, renumbered."""
+    used = {f.source.url for f in facts}
+    kept = [r for r in references if r.role != "cnaps-notes" or r.url in used]
+    return [r.model_copy(update={"n": n}) for n, r in enumerate(kept, 1)]
 
 
 # --- the answer --------------------------------------------------------------------------------------------
@@ -529,6 +543,8 @@ def compose(ctx: AnswerContext) -> Answer:
     facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx), _networks(ctx),
                                      exclude=tuple(f.sentence for f in focus))
              if f.source.url in number]
+    references = _cited_only_notes(references, facts + focus)
+    number = {r.url: r.n for r in references}
     cite = {f.aspect: number[f.source.url] for f in facts}
 
     steps = []

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from agent.links import REMOVED, find_urls, scrub, scrub_answer
-from agent.schemas import Answer, AnswerContext
+from agent.schemas import NOTES_PREFIX, Answer, AnswerContext
 
 # A bare host with a path (github.com/x/y) is a link a reader can follow even without a scheme.
 BARE_HOST = re.compile(r"\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|ai|edu|dev|app|co)/[^\s<>()\[\]{}\"'`]*",
@@ -63,8 +63,9 @@ def scrub_text(text: str, provided: set[str]) -> str:
 def strip_unprovided_links(answer: Answer, provided: set[str]) -> tuple[Answer, list[str]]:
     """A copy of `answer` in which no unprovided link survives: such references are dropped, text is scrubbed."""
     answer = answer.model_copy(deep=True)
-    removed = [ref.url for ref in answer.references if ref.url not in provided]
-    answer.references = [ref for ref in answer.references if ref.url in provided]
+    kept = [ref for ref in answer.references if ref.url in provided or ref.url.startswith(NOTES_PREFIX)]
+    removed = [ref.url for ref in answer.references if ref not in kept]
+    answer.references = kept
     removed += scrub_answer(answer, provided)
     return answer, removed
 

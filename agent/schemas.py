@@ -12,6 +12,9 @@ from pydantic import BaseModel, Field
 
 from tools.restoration.record import ToolRun
 
+# The url of a project document that is cnaps's own background rather than a source's facts (knowledge/docs):
+# answers cite it as cnaps's notes; it is an id, never a link.
+NOTES_PREFIX = "cnaps:notes/"
 
 class TaskLabel(str, Enum):
     deblurring = "deblurring"
@@ -58,8 +61,9 @@ class Reference(BaseModel):
     n: int = Field(description="The citation number used as [n] in the text.")
     title: str
     url: str
-    role: Literal["recommended-model", "related-paper"]
-    kind: Literal["paper", "code"] = "paper"
+    role: Literal["recommended-model", "related-paper", "cnaps-notes"] = Field(
+        description="'cnaps-notes': background cnaps wrote itself; its url is a 'cnaps:notes/...' id, not a link.")
+    kind: Literal["paper", "code", "notes"] = "paper"
     relevance: str = Field(description="One honest line on how this source relates to the question.")
 
 

@@ -1,9 +1,12 @@
 """From cards and project documents to passages the store indexes.
 
 Documents:
-- one per project document in `knowledge/docs/` (role 'project-doc'; its front matter gives title, url, role);
+- one per project document in `knowledge/docs/` (role 'project-doc'; its front matter gives title, url, role, and
+  optionally `attach:`, the card links it belongs to when its url is not one of them). A document that states
+  cnaps's own background rather than a source's facts has a `cnaps:notes/<name>` url: answers cite it as cnaps's
+  notes, never as the paper;
 - one per recommended model (role 'recommended-model'): a short passage naming the model and its links, joined with
-  the project documents whose url is one of the model's links. The joined passages keep their project-doc identity,
+  the project documents attached to one of the model's links. The joined passages keep their project-doc identity,
   so two cards (or two models) citing the same paper share them instead of indexing copies;
 - one per related paper (role 'related-paper'): title plus summary, url = its Paper: link (GitHub: when the paper
   has no Paper: link), the GitHub: link kept in metadata.
@@ -24,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from agent.cards import Card, RecommendedModel, RelatedPaper
 from agent.errors import KnowledgeError
+from agent.schemas import NOTES_PREFIX
 
 DOCS_DIR = Path(__file__).resolve().parent / "docs"
 # Bump when chunking or document text layout changes: it is part of the store's content hash.
@@ -47,6 +51,8 @@ class Document(BaseModel):
     includes: list[str] = Field(
         default_factory=list, description="doc_ids of project documents joined into this one (recommended models)."
     )
+    attach: list[str] = Field(
+        default_factory=list, description="Card links a project document joins; empty: the one its url names.")
 
 
 class Chunk(BaseModel):
@@ -96,8 +102,9 @@ def load_project_docs(folder: Path = DOCS_DIR) -> list[Document]:
     docs = []
     for path in sorted(folder.glob("*.md")):
         fields, body = _front_matter(path.read_text(encoding="utf-8"), path)
+        attach = [link.strip() for link in fields.get("attach", "").split(",") if link.strip()]
         docs.append(Document(doc_id=f"doc-{path.stem}", url=fields["url"], title=fields["title"],
-                             role="project-doc", text=body))
+                             role="project-doc", text=body, attach=attach))
     return docs
 
 
@@ -113,7 +120,8 @@ def project_docs() -> list[Document]:
 
 def docs_hash(docs: list[Document]) -> str:
     """Content hash of the project documents and of the chunking rules."""
-    return _digest(INGEST_VERSION, *(f"{d.doc_id}\x1e{d.url}\x1e{d.title}\x1e{d.text}" for d in docs), size=32)
+    return _digest(INGEST_VERSION, *(f"{d.doc_id}\x1e{d.url}\x1e{d.title}\x1e{','.join(d.attach)}\x1e{d.text}"
+                                     for d in docs), size=32)
 
 
 # --- card documents --------------------------------------------------------------------------------------
@@ -123,7 +131,7 @@ def _model_document(model: RecommendedModel, docs: list[Document]) -> Document |
     links = [link for link in (model.paper, model.github) if link]
     if not links:
         return None
-    joined = [d for d in docs if d.url in links]
+    joined = [d for d in docs if any(link in links for link in d.attach or [d.url])]
     lines = [f"{model.name} is the recommended model for this question."]
     if model.paper:
         lines.append(f"Paper: {model.paper}")

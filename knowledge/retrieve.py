@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from agent.cards import Card, RelatedPaper
 from agent.errors import KnowledgeError
+from agent.schemas import NOTES_PREFIX
 from knowledge.ingest import Role, paper_doc_id
 
 if TYPE_CHECKING:  # the store imports chromadb (~2.5 s); Passage users need not pay for it
@@ -30,9 +31,11 @@ class Passage(BaseModel):
     score: float = Field(ge=0.0, le=1.0, description="Cosine similarity to the query, clipped to [0, 1].")
 
 
-def card_filter(card: Card, doc_ids: list[str]) -> dict[str, Any]:
-    """The `where` clause that limits a query to this card's documents and links."""
-    return {"$and": [{"doc_id": {"$in": sorted(doc_ids)}}, {"url": {"$in": sorted(card.provided_links)}}]}
+def card_filter(card: Card, doc_ids: list[str], notes: set[str] = frozenset()) -> dict[str, Any]:
+    """The `where` clause that limits a query to this card's documents and links (plus the `cnaps:notes/` ids of
+    cnaps's own background documents attached to them)."""
+    urls = sorted(card.provided_links | set(notes))
+    return {"$and": [{"doc_id": {"$in": sorted(doc_ids)}}, {"url": {"$in": urls}}]}
 
 
 def _query(store: KnowledgeStore, card: Card, queries: list[str], k: int, doc_ids: list[str] | None = None):
@@ -42,16 +45,17 @@ def _query(store: KnowledgeStore, card: Card, queries: list[str], k: int, doc_id
     ids = doc_ids if doc_ids is not None else [d.doc_id for d in documents]
     if not ids or not card.provided_links:
         return [[] for _ in queries]
+    notes = {d.url for d in documents if d.url.startswith(NOTES_PREFIX)}
     recoveries = (("reopening the index and retrying", store.reopen),
                   ("rebuilding the index and retrying once", store.rebuild))
     for action, recover in recoveries:
         try:
-            return store.query(queries, card_filter(card, ids), k)
+            return store.query(queries, card_filter(card, ids, notes), k)
         except KnowledgeError as error:
             log.warning("%s; %s", error, action)
         recover()
         store.ensure(card)
-    return store.query(queries, card_filter(card, ids), k)
+    return store.query(queries, card_filter(card, ids, notes), k)
 
 
 def _passages(hits) -> list[Passage]:

@@ -9,6 +9,7 @@ import pytest
 
 from agent.ask import ask
 from agent.cards import load_card, parse_card
+from agent.schemas import NOTES_PREFIX
 from agent.settings import get_settings
 
 MIMO_PAPER = ("https://openaccess.thecvf.com/content/ICCV2021/papers/"
@@ -47,7 +48,8 @@ def test_shared_cards_meet_the_contract(home, shared_cards):
         assert [s["stage"] for s in data["workflow"]["steps"]] == ["input", "model", "output"]
         cited = {int(n) for n in re.findall(r"\[(\d+)\]", data["markdown"])}
         assert cited and cited <= {r["n"] for r in data["references"]}
-        assert data["sources"] and all(s["url"] in card.provided_links for s in data["sources"])
+        assert data["sources"] and all(s["url"] in card.provided_links or s["url"].startswith(NOTES_PREFIX)
+                                       for s in data["sources"])
 
 
 def test_injected_summary_link_never_appears(home, shared_cards):
@@ -143,3 +145,19 @@ def test_a_model_without_weights_falls_back_in_the_order_the_plan_promised(home,
     assert tried == ["Deblur-MIMO-UNet-RealBlur", "MIMO-UNet+"]
     assert run.model_id == "MIMO-UNet+" and "cnaps ran MIMO-UNet+ instead" in run.notes[0]
     assert planned_runner(["Deblur-MIMO-UNet-RealBlur"], tmp_path)[0].id == "MIMO-UNet+"
+
+
+def test_cnaps_notes_are_cited_as_notes_never_as_the_paper(home, shared_cards):
+    card = load_card(shared_cards[0])
+    answer = ask(card, llm="none")
+    notes = [ref for ref in answer.references if ref.role == "cnaps-notes"]
+    assert notes and all(ref.url.startswith(NOTES_PREFIX) and ref.kind == "notes" for ref in notes)
+    assert notes == answer.references[-len(notes):]  # after every source with a link
+    # The interpolation background is cited to the notes, not to the paper [1].
+    interpolation = next(s for s in answer.workflow.steps if "weighted average of its neighbours" in s.text)
+    assert re.search(r"neighbours[^\[]*\[" + str(notes[0].n) + r"\]", interpolation.text)
+    assert NOTES_PREFIX not in answer.markdown and f"[{notes[0].n}] cnaps notes:" in answer.markdown
+    # A notes document no sentence cites is not listed.
+    prose = answer.task.text + " ".join(step.text for step in answer.workflow.steps)
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", prose)}
+    assert all(ref.n in cited for ref in notes)

@@ -19,13 +19,18 @@ from knowledge.ingest import (
     load_project_docs,
     project_docs,
 )
+from agent.schemas import NOTES_PREFIX
 from tests.knowledge.sample import FACES, GITHUB, MIMO_GITHUB, MIMO_PAPER, PAPER, RAIN, make_card, tiny_docs
 
 
 def test_project_docs_cite_only_the_two_mimo_unet_links():
     docs = project_docs()
     assert len(docs) >= 4
-    assert {d.url for d in docs} == {MIMO_PAPER, MIMO_GITHUB}
+    # cnaps's own background is cited as notes (an id, not a link) and joins the paper's card link.
+    notes = [d for d in docs if d.url.startswith(NOTES_PREFIX)]
+    assert [d.url for d in notes] == [NOTES_PREFIX + "deblurring-vs-super-resolution"]
+    assert notes[0].attach == [MIMO_PAPER]
+    assert {d.url for d in docs} - {d.url for d in notes} == {MIMO_PAPER, MIMO_GITHUB}
     for path in DOCS_DIR.glob("*.md"):
         links = re.findall(r"https?://\S+", path.read_text())
         assert set(links) <= {MIMO_PAPER, MIMO_GITHUB}, path
@@ -40,7 +45,7 @@ def test_shared_card_documents(shared_cards):
     assert roles.count("recommended-model") == len(card.models)
     assert roles.count("related-paper") == len(card.papers)
     assert roles.count("project-doc") == len(project_docs())  # both MIMO-UNet links are on the card
-    assert {d.url for d in documents} <= card.provided_links
+    assert {d.url for d in documents if not d.url.startswith(NOTES_PREFIX)} <= card.provided_links
 
 
 def test_summary_links_are_never_document_links():
