@@ -86,6 +86,18 @@ def _unquote(text: str) -> str:
     return text
 
 
+def _is_web_url(value: str) -> bool:
+    """Whether `value` is an absolute http(s) URL that parses, port included."""
+    if any(ch.isspace() for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:  # a malformed host such as 'http://[::1' or 'https://[zz]/'
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
 def _link(value: str, field: str, owner: str, notes: list[str]) -> str | None:
     """An absolute http(s) URL, or None with a note saying why the value was dropped."""
     value = value.strip()
@@ -93,8 +105,7 @@ def _link(value: str, field: str, owner: str, notes: list[str]) -> str | None:
     value = (markdown.group(1) if markdown else value).strip("<>")
     if not value:
         return None
-    parts = urlsplit(value) if not any(ch.isspace() for ch in value) else None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    if not _is_web_url(value):
         notes.append(f"dropped {field} link of '{owner}': not an absolute http(s) URL ({value[:60]!r})")
         return None
     return value

@@ -105,7 +105,8 @@ def test_duplicated_sections_merge_and_repeated_blocks_keep_the_first():
 
 
 @pytest.mark.parametrize("bad", ["javascript:alert(1)", "file:///etc/passwd", "ftp://x.org/a", "www.x.org/a",
-                                 "data:text/html,hi", "https://", "http://a b.org"])
+                                 "data:text/html,hi", "https://", "http://a b.org",
+                                 "http://[::1", "https://[zz]/", "http://]/", "http://a.org:99999/"])
 def test_non_http_links_are_dropped_with_a_note(bad):
     card = parse_card(MINIMAL.replace("https://example.org/mimo.pdf", bad))
     assert card.models[0].paper is None
