@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from agent.errors import CnapsError, ImageError, InputFileError
+from tools.restoration.imageio import check_samples
 
 # Formats a browser or camera produces (the JPEG opener also yields MPO, a camera JPEG variant). Restricting `Image.open` to these keeps PIL away from decoders that
 # shell out (EPS runs Ghostscript) or that nobody uploads on purpose.
@@ -64,6 +65,7 @@ def check_image(data: bytes, max_bytes: int, max_pixels: int) -> CheckedImage:
                     f"{max_pixels:,}: downscale it first (or raise CNAPS_RESTORE__MAX_PIXELS)"
                 )
             image.load()  # decodes every byte: truncated or corrupt data fails here
+            check_samples(image, "the image")
     except UnidentifiedImageError:
         raise UnsupportedTypeError(
             "the upload is not an image this server reads (whatever its name or content type says): "

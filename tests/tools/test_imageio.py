@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from agent.errors import ImageError, OutputError
-from tools.restoration.imageio import Sink, Source, open_image, rebuild, save_image_atomic
+from tools.restoration.imageio import Sink, Source, check_image_file, open_image, rebuild, save_image_atomic
 
 LIMIT = 10_000_000
 
@@ -196,3 +196,35 @@ def test_sixteen_bit_colour_is_read_as_eight_bit_with_a_note(tmp_path):
     assert opened.mode == "RGB" and opened.size == (5, 3)
     assert opened.getpixel((0, 0)) == (156, 156, 156)  # Pillow keeps the high byte: 40000 >> 8
     assert "16-bit colour" in opened.info["cnaps_notes"][0]
+
+
+def test_float_samples_are_refused_with_how_to_convert(tmp_path):
+    path = tmp_path / "float.tif"
+    Image.fromarray(np.random.default_rng(0).random((8, 8), dtype=np.float32)).save(path)
+    for read in (open_image, check_image_file):
+        with pytest.raises(ImageError, match="floating-point.*8- or 16-bit PNG or TIFF"):
+            read(path, LIMIT)
+
+
+def test_wide_32_bit_integers_are_refused_and_16_bit_ones_read_as_16_bit(tmp_path):
+    wide = tmp_path / "wide.tif"
+    Image.fromarray(np.arange(64, dtype=np.int32).reshape(8, 8) * 15_000).save(wide)
+    with pytest.raises(ImageError, match="0 to 945000.*8- or 16-bit PNG or TIFF"):
+        open_image(wide, LIMIT)
+    narrow = tmp_path / "narrow.tif"
+    values = np.arange(64, dtype=np.int32).reshape(8, 8) * 1000
+    Image.fromarray(values).save(narrow)
+    picture = Source(open_image(narrow, LIMIT))
+    assert picture.bits == 16 and np.allclose(picture.rgb(0, 8)[..., 0] * 65535, values, atol=0.5)
+
+
+def test_header_check_gives_the_size_without_decoding_and_refuses_non_images(tmp_path):
+    path = tmp_path / "photo.png"
+    _noise(40, 20).save(path)
+    path.write_bytes(path.read_bytes()[:200])  # truncated: the header alone still reads
+    assert check_image_file(path, LIMIT) == (40, 20)
+    with pytest.raises(ImageError, match="more than the limit"):
+        check_image_file(path, 100)
+    (tmp_path / "notimage.png").write_text("hello")
+    with pytest.raises(ImageError, match="cannot read .*notimage.png as an image"):
+        check_image_file(tmp_path / "notimage.png", LIMIT)

@@ -88,6 +88,16 @@ def test_input_errors_are_one_line(tmp_path, monkeypatch, capsys, tiny_weights):
     assert not (tmp_path / "out.png").exists()
 
 
+def test_float_and_wide_integer_tiffs_are_refused_not_written_dark(tmp_path, monkeypatch, capsys, tiny_weights):
+    Image.fromarray(np.full((12, 12), 0.8, np.float32)).save(tmp_path / "float.tif")
+    Image.fromarray(np.full((12, 12), 1_000_000, np.int32)).save(tmp_path / "wide.tif")
+    for name in ("float.tif", "wide.tif"):
+        code, _, err = cnaps(monkeypatch, capsys, "restore", tmp_path / name, tmp_path / "out.tif",
+                             *_tiny(tiny_weights))
+        assert code == 3 and "convert it to an 8- or 16-bit PNG or TIFF" in err and err.count("\n") == 1
+    assert not (tmp_path / "out.tif").exists()
+
+
 def test_missing_weights_say_where_to_put_them(tmp_path, monkeypatch, capsys):
     from tools.restoration import zoo
 

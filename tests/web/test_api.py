@@ -8,6 +8,7 @@ import re
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -318,6 +319,13 @@ def test_every_image_layout_is_accepted_and_previewed(client, name, data, shown)
     assert response.status_code == 200, response.text
     preview = Image.open(io.BytesIO(client.get(response.json()["restoration"]["input_url"]).content))
     assert preview.format == "PNG" and preview.mode in ("RGB", "RGBA") and preview.size == shown
+
+
+@pytest.mark.parametrize("samples", [np.full((20, 30), 0.5, np.float32), np.full((20, 30), 10**6, np.int32)])
+def test_float_and_wide_integer_tiffs_are_refused_with_how_to_convert(client, scripted, samples):
+    data = _encoded(Image.fromarray(samples), "TIFF")
+    detail = assert_one_line_error(client.post("/api/ask", files={"image": ("deep.tif", data, "image/tiff")}), 422)
+    assert "8- or 16-bit PNG or TIFF" in detail and "/" not in detail.split(":")[0] and scripted.calls == []
 
 
 def test_decompression_bomb_header_is_refused_before_decoding(client, scripted):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,65 @@ _SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 _NO_ALPHA_FORMATS = {"JPEG", "BMP", "PPM", "EPS", "PCX", "SGI"}
 _SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 _BOMB_FIX = "raise the limit with CNAPS_RESTORE__MAX_PIXELS=<pixels> if you trust the file"
+_FORMATS_HINT = "pass a complete PNG, JPEG, TIFF, WebP or BMP file"
+_CONVERT_HINT = "convert it to an 8- or 16-bit PNG or TIFF first"
+_UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError)
+
+
+def _existing(path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ImageError(f"{path} does not exist or is not a file: check the input path")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path} is empty (0 bytes): pass a PNG, JPEG, TIFF, WebP or BMP image")
+    return path
+
+
+def _refuse_float(image: Image.Image, what: str) -> None:
+    if image.mode == "F":  # no fixed white level: [0, 1], [0, 255] and HDR radiance are all common
+        raise ImageError(f"{what} holds 32-bit floating-point samples, which cnaps does not read: {_CONVERT_HINT}")
+
+
+def check_samples(image: Image.Image, what: str) -> None:
+    """Refuse samples that would be lost rather than restored: floating point, and 32-bit integers beyond 16 bits
+    (mode 'I' within 0..65535 is read as 16-bit). `what` names the image in the message."""
+    _refuse_float(image, what)
+    if image.mode == "I":
+        low, high = image.getextrema()
+        if low < 0 or high > 65535:
+            raise ImageError(f"{what} holds 32-bit integer samples from {low} to {high}, beyond the 16 bits cnaps "
+                             f"reads: {_CONVERT_HINT}")
+
+
+@contextmanager
+def _opened(path: Path, max_pixels: int) -> Iterator[Image.Image]:
+    """`Image.open(path)` checked from its header (pixel limit, float samples); Pillow's errors anywhere in the
+    `with` block become one-line `ImageError`s."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ImageError(f"{path} has {width}x{height} = {width * height:,} pixels, more than the limit "
+                                     f"of {max_pixels:,}: {_BOMB_FIX}")
+                _refuse_float(image, str(path))
+                yield image
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"{path} is too large to decode safely ({error}): {_BOMB_FIX}") from error
+    except _UNREADABLE as error:
+        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        raise ImageError(f"cannot read {path} as an image ({reason}): {_FORMATS_HINT}") from error
+
+
+def check_image_file(path: str | Path, max_pixels: int) -> tuple[int, int]:
+    """The (width, height) of an image file, read from its header only: the cheap check before a slow job.
+
+    Refuses what `open_image` would refuse without decoding pixels (missing, empty, unreadable, too large, float).
+    """
+    path = _existing(path)
+    with _opened(path, max_pixels) as image:
+        return image.size
 
 
 def open_image(path: str | Path, max_pixels: int) -> Image.Image:
@@ -28,45 +89,24 @@ def open_image(path: str | Path, max_pixels: int) -> Image.Image:
 
     Notes for the user (first frame of an animation...) are in `image.info['cnaps_notes']`.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ImageError(f"{path} does not exist or is not a file: check the input path")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path} is empty (0 bytes): pass a PNG, JPEG, TIFF, WebP or BMP image")
+    path = _existing(path)
     notes: list[str] = []
     # Some libraries (weasyprint) switch on Pillow's process-wide "accept truncated files"; a truncated input must
     # still be refused, never restored from half its pixels.
     ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise ImageError(
-                        f"{path} has {width}x{height} = {width * height:,} pixels, more than the limit of "
-                        f"{max_pixels:,}: {_BOMB_FIX}"
-                    )
-                frames = getattr(image, "n_frames", 1)
-                if getattr(image, "is_animated", False) and frames > 1:
-                    image.seek(0)
-                    notes.append(f"animated image with {frames} frames: only the first frame was restored")
-                icc = image.info.get("icc_profile")
-                raw_mode = str(image.tile[0][3]) if image.tile and len(image.tile[0]) > 3 else ""
-                if image.mode in ("RGB", "RGBA") and "16" in raw_mode:
-                    notes.append("16-bit colour was read as 8-bit: Pillow has no 48-bit RGB mode "
-                                 "(16-bit grayscale stays 16-bit)")
-                image.load()
-                decoded = ImageOps.exif_transpose(image)
-    except ImageError:
-        raise
-    except Image.DecompressionBombError as error:
-        raise ImageError(f"{path} is too large to decode safely ({error}): {_BOMB_FIX}") from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
-        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
-        raise ImageError(
-            f"cannot read {path} as an image ({reason}): pass a complete PNG, JPEG, TIFF, WebP or BMP file"
-        ) from error
+    with _opened(path, max_pixels) as image:
+        frames = getattr(image, "n_frames", 1)
+        if getattr(image, "is_animated", False) and frames > 1:
+            image.seek(0)
+            notes.append(f"animated image with {frames} frames: only the first frame was restored")
+        icc = image.info.get("icc_profile")
+        raw_mode = str(image.tile[0][3]) if image.tile and len(image.tile[0]) > 3 else ""
+        if image.mode in ("RGB", "RGBA") and "16" in raw_mode:
+            notes.append("16-bit colour was read as 8-bit: Pillow has no 48-bit RGB mode "
+                         "(16-bit grayscale stays 16-bit)")
+        image.load()
+        check_samples(image, str(path))
+        decoded = ImageOps.exif_transpose(image)
     if icc:
         decoded.info["icc_profile"] = icc
     decoded.info["cnaps_notes"] = notes
