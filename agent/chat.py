@@ -8,6 +8,7 @@ assistant turn is remembered as its task and workflow text, not its references.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +20,10 @@ from agent.schemas import Answer
 from agent.settings import get_settings
 from tools.restoration.record import ToolRun
 
-HELP = """Ask a question about the card, or a follow-up. Commands:
+HELP = """Ask a question about the card, or a follow-up. Commands (quote a PATH that has spaces):
   /image PATH    attach an image: the next question restores it; later ones reuse that unless they ask another scale
   /image         detach the image
-  /report PATH   write the last answer as a report (.html, .md or .pdf)
+  /report PATH   write the last answer as a report (.html, .md or .pdf); add --overwrite to replace a file
   /help          this help
   /quit          leave (Ctrl-D works too)
 An empty line asks the card's own question when nothing has been asked yet."""
@@ -59,6 +60,23 @@ def trim_history(history: list[tuple[str, str]], budget: int) -> list[tuple[str,
     while kept and kept[0][0] != "user" and len(kept) > 1:  # start on a question, not half an exchange
         kept.pop(0)
     return kept
+
+
+def split_argument(argument: str) -> tuple[str, set[str]]:
+    """A command's path and its --flags. Quotes and backslash escapes, as a terminal's drag-and-drop writes them
+    ('my photo.png', "my photo.png", my\\ photo.png), are removed; an unquoted path with spaces stays whole."""
+    try:
+        words = shlex.split(argument)
+    except ValueError:  # an unclosed quote: take the text as typed
+        words = [argument]
+    flags = {word for word in words if word.startswith("--")}
+    return " ".join(word for word in words if not word.startswith("--")), flags
+
+
+def _refuse_flags(command: str, flags: set[str], allowed: set[str]) -> None:
+    if flags - allowed:
+        usable = f"only {', '.join(sorted(allowed))} is accepted" if allowed else "it takes none"
+        raise UsageError(f"{command} does not know {', '.join(sorted(flags - allowed))}: {usable}")
 
 
 def remembered(answer: Answer) -> str:
@@ -118,25 +136,32 @@ class ChatSession:
         return Turn("error", f"unknown command {name}: type /help for the commands")
 
     def attach(self, argument: str) -> Turn:
-        self.run = None
+        from tools.restoration.imageio import check_image_file
+
+        argument, flags = split_argument(argument)
+        _refuse_flags("/image", flags, set())
         if not argument:
-            self.image = None
+            self.image, self.run = None, None
             return Turn("info", "no image attached")
         path = Path(argument).expanduser()
         if not path.is_file():
             raise InputFileError(f"no image at {path}: give the path of an image file")
-        self.image = path
+        check_image_file(path, get_settings().restore.max_pixels)  # the header only: a bad file fails here, not later
+        self.image, self.run = path, None
         return Turn("info", f"attached {path}; the next question restores it, and later ones reuse that result "
                             "unless they ask for another scale (/image alone detaches it)")
 
     def report(self, argument: str) -> Turn:
         from agent.report import write_report
 
+        argument, flags = split_argument(argument)
+        _refuse_flags("/report", flags, {"--overwrite"})
         if not argument:
             raise UsageError("/report needs a file name ending in .html, .md or .pdf, e.g. /report answer.html")
         if self.last is None:
             raise UsageError("nothing to report yet: ask a question first")
-        written = write_report(self.last, self.last_question, Path(argument).expanduser())
+        written = write_report(self.last, self.last_question, Path(argument).expanduser(),
+                               overwrite="--overwrite" in flags)
         return Turn("info", f"wrote {written}")
 
     def ask(self, question: str) -> Turn:

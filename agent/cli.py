@@ -285,7 +285,7 @@ def chat(
     llm: Optional[str] = typer.Option(None, "--llm", help="none or openai (default: openai when configured)."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Where restored images go."),
 ) -> None:
-    """Chat about a card in the terminal: follow-up questions, /image PATH, /report PATH, /quit."""
+    """Chat about a card in the terminal: follow-up questions, /image PATH, /report PATH [--overwrite], /quit."""
     from rich.console import Console
     from rich.markdown import Markdown
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from agent.chat import ChatSession, estimate_tokens, remembered, trim_history
@@ -63,7 +64,7 @@ def test_an_attached_image_stays_and_its_restoration_is_offered_for_reuse(ctx, f
     missing = session.handle(f"/image {tmp_path / 'nope.png'}")
     assert missing.kind == "error" and "no image at" in missing.text
     photo = tmp_path / "photo.png"
-    photo.write_bytes(b"\x89PNG")
+    Image.new("RGB", (8, 6)).save(photo)
     assert session.handle(f"/image {photo}").kind == "info"
     session.handle("restore it")
     session.handle("and now?")
@@ -72,6 +73,39 @@ def test_an_attached_image_stays_and_its_restoration_is_offered_for_reuse(ctx, f
     assert session.handle("/image").kind == "info"  # detached: no image, nothing to reuse
     session.handle("and without it?")
     assert ask.calls[2]["image"] is None and ask.calls[2]["previous"] is None
+
+
+def test_a_file_that_is_not_an_image_is_refused_on_attach_and_questions_still_answer(ctx, fallback, tmp_path):
+    ask = RecordingAsk(fallback)
+    session = ChatSession(ctx.card, ask=ask)
+    (tmp_path / "notimage.png").write_text("hello")
+    refused = session.handle(f"/image {tmp_path / 'notimage.png'}")
+    assert refused.kind == "error" and "cannot read" in refused.text and "\n" not in refused.text
+    assert session.image is None
+    assert session.handle("Please deblur it").kind == "answer" and ask.calls[0]["image"] is None
+
+
+@pytest.mark.parametrize("typed", ['"{folder}/my photo.png"', "'{folder}/my photo.png'", "{folder}/my\\ photo.png",
+                                   "{folder}/my photo.png"])
+def test_image_paths_may_be_quoted_as_drag_and_drop_writes_them(ctx, fallback, tmp_path, typed):
+    photo = tmp_path / "my photo.png"
+    Image.new("RGB", (8, 6)).save(photo)
+    session = ChatSession(ctx.card, ask=RecordingAsk(fallback))
+    assert session.handle("/image " + typed.format(folder=tmp_path)).kind == "info"
+    assert session.image == photo
+
+
+def test_report_overwrite_replaces_an_existing_report(ctx, fallback, tmp_path):
+    session = ChatSession(ctx.card, ask=RecordingAsk(fallback))
+    session.handle("What is the task?")
+    target = tmp_path / "my answer.html"
+    target.write_text("old")
+    assert "--overwrite" in session.handle(f"/report '{target}'").text and target.read_text() == "old"
+    turn = session.handle(f"/report '{target}' --overwrite")
+    assert turn.kind == "info" and "<html" in target.read_text()
+    unknown = session.handle(f"/report '{target}' --force")
+    assert unknown.kind == "error" and "--force" in unknown.text and "--overwrite" in unknown.text
+    assert "--overwrite" in session.handle("/help").text
 
 
 def test_report_and_other_commands(ctx, fallback, tmp_path):
