@@ -49,6 +49,13 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+class RecordFormat(str, Enum):
+    """For commands that print a record rather than an answer: no markdown form."""
+
+    text = "text"
+    json = "json"
+
+
 @app.command()
 def ask(
     card: Optional[Path] = typer.Argument(None, help="Card file (default: the bundled MIMO-UNet card)."),
@@ -78,13 +85,13 @@ def ask(
 @app.command()
 def classify(
     text: str = typer.Argument(..., help="The question to classify."),
-    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
+    output_format: RecordFormat = typer.Option(RecordFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
     """Classify a question: deblurring, super-resolution, both or other, with scale and cues."""
     from agent.classify import classify as run_classify
 
     result = run_classify(text)
-    if output_format is OutputFormat.json:
+    if output_format is RecordFormat.json:
         print(result.model_dump_json(indent=2))
         return
     scale = f", scale {result.scale}x" if result.scale else ""
@@ -127,14 +134,14 @@ def index(
     card: Optional[list[Path]] = typer.Option(None, "--card", "-c", help="Index this card's documents (repeatable; "
                                                "default: the bundled cards)."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the index and build it again."),
-    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
+    output_format: RecordFormat = typer.Option(RecordFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
     """Build the knowledge index (project documents plus cards) and describe it."""
     from agent.cards import load_card
     from knowledge.store import build_index
 
     info = build_index([load_card(path) for path in card] if card else None, rebuild=rebuild)
-    if output_format is OutputFormat.json:
+    if output_format is RecordFormat.json:
         print(info.model_dump_json(indent=2))
         return
     roles = ", ".join(f"{count} {role}" for role, count in sorted(info.roles.items()))
@@ -184,7 +191,9 @@ def restore(
     compare: Optional[Path] = typer.Option(None, "--compare", help="Reference image (folder for a folder) for "
                                                                    "PSNR/SSIM."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
-    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
+    output_format: RecordFormat = typer.Option(RecordFormat.text, "--format", "-f",
+                                               help="text or json (a PSNR is null when output and reference are "
+                                                    "identical)."),
 ) -> None:
     """Restore (deblur) an image or a folder of images with MIMO-UNet; print what ran and how the image changed."""
     from PIL import Image
@@ -213,7 +222,7 @@ def restore(
     console = Console(stderr=True)
     records, failures, finished = [], [], 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    quiet = output_format is OutputFormat.json or not console.is_terminal
+    quiet = output_format is RecordFormat.json or not console.is_terminal
     with Progress(*columns, console=console, transient=True, disable=quiet) as bar:
         files = bar.add_task("images", total=len(pairs))
         tiles = bar.add_task("tiles", total=None, visible=False)
@@ -223,6 +232,7 @@ def restore(
 
         for source, target in pairs:
             bar.update(files, description=source.name)
+            reference = _reference_for(compare, source, scale, settings.max_pixels, console)
             try:
                 run = restorer.run(source, scale=scale, output=target, overwrite=overwrite, progress=on_tile)
             except (InputFileError, OutputError) as error:
@@ -236,25 +246,39 @@ def restore(
                               markup=False, highlight=False)
                 raise
             finished += 1
-            reference = compare / source.name if compare is not None and compare.is_dir() else compare
-            if reference is not None and not reference.is_file():
-                console.print(f"no reference {reference}: sharpness only", markup=False, highlight=False)
-                reference = None
             ref_image = open_image(reference, settings.max_pixels) if reference is not None else None
             quality = assess(open_image(source, settings.max_pixels), Image.open(target), ref_image,
                              str(reference) if reference else None)
             records.append((run, quality))
             bar.update(files, advance=1)
             bar.update(tiles, visible=False, completed=0)
-            if output_format is not OutputFormat.json:
+            if output_format is not RecordFormat.json:
                 _print_restoration(run, quality)
-    if output_format is OutputFormat.json:
+    if output_format is RecordFormat.json:
         import json
 
         print(json.dumps([{"record": r.model_dump(mode="json"), "quality": q.model_dump(mode="json")}
                           for r, q in records], indent=2))
     if failures:
         raise InputFileError(f"{len(failures)} of {len(pairs)} images failed ({failures[0]}): fix or remove them")
+
+
+def _reference_for(compare: Optional[Path], source: Path, scale: int, max_pixels: int, console) -> Optional[Path]:
+    """The reference `source`'s output is compared with, checked before the run: a folder's image that is missing
+    or unusable (size, too small for SSIM) leaves sharpness only. A single reference was checked up front."""
+    from tools.restoration.metrics import check_reference
+
+    if compare is None or not compare.is_dir():
+        return compare
+    reference = compare / source.name
+    try:
+        if not reference.is_file():
+            raise UsageError(f"no reference {reference}")
+        check_reference(reference, source, scale, max_pixels)
+    except CnapsError as error:
+        console.print(f"{error}: sharpness only", markup=False, highlight=False)
+        return None
+    return reference
 
 
 def _print_restoration(run, quality) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +97,46 @@ def test_float_and_wide_integer_tiffs_are_refused_not_written_dark(tmp_path, mon
                              *_tiny(tiny_weights))
         assert code == 3 and "convert it to an 8- or 16-bit PNG or TIFF" in err and err.count("\n") == 1
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_a_reference_too_small_for_ssim_is_refused_before_restoring(tmp_path, monkeypatch, capsys, tiny_weights):
+    source = _image(tmp_path / "one.png", 1, 1)
+    code, _, err = cnaps(monkeypatch, capsys, "restore", source, tmp_path / "out" / "o.png", *_tiny(tiny_weights),
+                         "--compare", source)
+    assert code == 2 and "11x11" in err and err.count("\n") == 1
+    assert not (tmp_path / "out" / "o.png").exists()
+
+
+def test_a_folder_reference_too_small_for_ssim_leaves_sharpness_only(tmp_path, monkeypatch, capsys, tiny_weights):
+    folder, references = tmp_path / "in", tmp_path / "ref"
+    folder.mkdir(), references.mkdir()
+    _image(folder / "big.png"), _image(references / "big.png", seed=1)
+    _image(folder / "dot.png", 2, 2), _image(references / "dot.png", 2, 2)
+    code, out, err = cnaps(monkeypatch, capsys, "restore", folder, tmp_path / "out", *_tiny(tiny_weights),
+                           "--compare", references, "--format", "json")
+    assert code == 0, err
+    assert "11x11" in err and "sharpness only" in err
+    quality = {Path(entry["record"]["input_path"]).name: entry["quality"] for entry in json.loads(out)}
+    assert quality["big.png"]["ssim_y"] is not None and quality["dot.png"]["ssim_y"] is None
+
+
+def test_identical_reference_gives_valid_json_with_a_null_psnr(tmp_path, monkeypatch, capsys, tiny_weights):
+    source = _image(tmp_path / "in.png")
+    code, out, err = cnaps(monkeypatch, capsys, "restore", source, tmp_path / "o.png", *_tiny(tiny_weights),
+                           "--compare", source, "--format", "json")
+    assert code == 0, err
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    [entry] = json.loads(out, parse_constant=refuse)
+    assert entry["quality"]["input_psnr_y"] is None and entry["quality"]["psnr_y"] > 0
+
+
+@pytest.mark.parametrize("command", [["restore", "in.png", "o.png"], ["classify", "a question"], ["index"]])
+def test_record_commands_refuse_the_markdown_format(tmp_path, monkeypatch, capsys, command):
+    code, out, err = cnaps(monkeypatch, capsys, *command, "--format", "markdown")
+    assert code == 2 and "'markdown' is not one of 'text', 'json'" in err and err.count("\n") == 1 and not out
 
 
 def test_missing_weights_say_where_to_put_them(tmp_path, monkeypatch, capsys):

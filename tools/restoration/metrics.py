@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 
 from agent.errors import UsageError
 
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64) / 255.0  # ITU-R BT.601, offset 16 dropped
+SSIM_WINDOW = 11  # pixels: the 11x11 Gaussian window of Wang et al. 2004
 
 
 def _as_array(image: Image.Image | np.ndarray) -> np.ndarray:
@@ -70,8 +71,8 @@ def _gaussian_blur(array: np.ndarray, sigma: float = 1.5, radius: int = 5) -> np
 def ssim(a: Image.Image | np.ndarray, b: Image.Image | np.ndarray, channel: str = "y") -> float:
     """Structural similarity (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5), averaged over channels."""
     x, y = _pair(a, b, channel)
-    if min(x.shape[:2]) < 11:
-        raise UsageError("SSIM needs images of at least 11x11 pixels: compare larger images")
+    if min(x.shape[:2]) < SSIM_WINDOW:
+        raise UsageError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels: compare larger images")
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu_x, mu_y = _gaussian_blur(x), _gaussian_blur(y)
     var_x = _gaussian_blur(x * x) - mu_x**2
@@ -94,12 +95,19 @@ class Assessment(BaseModel):
     """Figures printed after a restoration: against a reference when one is given, else no-reference sharpness."""
 
     reference: str | None = Field(None, description="Reference image the output was compared with.")
-    psnr_y: float | None = Field(None, description="PSNR of the output against the reference, Y channel, dB.")
+    psnr_y: float | None = Field(None, description="PSNR of the output against the reference, Y channel, dB; "
+                                                   "infinite (null in JSON) when the two are identical.")
     ssim_y: float | None = Field(None, description="SSIM of the output against the reference, Y channel.")
-    input_psnr_y: float | None = Field(None, description="PSNR of the (enlarged) input against the reference.")
+    input_psnr_y: float | None = Field(None, description="PSNR of the (enlarged) input against the reference; "
+                                                         "infinite (null in JSON) when the two are identical.")
     sharpness_input: float = Field(description="Variance of the Laplacian of the input (Lanczos-enlarged to the "
                                                "output size when scale > 1).")
     sharpness_output: float = Field(description="Variance of the Laplacian of the output.")
+
+    @field_serializer("psnr_y", "input_psnr_y", when_used="json")
+    def _finite(self, value: float | None) -> float | None:
+        """JSON has no Infinity: identical images (infinite PSNR) give null, as no reference does."""
+        return value if value is not None and math.isfinite(value) else None
 
 
 def assess(original: Image.Image, restored: Image.Image, reference: Image.Image | None = None,
@@ -117,10 +125,14 @@ def assess(original: Image.Image, restored: Image.Image, reference: Image.Image 
 
 
 def check_reference(reference: Path, source: Path, scale: int, max_pixels: int) -> None:
-    """Refuse, before any work, a reference whose size differs from the output's (input size times scale)."""
+    """Refuse, before any work, a reference whose size differs from the output's (input size times scale), or an
+    output too small for SSIM."""
     from tools.restoration.imageio import open_image
 
     expected = tuple(side * scale for side in open_image(source, max_pixels).size)
+    if min(expected) < SSIM_WINDOW:
+        raise UsageError(f"the output will be {expected[0]}x{expected[1]}, smaller than the {SSIM_WINDOW}x{SSIM_WINDOW} "
+                         "pixels SSIM needs: compare a larger image, or restore without a reference")
     size = open_image(reference, max_pixels).size
     if size != expected:
         raise UsageError(f"reference {reference} is {size[0]}x{size[1]} but the output will be "
