@@ -35,6 +35,7 @@ from agent.web.jobs import WorkerPool
 from agent.web.runs import REPORT_MEDIA, RunStore
 from agent.web.sessions import ChatSession, NotFoundError, SessionStore
 from agent.web.uploads import CheckedImage, TooLargeError, UnsupportedTypeError, check_image, check_size, decode_text
+from prompts import markdown_text
 
 log = logging.getLogger(__name__)
 
@@ -220,17 +221,18 @@ class Server:
                           on_token=lambda token: emit("token", {"text": token}),
                           history=list(req.session.history), progress=progress, **self.ask_options)
         crops = self.runs.save(run_id, req.question, answer)
-        req.session.add_turn(req.question, answer.markdown, run_id, self.sessions.max_turns)
-        return self.payload(run_id, req, answer, crops)
+        payload = self.payload(run_id, req, answer, crops)
+        req.session.add_turn(req.question, payload["markdown"], run_id, self.sessions.max_turns)
+        return payload
 
     def payload(self, run_id: str, req: AskRequest, answer: Answer, crops: list[dict]) -> dict:
         """The answer contract plus what a web client needs: file URLs (never server paths), session and run ids."""
-        data = answer.model_dump(mode="json")
-        run = data.get("restoration")
-        if run:
-            run["input_path"] = Path(run["input_path"]).name if run.get("input_path") else None
-            run["image_path"] = Path(run["image_path"]).name if run.get("image_path") else None
-            run["weights"]["file"] = Path(run["weights"]["file"]).name
+        data = _without_paths(answer.model_dump(mode="json"), self.public_names(run_id, answer))
+        if answer.restoration is not None:
+            original, run = answer.restoration, data["restoration"]
+            run["input_path"] = Path(original.input_path).name if original.input_path else None
+            run["image_path"] = Path(original.image_path).name if original.image_path else None
+            run["weights"]["file"] = Path(original.weights.file).name
             run["image_url"] = self.runs.url(run_id, "restored")
             run["input_url"] = self.runs.url(run_id, "input")
             run["crops"] = crops
@@ -242,6 +244,32 @@ class Server:
         data["card"] = {"label": req.card_label, "question": req.card.question,
                         "models": [m.name for m in req.card.models]}
         return data
+
+    def public_names(self, run_id: str, answer: Answer) -> dict[str, str]:
+        """Server path -> what a browser may see instead: the restored image's URL, file names, setting names."""
+        run = answer.restoration
+        names = {str(self.settings.home.expanduser().resolve()): "$CNAPS_HOME"}
+        if self.settings.weights_dir:
+            names[str(self.settings.weights_dir.expanduser().resolve())] = "$CNAPS_WEIGHTS_DIR"
+        names = {path: name for path, name in names.items() if len(Path(path).parts) > 1}  # never '/' itself
+        if run is not None:
+            names[run.weights.file] = Path(run.weights.file).name
+            if run.input_path:
+                names[run.input_path] = Path(run.input_path).name
+            if run.image_path:
+                names[run.image_path] = self.runs.url(run_id, "restored")
+        return names
+
+
+def _without_paths(data: dict, names: dict[str, str]) -> dict:
+    """`data` with every server path in `names` replaced, in every string (the markdown's "what ran" table, notes),
+    as written or as the Markdown escape writes it; longest paths first, so a file goes before its folder."""
+    text = json.dumps(data, ensure_ascii=False)
+    for path in sorted(names, key=len, reverse=True):
+        for written in {path, markdown_text(path)}:
+            text = text.replace(json.dumps(written, ensure_ascii=False)[1:-1],
+                                json.dumps(names[path], ensure_ascii=False)[1:-1])
+    return json.loads(text)
 
 
 def _text(form: FormData, name: str) -> str:

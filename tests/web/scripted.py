@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from agent.cards import Card
 from agent.schemas import Answer, Reference, Task, TaskLabel, Workflow, WorkflowStep
+from prompts import render
 from tools.restoration.record import ToolRun, WeightsRecord
 
 
@@ -67,11 +68,12 @@ class ScriptedAsk:
         references += [Reference(n=i, title=paper.title, url=paper.paper, role="related-paper",
                                  relevance="loosely related") for i, paper in enumerate(card.papers, start=2)
                        if paper.paper]
-        return Answer(
+        answer = Answer(
             task=Task(label=TaskLabel.deblurring, mismatch=False, text=f"You asked: {question} [1]"),
             workflow=Workflow(steps=[WorkflowStep(stage="input", text="a blurred photo [1]"),
                                      WorkflowStep(stage="model", text="MIMO-UNet restores it [1]"),
                                      WorkflowStep(stage="output", text="a sharper photo")],
                               text="Coarse to fine inside one U-Net [1]."),
-            references=references, restoration=restoration,
-            markdown=f"## Task\n{question}\n## Workflow\n...\n## References\n...", engine="scripted")
+            references=references, restoration=restoration, markdown="", engine="scripted")
+        answer.markdown = render("answer.md.j2", answer=answer, question=question)  # as the composer renders it
+        return answer

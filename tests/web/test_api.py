@@ -111,6 +111,23 @@ def test_ask_with_image_serves_restored_image_crops_and_reports(client, scripted
     assert markdown.status_code == 200 and "## 3 References" in markdown.text
 
 
+def test_markdown_names_files_and_links_the_image_but_shows_no_server_path(client, scripted):
+    from agent.settings import get_settings
+
+    response = client.post("/api/ask", data={"question": "sharpen this"},
+                           files={"image": ("photo.png", blurry_png(), "image/png")})
+    assert response.status_code == 200, response.text
+    with client.stream("POST", "/api/ask/stream", data={"question": "sharpen this"},
+                       files={"image": ("photo.png", blurry_png(), "image/png")}) as streamed:
+        answer_event = [line for line in streamed.iter_lines() if line.startswith("data:")][-1]
+    for data in (response.json(), json.loads(answer_event.removeprefix("data:"))):
+        markdown = data["markdown"]
+        assert "| what ran |" in markdown and "tiny.safetensors" in markdown
+        assert data["restoration"]["image_url"] in markdown and data["restoration"]["image_path"] == "input-restored.png"
+        for server_path in ("/secret/", str(get_settings().home)):
+            assert server_path not in json.dumps(data)
+
+
 def test_stream_sends_status_tokens_and_answer(client):
     with client.stream("POST", "/api/ask/stream", data={"question": "what is this?"},
                        files={"image": ("p.png", blurry_png(), "image/png")}) as response:
