@@ -14,13 +14,19 @@ class CnapsError(Exception):
     exit_code: int = 1
     http_status: int = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, web: str | None = None) -> None:
         # One line, always: a multi-line message would break the CLI's one-line contract.
         super().__init__(" ".join(str(message).split()))
+        self.web = " ".join(web.split()) if web else None
 
     @property
     def message(self) -> str:
         return str(self)
+
+    @property
+    def web_message(self) -> str:
+        """The message the web app shows: its fix names a form field where the CLI's names an option."""
+        return self.web or self.message
 
 
 class UsageError(CnapsError):

@@ -281,7 +281,7 @@ def _error_response(error: CnapsError, server: Server | None = None) -> JSONResp
     headers = {}
     if isinstance(error, BusyError):
         headers["Retry-After"] = str(getattr(error, "retry_after", 5))
-    return JSONResponse({"detail": error.message, "error": type(error).__name__}, status_code=error.http_status,
+    return JSONResponse({"detail": error.web_message, "error": type(error).__name__}, status_code=error.http_status,
                         headers=headers)
 
 
@@ -422,7 +422,7 @@ def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = No
                 queue.put_nowait(("error", {"status": 500, "detail": "the job was cancelled"}))
             elif isinstance(done.exception(), CnapsError):
                 error = done.exception()
-                queue.put_nowait(("error", {"status": error.http_status, "detail": error.message,
+                queue.put_nowait(("error", {"status": error.http_status, "detail": error.web_message,
                                             "error": type(error).__name__}))
             elif done.exception() is not None:
                 log.error("ask failed", exc_info=done.exception())

@@ -95,9 +95,9 @@ def _mark_ran():
 def test_arbitrary_pickles_are_refused_unexecuted(tmp_path):
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps({"model": _Payload()}))
-    with pytest.raises(WeightsError, match="cannot load weights"):
+    with pytest.raises(WeightsError, match="holds Python objects besides tensors") as caught:
         load_state(path)
-    assert _Payload.ran is False
+    assert _Payload.ran is False and "Weights only load failed" not in str(caught.value)
 
 
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint"])
@@ -109,6 +109,22 @@ def test_broken_files_give_one_line_errors(tmp_path, content):
     assert "\n" not in str(caught.value)
     with pytest.raises(WeightsError, match="does not exist"):
         load_state(tmp_path / "absent.pkl")
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("text.pth", b"hello world\n", "it is not a PyTorch checkpoint"),
+    ("zip.pth", b"PK\x03\x04" + bytes(100), "it is not a PyTorch checkpoint"),
+    ("empty.pth", b"", "the file is empty"),
+    ("cut.pth", b"\x80\x02}q\x00", "the file is cut short"),
+    ("bad.safetensors", bytes(50), "not a valid .safetensors file"),
+])
+def test_bad_weights_say_what_is_wrong_in_words(tmp_path, name, content, reason):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(WeightsError) as caught:
+        load_state(tmp_path / name)
+    message = str(caught.value)
+    assert reason in message and "pass an official MIMO-UNet checkpoint" in message
+    assert "(101)" not in message and "PytorchStreamReader" not in message and "deserializing" not in message
 
 
 def test_official_file_in_weights_dir_is_official(tmp_path, monkeypatch):

@@ -170,8 +170,10 @@ def test_enlarged_size_above_the_pixel_limit_is_refused(tiny_weights, monkeypatc
     from agent.settings import get_settings
 
     get_settings.cache_clear()
-    with pytest.raises(UsageError, match="CNAPS_RESTORE__MAX_PIXELS"):
+    with pytest.raises(UsageError, match="lower --scale or raise CNAPS_RESTORE__MAX_PIXELS") as caught:
         _restorer(tiny_weights).restore(_photo(20, 20), scale=2)
+    web = caught.value.web_message  # the web app names its form field, not a command-line option
+    assert "40x40 image" in web and "form field scale" in web and "--" not in web
 
 
 def test_memory_grid_counts_the_images_and_bands_on_the_cpu():

@@ -379,6 +379,20 @@ def test_engine_errors_become_status_codes_and_leave_no_run(client, scripted, mo
     assert files_under(get_settings().output_dir) == []
 
 
+def test_errors_show_their_web_wording(client, monkeypatch):
+    from agent.errors import UsageError
+
+    def too_large(*args, **kwargs):
+        raise UsageError("x8 is too large: lower --scale", web="x8 is too large: pick a smaller Scale (form field scale)")
+
+    monkeypatch.setattr(client.app.state.server, "ask_fn", too_large)
+    detail = assert_one_line_error(client.post("/api/ask", data={"question": "q"}), 400)
+    assert detail == "x8 is too large: pick a smaller Scale (form field scale)"
+    with client.stream("POST", "/api/ask/stream", data={"question": "q"}) as response:
+        body = "".join(response.iter_text())
+    assert "form field scale" in body and "--scale" not in body
+
+
 def test_truncated_upload_refused_even_after_a_pdf_report(client):
     """weasyprint flips PIL's LOAD_TRUNCATED_IMAGES on import; a PDF report must not weaken the upload check."""
     pytest.importorskip("weasyprint")

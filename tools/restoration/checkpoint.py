@@ -7,6 +7,7 @@ arbitrary object is ever unpickled. `.safetensors` files are read without pickle
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,7 +44,8 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as file:
             return dict(file.metadata() or {})
     except Exception as error:
-        raise WeightsError(f"{path} is not a readable .safetensors file ({error}): pass a valid checkpoint") from error
+        raise WeightsError(f"cannot read metadata from {path}: {_load_failure(path, error)}; pass a valid checkpoint") \
+            from error
 
 
 def load_state(path: str | Path) -> dict[str, "torch.Tensor"]:
@@ -61,12 +63,25 @@ def load_state(path: str | Path) -> dict[str, "torch.Tensor"]:
         else:
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         raise WeightsError(
-            f"cannot load weights from {path} ({reason}): pass an official MIMO-UNet checkpoint "
+            f"cannot load weights from {path}: {_load_failure(path, error)}; pass an official MIMO-UNet checkpoint "
             "(torch.save of {'model': state_dict}) or a .safetensors file"
         ) from error
     return _flatten(raw, path)
+
+
+def _load_failure(path: Path, error: Exception) -> str:
+    """What is wrong with the file, in words: torch's and safetensors' own messages are internals (a bare pickle
+    opcode such as '(101)', or a page of advice about unsafe loading)."""
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    if isinstance(error, EOFError):
+        return "the file is cut short"
+    if path.suffix == ".safetensors":
+        return "it is not a valid .safetensors file (its header cannot be read)"
+    if isinstance(error, pickle.UnpicklingError) and "weights only" in str(error).lower():
+        return "it holds Python objects besides tensors, which cnaps never unpickles (that could run code)"
+    return "it is not a PyTorch checkpoint"
 
 
 def _flatten(raw: object, path: Path) -> dict[str, "torch.Tensor"]:

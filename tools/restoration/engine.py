@@ -432,10 +432,10 @@ class Restorer:
         width, height = image.size
         limit = get_settings().restore.max_pixels
         if width * height * scale * scale > limit:
-            raise UsageError(
-                f"x{scale} would make a {width * scale}x{height * scale} image, more than the {limit:,}-pixel "
-                "limit: lower --scale or raise CNAPS_RESTORE__MAX_PIXELS"
-            )
+            too_large = (f"x{scale} would make a {width * scale}x{height * scale} image, more than the "
+                         f"{limit:,}-pixel limit")
+            raise UsageError(f"{too_large}: lower --scale or raise CNAPS_RESTORE__MAX_PIXELS",
+                             web=f"{too_large}: pick a smaller Scale (form field scale) or ask for less enlargement")
         source = Source(image, scale)
         width, height = source.size
         padded_h, padded_w = height + -height % MULTIPLE, width + -width % MULTIPLE
