@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
@@ -191,3 +192,65 @@ def test_a_link_the_answer_does_not_cite_is_removed_from_the_quoted_question(ans
     question = "Why is it sharp? See https://evil.example.com/claims and www.evil.example.com/x."
     for fmt in ("html", "md"):
         assert "evil.example.com" not in render_report(answer, question, fmt)
+
+
+def _pages_holding(document) -> dict[str, set[int]]:
+    """Page numbers of the report parts that must not be split: headings, the record table, the first images."""
+    found: dict[str, set[int]] = {}
+    for number, page in enumerate(document.pages):
+        for box in page._page_box.descendants():  # weasyprint's layout tree: the only element -> page mapping
+            element = getattr(box, "element", None)
+            if element is None or element.tag not in ("table", "h3", "img"):
+                continue
+            key = {"table": "record", "h3": "".join(element.itertext()), "img": element.get("alt")}[element.tag]
+            found.setdefault(key, set()).add(number)
+    return found
+
+
+def test_pdf_keeps_headings_with_their_content_and_the_record_whole(tmp_path):
+    weasyprint = pytest.importorskip("weasyprint")
+    image = tmp_path / "photo.png"
+    image.write_bytes(blurry_png((320, 200)))
+    base = ScriptedAsk()(bundled_card(), question="q", image=image, scale=2, output_dir=tmp_path)
+    for sentences in (6, 12, 18, 24, 30, 36, 42):  # moves the record, images and crops across a page break
+        answer = base.model_copy(deep=True)
+        answer.workflow.text = "A sentence that pushes the rest of the report down the page. " * sentences
+        pages = _pages_holding(weasyprint.HTML(string=render_report(answer, "How?", "html")).render())
+        assert len(pages["record"]) == 1 and pages["Restoration record"] == pages["record"], sentences
+        assert pages["Before and after"] == pages["input image"], sentences
+        assert pages["Where the restoration changed the image most"] == pages["input crop 1"], sentences
+
+
+WORDS_SPLIT_ACROSS_LINES = """() => {
+  const split = [];
+  for (const box of document.querySelectorAll('.flow .box')) {
+    const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.data.matchAll(/[^\\s-]+/g)) {  // a break after a hyphen is a fine place
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        if (new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size > 1) split.push(match[0]);
+      }
+    }
+  }
+  return split;
+}"""
+
+
+@pytest.mark.browser
+def test_diagram_boxes_never_break_a_word_on_a_narrow_screen(answer):
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("needs /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    html = render_report(answer, "How?", "html")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            for width in (360, 420, 560, 760, 1200):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.set_content(html)
+                assert page.evaluate(WORDS_SPLIT_ACROSS_LINES) == [], width
+        finally:
+            browser.close()
