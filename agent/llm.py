@@ -44,7 +44,10 @@ class Endpoint:
 
     def describe(self) -> str:
         # Host and port only: a note is shown to the user, and no URL outside the card may be.
-        where = urlsplit(self.base_url).netloc if self.base_url else "api.openai.com"
+        try:
+            where = urlsplit(self.base_url).netloc if self.base_url else "api.openai.com"
+        except ValueError:  # e.g. 'http://[::1': shown as what to fix, not echoed
+            return f"model {self.model} at an OPENAI_BASE_URL that is not a valid URL"
         return f"model {self.model} at {where or self.base_url}"
 
 

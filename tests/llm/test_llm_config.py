@@ -33,6 +33,14 @@ def test_settings_reach_the_chat_model(monkeypatch):
         assert SECRET not in text
 
 
+@pytest.mark.parametrize("url", ["http://[::1", "https://[zz]/v1", "http://]/"])
+def test_a_malformed_base_url_is_named_not_a_crash(monkeypatch, url):
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    get_settings.cache_clear()
+    assert "OPENAI_BASE_URL that is not a valid URL" in configured_endpoint().describe()
+    assert "not a valid URL" in describe_failure(ValueError("Invalid IPv6 URL"))
+
+
 def test_reasoning_models_get_the_field_they_accept():
     assert cap_field("gpt-4o-mini") == cap_field("gemma-3-270m") == cap_field("llama3.1") == "max_tokens"
     assert cap_field("o3-mini") == cap_field("gpt-5") == "max_completion_tokens"
