@@ -18,6 +18,7 @@ from tools.restoration.zoo import MAX_SCALE, Provenance, ZooEntry, find, planned
 NEED_WORDS = {
     "upscale": "upscaling (making the image larger)",
     "deblur": "deblurring",
+    "downscale": "making the image smaller",
     "denoise": "removing noise",
     "derain": "removing rain",
     "dehaze": "removing haze or fog",
@@ -96,7 +97,10 @@ def _plan(entry: ZooEntry | None, name: str | None, missing: list[str], unknown:
         sentences.append(f"With an image attached, cnaps restores it with {name} at its own size. {trained}")
     else:
         sentences.append(f"cnaps can still run {name}, which only removes blur. {trained}")
-    other = [need for need in missing if need != "upscale"]
+    if "downscale" in missing:
+        sentences.append("Making an image smaller needs no restoration model: resizing down with antialiasing keeps "
+                         "it sharp, and cnaps itself only enlarges.")
+    other = [need for need in missing if need not in ("upscale", "downscale")]
     if other:
         words = ", ".join(NEED_WORDS.get(need, need) for need in other)
         sentences.append(

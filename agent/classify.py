@@ -82,7 +82,9 @@ _ABOUT_MODEL = re.compile(
     r"inference\s+time|psnr|ssim|multiples?\s+of|divisible|flops|install\w*|download\w*|benchmark\w*|variants?|"
     r"model\s+size|how\s+(?:big|large|heavy|fast|slow|deep)\s+(?:is|are)\s+(?:the|this|these|it)\b|"
     r"convolution\w*|mimo(?:-?unet)?\S*|stand\s+for|acronym|code|open[- ]source|github|repo\w*|optimi[sz]er|"
-    r"learning\s+rate|epochs?|batch\s+size|trained|training|u-?net\w*|stack\w*)\b")
+    r"learning\s+rate|epochs?|batch\s+size|trained|training|u-?net\w*|stack\w*|gpus?|cpus?|vram|memory|ram|"
+    r"hardware|requirements?|light-?weight|phones?|mobile|smartphones?|hallucinat\w*|invent\w*|fine-?tun\w*|"
+    r"re-?train\w*|weights)\b")
 
 # The user's own picture: "my photo", "this scan", "our old pictures".
 _OWN_IMAGE = re.compile(r"\b(?:my|our|this|these|the)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|"
@@ -138,6 +140,15 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
         [
             r"\bthumbnail\w*", r"\btiny\b", r"\bsmall\s+(?:image|photo|picture|input)", r"\bzoom\w*",
         ],
+    ),
+    "downscale": (
+        [
+            r"\bshrink\w*", r"\bdown-?scal\w*", r"\bdown-?siz\w*", r"\bdown-?sampl\w*",
+            r"\b(?:make|makes|making|made)\s+(?:\w+\s+){0,2}?smaller\b",
+            r"\breduc\w*\s+(?:the\s+|its\s+)?(?:size|resolution|dimensions|file\s+size)\b",
+            r"\b(?:by\s+half|half\s+(?:the\s+|its\s+)?size)\b", r"\blower\s+(?:the\s+|its\s+)?resolution\b",
+        ],
+        [],
     ),
     "denoise": (
         [
@@ -201,6 +212,7 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
             r"\bstyle\s+transfer\b", r"\bin\s+the\s+style\s+of\b", r"\bcartoon\w*",
             r"\bremove\s+(?:the\s+)?background\b", r"\bbackground\s+removal\b",
             r"\bgenerat\w*\s+(?:a\s+|an\s+)?(?:new\s+)?(?:image|picture|photo)", r"\banimat\w*",
+            r"\bface[- ]?swap\w*", r"\bswap\w*\s+(?:\w+\s+){0,2}?faces?\b", r"\bdeep-?fakes?\b",
         ],
         [],
     ),
@@ -225,10 +237,30 @@ _CUES: dict[str, str] = {
 _CUES_COMPILED = {cue: re.compile(pattern) for cue, pattern in _CUES.items()}
 
 
+# Common misspellings of the words the rules read, and the same requests in a few other languages, as English.
+_TYPOS = {"blury": "blurry", "blurr": "blur", "blured": "blurred", "burry": "blurry",
+          "biger": "bigger", "bigegr": "bigger", "lager": "larger", "tims": "times", "tiems": "times",
+          "foto": "photo", "fotos": "photos", "pic": "picture", "imgae": "image", "iamge": "image",
+          "upscle": "upscale", "upsacle": "upscale", "enlrage": "enlarge", "sharpn": "sharpen", "shakey": "shaky"}
+_TYPO = re.compile(r"\b(?:" + "|".join(_TYPOS) + r")\b")
+_FOREIGN: tuple[tuple[str, str], ...] = (
+    (r"\b(?:floue?s?|borros[ao]s?|verschwommen\w*|unscharf\w*|verwackelt\w*|sfocat[aoei]|mosso|mossa)\b", " blurry "),
+    (r"\b(?:agrandi\w*|ampli(?:ar|a|e|í)\w*|agrandar\w*|vergr(?:ö|o|oe)(?:ß|ss)er\w*|ingrandi\w*)", " enlarge "),
+    (r"\b(\d+)\s*(?:fois|veces|volte|mal)\b", r" \1 times "), (r"\b(\d+)[- ]?fach\w*", r" \1x "),
+    (r"模糊|ぼやけ|ぼけ|糊", " blurry "), (r"放大|拡大|变大|變大", " enlarge "),
+    (r"(?:两|二|2)倍", " 2x "), (r"(?:三|3)倍", " 3x "), (r"(?:四|4)倍", " 4x "), (r"(?:八|8)倍", " 8x "),
+)
+_FOREIGN_COMPILED = tuple((re.compile(pattern), english) for pattern, english in _FOREIGN)
+
+
 def normalise(question: str) -> str:
-    """Lower case, plain quotes and dashes, '×' as 'x', single spaces."""
+    """Lower case, plain quotes and dashes, '×' as 'x', common misspellings and a few other languages' words for
+    blur, enlarging and "N times" in English, single spaces."""
     text = question.lower().replace("\u00d7", "x").replace("\u2019", "'").replace("\u2018", "'")
     text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u201c", '"').replace("\u201d", '"')
+    text = _TYPO.sub(lambda match: _TYPOS[match.group(0)], text)
+    for pattern, english in _FOREIGN_COMPILED:
+        text = pattern.sub(english, text)
     return " ".join(text.split())
 
 
@@ -258,6 +290,19 @@ def _ratio(small: float, large: float) -> float | None:
     return large / small if small > 0 and large > small else None
 
 
+def _size_ratio(found: list[tuple[float, str]], small: float, large: float, evidence: str) -> None:
+    """Add the factor between two sizes; one within a quarter of a whole number counts as that number
+    ("480p -> 1080p" is 2.25x: 2x, then a slight resize), and the evidence keeps the exact ratio."""
+    ratio = _ratio(small, large)
+    if not ratio:
+        return
+    whole = round(ratio)
+    if abs(ratio - whole) > 1e-6 and abs(ratio - whole) <= 0.25 and whole >= 2:
+        found.append((float(whole), f"{evidence} ({ratio:.2f}x, nearest whole factor {whole}x)"))
+    else:
+        found.append((ratio, evidence))
+
+
 _VIDEO_FORMAT = re.compile(r"\b(?:(?:240|360|480|540|720|1080|1440|2160|4320)p|4k|uhd|8k)\b")
 
 
@@ -271,20 +316,20 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
     # "640x480 to 2560x1920", "256 by 256 ... into a 1024 by 1024", "300 pixel wide ... to 900 pixels"
     sizes = list(re.finditer(r"\b(\d{2,5})\s*(?:x|by)\s*(\d{2,5})\b", text))
     if len(sizes) >= 2:
-        ratio = _ratio(float(sizes[0].group(1)), float(sizes[1].group(1)))
-        if ratio:
-            found.append((ratio, f"{sizes[0].group(0)} -> {sizes[1].group(0)}"))
+        _size_ratio(found, float(sizes[0].group(1)), float(sizes[1].group(1)),
+                    f"{sizes[0].group(0)} -> {sizes[1].group(0)}")
     pixels = list(re.finditer(r"\b(\d{2,5})\s*(?:px|pixels?)\b", text))
     if len(pixels) >= 2 and not sizes:
-        ratio = _ratio(float(pixels[0].group(1)), float(pixels[1].group(1)))
-        if ratio:
-            found.append((ratio, f"{pixels[0].group(0)} -> {pixels[1].group(0)}"))
-    # "1080p to 4K": video formats by their height
+        _size_ratio(found, float(pixels[0].group(1)), float(pixels[1].group(1)),
+                    f"{pixels[0].group(0)} -> {pixels[1].group(0)}")
+    # "1080p to 4K": video formats by their height; "300 dpi to 600 dpi": scan resolutions
     formats = list(_VIDEO_FORMAT.finditer(text))
     if len(formats) >= 2:
-        ratio = _ratio(float(_video_height(formats[0].group(0))), float(_video_height(formats[1].group(0))))
-        if ratio:
-            found.append((ratio, f"{formats[0].group(0)} -> {formats[1].group(0)}"))
+        _size_ratio(found, float(_video_height(formats[0].group(0))), float(_video_height(formats[1].group(0))),
+                    f"{formats[0].group(0)} -> {formats[1].group(0)}")
+    dpi = list(re.finditer(r"\b(\d{2,4})\s*(?:dpi|ppi)\b", text))
+    if len(dpi) >= 2:
+        _size_ratio(found, float(dpi[0].group(1)), float(dpi[1].group(1)), f"{dpi[0].group(0)} -> {dpi[1].group(0)}")
     megapixels = _MEGAPIXELS.search(text)
     if megapixels:
         area = _ratio(float(megapixels.group(1)), float(megapixels.group(2)))
@@ -292,12 +337,14 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
             found.append((area ** 0.5, megapixels.group(0)))
     text_wo_sizes = re.sub(r"\b\d{2,5}\s*(?:x|by)\s*\d{2,5}\b", " ", text)
     for match in re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)\s?x(?![\w]|\s*\d)", text_wo_sizes):
-        if not _NOT_A_SCALE_AFTER.match(text_wo_sizes[match.end():]):
+        if not _NOT_A_SCALE_AFTER.match(text_wo_sizes[match.end():]) and not _is_negated(text_wo_sizes, match.start()):
             found.append((float(match.group(1)), match.group(0)))
     for match in re.finditer(r"(?<![\w])x(\d+(?:\.\d+)?)\b", text_wo_sizes):
-        found.append((float(match.group(1)), match.group(0)))
+        if not _is_negated(text_wo_sizes, match.start()):
+            found.append((float(match.group(1)), match.group(0)))
     for match in re.finditer(_NUM + r"[- ]?fold\b", text):
-        found.append((_number(match.group(1)), match.group(0)))
+        if not _is_negated(text, match.start()):
+            found.append((_number(match.group(1)), match.group(0)))
     words = {r"\bquadrupl\w*": 4, r"\btripl(?:e|ed|es|ing)\b": 3, r"\bthrice\b": 3, r"\btwice\s+(?:as|the|its)\b": 2,
              r"\bdoubl(?:e|ed|es|ing)\b(?![- ](?:check|exposure|click|tap))": 2}
     for pattern, factor in words.items():
@@ -312,8 +359,9 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
         if re.match(r"\s+(?:as\s+)?(?:larger|bigger|wider|taller|large|big|wide|the\s+(?:size|resolution|width)|"
                     r"(?:higher|more|the)\s+resolution)", after) or _SCALE_CONTEXT.search(before):
             found.append((_number(match.group(1)), match.group(0)))
-    for match in re.finditer(r"\b(?:by|factor\s+of|scale\s+(?:factor\s+)?(?:of\s+)?)\s*(?:a\s+factor\s+of\s+)?" + _NUM
-                             + r"\b(?!\s*(?:%|percent|px|pixels?|mm|cm|inch\w*|mp|megapixels?|k\b|by\b|x\b))", text):
+    by_factor = re.compile(r"\b(?:by|factor\s+of|scale\s+(?:factor\s+)?(?:of\s+)?)\s*(?:a\s+factor\s+of\s+)?" + _NUM
+                           + r"\b(?!\.\d|\s*(?:%|percent|px|pixels?|mm|cm|inch\w*|mp|megapixels?|k\b|by\b|x\b))")
+    for match in by_factor.finditer(text):
         before = text[max(0, match.start() - 80):match.start()]
         if "factor" in match.group(0) or _SCALE_CONTEXT.search(before):
             found.append((_number(match.group(1)), match.group(0)))
@@ -468,7 +516,7 @@ def _nearest_label(question: str) -> tuple[str, float, str] | None:
 
 # --- classify ------------------------------------------------------------------------------------------------------
 
-_NEED_ORDER = ["upscale", "deblur", "denoise", "derain", "dehaze", "inpaint", "colorize", "enhance-light",
+_NEED_ORDER = ["upscale", "deblur", "downscale", "denoise", "derain", "dehaze", "inpaint", "colorize", "enhance-light",
                "deartifact", "recognize", "edit"]
 
 

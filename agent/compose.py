@@ -115,6 +115,9 @@ def _wanted(aspect: Aspect, needs_upscale: bool, light: bool) -> bool:
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
 _MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+\.\s+|#+\s+)")
+# A full stop that ends an abbreviation ("e.g. CLIP", "et al. (2021)") does not end the sentence.
+_ABBREVIATION = re.compile(r"\b(e\.g|i\.e|et\s+al|cf|vs|etc|fig|figs|eq|approx|resp)\.\s", re.IGNORECASE)
+_KEEP = "\u2060"  # a word joiner stands in for the space after an abbreviation while splitting
 
 
 def split_sentences(text: str) -> list[str]:
@@ -122,9 +125,9 @@ def split_sentences(text: str) -> list[str]:
     sentences: list[str] = []
     for block in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.|#))", text):
         block = _MARKUP.sub("", " ".join(block.split()))
-        block = block.replace("**", "").replace("`", "")
+        block = _ABBREVIATION.sub(lambda match: f"{match.group(1)}.{_KEEP}", block.replace("**", "").replace("`", ""))
         for sentence in _SENTENCE_END.split(block):
-            sentence = sentence.strip()
+            sentence = sentence.strip().replace(_KEEP, " ")
             # Links belong in the references, never inside a cited fact.
             if len(sentence.split()) >= 6 and sentence[-1:] in ".!?" and "://" not in sentence:
                 sentences.append(sentence)
@@ -217,7 +220,8 @@ image images photo photos picture pictures explain tell describe mean means plea
 work works working get gets got make makes made variant variants version versions one mimo-unet mimo unet kind
 thing things exactly really actually much many some any more most part parts inside role job purpose
 function method approach technique mechanism idea concept way type between stand stands called name named
-instead
+instead need needs enough reach reaches achieve achieves own run runs running able possible have has had having
+give gives take takes
 """.split())
 # A question word is also answered by these words ("how big" by a parameter count, "fast" by a runtime).
 _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
@@ -236,6 +240,9 @@ _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
     ("code source open implementation", "implementation repository github pytorch"),
     ("optimizer optimiser optimization optimisation", "adam optimise"),
     ("difference differences differ compare compared comparison versus vs", "block parameter million psnr runtime"),
+    ("phone phones smartphone mobile handheld", "handheld real shake"),
+    ("hallucinate hallucinates hallucination hallucinating invent invents fabricate", "invent estimate information"),
+    ("fine-tune finetune fine-tuning finetuning retrain retraining", "train learning epoch adam schedule"),
 )
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ed", "s")
 
@@ -256,8 +263,13 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*\+*")
 
 
 def _variant_marks(token: str) -> set[str]:
-    """'plus' for "MIMO-UNet+", both marks for "MIMO-UNet++": a sentence naming the variant answers "the Plus"."""
-    return {"plus", "plusplus"} if token.endswith("++") else {"plus"} if token.endswith("+") else set()
+    """'plus' for "MIMO-UNet+", both marks for "MIMO-UNet++", 'plain' for "MIMO-UNet" itself: a sentence naming
+    the variant answers "the Plus"."""
+    if token.endswith("++"):
+        return {"plus", "plusplus"}
+    if token.endswith("+"):
+        return {"plus"}
+    return {"plain"} if token == "mimo-unet" else set()
 
 
 def _sentence_stems(sentence: str) -> set[str]:
@@ -270,24 +282,35 @@ def _sentence_stems(sentence: str) -> set[str]:
 def _question_groups(question: str) -> list[set[str]]:
     """One set of stems per content word of the question; a sentence answers a word if it holds any of its set."""
     groups: dict[str, set[str]] = {}
-    for token in _TOKEN.findall(question.lower()):
+    tokens = _TOKEN.findall(question.lower())
+    # The plain variant is a part of the question only beside another one ("MIMO-UNet and MIMO-UNet+").
+    both = "mimo-unet" in tokens and any(token.startswith("mimo-unet+") for token in tokens)
+    for token in tokens:
         word = token.rstrip("+")
         for mark in _variant_marks(token):
-            groups.setdefault(mark, {mark})
+            if mark != "plain" or both:
+                groups.setdefault(mark, {mark})
         if word in _FILLER or len(word) < 2 or word.isdigit():
             continue
         groups.setdefault(_stem(word), {_stem(word), *_RELATED.get(word, ())})
     return list(groups.values())
 
 
-def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...] = (), limit: int = 2,
-                min_cover: float = 0.5, preferred: frozenset[str] = frozenset()) -> list[Fact]:
+# A question of several parts: "X and Y", "X? Y?", "X, Y and Z", "X vs Y".
+_SEVERAL_PARTS = re.compile(r"\b(?:and|vs\.?|versus|between|as\s+well\s+as|also)\b|&|\?.*\?", re.IGNORECASE)
+
+
+def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...] = (), limit: int = 3,
+                min_cover: float = 0.5, preferred: frozenset[str] = frozenset(),
+                datasets: tuple[str, ...] = ()) -> list[Fact]:
     """The sentences of the retrieved passages that best answer the question itself, at most `limit`.
 
     Each content word of the question counts by its rarity among the candidate sentences; a sentence must answer
-    at least `min_cover` of that weight. Sentences from `preferred` urls (the recommended model's paper and code)
-    rank a quarter of the question above the related papers'. A sentence with figures (size, speed, scores) about a
-    variant the card does not recommend is skipped unless the question names that variant.
+    at least `min_cover` of that weight. When a sentence from the `preferred` urls (the recommended model's paper,
+    code and cnaps's notes) comes within a fifth of that, the related papers' sentences are not used. A sentence with figures (size, speed, scores)
+    about a variant the card does not recommend is skipped unless the question names that variant; one naming the
+    recommended weights' training data (`datasets`) ranks higher. After the best sentence, further sentences are
+    added only for the parts of the question still unanswered ("... and how many parameters?", "AFF and SCM").
     """
     groups = _question_groups(question)
     if not groups:
@@ -305,29 +328,48 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
     count = len(candidates)
     weights = [math.log(1 + count / (1 + sum(1 for *_, stems in candidates if stems & group))) for group in groups]
     total = sum(weights)
+    data = set(datasets)
     scored = []
     for sentence, source, stems in candidates:
-        cover = sum(w for w, group in zip(weights, groups) if stems & group) / total
-        if cover < min_cover:
+        covers = frozenset(i for i, group in enumerate(groups) if stems & group)
+        if not covers:
             continue
         if not asks_plus and re.search(r"\d", sentence) and _about_other_variant(sentence, networks):
             continue  # another variant's figures (size, speed, scores) are not the recommended model's
+        cover = sum(weights[i] for i in covers) / total
         hits = sum(len(stems & group) for group in groups)  # "6.8 million parameters" beats "a common size"
-        rank = cover + (0.25 if source.url in preferred else 0.0)
-        scored.append((round(rank, 6), hits, source.score, sentence, source))
+        rank = cover + (0.1 if stems & data else 0.0)
+        scored.append((round(rank, 6), hits, source.score, sentence, source, covers))
+    # The model's own sources answer whenever they come close; a related paper only when they have nothing.
+    floor = 0.8 * min_cover
+    if any(item[0] >= floor and item[4].url in preferred for item in scored):
+        scored = [item for item in scored if item[4].url in preferred]
+    else:
+        floor = min_cover
     scored.sort(key=lambda item: item[:3], reverse=True)
-    facts: list[Fact] = []
-    used: set[str] = set()
-    for rank, hits, _, sentence, source in scored:
-        if facts and (rank < 0.9 * scored[0][0] or hits < scored[0][1]):
-            break  # a second sentence only when it answers about as much as the first
-        parts = split_sentences(sentence)
-        if used & set(parts):
-            continue
-        used.update(parts)
-        facts.append(Fact("question", "task", sentence, source))
-        if len(facts) == limit:
+    if not scored or scored[0][0] < floor:
+        return []
+    best = scored[0]
+    facts = [Fact("question", "task", best[3], best[4])]
+    used, answered = set(split_sentences(best[3])), set(best[5])
+    for rank, hits, _, sentence, source, covers in scored[1:]:
+        # A second sentence that answers the same parts as the first (two facts of one answer).
+        if covers >= best[5] and hits >= best[1] - 1 and not used & set(split_sentences(sentence)):
+            facts.append(Fact("question", "task", sentence, source))
+            used.update(split_sentences(sentence))
+            answered |= covers
             break
+    while len(facts) < limit and _SEVERAL_PARTS.search(question):
+        # Then one sentence per part of the question still unanswered ("... and how many parameters?").
+        def fresh(item) -> float:
+            return sum(weights[i] for i in item[5] - answered)
+        options = [item for item in scored if fresh(item) >= 0.2 * total and not used & set(split_sentences(item[3]))]
+        if not options:
+            break
+        item = max(options, key=lambda option: (fresh(option), option[1], option[0]))
+        facts.append(Fact("question", "task", item[3], item[4]))
+        used.update(split_sentences(item[3]))
+        answered |= item[5]
     return facts
 
 
@@ -429,14 +471,30 @@ def _cited_only_notes(references: list[Reference], facts: list[Fact]) -> list[Re
 
 # --- the answer --------------------------------------------------------------------------------------------
 
-_CUE_WORDS = {"text/signs": "text such as signs", "faces": "faces", "edges": "edges", "texture": "fine texture"}
+_CUE_WORDS = {"text/signs": "text", "faces": "faces", "edges": "edges", "texture": "fine texture"}
 
 
-def _cue_phrase(cues: list[str]) -> str:
-    words = [_CUE_WORDS[c] for c in _CUE_WORDS if c in cues]
+def _text_words(question: str) -> str:
+    """The user's own word for the text in the picture: signs, number plates or text."""
+    lowered = question.lower()
+    words = [word for word, pattern in (("text", r"\b(?:text|letters?|writing|words?|handwriting|document)\b"),
+                                         ("signs", r"\bsign(?:s|age)?\b"), ("number plates", r"\bplates?\b"))
+             if re.search(pattern, lowered)]
+    return " and ".join(words) if words else "text"
+
+
+def _cue_phrase(cues: list[str], question: str = "") -> str:
+    words = [_text_words(question) if c == "text/signs" else _CUE_WORDS[c] for c in _CUE_WORDS if c in cues]
     if not words:
         return "fine detail"
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+# A restoration request that also asks which weights or data suit it ("which checkpoint for handheld shake?").
+_ASKS_WHICH = re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(?:checkpoint|weights|version|variant|dataset|data)\b",
+                         re.IGNORECASE)
+# A question that asks how or why (rather than only asking for a result).
+_ASKS_HOW = re.compile(r"\b(?:how|why|what\s+makes|explain)\b", re.IGNORECASE)
 
 
 def _model_names(ctx: AnswerContext) -> str:
@@ -449,17 +507,30 @@ def _cited(fact: Fact, number: dict[str, int]) -> str:
 
 # "Can it fix my photo?", "Will this work on ...?": a question that wants a yes or a no first.
 _YES_NO = re.compile(r"(?:^|[.!?]\s+)(?:(?:and|but|so|also|then|now|ok(?:ay)?)[,\s]+)?"
-                     r"(?:can|could|will|would|does|do|is|are|should)\s+(?:it|this|that|the|these|"
-                     r"i|you|cnaps|mimo\S*)\b[^.!?]*\?", re.IGNORECASE)
+                     r"(?:(?:can|could|will|would|does|do|is|are|should)\s+(?:it|this|that|the|these|"
+                     r"i|you|cnaps|mimo\S*)\b|(?:fix|restore|remove|repair|sharpen|enlarge|upscale)\b)[^.!?]*\?",
+                     re.IGNORECASE)
+# "Is it better than Restormer?", "MIMO-UNet vs NAFNet": a comparison the card's documents cannot settle.
+_COMPARISON = re.compile(r"\b(?:better|worse|faster|slower|sharper|stronger|weaker|more\s+accurate)\s+than\b|"
+                         r"\bcompar\w*\s+(?:to|with)\b|\bvs\.?\s|\bversus\b", re.IGNORECASE)
+_VIDEO = re.compile(r"\b(?:video|videos|footage|clip|clips|movie|film|frames)\b", re.IGNORECASE)
 
 
 def verdict(ctx: AnswerContext) -> str | None:
     """A yes/no question's short answer, from the capability check; None for other questions."""
     c = ctx.classification
+    if _COMPARISON.search(ctx.question) and _known_entries(ctx.capability):
+        return ("cnaps cannot say which is better: the documents indexed for this card report the recommended "
+                "model's own results and do not compare it with the models you name.")
     if not c.needs or not _YES_NO.search(ctx.question) or not _known_entries(ctx.capability):
         return None
     missing = set(getattr(ctx.capability, "missing", []) or [])
     deblur = "deblur" in c.needs
+    if missing == {"downscale"} or (missing == {"downscale", "upscale"} and not deblur):
+        return "No model is needed for that: making an image smaller is plain resizing."
+    if not missing and "focus" in c.cues and "motion" not in c.cues:
+        return ("Partly: the official weights learned from motion blur (GoPro, RealBlur), not from out-of-focus "
+                "blur, so expect a smaller gain on a defocused photo.")
     if not missing:
         why = ("removing blur is what the recommended model was trained for; how much comes back depends on how strong "
                "the blur is and on which weights run.")
@@ -479,14 +550,18 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
               number: dict[str, int] | None = None) -> str:
     c = ctx.classification
     scale = f" {c.scale}x" if c.scale else ""
-    detail = _cue_phrase(c.cues)
-    plural = detail in ("faces", "edges") or " and " in detail
+    detail = _cue_phrase(c.cues, ctx.question)
+    plural = detail.endswith("s") and detail != "fine texture" or " and " in detail
+    asks_how = bool(_ASKS_HOW.search(ctx.question))
     if c.label is TaskLabel.both:
         text = (f"You are doing two things at once: enlarging a blurry image{scale} (super-resolution) and removing "
-                f"its blur (deblurring), and you want to know how {detail} stayed readable.")
+                f"its blur (deblurring), and you want to know how {detail} stayed readable." if asks_how else
+                f"You want a blurry image enlarged{scale} (super-resolution) and its blur removed (deblurring).")
     elif c.label is TaskLabel.super_resolution:
-        text = (f"You are enlarging an image{scale} (super-resolution) and want to know how it keeps "
-                f"{detail} sharp without adding blur.")
+        blur = " without blur" if re.search(r"blur", ctx.question, re.IGNORECASE) else ""
+        text = (f"You are enlarging an image{scale} (super-resolution) and want to know how {detail} "
+                f"{'stay' if plural else 'stays'} sharp{blur}." if asks_how else
+                f"You want an image enlarged{scale} (super-resolution).")
     elif c.label is TaskLabel.deblurring:
         kind = "motion or camera-shake blur" if "motion" in c.cues else "out-of-focus blur" if "focus" in c.cues \
             else "blur"
@@ -514,8 +589,13 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         # The plan's first sentence states the model's limit; the store's same-resolution passage backs it.
         first, _, rest = plan.partition(". ")
         plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
+    if focus and number and c.needs:
+        text += " On your question: " + " ".join(_cited(fact, number) for fact in focus)
     if plan:
         text += f" {plan}"
+    if _VIDEO.search(ctx.question) and {"deblur", "upscale"} & set(c.needs):
+        text += (" cnaps restores single images: a video has to be split into frames, each restored on its own, "
+                 "with nothing that keeps neighbouring frames consistent.")
     short = verdict(ctx)
     return f"{short} {text}" if short else text
 
@@ -536,9 +616,12 @@ def compose(ctx: AnswerContext) -> Answer:
     needs_upscale = "upscale" in ctx.classification.needs or bool(ctx.classification.scale and ctx.classification.scale > 1)
     references = build_references(ctx)
     number = {r.url: r.n for r in references}
-    open_question = not ctx.classification.needs
-    recommended = frozenset(link for model in ctx.card.models for link in (model.paper, model.github) if link)
-    focus = [f for f in focus_facts(ctx.passages, ctx.question, _networks(ctx), preferred=recommended)
+    open_question = not ctx.classification.needs or bool(_ASKS_WHICH.search(ctx.question))
+    # The recommended model's paper and code, and cnaps's own notes about it, answer before the related papers.
+    recommended = frozenset([link for model in ctx.card.models for link in (model.paper, model.github) if link]
+                            + [s.url for s in ctx.passages if s.url.startswith(NOTES_PREFIX)])
+    focus = [f for f in focus_facts(ctx.passages, ctx.question, _networks(ctx), preferred=recommended,
+                                    datasets=_datasets(ctx))
              if f.source.url in number] if open_question else []
     facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx), _networks(ctx),
                                      exclude=tuple(f.sentence for f in focus))
@@ -615,7 +698,7 @@ def _input_intro(ctx: AnswerContext, needs_upscale: bool) -> str:
 
 
 def _why_text(ctx: AnswerContext, needs_upscale: bool) -> str:
-    detail = _cue_phrase(ctx.classification.cues)
+    detail = _cue_phrase(ctx.classification.cues, ctx.question)
     parts = [f"Why {detail} can come back sharp: MIMO-UNet learned, from pairs of blurred and sharp images, how blur "
              "spreads each point of a scene; it undoes that spreading, so detail that the camera recorded but "
              "smeared is pulled back together. Detail the image never held cannot be recovered this way."]

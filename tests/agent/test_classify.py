@@ -78,6 +78,8 @@ def test_shared_cards(shared_cards):
     ("a 2-fold enlargement", 2), ("threefold upscaling", 3), ("triple the size", 3), ("resized to 200%", 2),
     ("enlarge by a factor of 3", 3), ("scale factor of 8", 8), ("from 320x240 to 1280x960", 4),
     ("twice as large", 2), ("zoomed in 8 times", 8), ("upscale my 1080p frame to 4K", 2), ("turn 720p into 4k", 3),
+    ("not 4x, just 2x please", 2), ("go from 480p to 1080p", 2), ("my 300 dpi scan to 600 dpi", 2),
+    ("make it biger 4 tims", 4), ("pouvez-vous l'agrandir 4 fois", 4), ("能放大两倍吗", 2), ("bitte 3-fach vergrößern", 3),
 ])
 def test_scale_phrasings(phrase, scale):
     assert find_scale(phrase)[0] == scale
@@ -87,6 +89,7 @@ def test_scale_phrasings(phrase, scale):
     "I tried 4 times to fix the blurry photo", "it took 4x longer", "shot at 1920x1080", "enlarge it by 1.5x",
     "the photo is 12 megapixels", "double-check the blurry edges", "upscale it 1x", "",
     "a 4 x 6 print of my blurry photo", "taken with a 2x telephoto lens", "from 720p to 1080p", "my 4K drone footage",
+    "upscale my picture by 2.5x", "not 4x please",
 ])
 def test_no_scale_where_none_is_given(phrase):
     assert find_scale(phrase)[0] is None
@@ -108,6 +111,13 @@ def test_no_scale_where_none_is_given(phrase):
     ("Turn this 720p still into 4K.", TaskLabel.super_resolution, ["upscale"]),
     ("I want a 4K version of this scan.", TaskLabel.super_resolution, ["upscale"]),
     ("Can I show this old photo on my 8K TV?", TaskLabel.super_resolution, ["upscale"]),
+    # Shrinking is not enlarging; a face swap is an edit; typos and a few other languages are read.
+    ("Can it shrink my image by half while keeping it sharp?", TaskLabel.other, ["downscale"]),
+    ("Can I swap my face onto a celebrity in a video?", TaskLabel.other, ["edit"]),
+    ("my foto is blury and i wnat to make it biger 4 tims", TaskLabel.both, ["upscale", "deblur"]),
+    ("Ma photo est floue, pouvez-vous l'agrandir 4 fois ?", TaskLabel.both, ["upscale", "deblur"]),
+    ("我的照片很模糊，能放大两倍吗？", TaskLabel.both, ["upscale", "deblur"]),
+    ("Mi foto está borrosa, ¿puedes ampliarla?", TaskLabel.both, ["upscale", "deblur"]),
 ])
 def test_negations_causes_and_other_needs(question, label, needs, monkeypatch):
     monkeypatch.setattr(classify_module, "_embedder", lambda: None)
@@ -232,3 +242,13 @@ def test_follow_ups_chain_and_a_refused_need_is_never_voted_back():
     assert (chained.label, chained.scale) == (TaskLabel.both, 3) and "faces" in chained.cues
     alone = classify("And what about without enlarging it?")
     assert "upscale" not in alone.needs
+
+
+@pytest.mark.parametrize("question", [
+    "What GPU do I need and how much memory?", "Is it lightweight enough to run on my phone?",
+    "Does it hallucinate details that were not there?", "Can I fine-tune it on my own data?",
+])
+def test_questions_about_running_or_trusting_the_model_are_about_the_model(question):
+    result = classify(question)
+    assert result.label is TaskLabel.other and result.needs == []
+    assert any(item.startswith("about the model") for item in result.evidence)
