@@ -80,9 +80,10 @@ def _one_line(text: str) -> str:
 
 
 def _unquote(text: str) -> str:
-    """Remove one pair of surrounding quotes, if the text has a matching pair."""
+    """Remove one pair of surrounding quotes, if the text has a matching pair; inside a quoted question, an escaped
+    quote (\\" as a JSON-minded card writes it) is a plain quote."""
     if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1]:
-        return text[1:-1].strip()
+        return text[1:-1].strip().replace('\\"', '"').replace("\\'", "'")
     return text
 
 

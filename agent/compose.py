@@ -83,6 +83,9 @@ ASPECTS: tuple[Aspect, ...] = (
     Aspect("same-resolution", "output",
            "the restored output has the same resolution as the input: the network does not upscale",
            (("same resolution", "same size", "does not upscale", "not upscale", "no upscaling", "same height"),)),
+    Aspect("upscale-gain", "output",
+           "the gain of deblurring on an upscaled image is limited and varies from photo to photo",
+           (("limited",), ("upscaled", "interpolation", "enlarged")), when="upscale"),
     Aspect("no-invention", "output",
            "the network removes blur it learned to model; it cannot invent detail the image never held",
            (("invent", "hallucinat", "never", "not present", "no new", "cannot create", "not recover"),)),
@@ -198,6 +201,8 @@ def select_facts(passages: list[Source], needs_upscale: bool, question: str,
                     continue
                 if aspect.key == "size" and _about_other_variant(sentence, networks):
                     continue
+                if aspect.key == "same-resolution" and not needs_upscale and "upscal" in sentence.lower():
+                    continue  # a question that asks for no enlargement is not told what the model cannot enlarge
                 # A sentence that leans on the one before it ("It multiplies...") brings that one along.
                 if _ANAPHORA.match(sentence) and i > 0 and sentences[i - 1] not in used:
                     sentence = f"{sentences[i - 1]} {sentence}"
@@ -403,6 +408,8 @@ def paper_relevance(title: str, summary: str, score: float) -> str:
     text = f"{title} {summary}".lower()
     topic = [_RESTORATION_WORDS[w] for w in _RESTORATION_WORDS if w in text]
     topic = list(dict.fromkeys(topic))
+    if "high resolution" in topic and "image resolution" in topic:
+        topic.remove("image resolution")  # one topic, not "high resolution and image resolution"
     does = _what_it_does(summary) or "No summary was provided."
     if not topic:
         verdict = "Only loosely related: it does not restore or enlarge images."
@@ -736,4 +743,4 @@ def _used_sources(passages: list[Source], facts: list[Fact]) -> list[Source]:
 
 def render_markdown(answer: Answer, question: str = "") -> str:
     """The answer as Markdown with the headings Task, Workflow and References."""
-    return render("answer.md.j2", answer=answer, question=question)
+    return re.sub(r"\n{3,}", "\n\n", render("answer.md.j2", answer=answer, question=question))  # one blank line

@@ -225,3 +225,9 @@ def test_bundled_copies_match_the_shared_cards(shared_cards):
     bundled = bundled_cards()
     for path in shared_cards:
         assert bundled[path.stem].read_bytes() == path.read_bytes()
+
+
+def test_escaped_quotes_inside_the_question_are_plain_quotes():
+    card = parse_card('A user has asked the following question:\n"My friend said \\"just use 2x\\". Why?"\n'
+                      "### Recommended AI Models:\nModel: Deblur-MIMO-UNet\n")
+    assert card.question == 'My friend said "just use 2x". Why?'

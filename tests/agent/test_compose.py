@@ -306,3 +306,37 @@ def test_focus_answers_each_part_and_prefers_the_recommended_sources():
     assert [f.source.url for f in loss] == [PAPER] and "frequency reconstruction loss" in loss[0].sentence
     # "e.g." does not end a sentence.
     assert split_sentences(srcs[1].text) == [srcs[1].text]
+
+
+def test_output_step_fits_the_task_and_the_markdown_has_single_blank_lines():
+    gain = ("The result is sharper, but the network was trained on motion blur, not on interpolation softness, so the "
+            "gain on an upscaled image is limited and varies from photo to photo.")
+    same = ("Its encoder takes the photo at its own size, so on its own it cannot answer a request to upscale by "
+            "2, 3 or 4 times.")
+    srcs = passages() + [Source(id="n", url=PAPER, score=0.7, title="notes", text=f"{gain} {same}")]
+    enlarge = compose(context(srcs=srcs))
+    output = next(s.text for s in enlarge.workflow.steps if s.stage == "output")
+    assert "limited and varies" in output  # an enlargement is told what deblurring adds to it
+    ctx = context(label=TaskLabel.deblurring, scale=None, mismatch=False, srcs=srcs)
+    deblur = compose(ctx)
+    output = next(s.text for s in deblur.workflow.steps if s.stage == "output")
+    assert "upscale" not in output and "limited and varies" not in output  # nobody asked to enlarge
+    ctx.classification = Classification(label=TaskLabel.other, confidence=0.9, needs=["denoise"])
+    assert "\n\n\n" not in compose(ctx).markdown
+
+
+def test_a_related_paper_touching_high_resolution_is_not_said_to_touch_it_twice():
+    line = paper_relevance("Matting", "We refine high resolution mattes at image resolution.", 0.3)
+    assert "touches high resolution," in line and "image resolution" not in line.split("In the authors")[0]
+
+
+def test_the_what_ran_table_names_the_network_only_when_it_differs_from_the_model():
+    from tools.restoration.record import ToolRun, WeightsRecord
+
+    weights = WeightsRecord(file="w.safetensors", sha256="0" * 64, provenance="project", description="test weights")
+    ctx = context()
+    ctx.restoration = ToolRun(model_id="MIMO-UNet", network="MIMO-UNet", weights=weights, device="cpu",
+                              precision="fp32", input_size=(8, 8), output_size=(32, 32), scale=4, seconds=0.1)
+    assert "| model | MIMO-UNet |" in compose(ctx).markdown
+    ctx.restoration = ctx.restoration.model_copy(update={"model_id": "Deblur-MIMO-UNet-RealBlur"})
+    assert "| model | Deblur-MIMO-UNet-RealBlur (MIMO-UNet) |" in compose(ctx).markdown
