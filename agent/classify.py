@@ -617,19 +617,28 @@ def classify_turns(questions: list[str]) -> Classification:
     """
     current: Classification | None = None
     previous = ""
+    # The last turn that asked for a task: a question about the model in between ("and how big is it?") does not
+    # end it, so "and without enlarging it?" afterwards still refers to the photo.
+    task: tuple[Classification, str] | None = None
     for question in questions:
         own = classify(question)
         text = normalise(question)[:MAX_CHARS]
         reading = _read(text)
         if current is None or not _is_follow_up(text, own, reading):
             current, previous = own, question
+            if own.needs:
+                task = (own, question)
             continue
+        if not current.needs and task is not None and (reading.refused or own.needs or own.scale):
+            current, previous = task  # it changes the task, not the question about the model ("why?" stays)
         needs = (set(current.needs) - reading.refused) | set(own.needs)  # "and why?" adds nothing: the task stays
         scale = own.scale or (current.scale if "upscale" in needs else None)
         current = Classification(
             label=_label_for(needs), scale=scale, cues=list(dict.fromkeys(current.cues + own.cues)),
             confidence=max(own.confidence, min(current.confidence, 0.8)), needs=_ordered(needs),
             evidence=own.evidence + [f"follow-up of: '{' '.join(previous.split())[:80]}'"])
+        if needs:
+            task = (current, previous)
     if current is None:
         raise UsageError("the question is empty: pass the question text to classify")
     return current

@@ -244,6 +244,17 @@ def test_follow_ups_chain_and_a_refused_need_is_never_voted_back():
     assert "upscale" not in alone.needs
 
 
+def test_a_question_about_the_model_in_between_does_not_end_the_task():
+    turns = [CARD_QUESTION, "And how big is the model?"]
+    assert classify_module.classify_turns(turns).label is TaskLabel.other
+    after = classify_module.classify_turns([*turns, "And without enlarging it?"])
+    assert (after.label, after.needs) == (TaskLabel.deblurring, ["deblur"])
+    rescaled = classify_module.classify_turns([*turns, "What about 2x instead?"])
+    assert (rescaled.label, rescaled.scale) == (TaskLabel.both, 2)
+    # A contentless "why?" still follows the question just before it.
+    assert classify_module.classify_turns([CARD_QUESTION, "What is FAM?", "Why?"]).label is TaskLabel.other
+
+
 @pytest.mark.parametrize("question", [
     "What GPU do I need and how much memory?", "Is it lightweight enough to run on my phone?",
     "Does it hallucinate details that were not there?", "Can I fine-tune it on my own data?",
