@@ -39,6 +39,7 @@ _NUM = r"(\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
 # A negator governs a phrase when at most two words separate them ("without introducing blur", "no motion blur").
 _NEGATOR = re.compile(
     r"\b(?:without|no(?!\s+longer)|not|never|avoid\w*|instead\s+of|rather\s+than|free\s+of|w/o|"
+    r"keep(?:ing)?|preserv\w*|retain\w*|"
     r"(?:do|does|did|is|was|are|were|wo|would|could|should)n't|(?:do|does|did)\s+not)"
     r"(?:\s+[\w'-]+){0,2}\s+$"
 )
@@ -84,7 +85,8 @@ _ABOUT_MODEL = re.compile(
     r"convolution\w*|mimo(?:-?unet)?\S*|stand\s+for|acronym|code|open[- ]source|github|repo\w*|optimi[sz]er|"
     r"learning\s+rate|epochs?|batch\s+size|trained|training|u-?net\w*|stack\w*|gpus?|cpus?|vram|memory|ram|"
     r"hardware|requirements?|light-?weight|phones?|mobile|smartphones?|hallucinat\w*|invent\w*|fine-?tun\w*|"
-    r"re-?train\w*|weights)\b")
+    r"re-?train\w*|weights|(?:maximum|max|largest|biggest)\s+(?:image\s+|photo\s+|file\s+)?(?:size|resolution)|"
+    r"pixel\s+limit|will\s+it\s+work|does\s+it\s+work)\b")
 
 # The user's own picture: "my photo", "this scan", "our old pictures".
 _OWN_IMAGE = re.compile(r"\b(?:my|our|this|these|the)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|"
@@ -180,10 +182,10 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "colorize": (
         [
-            r"\bcolou?ri[sz]\w*", r"\bblack[- ]and[- ]white\b", r"\bb&w\b", r"\bgr[ae]yscale\b", r"\bmonochrome\b",
-            r"\badd\s+colou?r",
+            r"\bcolou?ri[sz]\w*", r"\badd\s+colou?r", r"\b(?:in|into|to)\s+colou?r\b",
         ],
-        [],
+        # A black-and-white photo is what the user has; colour is a need only when asked for.
+        [r"\bblack[- ]and[- ]white\b", r"\bb&w\b", r"\bgr[ae]yscale\b", r"\bmonochrome\b"],
     ),
     "enhance-light": (
         [
@@ -244,9 +246,10 @@ _TYPOS = {"blury": "blurry", "blurr": "blur", "blured": "blurred", "burry": "blu
           "upscle": "upscale", "upsacle": "upscale", "enlrage": "enlarge", "sharpn": "sharpen", "shakey": "shaky"}
 _TYPO = re.compile(r"\b(?:" + "|".join(_TYPOS) + r")\b")
 _FOREIGN: tuple[tuple[str, str], ...] = (
-    (r"\b(?:floue?s?|borros[ao]s?|verschwommen\w*|unscharf\w*|verwackelt\w*|sfocat[aoei]|mosso|mossa)\b", " blurry "),
+    (r"\b(?:floue?s?|borros[ao]s?|borrad[ao]s?|desfocad[ao]s?|verschwommen\w*|unscharf\w*|verwackelt\w*|"
+     r"sfocat\w*|mosso|mossa)\b", " blurry "),
     (r"\b(?:agrandi\w*|ampli(?:ar|a|e|í)\w*|agrandar\w*|vergr(?:ö|o|oe)(?:ß|ss)er\w*|ingrandi\w*)", " enlarge "),
-    (r"\b(\d+)\s*(?:fois|veces|volte|mal)\b", r" \1 times "), (r"\b(\d+)[- ]?fach\w*", r" \1x "),
+    (r"\b(\d+)\s*(?:fois|veces|vezes|volte|mal)\b", r" \1 times "), (r"\b(\d+)[- ]?fach\w*", r" \1x "),
     (r"模糊|ぼやけ|ぼけ|糊", " blurry "), (r"放大|拡大|变大|變大", " enlarge "),
     (r"(?:两|二|2)倍", " 2x "), (r"(?:三|3)倍", " 3x "), (r"(?:四|4)倍", " 4x "), (r"(?:八|8)倍", " 8x "),
 )
@@ -593,7 +596,8 @@ def classify(question: str) -> Classification:
 _FOLLOW_UP = re.compile(r"^(?:and|but|also|then|now|what\s+about|how\s+about|what\s+if|same)\b|"
                         r"\b(?:instead|as\s+well|too|the\s+same)\W*$")
 # A turn with nothing of its own: it asks to go on about the turn before.
-_CONTENTLESS = re.compile(r"^(?:why|how|really|so|and|ok(?:ay)?|go\s+on|more|tell\s+me\s+more|what\s+do\s+you\s+mean|"
+_CONTENTLESS = re.compile(r"^(?:why(?:\s+not)?|how|really|so|and|ok(?:ay)?|go\s+on|more|tell\s+me\s+more|"
+                          r"what\s+do\s+you\s+mean|"
                           r"(?:can\s+you\s+|please\s+)?(?:explain|elaborate)(?:\s+(?:more|further|that|it|this))?"
                           r"(?:\s+please)?)\W*$")
 

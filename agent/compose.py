@@ -248,6 +248,10 @@ _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
     ("phone phones smartphone mobile handheld", "handheld real shake"),
     ("hallucinate hallucinates hallucination hallucinating invent invents fabricate", "invent estimate information"),
     ("fine-tune finetune fine-tuning finetuning retrain retraining", "train learning epoch adam schedule"),
+    ("plasticky plastic waxy smeary fake worse ringing halo halos artifact artifacts oversharpened wrong",
+     "plastic over-smoothed ringing"),
+    ("maximum max largest biggest limit megapixels pixels", "pixel million limit refuse"),
+    ("grayscale greyscale monochrome black-and-white", "grayscale"),
 )
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ed", "s")
 
@@ -297,12 +301,27 @@ def _question_groups(question: str) -> list[set[str]]:
                 groups.setdefault(mark, {mark})
         if word in _FILLER or len(word) < 2 or word.isdigit():
             continue
+        if re.fullmatch(r"\d+x\d+", word):  # "12000x9000": a question about image size
+            groups.setdefault("pixel", {"pixel", "million", "limit"})
+            continue
         groups.setdefault(_stem(word), {_stem(word), *_RELATED.get(word, ())})
     return list(groups.values())
 
 
-# A question of several parts: "X and Y", "X? Y?", "X, Y and Z", "X vs Y".
-_SEVERAL_PARTS = re.compile(r"\b(?:and|vs\.?|versus|between|as\s+well\s+as|also)\b|&|\?.*\?", re.IGNORECASE)
+def _voiced(sentence: str, source: Source) -> str:
+    """A summary's first-person sentence ("We introduce ...") as the authors' words, so that it is not read as
+    cnaps speaking."""
+    if not re.match(r"(?:We|Our)\b", sentence):
+        return sentence
+    name = source.title.split(":")[0].strip() if ":" in source.title else "this paper"
+    return f'The authors of {name} write: "{sentence[:-1]}".'
+
+
+# The sentence of a paper's summary that says what the paper brings ("We introduce ...").
+_INTRODUCES = re.compile(r"\b(?:we|this\s+(?:work|paper))\s+(?:introduce|propose|present)", re.IGNORECASE)
+# A question of several parts: "X and Y", "X? Y?", "X, Y and Z", "X vs Y", "how does X differ from Y".
+_SEVERAL_PARTS = re.compile(r"\b(?:and|vs\.?|versus|between|as\s+well\s+as|also|differ\w*|compar\w*)\b|&|\?.*\?",
+                            re.IGNORECASE)
 
 
 def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...] = (), limit: int = 3,
@@ -312,10 +331,11 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
 
     Each content word of the question counts by its rarity among the candidate sentences; a sentence must answer
     at least `min_cover` of that weight. When a sentence from the `preferred` urls (the recommended model's paper,
-    code and cnaps's notes) comes within a fifth of that, the related papers' sentences are not used. A sentence with figures (size, speed, scores)
-    about a variant the card does not recommend is skipped unless the question names that variant; one naming the
-    recommended weights' training data (`datasets`) ranks higher. After the best sentence, further sentences are
-    added only for the parts of the question still unanswered ("... and how many parameters?", "AFF and SCM").
+    code and cnaps's notes, and any related paper the question names) comes within a fifth of that, the other
+    related papers' sentences are not used. A sentence with figures (size, speed, scores) about a variant the card
+    does not recommend is skipped unless the question names that variant; one naming the recommended weights'
+    training data (`datasets`) ranks higher. After the best sentence, further sentences are added only for the
+    parts of the question still unanswered ("... and how many parameters?", "AFF and SCM").
     """
     groups = _question_groups(question)
     if not groups:
@@ -324,10 +344,13 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
     candidates: list[tuple[str, Source, set[str]]] = []
     for source in passages:
         sentences = split_sentences(source.text)
+        # A related paper's short name ("FeatSharp: ...") names each of its summary's sentences.
+        short_name = source.title.split(":")[0] if ":" in source.title else ""
+        named = _sentence_stems(short_name) if len(short_name.split()) == 1 else set()
         for i, sentence in enumerate(sentences):
             if _ANAPHORA.match(sentence) and i > 0:
                 sentence = f"{sentences[i - 1]} {sentence}"
-            candidates.append((sentence, source, _sentence_stems(sentence)))
+            candidates.append((sentence, source, _sentence_stems(sentence) | named))
     if not candidates:
         return []
     count = len(candidates)
@@ -343,7 +366,7 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
             continue  # another variant's figures (size, speed, scores) are not the recommended model's
         cover = sum(weights[i] for i in covers) / total
         hits = sum(len(stems & group) for group in groups)  # "6.8 million parameters" beats "a common size"
-        rank = cover + (0.1 if stems & data else 0.0)
+        rank = cover + (0.1 if stems & data else 0.0) + (0.05 if _INTRODUCES.search(sentence) else 0.0)
         scored.append((round(rank, 6), hits, source.score, sentence, source, covers))
     # The model's own sources answer whenever they come close; a related paper only when they have nothing.
     floor = 0.8 * min_cover
@@ -355,12 +378,12 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
     if not scored or scored[0][0] < floor:
         return []
     best = scored[0]
-    facts = [Fact("question", "task", best[3], best[4])]
+    facts = [Fact("question", "task", _voiced(best[3], best[4]), best[4])]
     used, answered = set(split_sentences(best[3])), set(best[5])
     for rank, hits, _, sentence, source, covers in scored[1:]:
         # A second sentence that answers the same parts as the first (two facts of one answer).
         if covers >= best[5] and hits >= best[1] - 1 and not used & set(split_sentences(sentence)):
-            facts.append(Fact("question", "task", sentence, source))
+            facts.append(Fact("question", "task", _voiced(sentence, source), source))
             used.update(split_sentences(sentence))
             answered |= covers
             break
@@ -372,7 +395,7 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
         if not options:
             break
         item = max(options, key=lambda option: (fresh(option), option[1], option[0]))
-        facts.append(Fact("question", "task", item[3], item[4]))
+        facts.append(Fact("question", "task", _voiced(item[3], item[4]), item[4]))
         used.update(split_sentences(item[3]))
         answered |= item[5]
     return facts
@@ -520,13 +543,25 @@ _YES_NO = re.compile(r"(?:^|[.!?]\s+)(?:(?:and|but|so|also|then|now|ok(?:ay)?)[,
 # "Is it better than Restormer?", "MIMO-UNet vs NAFNet": a comparison the card's documents cannot settle.
 _COMPARISON = re.compile(r"\b(?:better|worse|faster|slower|sharper|stronger|weaker|more\s+accurate)\s+than\b|"
                          r"\bcompar\w*\s+(?:to|with)\b|\bvs\.?\s|\bversus\b", re.IGNORECASE)
-_VIDEO = re.compile(r"\b(?:video|videos|footage|clip|clips|movie|film|frames)\b", re.IGNORECASE)
+_MEDICAL = re.compile(r"\b(?:x-?rays?|mri|ct\s+scans?|ultrasound|medical|diagnos\w*|radiolog\w*|patholog\w*|"
+                      r"clinical|patients?)\b", re.IGNORECASE)
+_TRAINING = re.compile(r"\b(?:fine-?tun\w*|re-?train\w*|train\s+(?:it|the\s+model|mimo\S*|my\s+own))\b", re.IGNORECASE)
+# "Why does the result look plasticky?", "It made my photo worse. Why?": a complaint about a result.
+_COMPLAINT = re.compile(r"\b(?:worse|plastic\w*|ringing|halos?|artifacts?|weird|fake|over-?sharpen\w*|"
+                        r"over-?smooth\w*|smeary|wrong|ugly|disappoint\w*|still\s+(?:looks?\s+)?(?:blurry|soft))\b",
+                        re.IGNORECASE)
+_VIDEO = re.compile(r"\b(?:video|videos|footage|movie|movies|clip|clips)\b", re.IGNORECASE)
 
 
 def verdict(ctx: AnswerContext) -> str | None:
     """A yes/no question's short answer, from the capability check; None for other questions."""
     c = ctx.classification
-    if _COMPARISON.search(ctx.question) and _known_entries(ctx.capability):
+    if _MEDICAL.search(ctx.question) and c.needs:
+        return ("Not for diagnosis: MIMO-UNet learned from photographs and was never validated on medical images, "
+                "and a restored image is an estimate, not a measurement.")
+    if _TRAINING.search(ctx.question):
+        return None  # "can I fine-tune it on my blurry pairs?" asks about training, not about restoring
+    if _COMPARISON.search(ctx.question) and _known_entries(ctx.capability) and not _named_papers(ctx):
         return ("cnaps cannot say which is better: the documents indexed for this card report the recommended "
                 "model's own results and do not compare it with the models you name.")
     if not c.needs or not _YES_NO.search(ctx.question) or not _known_entries(ctx.capability):
@@ -560,7 +595,9 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
     detail = _cue_phrase(c.cues, ctx.question)
     plural = detail.endswith("s") and detail != "fine texture" or " and " in detail
     asks_how = bool(_ASKS_HOW.search(ctx.question))
-    if c.label is TaskLabel.both:
+    if _is_complaint(ctx.question) and c.needs:
+        text = "You are asking why a restored or enlarged result looks wrong, not how to get one."
+    elif c.label is TaskLabel.both:
         text = (f"You are doing two things at once: enlarging a blurry image{scale} (super-resolution) and removing "
                 f"its blur (deblurring), and you want to know how {detail} stayed readable." if asks_how else
                 f"You want a blurry image enlarged{scale} (super-resolution) and its blur removed (deblurring).")
@@ -592,7 +629,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         text = f"Your question is not about deblurring or enlarging: it asks for {asked}."
     check = ctx.capability
     plan = getattr(check, "plan", "")
-    if getattr(check, "mismatch", False) and "same-resolution" in cite:
+    if "upscale" in (getattr(check, "missing", []) or []) and "same-resolution" in cite:
         # The plan's first sentence states the model's limit; the store's same-resolution passage backs it.
         first, _, rest = plan.partition(". ")
         plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
@@ -623,11 +660,14 @@ def compose(ctx: AnswerContext) -> Answer:
     needs_upscale = "upscale" in ctx.classification.needs or bool(ctx.classification.scale and ctx.classification.scale > 1)
     references = build_references(ctx)
     number = {r.url: r.n for r in references}
-    open_question = not ctx.classification.needs or bool(_ASKS_WHICH.search(ctx.question))
-    # The recommended model's paper and code, and cnaps's own notes about it, answer before the related papers.
+    open_question = (not ctx.classification.needs or bool(_ASKS_WHICH.search(ctx.question))
+                     or _is_complaint(ctx.question))
+    # The recommended model's paper and code, cnaps's own notes about it, and a related paper the question names
+    # answer before the other related papers.
     recommended = frozenset([link for model in ctx.card.models for link in (model.paper, model.github) if link]
-                            + [s.url for s in ctx.passages if s.url.startswith(NOTES_PREFIX)])
-    focus = [f for f in focus_facts(ctx.passages, ctx.question, _networks(ctx), preferred=recommended,
+                            + [s.url for s in ctx.passages if s.url.startswith(NOTES_PREFIX)]
+                            + [paper.paper or paper.github for paper in _named_papers(ctx)])
+    focus = [f for f in focus_facts(ctx.passages, _focus_question(ctx.question), _networks(ctx), preferred=recommended,
                                     datasets=_datasets(ctx))
              if f.source.url in number] if open_question else []
     facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx), _networks(ctx),
@@ -663,6 +703,32 @@ def compose(ctx: AnswerContext) -> Answer:
     scrub_answer(answer, ctx.card.provided_links)
     answer.markdown = render_markdown(answer, question=scrub(ctx.question, ctx.card.provided_links))
     return answer
+
+
+def _focus_question(question: str) -> str:
+    """What the focus answer should answer: for a complaint, the sentence that complains ("Why does the result look
+    plasticky?"), not the story before it."""
+    if _is_complaint(question):
+        return next((part for part in re.split(r"(?<=[.!?])\s+", question) if _COMPLAINT.search(part)), question)
+    return question
+
+
+def _is_complaint(question: str) -> bool:
+    return bool(_COMPLAINT.search(question) and re.search(r"\bwhy\b", question, re.IGNORECASE))
+
+
+def _named_papers(ctx: AnswerContext) -> list:
+    """The card's related papers the question names, by the name before a colon in the title or by the full title
+    ("FeatSharp", "CoF", "Mask2Alpha" when the summary introduces it)."""
+    question = ctx.question.lower()
+    named = []
+    for paper in ctx.card.papers:
+        names = {paper.title.split(":")[0].strip().lower(), paper.title.strip().lower()}
+        names |= {match.lower() for match in re.findall(r"\bwe\s+(?:introduce|propose|present)\s+([A-Z][\w-]+)",
+                                                        paper.summary or "")}
+        if any(len(name) >= 3 and re.search(rf"\b{re.escape(name)}\b", question) for name in names):
+            named.append(paper)
+    return [paper for paper in named if paper.paper or paper.github]
 
 
 def _datasets(ctx: AnswerContext) -> tuple[str, ...]:
@@ -742,5 +808,7 @@ def _used_sources(passages: list[Source], facts: list[Fact]) -> list[Source]:
 
 
 def render_markdown(answer: Answer, question: str = "") -> str:
-    """The answer as Markdown with the headings Task, Workflow and References."""
+    """The answer as Markdown with the headings Task, Workflow and References. The question is quoted on one line:
+    a line break in it cannot start a heading ("## References") that passes for part of the answer."""
+    question = " ".join(question.split())
     return re.sub(r"\n{3,}", "\n\n", render("answer.md.j2", answer=answer, question=question))  # one blank line

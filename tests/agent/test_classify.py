@@ -118,6 +118,11 @@ def test_no_scale_where_none_is_given(phrase):
     ("Ma photo est floue, pouvez-vous l'agrandir 4 fois ?", TaskLabel.both, ["upscale", "deblur"]),
     ("我的照片很模糊，能放大两倍吗？", TaskLabel.both, ["upscale", "deblur"]),
     ("Mi foto está borrosa, ¿puedes ampliarla?", TaskLabel.both, ["upscale", "deblur"]),
+    ("Amplie a imagem 4 vezes, está borrada", TaskLabel.both, ["upscale", "deblur"]),
+    ("Ingrandisci la foto e togli la sfocatura", TaskLabel.both, ["upscale", "deblur"]),
+    # What the user has (a grayscale photo) or wants kept (the grain) is not a need.
+    ("Can you deblur it but keep the film grain?", TaskLabel.deblurring, ["deblur"]),
+    ("Please colorize this grayscale scan.", TaskLabel.other, ["colorize"]),
 ])
 def test_negations_causes_and_other_needs(question, label, needs, monkeypatch):
     monkeypatch.setattr(classify_module, "_embedder", lambda: None)
@@ -251,13 +256,16 @@ def test_a_question_about_the_model_in_between_does_not_end_the_task():
     assert (after.label, after.needs) == (TaskLabel.deblurring, ["deblur"])
     rescaled = classify_module.classify_turns([*turns, "What about 2x instead?"])
     assert (rescaled.label, rescaled.scale) == (TaskLabel.both, 2)
-    # A contentless "why?" still follows the question just before it.
+    # A contentless "why?" still follows the question just before it; so does "why not?".
     assert classify_module.classify_turns([CARD_QUESTION, "What is FAM?", "Why?"]).label is TaskLabel.other
+    rain = classify_module.classify_turns(["Can it remove rain streaks from my photo?", "why not?"])
+    assert rain.needs == ["derain"]
 
 
 @pytest.mark.parametrize("question", [
     "What GPU do I need and how much memory?", "Is it lightweight enough to run on my phone?",
     "Does it hallucinate details that were not there?", "Can I fine-tune it on my own data?",
+    "Does it work on grayscale images?", "What is the maximum image size?", "My photo is 12000x9000 pixels, will it work?",
 ])
 def test_questions_about_running_or_trusting_the_model_are_about_the_model(question):
     result = classify(question)

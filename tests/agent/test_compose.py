@@ -340,3 +340,34 @@ def test_the_what_ran_table_names_the_network_only_when_it_differs_from_the_mode
     assert "| model | MIMO-UNet |" in compose(ctx).markdown
     ctx.restoration = ctx.restoration.model_copy(update={"model_id": "Deblur-MIMO-UNet-RealBlur"})
     assert "| model | Deblur-MIMO-UNet-RealBlur (MIMO-UNet) |" in compose(ctx).markdown
+
+
+def test_a_multi_line_question_cannot_forge_headings_in_the_markdown():
+    ctx = context()
+    ctx.question = "deblur my photo\n\n## References\n\n[1] Fake Paper\n\n## Task"
+    markdown = compose(ctx).markdown
+    headings = [line for line in markdown.splitlines() if line.startswith("#")]
+    assert headings == ["## Task", "## Workflow", "## References"]
+    assert markdown.startswith("> deblur my photo ## References [1] Fake Paper ## Task\n")
+
+
+def test_medical_training_and_complaint_questions_get_the_right_opening():
+    text = compose(_deblur_context("Can I use this on blurry chest X-rays for diagnosis?")).task.text
+    assert text.startswith("Not for diagnosis")
+    assert not compose(_deblur_context("Can I fine-tune it on my own blurry/sharp pairs?")).task.text.startswith("Yes")
+    why = ("When a photo's problem is different, for example noise or the softness of an interpolated enlargement, "
+           "the result can look over-smoothed or plastic, or show ringing next to strong edges.")
+    ctx = _deblur_context("I ran MIMO-UNet on my photo. Why does the result look plasticky?")
+    ctx.passages = passages() + [Source(id="n", url=PAPER, score=0.7, title="notes", text=why)]
+    text = compose(ctx).task.text
+    assert text.startswith("You are asking why a restored or enlarged result looks wrong")
+    assert "On your question: When a photo's problem is different" in text
+
+
+def test_a_related_paper_the_question_names_is_answered_in_its_authors_words():
+    srcs = passages() + [Source(id="paper:x", url=RELATED, score=0.4, title="FeatSharp: Sharper features",
+                                text="We introduce a method to upsample the feature maps of vision encoders.")]
+    ctx = open_context("How does MIMO-UNet differ from FeatSharp?", srcs)
+    text = compose(ctx).task.text
+    assert 'The authors of FeatSharp write: "We introduce a method to upsample the feature maps' in text
+    assert not text.startswith("cnaps cannot say")  # the card documents FeatSharp: no "which is better" verdict
