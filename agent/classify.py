@@ -39,7 +39,7 @@ _NUM = r"(\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
 # A negator governs a phrase when at most two words separate them ("without introducing blur", "no motion blur").
 _NEGATOR = re.compile(
     r"\b(?:without|no(?!\s+longer)|not|never|avoid\w*|instead\s+of|rather\s+than|free\s+of|w/o|"
-    r"keep(?:ing)?|preserv\w*|retain\w*|"
+    r"keep(?:ing)?\s+(?:the|my|its|some|all|any|a\s+little)|preserv\w*|retain\w*|"
     r"(?:do|does|did|is|was|are|were|wo|would|could|should)n't|(?:do|does|did)\s+not)"
     r"(?:\s+[\w'-]+){0,2}\s+$"
 )

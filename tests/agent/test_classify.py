@@ -271,3 +271,9 @@ def test_questions_about_running_or_trusting_the_model_are_about_the_model(quest
     result = classify(question)
     assert result.label is TaskLabel.other and result.needs == []
     assert any(item.startswith("about the model") for item in result.evidence)
+
+
+def test_keep_refuses_only_what_it_keeps():
+    assert "denoise" not in classify("Deblur it but keep the film grain.").needs
+    soft = classify("My pictures keep coming out soft when I shoot handheld.")  # "keep" as "again and again"
+    assert not any("negated" in item for item in soft.evidence)
