@@ -487,8 +487,8 @@ def build_references(ctx: AnswerContext) -> list[Reference]:
     for source in ctx.passages:
         if source.url.startswith(NOTES_PREFIX):
             add(f"cnaps notes: {source.title}", source.url, "cnaps-notes", "notes",
-                "Background written for cnaps (general facts about deblurring and interpolation), not a quotation of "
-                "the papers above; it has no outside link.")
+                "Background written for cnaps (general facts about deblurring and interpolation, and cnaps's own "
+                "measurements), not a quotation of the papers above; it has no outside link.")
     return references
 
 
