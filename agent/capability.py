@@ -80,7 +80,7 @@ def _unknown_sentence(unknown: list[str], alone: bool) -> str:
 
 
 def _plan(entry: ZooEntry | None, name: str | None, missing: list[str], unknown: list[str], needs: list[str],
-          scale: int | None, runner: tuple[ZooEntry, Provenance] | None) -> str:
+          scale: int | None, runner: tuple[ZooEntry, Provenance] | None, refuses_deblur: bool = False) -> str:
     sentences: list[str] = []
     if entry is None:
         return _unknown_sentence(unknown, alone=True)
@@ -97,6 +97,9 @@ def _plan(entry: ZooEntry | None, name: str | None, missing: list[str], unknown:
         sentences.append(f"With an image attached, cnaps restores it with {name} at its own size. {trained}")
     else:
         sentences.append(f"cnaps can still run {name}, which only removes blur. {trained}")
+    if "upscale" in missing and refuses_deblur:
+        sentences.append("You asked for no deblurring: cnaps always runs the network after enlarging, so for a "
+                         "plain enlargement a Lanczos resize alone, in any image editor, is what you want.")
     if "downscale" in missing:
         sentences.append("Making an image smaller needs no restoration model: resizing down with antialiasing keeps "
                          "it sharp, and cnaps itself only enlarges.")
@@ -132,5 +135,7 @@ def check(card: Card, classification: Classification) -> CapabilityCheck:
         unknown=unknown,
         models=models,
         runnable=entry.id if entry else None,
-        plan=_plan(entry, name, missing, unknown, needs, classification.scale, runner),
+        plan=_plan(entry, name, missing, unknown, needs, classification.scale, runner,
+                   refuses_deblur=any(item.startswith("ignored '") and "blur" in item and "(negated)" in item
+                                      for item in classification.evidence)),
     )

@@ -98,3 +98,10 @@ def test_a_scale_beyond_the_limit_is_capped_in_the_plan():
     sr = Classification(label=TaskLabel.super_resolution, scale=16, confidence=0.9, needs=["upscale"])
     plan = check(_card("MIMO-UNet"), sr).plan
     assert "x8 (the most it enlarges; you asked for 16x)" in plan
+
+
+def test_an_enlargement_without_deblurring_is_told_cnaps_always_runs_the_network():
+    question = "Upscale x3 but no deblurring, just enlarge."
+    plan = check(_card("MIMO-UNet"), classify(question)).plan
+    assert "You asked for no deblurring" in plan and "Lanczos resize alone" in plan
+    assert "You asked for no deblurring" not in check(_card("MIMO-UNet"), classify("Upscale x3, please.")).plan
