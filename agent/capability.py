@@ -7,6 +7,8 @@ not count it as able or unable.
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field
 
 from agent.cards import Card
@@ -51,7 +53,7 @@ def _scale_words(scale: int | None) -> str:
     return f"x{scale}" if scale else "by the factor you choose (--scale)"
 
 
-def _weights_sentence(name: str, entry: ZooEntry, runner: tuple[ZooEntry, Provenance] | None) -> str:
+def _weights_sentence(entry: ZooEntry, runner: tuple[ZooEntry, Provenance] | None) -> str:
     """Which weights a restoration would use: the official ones only when they are installed."""
     if runner is None:
         return (f"Its official weights learned from {entry.trained_on}; they are not installed here, so cnaps "
@@ -84,7 +86,7 @@ def _plan(entry: ZooEntry | None, name: str | None, missing: list[str], unknown:
     sentences: list[str] = []
     if entry is None:
         return _unknown_sentence(unknown, alone=True)
-    trained = _weights_sentence(name, entry, runner)
+    trained = _weights_sentence(entry, runner)
     if "upscale" in missing:
         sentences.append(
             f"{name} does not upscale: it deblurs, and its output has the same size as its input. cnaps will enlarge "
@@ -136,6 +138,6 @@ def check(card: Card, classification: Classification) -> CapabilityCheck:
         models=models,
         runnable=entry.id if entry else None,
         plan=_plan(entry, name, missing, unknown, needs, classification.scale, runner,
-                   refuses_deblur=any(item.startswith("ignored '") and "blur" in item and "(negated)" in item
+                   refuses_deblur=any(re.match(r"ignored '\w*(?:blur|sharp)\w*' \((?:negated|avoided)\)", item)
                                       for item in classification.evidence)),
     )

@@ -36,12 +36,15 @@ _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 
                  "twelve": 12, "sixteen": 16}
 _NUM = r"(\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
 
-# A negator governs a phrase when at most two words separate them ("without introducing blur", "no motion blur").
+# A negator governs a phrase when at most two words separate them ("without introducing blur", "no motion blur"),
+# never across "and", "then", "but" or "just"; "keep the ...", "preserve the ..." refuse only the next word or two
+# ("keep the film grain"), not "keep the size and deblur it" or "preserve old photos by sharpening them".
 _NEGATOR = re.compile(
-    r"\b(?:without|no(?!\s+longer)|not|never|avoid\w*|instead\s+of|rather\s+than|free\s+of|w/o|"
-    r"keep(?:ing)?\s+(?:the|my|its|some|all|any|a\s+little)|preserv\w*|retain\w*|"
+    r"\b(?:(?:without|no(?!\s+longer)|not|never|avoid\w*|instead\s+of|rather\s+than|free\s+of|w/o|"
     r"(?:do|does|did|is|was|are|were|wo|would|could|should)n't|(?:do|does|did)\s+not)"
-    r"(?:\s+[\w'-]+){0,2}\s+$"
+    r"(?:\s+(?!(?:and|then|but|just|while)\b)[\w'-]+){0,2}"
+    r"|(?:keep(?:ing)?|preserv\w*|retain\w*)\s+(?:the|my|its|some|all|any)(?:\s+(?!(?:and|then|but)\b)[\w'-]+)?)"
+    r"\s+$"
 )
 
 _RESIZE = r"(?:up-?scal|up-?sampl|enlarg|zoom|resiz|blow|blew|stretch|interpolat|bicubic|bilinear|magnif|scal)"
@@ -84,7 +87,7 @@ _ABOUT_MODEL = re.compile(
     r"model\s+size|how\s+(?:big|large|heavy|fast|slow|deep)\s+(?:is|are)\s+(?:the|this|these|it)\b|"
     r"convolution\w*|mimo(?:-?unet)?\S*|stand\s+for|acronym|code|open[- ]source|github|repo\w*|optimi[sz]er|"
     r"learning\s+rate|epochs?|batch\s+size|trained|training|u-?net\w*|stack\w*|gpus?|cpus?|vram|memory|ram|"
-    r"hardware|requirements?|light-?weight|phones?|mobile|smartphones?|hallucinat\w*|invent\w*|fine-?tun\w*|"
+    r"hardware|requirements?|light-?weight|(?:on|to)\s+(?:a\s+|my\s+)?(?:phone|smartphone|mobile)|hallucinat\w*|invent\w*|fine-?tun\w*|"
     r"re-?train\w*|weights|(?:maximum|max|largest|biggest)\s+(?:image\s+|photo\s+|file\s+)?(?:size|resolution)|"
     r"pixel\s+limit|will\s+it\s+work|does\s+it\s+work)\b")
 
@@ -146,7 +149,7 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
     "downscale": (
         [
             r"\bshrink\w*", r"\bdown-?scal\w*", r"\bdown-?siz\w*", r"\bdown-?sampl\w*",
-            r"\b(?:make|makes|making|made)\s+(?:\w+\s+){0,2}?smaller\b",
+            r"\b(?:make|makes|making|made)\s+(?:\w+\s+){0,3}?smaller\b", r"\b\d+(?:\.\d+)?\s*x\s+smaller\b",
             r"\breduc\w*\s+(?:the\s+|its\s+)?(?:size|resolution|dimensions|file\s+size)\b",
             r"\b(?:by\s+half|half\s+(?:the\s+|its\s+)?size)\b", r"\blower\s+(?:the\s+|its\s+)?resolution\b",
         ],
@@ -182,7 +185,8 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "colorize": (
         [
-            r"\bcolou?ri[sz]\w*", r"\badd\s+colou?r", r"\b(?:in|into|to)\s+colou?r\b",
+            r"\bcolou?ri[sz]\w*", r"\badd\s+colou?r",
+            r"\b(?:turn|convert|make|bring)\w*\s+(?:\w+\s+){0,3}?(?:in|into|to)\s+colou?r\b",
         ],
         # A black-and-white photo is what the user has; colour is a need only when asked for.
         [r"\bblack[- ]and[- ]white\b", r"\bb&w\b", r"\bgr[ae]yscale\b", r"\bmonochrome\b"],
@@ -251,7 +255,7 @@ _FOREIGN: tuple[tuple[str, str], ...] = (
     (r"\b(?:agrandi\w*|ampli(?:ar|a|e|í)\w*|agrandar\w*|vergr(?:ö|o|oe)(?:ß|ss)er\w*|ingrandi\w*)", " enlarge "),
     (r"\b(\d+)\s*(?:fois|veces|vezes|volte|mal)\b", r" \1 times "), (r"\b(\d+)[- ]?fach\w*", r" \1x "),
     (r"模糊|ぼやけ|ぼけ|糊", " blurry "), (r"放大|拡大|变大|變大", " enlarge "),
-    (r"(?:两|二|2)倍", " 2x "), (r"(?:三|3)倍", " 3x "), (r"(?:四|4)倍", " 4x "), (r"(?:八|8)倍", " 8x "),
+    (r"(?<!\d)(\d+)倍", r" \1x "), (r"(?:两|二)倍", " 2x "), (r"三倍", " 3x "), (r"四倍", " 4x "), (r"八倍", " 8x "),
 )
 _FOREIGN_COMPILED = tuple((re.compile(pattern), english) for pattern, english in _FOREIGN)
 
@@ -284,7 +288,7 @@ def _is_negated(text: str, start: int) -> bool:
 
 _SCALE_CONTEXT = re.compile(r"\b(?:up-?scal|up-?sampl|enlarg|magnif|scal|resiz|zoom|increas|blow|blew|boost|grow|"
                             r"stretch|print|bigger|larger|resolution|size|wider|taller|upsiz)\w*")
-_NOT_A_SCALE_AFTER = re.compile(r"^\s*(?:longer|faster|slower|more|less|cheaper|quicker|the\s+(?:time|speed|price)|"
+_NOT_A_SCALE_AFTER = re.compile(r"^\s*(?:longer|faster|slower|more|less|cheaper|quicker|smaller|the\s+(?:time|speed|price)|"
                                 r"(?:optical\s+|telephoto\s+)?(?:telephoto|lens|optical))\b")
 _MEGAPIXELS = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:mp|megapixels?)\b.{0,20}?\bto\s+(\d+(?:\.\d+)?)\s*(?:mp|megapixels?)\b")
 
@@ -295,7 +299,7 @@ def _ratio(small: float, large: float) -> float | None:
 
 def _size_ratio(found: list[tuple[float, str]], small: float, large: float, evidence: str) -> None:
     """Add the factor between two sizes; one within a quarter of a whole number counts as that number
-    ("480p -> 1080p" is 2.25x: 2x, then a slight resize), and the evidence keeps the exact ratio."""
+    ("480p -> 1080p" is 2.25x, read as 2x), and the evidence keeps the exact ratio."""
     ratio = _ratio(small, large)
     if not ratio:
         return

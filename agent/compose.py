@@ -119,7 +119,7 @@ def _wanted(aspect: Aspect, needs_upscale: bool, light: bool) -> bool:
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
 _MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+\.\s+|#+\s+)")
 # A full stop that ends an abbreviation ("e.g. CLIP", "et al. (2021)") does not end the sentence.
-_ABBREVIATION = re.compile(r"\b(e\.g|i\.e|et\s+al|cf|vs|etc|fig|figs|eq|approx|resp)\.\s", re.IGNORECASE)
+_ABBREVIATION = re.compile(r"\b(e\.g|i\.e|et\s+al|cf|vs|fig|figs|eq|approx|resp)\.\s", re.IGNORECASE)
 _KEEP = "\u2060"  # a word joiner stands in for the space after an abbreviation while splitting
 
 
@@ -378,12 +378,12 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
     if not scored or scored[0][0] < floor:
         return []
     best = scored[0]
-    facts = [Fact("question", "task", _voiced(best[3], best[4]), best[4])]
+    facts = [Fact("question", "task", best[3], best[4])]
     used, answered = set(split_sentences(best[3])), set(best[5])
     for rank, hits, _, sentence, source, covers in scored[1:]:
         # A second sentence that answers the same parts as the first (two facts of one answer).
         if covers >= best[5] and hits >= best[1] - 1 and not used & set(split_sentences(sentence)):
-            facts.append(Fact("question", "task", _voiced(sentence, source), source))
+            facts.append(Fact("question", "task", sentence, source))
             used.update(split_sentences(sentence))
             answered |= covers
             break
@@ -395,7 +395,7 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
         if not options:
             break
         item = max(options, key=lambda option: (fresh(option), option[1], option[0]))
-        facts.append(Fact("question", "task", _voiced(item[3], item[4]), item[4]))
+        facts.append(Fact("question", "task", item[3], item[4]))
         used.update(split_sentences(item[3]))
         answered |= item[5]
     return facts
@@ -532,7 +532,8 @@ def _model_names(ctx: AnswerContext) -> str:
 
 
 def _cited(fact: Fact, number: dict[str, int]) -> str:
-    return f"{fact.sentence[:-1]} [{number[fact.source.url]}]{fact.sentence[-1]}"
+    sentence = _voiced(fact.sentence, fact.source)
+    return f"{sentence[:-1]} [{number[fact.source.url]}]{sentence[-1]}"
 
 
 # "Can it fix my photo?", "Will this work on ...?": a question that wants a yes or a no first.
@@ -541,16 +542,21 @@ _YES_NO = re.compile(r"(?:^|[.!?]\s+)(?:(?:and|but|so|also|then|now|ok(?:ay)?)[,
                      r"i|you|cnaps|mimo\S*)\b|(?:fix|restore|remove|repair|sharpen|enlarge|upscale)\b)[^.!?]*\?",
                      re.IGNORECASE)
 # "Is it better than Restormer?", "MIMO-UNet vs NAFNet": a comparison the card's documents cannot settle.
-_COMPARISON = re.compile(r"\b(?:better|worse|faster|slower|sharper|stronger|weaker|more\s+accurate)\s+than\b|"
-                         r"\bcompar\w*\s+(?:to|with)\b|\bvs\.?\s|\bversus\b", re.IGNORECASE)
+# The other side must be named like a model (capitalised or with digits: "Restormer", "NAFNet", "ESRGAN-x4"), not
+# "compared to the original" or "worse than the others".
+_COMPARISON = re.compile(r"\b(?:better|worse|faster|slower|sharper|stronger|weaker|more\s+accurate)\s+than\s+|"
+                         r"\bcompar\w*\s+(?:\w+\s+)?(?:to|with)\s+|\bvs\.?\s+|\bversus\s+")
+_MODEL_NAME = re.compile(r"(?:the\s+)?(?:[A-Z][\w-]*[A-Z0-9][\w-]*|[A-Z][a-z]+(?:Net|GAN|former|SR)\w*|[A-Z][\w-]{2,})")
 _MEDICAL = re.compile(r"\b(?:x-?rays?|mri|ct\s+scans?|ultrasound|medical|diagnos\w*|radiolog\w*|patholog\w*|"
-                      r"clinical|patients?)\b", re.IGNORECASE)
+                      r"clinical)\b", re.IGNORECASE)
 _TRAINING = re.compile(r"\b(?:fine-?tun\w*|re-?train\w*|train\s+(?:it|the\s+model|mimo\S*|my\s+own))\b", re.IGNORECASE)
 # "Why does the result look plasticky?", "It made my photo worse. Why?": a complaint about a result.
 _COMPLAINT = re.compile(r"\b(?:worse|plastic\w*|ringing|halos?|artifacts?|weird|fake|over-?sharpen\w*|"
                         r"over-?smooth\w*|smeary|wrong|ugly|disappoint\w*|still\s+(?:looks?\s+)?(?:blurry|soft))\b",
                         re.IGNORECASE)
-_VIDEO = re.compile(r"\b(?:video|videos|footage|movie|movies|clip|clips)\b", re.IGNORECASE)
+_A_RESULT = re.compile(r"\b(?:result|results|output|restored|restoration|enlarged|upscaled|it\s+made|made\s+(?:it|my)|"
+                       r"came\s+out|looks?)\b", re.IGNORECASE)
+_VIDEO = re.compile(r"\b(?:video|videos|footage)\b", re.IGNORECASE)
 
 
 def verdict(ctx: AnswerContext) -> str | None:
@@ -561,15 +567,18 @@ def verdict(ctx: AnswerContext) -> str | None:
                 "and a restored image is an estimate, not a measurement.")
     if _TRAINING.search(ctx.question):
         return None  # "can I fine-tune it on my blurry pairs?" asks about training, not about restoring
-    if _COMPARISON.search(ctx.question) and _known_entries(ctx.capability) and not _named_papers(ctx):
+    if _compares_models(ctx.question) and _known_entries(ctx.capability) and not _named_papers(ctx):
         return ("cnaps cannot say which is better: the documents indexed for this card report the recommended "
                 "model's own results and do not compare it with the models you name.")
     if not c.needs or not _YES_NO.search(ctx.question) or not _known_entries(ctx.capability):
         return None
     missing = set(getattr(ctx.capability, "missing", []) or [])
     deblur = "deblur" in c.needs
-    if missing == {"downscale"} or (missing == {"downscale", "upscale"} and not deblur):
+    if set(c.needs) == {"downscale"}:
         return "No model is needed for that: making an image smaller is plain resizing."
+    if deblur and missing == {"downscale"}:
+        return ("Yes for the blur, which the recommended model removes; making the image smaller afterwards is plain "
+                "resizing and needs no model.")
     if not missing and "focus" in c.cues and "motion" not in c.cues:
         return ("Partly: the official weights learned from motion blur (GoPro, RealBlur), not from out-of-focus "
                 "blur, so expect a smaller gain on a defocused photo.")
@@ -714,7 +723,15 @@ def _focus_question(question: str) -> str:
 
 
 def _is_complaint(question: str) -> bool:
-    return bool(_COMPLAINT.search(question) and re.search(r"\bwhy\b", question, re.IGNORECASE))
+    """A "why" about a result that looks wrong ("why does the result look plasticky?"), not "why is my photo
+    blurry?"."""
+    return bool(_COMPLAINT.search(question) and re.search(r"\bwhy\b", question, re.IGNORECASE)
+                and _A_RESULT.search(question))
+
+
+def _compares_models(question: str) -> bool:
+    """Whether the question compares the model with another one it names ("better than Restormer", "vs NAFNet")."""
+    return any(_MODEL_NAME.match(question, match.end()) for match in _COMPARISON.finditer(question))
 
 
 def _named_papers(ctx: AnswerContext) -> list:

@@ -31,7 +31,17 @@ from agent.errors import CnapsError, LLMError
 from agent.guard import LinkFilter, check, scrub_text, strip_unprovided_links
 from agent.links import scrub
 from agent.llm import chat_model, describe_failure, redact
-from agent.schemas import Answer, AnswerContext, Reference, Source, Task, TaskLabel, Workflow, WorkflowStep
+from agent.schemas import (
+    NOTES_PREFIX,
+    Answer,
+    AnswerContext,
+    Reference,
+    Source,
+    Task,
+    TaskLabel,
+    Workflow,
+    WorkflowStep,
+)
 from agent.settings import get_settings
 from prompts import render
 from tools.restoration.record import ToolRun
@@ -479,6 +489,8 @@ class AgentRun:
         references = []
         for ref in draft.references:
             known = table.get(ref.url)
+            if known is None and ref.url.startswith(NOTES_PREFIX):
+                continue  # a cnaps-notes id the composer never cited is not a source the model may invent
             references.append(Reference(
                 n=ref.n, title=ref.title or (known.title if known else ref.url), url=ref.url,
                 role=known.role if known else "related-paper", kind=known.kind if known else "paper",

@@ -105,3 +105,5 @@ def test_an_enlargement_without_deblurring_is_told_cnaps_always_runs_the_network
     plan = check(_card("MIMO-UNet"), classify(question)).plan
     assert "You asked for no deblurring" in plan and "Lanczos resize alone" in plan
     assert "You asked for no deblurring" not in check(_card("MIMO-UNet"), classify("Upscale x3, please.")).plan
+    plan = check(_card("MIMO-UNet"), classify("Upscale 2x without sharpening it.")).plan
+    assert "You asked for no deblurring" in plan

@@ -80,6 +80,7 @@ def test_shared_cards(shared_cards):
     ("twice as large", 2), ("zoomed in 8 times", 8), ("upscale my 1080p frame to 4K", 2), ("turn 720p into 4k", 3),
     ("not 4x, just 2x please", 2), ("go from 480p to 1080p", 2), ("my 300 dpi scan to 600 dpi", 2),
     ("make it biger 4 tims", 4), ("pouvez-vous l'agrandir 4 fois", 4), ("能放大两倍吗", 2), ("bitte 3-fach vergrößern", 3),
+    ("放大12倍", 12),
 ])
 def test_scale_phrasings(phrase, scale):
     assert find_scale(phrase)[0] == scale
@@ -89,7 +90,7 @@ def test_scale_phrasings(phrase, scale):
     "I tried 4 times to fix the blurry photo", "it took 4x longer", "shot at 1920x1080", "enlarge it by 1.5x",
     "the photo is 12 megapixels", "double-check the blurry edges", "upscale it 1x", "",
     "a 4 x 6 print of my blurry photo", "taken with a 2x telephoto lens", "from 720p to 1080p", "my 4K drone footage",
-    "upscale my picture by 2.5x", "not 4x please",
+    "upscale my picture by 2.5x", "not 4x please", "make the image 2x smaller",
 ])
 def test_no_scale_where_none_is_given(phrase):
     assert find_scale(phrase)[0] is None
@@ -123,6 +124,12 @@ def test_no_scale_where_none_is_given(phrase):
     # What the user has (a grayscale photo) or wants kept (the grain) is not a need.
     ("Can you deblur it but keep the film grain?", TaskLabel.deblurring, ["deblur"]),
     ("Please colorize this grayscale scan.", TaskLabel.other, ["colorize"]),
+    ("The photo is in colour but blurry, can you fix it?", TaskLabel.deblurring, ["deblur"]),
+    # "keep"/"preserve" refuse only what they keep, never across "and".
+    ("Keep the size and deblur it.", TaskLabel.deblurring, ["deblur"]),
+    ("I want to preserve old blurry photos by sharpening them.", TaskLabel.deblurring, ["deblur"]),
+    ("Make the image 2x smaller.", TaskLabel.other, ["downscale"]),
+    ("Can it sharpen pictures taken with a phone?", TaskLabel.deblurring, ["deblur"]),
 ])
 def test_negations_causes_and_other_needs(question, label, needs, monkeypatch):
     monkeypatch.setattr(classify_module, "_embedder", lambda: None)

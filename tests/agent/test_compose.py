@@ -371,3 +371,25 @@ def test_a_related_paper_the_question_names_is_answered_in_its_authors_words():
     text = compose(ctx).task.text
     assert 'The authors of FeatSharp write: "We introduce a method to upsample the feature maps' in text
     assert not text.startswith("cnaps cannot say")  # the card documents FeatSharp: no "which is better" verdict
+
+
+def test_ordinary_words_do_not_trigger_special_openings():
+    # "compared to the original" names no model; a "why" about one's own photos is not a complaint about a result.
+    assert compose(_deblur_context("My photo is blurry compared to the original. Can you fix it?")).task.text \
+        .startswith("Yes")
+    text = compose(_deblur_context("Why are my photos blurry? What am I doing wrong? Can you fix them?")).task.text
+    assert text.startswith("Yes") and "looks wrong" not in text
+    assert "split into frames" not in compose(_deblur_context("Can you deblur a photo of a movie poster?")).task.text
+    text = compose(_deblur_context("Can you deblur it and then shrink it?", needs=["deblur", "downscale"],
+                                   missing=["downscale"])).task.text
+    assert text.startswith("Yes for the blur")
+
+
+def test_a_notes_id_is_never_shown_as_a_url_whatever_the_role():
+    from agent.compose import render_markdown
+    from agent.schemas import Reference
+
+    answer = compose(context())
+    answer.references.append(Reference(n=len(answer.references) + 1, title="made up", url="cnaps:notes/x",
+                                       role="related-paper", relevance="invented"))
+    assert "cnaps:notes/x" not in render_markdown(answer)

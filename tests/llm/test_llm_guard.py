@@ -193,3 +193,10 @@ def test_link_filter_never_emits_an_unprovided_link(cuts):
     assert "evil" not in streamed
     assert PAPER in streamed and GITHUB in streamed and streamed.endswith("Done")
     assert streamed == scrub_text(text, {PAPER, GITHUB})
+
+
+def test_a_notes_id_the_composer_never_cited_is_dropped_from_the_models_references(ctx, fallback):
+    draft = good_draft()
+    draft["references"].append({"n": 3, "title": "made up", "url": "cnaps:notes/anything", "relevance": "invented"})
+    answer, _ = build(ctx, fallback, draft)
+    assert [ref.url for ref in answer.references] == [PAPER, GITHUB]

@@ -73,6 +73,8 @@ def load_state(path: str | Path) -> dict[str, "torch.Tensor"]:
 def _load_failure(path: Path, error: Exception) -> str:
     """What is wrong with the file, in words: torch's and safetensors' own messages are internals (a bare pickle
     opcode such as '(101)', or a page of advice about unsafe loading)."""
+    if isinstance(error, OSError):
+        return f"the file cannot be read ({error.strerror or error})"
     if path.stat().st_size == 0:
         return "the file is empty"
     if isinstance(error, EOFError):

@@ -294,7 +294,7 @@ function renderAnswer(data, prefix) {
         el("div", {},
           url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: ref.title }) : el("span", { text: ref.title }),
           " ", el("span", { class: "badge", text: ref.role }), " ", el("span", { class: "badge", text: ref.kind || "paper" }),
-          ref.role === "cnaps-notes" ? null : el("div", { class: "url", text: ref.url }),
+          String(ref.url).startsWith("cnaps:notes/") ? null : el("div", { class: "url", text: ref.url }),
           el("div", { class: "rel", text: ref.relevance })));
     }))));
 
