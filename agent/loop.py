@@ -31,17 +31,8 @@ from agent.errors import CnapsError, LLMError
 from agent.guard import LinkFilter, check, scrub_text, strip_unprovided_links
 from agent.links import scrub
 from agent.llm import chat_model, describe_failure, redact
-from agent.schemas import (
-    NOTES_PREFIX,
-    Answer,
-    AnswerContext,
-    Reference,
-    Source,
-    Task,
-    TaskLabel,
-    Workflow,
-    WorkflowStep,
-)
+from agent.schemas import NOTES_PREFIX, Answer, AnswerContext, Reference, Source, Task, TaskLabel, Workflow
+from agent.schemas import WorkflowStep
 from agent.settings import get_settings
 from prompts import render
 from tools.restoration.record import ToolRun
