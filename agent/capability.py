@@ -7,8 +7,6 @@ not count it as able or unable.
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, Field
 
 from agent.cards import Card
@@ -138,6 +136,5 @@ def check(card: Card, classification: Classification) -> CapabilityCheck:
         models=models,
         runnable=entry.id if entry else None,
         plan=_plan(entry, name, missing, unknown, needs, classification.scale, runner,
-                   refuses_deblur=any(re.match(r"ignored '\w*(?:blur|sharp)\w*' \((?:negated|avoided)\)", item)
-                                      for item in classification.evidence)),
+                   refuses_deblur="deblur" in classification.refused),
     )

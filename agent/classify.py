@@ -591,7 +591,7 @@ def classify(question: str) -> Classification:
             label = _label_for(needs)
     cues = [cue for cue, pattern in _CUES_COMPILED.items() if pattern.search(text)]
     return Classification(label=label, scale=scale, cues=cues, confidence=confidence, needs=_ordered(needs),
-                          evidence=evidence)
+                          evidence=evidence, refused=_ordered(reading.refused - needs))
 
 
 # --- follow-ups ----------------------------------------------------------------------------------------------------
@@ -644,7 +644,8 @@ def classify_turns(questions: list[str]) -> Classification:
         current = Classification(
             label=_label_for(needs), scale=scale, cues=list(dict.fromkeys(current.cues + own.cues)),
             confidence=max(own.confidence, min(current.confidence, 0.8)), needs=_ordered(needs),
-            evidence=own.evidence + [f"follow-up of: '{' '.join(previous.split())[:80]}'"])
+            evidence=own.evidence + [f"follow-up of: '{' '.join(previous.split())[:80]}'"],
+            refused=_ordered((set(current.refused) | reading.refused) - needs))
         if needs:
             task = (current, previous)
     if current is None:

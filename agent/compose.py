@@ -318,7 +318,8 @@ def _voiced(sentence: str, source: Source) -> str:
 
 
 # The sentence of a paper's summary that says what the paper brings ("We introduce ...").
-_INTRODUCES = re.compile(r"\b(?:we|this\s+(?:work|paper))\s+(?:introduce|propose|present)", re.IGNORECASE)
+_INTRODUCES = re.compile(r"\b(?:we|this\s+(?:work|paper))\s+(?:introduce|propose|present|break|take|enhance|"
+                         r"demonstrate)", re.IGNORECASE)
 # A question of several parts: "X and Y", "X? Y?", "X, Y and Z", "X vs Y", "how does X differ from Y".
 _SEVERAL_PARTS = re.compile(r"\b(?:and|vs\.?|versus|between|as\s+well\s+as|also|differ\w*|compar\w*)\b|&|\?.*\?",
                             re.IGNORECASE)
@@ -416,8 +417,7 @@ def _what_it_does(summary: str) -> str:
     """The sentence of a summary where the authors say what they introduce, shortened; data, never a link."""
     sentences = [s.strip() for s in _SENTENCE_END.split(" ".join(summary.split())) if s.strip()]
     for sentence in sentences:
-        if re.search(r"\b(we|this work|this paper)\s+(introduce|propose|present|break|take|enhance|demonstrate)",
-                     sentence, re.IGNORECASE):
+        if _INTRODUCES.search(sentence):
             break
     else:
         sentence = sentences[0] if sentences else ""

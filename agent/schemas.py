@@ -35,6 +35,8 @@ class Classification(BaseModel):
         description="Capabilities the task needs: 'deblur', 'upscale', 'denoise', 'derain', 'dehaze', 'inpaint'...",
     )
     evidence: list[str] = Field(default_factory=list, description="Short phrases from the question that decided it.")
+    refused: list[str] = Field(
+        default_factory=list, description="Needs the question refuses ('without deblurring', 'keep the grain').")
 
 
 class Task(BaseModel):

@@ -284,3 +284,11 @@ def test_keep_refuses_only_what_it_keeps():
     assert "denoise" not in classify("Deblur it but keep the film grain.").needs
     soft = classify("My pictures keep coming out soft when I shoot handheld.")  # "keep" as "again and again"
     assert not any("negated" in item for item in soft.evidence)
+
+
+def test_refused_needs_are_part_of_the_classification():
+    assert classify("Upscale 2x without sharpening it.").refused == ["deblur"]
+    assert classify("Deblur it but keep the film grain.").refused == ["denoise"]
+    assert classify("Deblur it.").refused == []
+    turns = classify_module.classify_turns([CARD_QUESTION, "And without enlarging it?"])
+    assert turns.refused == ["upscale"] and "upscale" not in turns.needs
