@@ -558,6 +558,7 @@ def classify(question: str) -> Classification:
             evidence.append(f"{need}: " + ", ".join(dict.fromkeys(reading.strong[need])))
     evidence += [f"ignored {item}" for item in dict.fromkeys(reading.ignored)]
 
+    about: list[str] = []
     if needs:
         label = _label_for(needs)
         restoration = {"upscale", "deblur"} & needs
@@ -591,7 +592,8 @@ def classify(question: str) -> Classification:
             label = _label_for(needs)
     cues = [cue for cue, pattern in _CUES_COMPILED.items() if pattern.search(text)]
     return Classification(label=label, scale=scale, cues=cues, confidence=confidence, needs=_ordered(needs),
-                          evidence=evidence, refused=_ordered(reading.refused - needs))
+                          evidence=evidence, refused=_ordered(reading.refused - needs),
+                          about_model=not needs and bool(about))
 
 
 # --- follow-ups ----------------------------------------------------------------------------------------------------
@@ -611,7 +613,7 @@ def _is_follow_up(text: str, own: Classification, reading: _Reading) -> bool:
     (a scale, a need, a refusal) or is only a few words; or it has no content of its own ("why?")."""
     if _CONTENTLESS.match(text):
         return True
-    if any(item.startswith("about the model") for item in own.evidence) or not _FOLLOW_UP.search(text):
+    if own.about_model or not _FOLLOW_UP.search(text):
         return False  # "and how big is it?" asks about the model; a full question stands on its own
     return bool(own.scale or reading.strong or reading.refused or len(text.split()) <= 4)
 

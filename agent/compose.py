@@ -622,7 +622,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
                 f"{'become' if plural else 'becomes'} clear again.")
     elif not c.needs:
         # An open question: answer it first, from the store, then say what cnaps would run.
-        about = any(item.startswith("about the model") for item in c.evidence)
+        about = c.about_model
         text = ("Your question is about the recommended model itself" if about else
                 "Your question names no task cnaps recognises (deblurring or enlarging)")
         text += ("; your image was restored too (see the output step)." if ctx.restoration is not None else

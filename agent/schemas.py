@@ -37,6 +37,8 @@ class Classification(BaseModel):
     evidence: list[str] = Field(default_factory=list, description="Short phrases from the question that decided it.")
     refused: list[str] = Field(
         default_factory=list, description="Needs the question refuses ('without deblurring', 'keep the grain').")
+    about_model: bool = Field(
+        False, description="True for a question about the model itself ('what is the FAM?'), which asks for no task.")
 
 
 class Task(BaseModel):

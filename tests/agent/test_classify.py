@@ -277,7 +277,7 @@ def test_a_question_about_the_model_in_between_does_not_end_the_task():
 def test_questions_about_running_or_trusting_the_model_are_about_the_model(question):
     result = classify(question)
     assert result.label is TaskLabel.other and result.needs == []
-    assert any(item.startswith("about the model") for item in result.evidence)
+    assert result.about_model and any(item.startswith("about the model") for item in result.evidence)
 
 
 def test_keep_refuses_only_what_it_keeps():

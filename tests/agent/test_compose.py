@@ -250,7 +250,8 @@ def test_a_weak_request_gets_a_conditional_verdict_and_the_task_reads_well():
 def test_an_open_question_that_is_not_about_the_model_is_not_called_one():
     ctx = open_context("Tell me a joke.", passages())
     assert compose(ctx).task.text.startswith("Your question names no task cnaps recognises")
-    ctx.classification = Classification(label=TaskLabel.other, confidence=0.8, needs=[], evidence=["about the model: fam"])
+    ctx.classification = Classification(label=TaskLabel.other, confidence=0.8, needs=[], about_model=True,
+                                        evidence=["about the model: fam"])
     assert compose(ctx).task.text.startswith("Your question is about the recommended model itself")
 
 
