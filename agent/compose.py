@@ -226,7 +226,7 @@ work works working get gets got make makes made variant variants version version
 thing things exactly really actually much many some any more most part parts inside role job purpose
 function method approach technique mechanism idea concept way type between stand stands called name named
 instead need needs enough reach reaches achieve achieves own run runs running able possible have has had having
-give gives take takes
+give gives take takes expect expected
 """.split())
 # A question word is also answered by these words ("how big" by a parameter count, "fast" by a runtime).
 _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
@@ -625,8 +625,9 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         about = c.about_model
         text = ("Your question is about the recommended model itself" if about else
                 "Your question names no task cnaps recognises (deblurring or enlarging)")
+        own = re.search(r"\b(?:my|our)\b", ctx.question, re.IGNORECASE)  # "what PSNR can I expect on my photo?"
         text += ("; your image was restored too (see the output step)." if ctx.restoration is not None else
-                 " rather than a restoration of your own." if about else ".")
+                 " rather than a restoration of your own." if about and not own else ".")
         if focus and number:
             text += " In short: " + " ".join(_cited(fact, number) for fact in focus)
         else:

@@ -161,3 +161,9 @@ def test_cnaps_notes_are_cited_as_notes_never_as_the_paper(home, shared_cards):
     prose = answer.task.text + " ".join(step.text for step in answer.workflow.steps)
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", prose)}
     assert all(ref.n in cited for ref in notes)
+
+
+def test_a_psnr_question_about_ones_own_photo_is_told_psnr_needs_a_reference(home, shared_cards):
+    answer = ask(load_card(shared_cards[0]), question="What PSNR can I expect on my photo?", llm="none")
+    assert "sharp reference" in answer.task.text and "rather than a restoration of your own" not in answer.task.text
+    assert re.search(r"sharp reference[^\[]*\[\d+\]", answer.task.text)  # cited, to cnaps's notes
