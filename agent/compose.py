@@ -556,6 +556,10 @@ _COMPLAINT = re.compile(r"\b(?:worse|plastic\w*|ringing|halos?|artifacts?|weird|
                         re.IGNORECASE)
 _A_RESULT = re.compile(r"\b(?:result|results|output|restored|restoration|enlarged|upscaled|it\s+made|made\s+(?:it|my)|"
                        r"came\s+out|looks?)\b", re.IGNORECASE)
+# "Can it fix only the runner?": a restoration limited to one area.
+_REGION = re.compile(r"\b(?:only|just)\s+(?:the\s+|my\s+|that\s+|this\s+)?(?:\w+\s+)?(?:runner|person|people|"
+                     r"face|faces|background|foreground|sky|car|plate|sign|subject|area|region|part|corner)\b",
+                     re.IGNORECASE)
 _VIDEO = re.compile(r"\b(?:video|videos|footage)\b", re.IGNORECASE)
 
 
@@ -579,6 +583,9 @@ def verdict(ctx: AnswerContext) -> str | None:
     if deblur and missing == {"downscale"}:
         return ("Yes for the blur, which the recommended model removes; making the image smaller afterwards is plain "
                 "resizing and needs no model.")
+    if "deblur" in c.needs and _REGION.search(ctx.question):
+        return ("Only for the whole image: cnaps restores every pixel and has no mask to limit the restoration to "
+                "one area.")
     if not missing and "focus" in c.cues and "motion" not in c.cues:
         return ("Partly: the official weights learned from motion blur (GoPro, RealBlur), not from out-of-focus "
                 "blur, so expect a smaller gain on a defocused photo.")

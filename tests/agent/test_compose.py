@@ -394,3 +394,8 @@ def test_a_notes_id_is_never_shown_as_a_url_whatever_the_role():
     answer.references.append(Reference(n=len(answer.references) + 1, title="made up", url="cnaps:notes/x",
                                        role="related-paper", relevance="invented"))
     assert "cnaps:notes/x" not in render_markdown(answer)
+
+
+def test_a_restoration_limited_to_one_area_is_told_cnaps_restores_the_whole_image():
+    assert compose(_deblur_context("Can it fix only the runner?")).task.text.startswith("Only for the whole image")
+    assert compose(_deblur_context("Can it fix the blurry runner?")).task.text.startswith("Yes")
