@@ -13,11 +13,11 @@ the FAM module?") gets, in the task part, the retrieved sentences that best cove
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
 from agent.capability import NEED_WORDS
+from agent.focus import INTRODUCES, focus_facts, voiced
 from agent.links import scrub, scrub_answer
 from agent.schemas import (
     NOTES_PREFIX,
@@ -30,6 +30,7 @@ from agent.schemas import (
     Workflow,
     WorkflowStep,
 )
+from agent.sentences import LEANS_ON_PREVIOUS, SENTENCE_END, Fact, about_other_variant, split_sentences
 from prompts import render
 
 # --- retrieval plan: what the answer looks up, per workflow stage -------------------------------------------
@@ -114,33 +115,6 @@ def _wanted(aspect: Aspect, needs_upscale: bool, light: bool) -> bool:
     return aspect.when == "always" or (aspect.when == "upscale" and needs_upscale) or (aspect.when == "light" and light)
 
 
-# --- sentences out of passages -----------------------------------------------------------------------------
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
-_MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+\.\s+|#+\s+)")
-# A full stop that ends an abbreviation ("e.g. CLIP", "et al. (2021)") does not end the sentence.
-_ABBREVIATION = re.compile(r"\b(e\.g|i\.e|et\s+al|cf|vs|fig|figs|eq|approx|resp)\.\s", re.IGNORECASE)
-_KEEP = "\u2060"  # a word joiner stands in for the space after an abbreviation while splitting
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage, with list bullets and heading marks removed; headings and fragments dropped."""
-    sentences: list[str] = []
-    for block in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.|#))", text):
-        block = _MARKUP.sub("", " ".join(block.split()))
-        block = _ABBREVIATION.sub(lambda match: f"{match.group(1)}.{_KEEP}", block.replace("**", "").replace("`", ""))
-        for sentence in _SENTENCE_END.split(block):
-            sentence = sentence.strip().replace(_KEEP, " ")
-            # Links belong in the references, never inside a cited fact.
-            if len(sentence.split()) >= 6 and sentence[-1:] in ".!?" and "://" not in sentence:
-                sentences.append(sentence)
-    return sentences
-
-
-_ANAPHORA = re.compile(r"^(?:It|Its|This|These|Those|They|Their|Each|Both|A|The)\b.*\b(?:those|these|them|this)\b"
-                       r"|^(?:It|Its|They|Their|These|Those|This)\b")
-
-
 def _supports(sentence: str, aspect: Aspect) -> bool:
     lowered = f" {sentence.lower()} "
     return all(any(word in lowered for word in group) for group in aspect.require)
@@ -150,29 +124,6 @@ def _overlap(sentence: str, query: str) -> float:
     words = {w for w in re.findall(r"[a-z0-9/+-]{3,}", query.lower())}
     found = {w for w in re.findall(r"[a-z0-9/+-]{3,}", sentence.lower())}
     return len(words & found) / max(len(words), 1)
-
-
-@dataclass
-class Fact:
-    aspect: str
-    stage: str
-    sentence: str
-    source: Source
-
-
-_PLUS = re.compile(r"mimo-unet\s*(?:\+|plus\b)")
-_PLAIN = re.compile(r"mimo-unet(?!\s*(?:\+|plus\b))")
-
-
-def _about_other_variant(sentence: str, networks: tuple[str, ...]) -> bool:
-    """True when the sentence names only a MIMO-UNet variant the card does not recommend (its size is not ours)."""
-    if not networks:
-        return False
-    lowered = sentence.lower()
-    named = {"MIMO-UNet+"} if _PLUS.search(lowered) else set()
-    if _PLAIN.search(lowered):
-        named.add("MIMO-UNet")
-    return bool(named) and not named & set(networks)
 
 
 def select_facts(passages: list[Source], needs_upscale: bool, question: str,
@@ -199,12 +150,12 @@ def select_facts(passages: list[Source], needs_upscale: bool, question: str,
             for i, sentence in enumerate(sentences):
                 if sentence in used or not _supports(sentence, aspect):
                     continue
-                if aspect.key == "size" and _about_other_variant(sentence, networks):
+                if aspect.key == "size" and about_other_variant(sentence, networks):
                     continue
                 if aspect.key == "same-resolution" and not needs_upscale and "upscal" in sentence.lower():
                     continue  # a question that asks for no enlargement is not told what the model cannot enlarge
                 # A sentence that leans on the one before it ("It multiplies...") brings that one along.
-                if _ANAPHORA.match(sentence) and i > 0 and sentences[i - 1] not in used:
+                if LEANS_ON_PREVIOUS.match(sentence) and i > 0 and sentences[i - 1] not in used:
                     sentence = f"{sentences[i - 1]} {sentence}"
                 candidates.append((_overlap(sentence, aspect.query) + 0.5 * source.score, sentence, source))
         candidates.sort(key=lambda item: item[0], reverse=True)
@@ -213,193 +164,6 @@ def select_facts(passages: list[Source], needs_upscale: bool, question: str,
             facts.append(Fact(aspect.key, aspect.stage, sentence, source))
     return facts
 
-
-# --- an open question's own answer --------------------------------------------------------------------------
-
-# Words that say nothing about what a question asks for ("what is the ... of this model?").
-_FILLER = frozenset("""
-a an the is are was were be been being do does did done how what which who why when where can could would should
-will may might must this that these those it its of in on at to for from by with about into as and or but not no
-so than then there their they them i me my we our you your he she his her model models network networks net
-image images photo photos picture pictures explain tell describe mean means please just also use used uses using
-work works working get gets got make makes made variant variants version versions one mimo-unet mimo unet kind
-thing things exactly really actually much many some any more most part parts inside role job purpose
-function method approach technique mechanism idea concept way type between stand stands called name named
-instead need needs enough reach reaches achieve achieves own run runs running able possible have has had having
-give gives take takes expect expected
-""".split())
-# A question word is also answered by these words ("how big" by a parameter count, "fast" by a runtime).
-_RELATED_GROUPS: tuple[tuple[str, str], ...] = (
-    ("big large size heavy small light lightweight compact param params parameter parameters memory",
-     "parameter million lightweight block"),
-    ("fast faster speed slow quick runtime latency", "runtime second speed faster timed"),
-    ("long time timing", "runtime second timed epoch iteration"),
-    ("gpu gpus hardware", "gpu rtx cuda nvidia"),
-    ("data dataset datasets", "gopro realblur data dataset pairs"),
-    ("train trained training learn learned learnt", "train learn"),
-    ("good accurate accuracy psnr ssim score scores result results perform performance quality benchmark",
-     "psnr ssim result reported benchmark"),
-    ("loss losses objective", "loss fourier frequency"),
-    ("wrote write written author authors who", "author"),
-    ("download downloads available release released", "download offer release repository github"),
-    ("code source open implementation", "implementation repository github pytorch"),
-    ("optimizer optimiser optimization optimisation", "adam optimise"),
-    ("difference differences differ compare compared comparison versus vs", "block parameter million psnr runtime"),
-    ("phone phones smartphone mobile handheld", "handheld real shake"),
-    ("hallucinate hallucinates hallucination hallucinating invent invents fabricate", "invent estimate information"),
-    ("fine-tune finetune fine-tuning finetuning retrain retraining", "train learning epoch adam schedule"),
-    ("plasticky plastic waxy smeary fake worse ringing halo halos artifact artifacts oversharpened wrong",
-     "plastic over-smoothed ringing"),
-    ("maximum max largest biggest limit megapixels pixels", "pixel million limit refuse"),
-    ("grayscale greyscale monochrome black-and-white", "grayscale"),
-)
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ed", "s")
-
-
-def _stem(word: str) -> str:
-    """A light suffix strip: 'trained', 'training' -> 'train'; 'layers' -> 'lay'; 'standard' stays whole."""
-    if word.endswith(("ss", "us", "is")):  # "loss", "plus", "analysis" are not plurals
-        return word
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[:-len(suffix)]
-    return word
-
-
-_RELATED = {word: tuple(_stem(w) for w in related.split()) for words, related in _RELATED_GROUPS
-            for word in words.split()}
-_TOKEN = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*\+*")
-
-
-def _variant_marks(token: str) -> set[str]:
-    """'plus' for "MIMO-UNet+", both marks for "MIMO-UNet++", 'plain' for "MIMO-UNet" itself: a sentence naming
-    the variant answers "the Plus"."""
-    if token.endswith("++"):
-        return {"plus", "plusplus"}
-    if token.endswith("+"):
-        return {"plus"}
-    return {"plain"} if token == "mimo-unet" else set()
-
-
-def _sentence_stems(sentence: str) -> set[str]:
-    stems = set()
-    for token in _TOKEN.findall(sentence.lower()):
-        stems |= _variant_marks(token) | {_stem(token.rstrip("+"))}
-    return stems
-
-
-def _question_groups(question: str) -> list[set[str]]:
-    """One set of stems per content word of the question; a sentence answers a word if it holds any of its set."""
-    groups: dict[str, set[str]] = {}
-    tokens = _TOKEN.findall(question.lower())
-    # The plain variant is a part of the question only beside another one ("MIMO-UNet and MIMO-UNet+").
-    both = "mimo-unet" in tokens and any(token.startswith("mimo-unet+") for token in tokens)
-    for token in tokens:
-        word = token.rstrip("+")
-        for mark in _variant_marks(token):
-            if mark != "plain" or both:
-                groups.setdefault(mark, {mark})
-        if word in _FILLER or len(word) < 2 or word.isdigit():
-            continue
-        if re.fullmatch(r"\d+x\d+", word):  # "12000x9000": a question about image size
-            groups.setdefault("pixel", {"pixel", "million", "limit"})
-            continue
-        groups.setdefault(_stem(word), {_stem(word), *_RELATED.get(word, ())})
-    return list(groups.values())
-
-
-def _voiced(sentence: str, source: Source) -> str:
-    """A summary's first-person sentence ("We introduce ...") as the authors' words, so that it is not read as
-    cnaps speaking."""
-    if not re.match(r"(?:We|Our)\b", sentence):
-        return sentence
-    name = source.title.split(":")[0].strip() if ":" in source.title else "this paper"
-    return f'The authors of {name} write: "{sentence[:-1]}".'
-
-
-# The sentence of a paper's summary that says what the paper brings ("We introduce ...").
-_INTRODUCES = re.compile(r"\b(?:we|this\s+(?:work|paper))\s+(?:introduce|propose|present|break|take|enhance|"
-                         r"demonstrate)", re.IGNORECASE)
-# A question of several parts: "X and Y", "X? Y?", "X, Y and Z", "X vs Y", "how does X differ from Y".
-_SEVERAL_PARTS = re.compile(r"\b(?:and|vs\.?|versus|between|as\s+well\s+as|also|differ\w*|compar\w*)\b|&|\?.*\?",
-                            re.IGNORECASE)
-
-
-def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...] = (), limit: int = 3,
-                min_cover: float = 0.5, preferred: frozenset[str] = frozenset(),
-                datasets: tuple[str, ...] = ()) -> list[Fact]:
-    """The sentences of the retrieved passages that best answer the question itself, at most `limit`.
-
-    Each content word of the question counts by its rarity among the candidate sentences; a sentence must answer
-    at least `min_cover` of that weight. When a sentence from the `preferred` urls (the recommended model's paper,
-    code and cnaps's notes, and any related paper the question names) comes within a fifth of that, the other
-    related papers' sentences are not used. A sentence with figures (size, speed, scores) about a variant the card
-    does not recommend is skipped unless the question names that variant; one naming the recommended weights'
-    training data (`datasets`) ranks higher. After the best sentence, further sentences are added only for the
-    parts of the question still unanswered ("... and how many parameters?", "AFF and SCM").
-    """
-    groups = _question_groups(question)
-    if not groups:
-        return []
-    asks_plus = any("plus" in group for group in groups)
-    candidates: list[tuple[str, Source, set[str]]] = []
-    for source in passages:
-        sentences = split_sentences(source.text)
-        # A related paper's short name ("FeatSharp: ...") names each of its summary's sentences.
-        short_name = source.title.split(":")[0] if ":" in source.title else ""
-        named = _sentence_stems(short_name) if len(short_name.split()) == 1 else set()
-        for i, sentence in enumerate(sentences):
-            if _ANAPHORA.match(sentence) and i > 0:
-                sentence = f"{sentences[i - 1]} {sentence}"
-            candidates.append((sentence, source, _sentence_stems(sentence) | named))
-    if not candidates:
-        return []
-    count = len(candidates)
-    weights = [math.log(1 + count / (1 + sum(1 for *_, stems in candidates if stems & group))) for group in groups]
-    total = sum(weights)
-    data = set(datasets)
-    scored = []
-    for sentence, source, stems in candidates:
-        covers = frozenset(i for i, group in enumerate(groups) if stems & group)
-        if not covers:
-            continue
-        if not asks_plus and re.search(r"\d", sentence) and _about_other_variant(sentence, networks):
-            continue  # another variant's figures (size, speed, scores) are not the recommended model's
-        cover = sum(weights[i] for i in covers) / total
-        hits = sum(len(stems & group) for group in groups)  # "6.8 million parameters" beats "a common size"
-        rank = cover + (0.1 if stems & data else 0.0) + (0.05 if _INTRODUCES.search(sentence) else 0.0)
-        scored.append((round(rank, 6), hits, source.score, sentence, source, covers))
-    # The model's own sources answer whenever they come close; a related paper only when they have nothing.
-    floor = 0.8 * min_cover
-    if any(item[0] >= floor and item[4].url in preferred for item in scored):
-        scored = [item for item in scored if item[4].url in preferred]
-    else:
-        floor = min_cover
-    scored.sort(key=lambda item: item[:3], reverse=True)
-    if not scored or scored[0][0] < floor:
-        return []
-    best = scored[0]
-    facts = [Fact("question", "task", best[3], best[4])]
-    used, answered = set(split_sentences(best[3])), set(best[5])
-    for rank, hits, _, sentence, source, covers in scored[1:]:
-        # A second sentence that answers the same parts as the first (two facts of one answer).
-        if covers >= best[5] and hits >= best[1] - 1 and not used & set(split_sentences(sentence)):
-            facts.append(Fact("question", "task", sentence, source))
-            used.update(split_sentences(sentence))
-            answered |= covers
-            break
-    while len(facts) < limit and _SEVERAL_PARTS.search(question):
-        # Then one sentence per part of the question still unanswered ("... and how many parameters?").
-        def fresh(item) -> float:
-            return sum(weights[i] for i in item[5] - answered)
-        options = [item for item in scored if fresh(item) >= 0.2 * total and not used & set(split_sentences(item[3]))]
-        if not options:
-            break
-        item = max(options, key=lambda option: (fresh(option), option[1], option[0]))
-        facts.append(Fact("question", "task", item[3], item[4]))
-        used.update(split_sentences(item[3]))
-        answered |= item[5]
-    return facts
 
 
 # --- references --------------------------------------------------------------------------------------------
@@ -415,9 +179,9 @@ _RESTORATION_WORDS = {
 
 def _what_it_does(summary: str) -> str:
     """The sentence of a summary where the authors say what they introduce, shortened; data, never a link."""
-    sentences = [s.strip() for s in _SENTENCE_END.split(" ".join(summary.split())) if s.strip()]
+    sentences = [s.strip() for s in SENTENCE_END.split(" ".join(summary.split())) if s.strip()]
     for sentence in sentences:
-        if _INTRODUCES.search(sentence):
+        if INTRODUCES.search(sentence):
             break
     else:
         sentence = sentences[0] if sentences else ""
@@ -532,7 +296,7 @@ def _model_names(ctx: AnswerContext) -> str:
 
 
 def _cited(fact: Fact, number: dict[str, int]) -> str:
-    sentence = _voiced(fact.sentence, fact.source)
+    sentence = voiced(fact.sentence, fact.source)
     return f"{sentence[:-1]} [{number[fact.source.url]}]{sentence[-1]}"
 
 

@@ -27,7 +27,6 @@ from pydantic import BaseModel, Field
 
 from agent.cards import Card, RecommendedModel, RelatedPaper
 from agent.errors import KnowledgeError
-from agent.schemas import NOTES_PREFIX
 
 DOCS_DIR = Path(__file__).resolve().parent / "docs"
 # Bump when chunking or document text layout changes: it is part of the store's content hash.

@@ -112,7 +112,7 @@ class RunStore:
         elif _CROP_NAME.match(kind):
             path = folder / f"{kind}.png"
         else:
-            raise NotFoundError(f"unknown file kind: use input, restored, crop-N-before, crop-N-after or report.html")
+            raise NotFoundError("unknown file kind: use input, restored, crop-N-before, crop-N-after or report.html")
         return self._inside(folder, path)
 
     def report(self, run_id: str, fmt: ReportFormat) -> Path:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 TRAIN_PHOTOS = ("skimage:astronaut", "skimage:camera", "skimage:hubble_deep_field", "skimage:retina",

@@ -1,0 +1,57 @@
+"""Sentences out of retrieved passages: splitting, sentences that lean on the one before, and the facts the composer
+cites. Shared by the workflow facts (`agent.compose`) and the open question's own answer (`agent.focus`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agent.schemas import Source
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
+_MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+\.\s+|#+\s+)")
+# A full stop that ends an abbreviation ("e.g. CLIP", "et al. (2021)") does not end the sentence.
+_ABBREVIATION = re.compile(r"\b(e\.g|i\.e|et\s+al|cf|vs|fig|figs|eq|approx|resp)\.\s", re.IGNORECASE)
+_KEEP = "\u2060"  # a word joiner stands in for the space after an abbreviation while splitting
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage, with list bullets and heading marks removed; headings and fragments dropped."""
+    sentences: list[str] = []
+    for block in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.|#))", text):
+        block = _MARKUP.sub("", " ".join(block.split()))
+        block = _ABBREVIATION.sub(lambda match: f"{match.group(1)}.{_KEEP}", block.replace("**", "").replace("`", ""))
+        for sentence in SENTENCE_END.split(block):
+            sentence = sentence.strip().replace(_KEEP, " ")
+            # Links belong in the references, never inside a cited fact.
+            if len(sentence.split()) >= 6 and sentence[-1:] in ".!?" and "://" not in sentence:
+                sentences.append(sentence)
+    return sentences
+
+
+# A sentence that leans on the one before it ("It multiplies...", "The ... of those features").
+LEANS_ON_PREVIOUS = re.compile(r"^(?:It|Its|This|These|Those|They|Their|Each|Both|A|The)\b.*"
+                               r"\b(?:those|these|them|this)\b|^(?:It|Its|They|Their|These|Those|This)\b")
+
+
+@dataclass
+class Fact:
+    aspect: str
+    stage: str
+    sentence: str
+    source: Source
+
+
+_PLUS = re.compile(r"mimo-unet\s*(?:\+|plus\b)")
+_PLAIN = re.compile(r"mimo-unet(?!\s*(?:\+|plus\b))")
+
+
+def about_other_variant(sentence: str, networks: tuple[str, ...]) -> bool:
+    """True when the sentence names only a MIMO-UNet variant the card does not recommend (its size is not ours)."""
+    if not networks:
+        return False
+    lowered = sentence.lower()
+    named = {"MIMO-UNet+"} if _PLUS.search(lowered) else set()
+    if _PLAIN.search(lowered):
+        named.add("MIMO-UNet")
+    return bool(named) and not named & set(networks)
