@@ -25,6 +25,7 @@ NEED_WORDS = {
     "inpaint": "filling in missing or damaged regions",
     "colorize": "adding colour",
     "enhance-light": "brightening a dark image",
+    "tone": "correcting colour or exposure (fading, colour casts, blown highlights)",
     "deartifact": "removing compression artifacts",
     "recognize": "recognising or describing image content",
     "edit": "editing the image (style, background, objects)",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from agent.errors import UsageError
 from agent.schemas import Classification, TaskLabel
+from tools.restoration.zoo import MAX_SCALE
 
 EXAMPLES = Path(__file__).resolve().parent / "data" / "task_examples.jsonl"
 _NEIGHBOURS = 5
@@ -198,6 +200,14 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
         ],
         [],
     ),
+    "tone": (
+        [
+            r"\bfaded\b", r"\b(?:photo|print|picture|image|colou?r)s?\s+(?:is\s+|are\s+)?fading\b", r"\bwashed[- ]out\b", r"\byellow(?:ed|ing|ish)\b", r"\bcolou?r\s+casts?\b",
+            r"\bwhite\s+balance\b", r"\bdiscolou?r\w*", r"\boverexpos\w*", r"\bblown[- ](?:out\b|highlights?\b)",
+            r"\bcolou?rs?\s+(?:look\s+|are\s+|is\s+)?(?:off|wrong|dull|faded)\b",
+        ],
+        [],
+    ),
     "deartifact": (
         [
             r"\bjpe?g\s+(?:compression\s+)?artifacts?", r"\bcompression\s+artifacts?", r"\bblock(?:y|iness|ing)\b",
@@ -323,8 +333,11 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
     # "640x480 to 2560x1920", "256 by 256 ... into a 1024 by 1024", "300 pixel wide ... to 900 pixels"
     sizes = list(re.finditer(r"\b(\d{2,5})\s*(?:x|by)\s*(\d{2,5})\b", text))
     if len(sizes) >= 2:
-        _size_ratio(found, float(sizes[0].group(1)), float(sizes[1].group(1)),
-                    f"{sizes[0].group(0)} -> {sizes[1].group(0)}")
+        (w0, h0), (w1, h1) = ((float(m.group(1)), float(m.group(2))) for m in sizes[:2])
+        # A target of another shape ("640x480 to 1920x1080"): the side that grows more sets the factor, so the
+        # enlarged image covers the target and is cropped to it.
+        small, large = (h0, h1) if h0 > 0 and w0 > 0 and h1 / h0 > w1 / w0 else (w0, w1)
+        _size_ratio(found, small, large, f"{sizes[0].group(0)} -> {sizes[1].group(0)}")
     pixels = list(re.finditer(r"\b(\d{2,5})\s*(?:px|pixels?)\b", text))
     if len(pixels) >= 2 and not sizes:
         _size_ratio(found, float(pixels[0].group(1)), float(pixels[1].group(1)),
@@ -377,11 +390,62 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
 
 def find_scale(question: str) -> tuple[int | None, str | None]:
     """The enlargement factor the question names, as a whole number >= 2, and the phrase that gave it."""
+    scale, evidence, _ = read_scale(question)
+    return scale, evidence
+
+
+def _whole(factor: float) -> bool:
+    return abs(factor - round(factor)) < 1e-6
+
+
+def _factor_words(factor: float) -> str:
+    return f"{factor:g}x"
+
+
+_SIZES = re.compile(r"\b(\d{2,5})\s*(?:x|by)\s*(\d{2,5})\b")
+_AGAIN = re.compile(r"\b(?:then|and)\b.{0,30}\b(?:again|a\s+second\s+time|twice)\b")
+
+
+def _shape_note(text: str, scale: int) -> str | None:
+    """What a target size of another shape means: "640x480 to 1920x1080" is 3x wide but 2.25x tall."""
+    sizes = list(_SIZES.finditer(text))[:2]
+    if len(sizes) < 2:
+        return None
+    (w0, h0), (w1, h1) = ((int(m.group(1)), int(m.group(2))) for m in sizes)
+    if min(w0, h0, w1, h1) == 0 or abs((w1 / w0) / (h1 / h0) - 1) <= 0.02:
+        return None
+    return (f"{w0}x{h0} to {w1}x{h1} changes the picture's shape: the width grows {w1 / w0:.3g}x and the height "
+            f"{h1 / h0:.3g}x. cnaps enlarges both sides by the same factor, {scale}x (to {w0 * scale}x{h0 * scale}); "
+            f"crop that to {w1}x{h1} afterwards (resizing it instead would stretch the picture).")
+
+
+def read_scale(question: str) -> tuple[int | None, str | None, str | None]:
+    """The enlargement factor (a whole number >= 2), the phrase that gave it, and a note for the user when the
+    question names more than that factor says: a second factor, a factor applied twice, a fractional factor, or a
+    target size of another shape."""
     text = normalise(question)[:MAX_CHARS]
-    for factor, evidence in _scale_candidates(text):
-        if 2 <= factor <= 64 and abs(factor - round(factor)) < 1e-6:
-            return int(round(factor)), evidence
-    return None, None
+    found = [(factor, evidence) for factor, evidence in _scale_candidates(text) if 1 < factor <= 64]
+    whole = [(int(round(factor)), evidence) for factor, evidence in found if _whole(factor)]
+    if not whole:
+        if found:  # "1.5x", "720p to 1080p": cnaps cannot plan it, but can say how to get there
+            factor = found[0][0]
+            up = math.ceil(factor)
+            return None, None, (f"{_factor_words(factor)} is not a whole factor, and cnaps enlarges by whole factors "
+                                f"(2x to {MAX_SCALE}x): enlarge {up}x (--scale {up}) and resize the result down to "
+                                f"{factor / up:.0%} of that for {_factor_words(factor)}.")
+        return None, None, None
+    scale, evidence = whole[0]
+    others = list(dict.fromkeys(factor for factor, _ in whole[1:] if factor != scale))
+    repeats = sum(1 for factor, _ in whole if factor == scale)
+    if others:
+        named = " and ".join(f"{factor}x" for factor in [scale, *others])
+        note = (f"You name {named}: this answer plans {scale}x, the first; ask again about "
+                f"{others[0]}x (or pass --scale {others[0]}) for the other.")
+        return scale, evidence, note
+    if repeats >= 2 and _AGAIN.search(text) and scale * scale <= 64:
+        return (scale * scale, f"{evidence}, twice",
+                f"{scale}x and {scale}x again is {scale * scale}x in all: cnaps plans one {scale * scale}x enlargement.")
+    return scale, evidence, _shape_note(text, scale)
 
 
 # --- needs --------------------------------------------------------------------------------------------------------
@@ -524,7 +588,7 @@ def _nearest_label(question: str) -> tuple[str, float, str] | None:
 # --- classify ------------------------------------------------------------------------------------------------------
 
 _NEED_ORDER = ["upscale", "deblur", "downscale", "denoise", "derain", "dehaze", "inpaint", "colorize", "enhance-light",
-               "deartifact", "recognize", "edit"]
+               "tone", "deartifact", "recognize", "edit"]
 
 
 def _ordered(needs: set[str]) -> list[str]:
@@ -546,7 +610,7 @@ def classify(question: str) -> Classification:
     text = normalise(question)[:MAX_CHARS]
     if not text:
         raise UsageError("the question is empty: pass the question text to classify")
-    scale, scale_evidence = find_scale(text)
+    scale, scale_evidence, scale_note = read_scale(text)
     reading = _read(text)
     evidence: list[str] = []
     needs = set(reading.strong)
@@ -593,7 +657,7 @@ def classify(question: str) -> Classification:
     cues = [cue for cue, pattern in _CUES_COMPILED.items() if pattern.search(text)]
     return Classification(label=label, scale=scale, cues=cues, confidence=confidence, needs=_ordered(needs),
                           evidence=evidence, refused=_ordered(reading.refused - needs),
-                          about_model=not needs and bool(about))
+                          about_model=not needs and bool(about), scale_note=scale_note)
 
 
 # --- follow-ups ----------------------------------------------------------------------------------------------------
@@ -643,11 +707,13 @@ def classify_turns(questions: list[str]) -> Classification:
             current, previous = task  # it changes the task, not the question about the model ("why?" stays)
         needs = (set(current.needs) - reading.refused) | set(own.needs)  # "and why?" adds nothing: the task stays
         scale = own.scale or (current.scale if "upscale" in needs else None)
+        scale_note = own.scale_note if own.scale or own.scale_note else (
+            current.scale_note if "upscale" in needs else None)
         current = Classification(
             label=_label_for(needs), scale=scale, cues=list(dict.fromkeys(current.cues + own.cues)),
             confidence=max(own.confidence, min(current.confidence, 0.8)), needs=_ordered(needs),
             evidence=own.evidence + [f"follow-up of: '{' '.join(previous.split())[:80]}'"],
-            refused=_ordered((set(current.refused) | reading.refused) - needs))
+            refused=_ordered((set(current.refused) | reading.refused) - needs), scale_note=scale_note)
         if needs:
             task = (current, previous)
     if current is None:

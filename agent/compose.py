@@ -301,7 +301,7 @@ def _cited(fact: Fact, number: dict[str, int]) -> str:
 
 
 # "Can it fix my photo?", "Will this work on ...?": a question that wants a yes or a no first.
-_YES_NO = re.compile(r"(?:^|[.!?]\s+)(?:(?:and|but|so|also|then|now|ok(?:ay)?)[,\s]+)?"
+_YES_NO = re.compile(r"(?:^|[.!?,;:]\s+|\s[-\u2013\u2014]\s+)(?:(?:and|but|so|also|then|now|ok(?:ay)?)[,\s]+)?"
                      r"(?:(?:can|could|will|would|does|do|is|are|should)\s+(?:it|this|that|the|these|"
                      r"i|you|cnaps|mimo\S*)\b|(?:fix|restore|remove|repair|sharpen|enlarge|upscale)\b)[^.!?]*\?",
                      re.IGNORECASE)
@@ -418,6 +418,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         text += " On your question: " + " ".join(_cited(fact, number) for fact in focus)
     if plan:
         text += f" {plan}"
+    if c.scale_note:
+        text += f" {c.scale_note}"
     if _VIDEO.search(ctx.question) and {"deblur", "upscale"} & set(c.needs):
         text += (" cnaps restores single images: a video has to be split into frames, each restored on its own, "
                  "with nothing that keeps neighbouring frames consistent.")

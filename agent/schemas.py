@@ -39,6 +39,9 @@ class Classification(BaseModel):
         default_factory=list, description="Needs the question refuses ('without deblurring', 'keep the grain').")
     about_model: bool = Field(
         False, description="True for a question about the model itself ('what is the FAM?'), which asks for no task.")
+    scale_note: str | None = Field(
+        None, description="What the scale alone does not say, for the user: a second factor named ('2x or 4x'), a "
+                          "factor applied twice, a fractional factor ('1.5x'), or a target size of another shape.")
 
 
 class Task(BaseModel):

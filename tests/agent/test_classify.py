@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import agent.classify as classify_module
 from agent.cards import load_card
-from agent.classify import classify, find_scale
+from agent.classify import classify, classify_turns, find_scale
 from agent.schemas import TaskLabel
 
 SET = Path(__file__).resolve().parents[1] / "data" / "classify_set.jsonl"
@@ -292,3 +292,40 @@ def test_refused_needs_are_part_of_the_classification():
     assert classify("Deblur it.").refused == []
     turns = classify_module.classify_turns([CARD_QUESTION, "And without enlarging it?"])
     assert turns.refused == ["upscale"] and "upscale" not in turns.needs
+
+
+@pytest.mark.parametrize("question, scale, note", [
+    ("upscale x2 and x4 both", 2, "You name 2x and 4x"),
+    ("should I upscale 2x or 4x?", 2, "ask again about 4x (or pass --scale 4)"),
+    ("upscale 2x then 2x again", 4, "2x and 2x again is 4x in all"),
+    ("upscale it 1.5x please", None, "enlarge 2x (--scale 2) and resize the result down to 75%"),
+    ("go from 720p to 1080p", None, "1.5x is not a whole factor"),
+    ("resize 640x480 to 1920x1080", 3, "3x (to 1920x1440); crop that to 1920x1080"),
+    ("resize 480x640 to 1080x1920", 3, "the width grows 2.25x and the height 3x"),
+    ("from 320x240 to 1280x960", 4, None),
+    ("upscale 4x, 4x is what I need", 4, None),
+])
+def test_scale_notes_say_what_the_factor_leaves_out(question, scale, note):
+    c = classify(question)
+    assert c.scale == scale
+    if note is None:
+        assert c.scale_note is None
+    else:
+        assert note in c.scale_note
+
+
+def test_a_follow_up_with_its_own_scale_drops_the_earlier_note():
+    assert classify_turns(["upscale 2x or 4x?", "what about 3x instead?"]).scale_note is None
+    kept = classify_turns(["upscale 2x or 4x?", "and without deblurring?"])
+    assert kept.scale == 2 and "4x" in kept.scale_note
+
+
+@pytest.mark.parametrize("question, needs", [
+    ("my old family photo is faded and blurry", ["deblur", "tone"]),
+    ("the sky is overexposed, and the street is blurred", ["deblur", "tone"]),
+    ("it has a yellow colour cast", ["tone"]),
+    ("the photo is washed out", ["tone"]),
+    ("the blur is fading towards the edges", ["deblur"]),  # fading blur is not faded colour
+])
+def test_colour_and_exposure_problems_are_needs_the_model_lacks(question, needs):
+    assert classify(question).needs == needs

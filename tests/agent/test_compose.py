@@ -225,6 +225,9 @@ def test_a_yes_no_question_gets_its_verdict_first():
     assert task("Can this remove noise?", ["denoise"], ["denoise"]).startswith("No, not with this model.")
     assert task("And can it fix my shaky photo?", ["deblur"], []).startswith("Yes:")  # a follow-up's question too
     assert task("My photo is blurry; how does it work?", ["deblur"], []).startswith("You are removing")  # no verdict
+    # a question after a comma or a dash is still a yes/no question
+    assert task("It is faded and blurry, can you fix it?", ["deblur", "tone"], ["tone"]).startswith("Only the blur:")
+    assert task("Shaky photo \u2014 will it work?", ["deblur"], []).startswith("Yes:")
 
 
 def test_a_weak_request_gets_a_conditional_verdict_and_the_task_reads_well():
