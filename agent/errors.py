@@ -94,3 +94,10 @@ class DeviceError(CnapsError):
 
     exit_code = 9
     http_status = 503
+
+
+class TrainingError(CnapsError):
+    """A training run cannot go on (its loss diverged); its last good checkpoint is kept."""
+
+    exit_code = 10
+    http_status = 500

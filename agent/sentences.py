@@ -15,14 +15,19 @@ _ABBREVIATION = re.compile(r"\b(e\.g|i\.e|et\s+al|cf|vs|fig|figs|eq|approx|resp)
 _KEEP = "\u2060"  # a word joiner stands in for the space after an abbreviation while splitting
 
 
+def split_at_sentence_ends(text: str, end: re.Pattern = SENTENCE_END) -> list[str]:
+    """`text` cut where `end` matches, except after an abbreviation ("e.g. CLIP", "et al. (2021)")."""
+    protected = _ABBREVIATION.sub(lambda match: f"{match.group(1)}.{_KEEP}", text)
+    return [part.replace(_KEEP, " ") for part in end.split(protected)]
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of a passage, with list bullets and heading marks removed; headings and fragments dropped."""
     sentences: list[str] = []
     for block in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.|#))", text):
-        block = _MARKUP.sub("", " ".join(block.split()))
-        block = _ABBREVIATION.sub(lambda match: f"{match.group(1)}.{_KEEP}", block.replace("**", "").replace("`", ""))
-        for sentence in SENTENCE_END.split(block):
-            sentence = sentence.strip().replace(_KEEP, " ")
+        block = _MARKUP.sub("", " ".join(block.split())).replace("**", "").replace("`", "")
+        for sentence in split_at_sentence_ends(block):
+            sentence = sentence.strip()
             # Links belong in the references, never inside a cited fact.
             if len(sentence.split()) >= 6 and sentence[-1:] in ".!?" and "://" not in sentence:
                 sentences.append(sentence)

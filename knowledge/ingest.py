@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from agent.cards import Card, RecommendedModel, RelatedPaper
 from agent.errors import KnowledgeError
+from agent.sentences import split_at_sentence_ends
 
 DOCS_DIR = Path(__file__).resolve().parent / "docs"
 # Bump when chunking or document text layout changes: it is part of the store's content hash.
@@ -213,7 +214,7 @@ def _split_long(paragraph: str) -> list[str]:
     if _words(paragraph) <= MAX_WORDS:
         return [paragraph]
     pieces, current = [], []
-    for sentence in _SENTENCE.split(paragraph):
+    for sentence in split_at_sentence_ends(paragraph, _SENTENCE):
         for start in range(0, _words(sentence), MAX_WORDS):
             part = " ".join(sentence.split()[start:start + MAX_WORDS])
             if current and _words(" ".join(current)) + _words(part) > MAX_WORDS:

@@ -101,6 +101,14 @@ def test_chunks_stay_within_bounds_and_keep_their_heading():
     assert " ".join(" ".join(p.split()[2:]) for p in passages[:-1]) == paragraph
 
 
+def test_a_long_paragraph_is_never_cut_after_an_abbreviation():
+    sentences = [f"Tools such as model {i}, e.g. CLIP or ViT, see et al. (2021) for more words here." for i in range(40)]
+    passages = chunk_text(" ".join(sentences))
+    assert len(passages) >= 2
+    for passage in passages:
+        assert passage.startswith("Tools such as") and passage.endswith("here.")
+
+
 def test_chunk_ids_are_unique_and_deterministic():
     chunks = [c for d in card_documents(make_card(RAIN, FACES), tiny_docs()) for c in chunk_document(d)]
     again = [c for d in card_documents(make_card(RAIN, FACES), tiny_docs()) for c in chunk_document(d)]

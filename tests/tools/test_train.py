@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from agent.errors import UsageError, WeightsError
+from agent.errors import TrainingError, UsageError, WeightsError
 from tools.restoration import build_model, checkpoint, degrade, synthdata
 from tools.restoration import train as training
 
@@ -79,6 +79,24 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
         assert torch.equal(value, b["model"][key]), key
     events = [json.loads(line) for line in (chunked / training.LOG).read_text().splitlines()]
     assert [e["resume"] for e in events if e["event"] == "start"] == [False, True]
+
+
+def test_a_diverged_run_stops_with_the_fix_and_keeps_its_last_good_checkpoint(tmp_path, monkeypatch):
+    training.train(_config(tmp_path, steps=2))
+    good = torch.load(tmp_path / training.CHECKPOINT, weights_only=True)
+    real_loss = training.mimo_loss
+    monkeypatch.setattr(training, "mimo_loss", lambda outputs, target: real_loss(outputs, target) * float("nan"))
+    with pytest.raises(TrainingError, match=r"diverged at step 3 .* step 2 is kept: .* lower --lr"):
+        training.train(_config(tmp_path, steps=4), resume=True)
+    kept = torch.load(tmp_path / training.CHECKPOINT, weights_only=True)
+    assert kept["step"] == 2
+    for key, value in good["model"].items():
+        assert torch.equal(value, kept["model"][key]), key
+    def no_nan(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    events = [json.loads(line, parse_constant=no_nan) for line in (tmp_path / training.LOG).read_text().splitlines()]
+    assert events[-1] == {**events[-1], "event": "diverged", "last_checkpoint_step": 2}
 
 
 def test_time_limit_pauses_with_a_checkpoint(tmp_path):

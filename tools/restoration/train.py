@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
-from agent.errors import UsageError, WeightsError
+from agent.errors import TrainingError, UsageError, WeightsError
 from tools.atomic import atomic_write
 from tools.restoration import build_model, checkpoint, degrade, synthdata
 
@@ -119,6 +119,11 @@ def mimo_loss(outputs: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor
         frequency = frequency + F.l1_loss(torch.view_as_real(torch.fft.rfft2(output)),
                                           torch.view_as_real(torch.fft.rfft2(label)))
     return content + FFT_WEIGHT * frequency
+
+
+def _finite(model: torch.nn.Module) -> bool:
+    """Whether every weight is a finite number (one device sync)."""
+    return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -249,7 +254,13 @@ def train(config: TrainConfig, resume: bool = False,
 
     rng_states = random_states()
 
+    saved_step = step
+
     def save() -> None:
+        nonlocal saved_step
+        if not _finite(model):
+            return  # never overwrite the last good checkpoint with diverged weights
+        saved_step = step
         payload = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                    "optimizer": optimizer.state_dict(), "generator": rng_states[0],
                    "torch_rng": rng_states[1], "cuda_rng": rng_states[2], "step": step, "devices": devices,
@@ -260,6 +271,9 @@ def train(config: TrainConfig, resume: bool = False,
 
     def emit(event: dict) -> None:
         event = {"step": step, "time": round(time.monotonic() - started, 1), **event}
+        # JSON has no NaN or infinity: a non-finite number is written as null.
+        event = {key: None if isinstance(value, float) and not math.isfinite(value) else value
+                 for key, value in event.items()}
         with open(log_file, "a", encoding="utf-8") as file:
             file.write(json.dumps(event) + "\n")
         if on_event:
@@ -297,6 +311,12 @@ def train(config: TrainConfig, resume: bool = False,
             rng_states = random_states()
             loss_value = loss.item() if (step % config.log_every == 0 or step == config.steps) else loss_value
             if step % config.log_every == 0:
+                if not (math.isfinite(loss_value) and _finite(model)):
+                    emit({"event": "diverged", "last_checkpoint_step": saved_step})
+                    raise TrainingError(
+                        f"training diverged at step {step} (the loss or the weights are no longer finite); the "
+                        f"checkpoint of step {saved_step} is kept: start a new run (another --out) with a lower "
+                        f"--lr and --init {path} to keep its progress")
                 emit({"event": "loss", "loss": round(loss_value, 5), "lr": learning_rate(config, step - 1)})
             if pairs is not None and (step % config.val_every == 0 or step == config.steps):
                 val = validate(model, pairs, cuda)
