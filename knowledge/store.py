@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import chromadb
+from knowledge.chroma import chromadb  # first: chromadb loads without the `overrides` checks
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
