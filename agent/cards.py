@@ -251,7 +251,9 @@ def load_card(path: str | Path) -> Card:
 
 def format_card(card: Card) -> str:
     """Card text in the shared format; `parse_card(format_card(c))` gives back c's question, models and papers."""
-    out = ["You are an AI scientist.", "", "A user has asked the following question:", f'"{card.question}"', "",
+    # Parsing reads \" as a plain quote; a backslash the question itself has before a quote is doubled to survive.
+    question = card.question.replace('\\"', '\\\\"').replace("\\'", "\\\\'")
+    out = ["You are an AI scientist.", "", "A user has asked the following question:", f'"{question}"', "",
            "### Recommended AI Models:"]
     for model in card.models:
         out.append(f"Model: {model.name}")

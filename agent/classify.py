@@ -489,8 +489,6 @@ def _read(text: str) -> _Reading:
         why = _blur_is_a_need(text, match)
         if why:
             reading.ignored.append(f"'{match.group(0)}' ({why})")
-            if why == "avoided":
-                reading.refused.add("deblur")
             if why == "an edit to apply":
                 reading.strong.setdefault("edit", []).append(match.group(0))
             elif why == "caused by low resolution":

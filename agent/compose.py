@@ -335,7 +335,14 @@ def verdict(ctx: AnswerContext) -> str | None:
                 "and a restored image is an estimate, not a measurement.")
     if _TRAINING.search(ctx.question):
         return None  # "can I fine-tune it on my blurry pairs?" asks about training, not about restoring
-    if _compares_models(ctx.question) and _known_entries(ctx.capability) and not _named_papers(ctx):
+    named = _named_papers(ctx)
+    if named and _RUN_IT.search(ctx.question) and _known_entries(ctx.capability):
+        names = _paper_names(named)
+        one = len(named) == 1
+        return (f"cnaps cannot run {names}: it runs only the card's recommended model "
+                f"({ctx.card.models[0].name}); {names} {'is listed as a related paper' if one else 'are listed as related papers'}, "
+                f"not as {'a model' if one else 'models'} to run.")
+    if _compares_models(ctx.question) and _known_entries(ctx.capability) and not named:
         return ("cnaps cannot say which is better: the documents indexed for this card report the recommended "
                 "model's own results and do not compare it with the models you name.")
     if not c.needs or not _YES_NO.search(ctx.question) or not _known_entries(ctx.capability):
@@ -394,12 +401,20 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
     elif not c.needs:
         # An open question: answer it first, from the store, then say what cnaps would run.
         about = c.about_model
-        text = ("Your question is about the recommended model itself" if about else
+        named = _named_papers(ctx)
+        text = (f"Your question is about {_paper_names(named)}, "
+                f"{'one of the card' if len(named) == 1 else 'the card'}'s related papers" if named else
+                "Your question is about the recommended model itself" if about else
                 "Your question names no task cnaps recognises (deblurring or enlarging)")
+        card_says = _what_the_card_gives(ctx, named, number or {}) if named else None
+        if card_says:
+            focus = [fact for fact in focus if fact.source.url in {p.paper or p.github for p in named}]
         own = re.search(r"\b(?:my|our)\b", ctx.question, re.IGNORECASE)  # "what PSNR can I expect on my photo?"
         text += ("; your image was restored too (see the output step)." if ctx.restoration is not None else
-                 " rather than a restoration of your own." if about and not own else ".")
-        if focus and number:
+                 " rather than a restoration of your own." if about and not own and not named else ".")
+        if card_says:
+            text += " " + card_says
+        elif focus and number:
             text += " In short: " + " ".join(_cited(fact, number) for fact in focus)
         else:
             text += (" The documents indexed for this card hold no passage that answers it directly; the workflow "
@@ -510,8 +525,55 @@ def _compares_models(question: str) -> bool:
 
 def _named_papers(ctx: AnswerContext) -> list:
     """The card's related papers the question names, by the name before a colon in the title or by the full title
-    ("FeatSharp", "CoF", "Mask2Alpha" when the summary introduces it)."""
-    question = ctx.question.lower()
+    ("FeatSharp", "CoF", "Mask2Alpha" when the summary introduces it). A question that names none but points back
+    ("could I use it instead?", "what is in its repository?") takes those the user's previous turn named."""
+    named = _papers_named_in(ctx, ctx.question)
+    if named or not _POINTS_BACK.search(ctx.question):
+        return named
+    for earlier in reversed([text for role, text in ctx.history if role == "user" and text.strip()]):
+        named = _papers_named_in(ctx, earlier)
+        if named or not _POINTS_BACK.search(earlier):  # a chain of "it"s goes back to the turn that named one
+            return named
+    return []
+
+
+# "Can I use CoF to deblur?", "could I run it instead?": a request to run a related paper's method.
+_RUN_IT = re.compile(r"\b(?:use|using|run|running|try|apply|switch\s+to)\b", re.IGNORECASE)
+_WHO_WROTE = re.compile(r"\bwho\s+(?:wrote|writes|made|created|authored|developed|published|proposed)\b|"
+                        r"\bauthors?\b|\bwritten\s+by\b", re.IGNORECASE)
+_CODE = re.compile(r"\b(?:code|github|repo|repository|implementation|open[- ]source)\b", re.IGNORECASE)
+
+
+def _paper_names(papers: list) -> str:
+    names = [paper.title.split(":")[0].strip() for paper in papers]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _what_the_card_gives(ctx: AnswerContext, papers: list, number: dict[str, int]) -> str | None:
+    """Who wrote a related paper, or where its code is, answered from what the card gives for it (title, summary,
+    links); None for other questions."""
+    sentences = []
+    for paper in papers:
+        name = paper.title.split(":")[0].strip()
+        paper_ref = f" [{number[paper.paper]}]" if paper.paper in number else ""
+        if _WHO_WROTE.search(ctx.question):
+            sentences.append(f"The card gives {name}'s title, summary and paper link{paper_ref}, but not its authors.")
+        elif _CODE.search(ctx.question):
+            if paper.github and paper.github in number:
+                sentences.append(f"The card links code for {name}: its GitHub repository [{number[paper.github]}]; "
+                                 "cnaps has not indexed that repository's contents.")
+            else:
+                sentences.append(f"The card links no code for {name}, only its paper{paper_ref}.")
+    return " ".join(sentences) or None
+
+
+# "it", "its", "this paper", "they": a question that leans on the thing the turn before named.
+_POINTS_BACK = re.compile(r"\b(?:it|its|this\s+(?:one|paper|model|method)|that\s+(?:one|paper|model|method)|they|"
+                          r"them|their)\b", re.IGNORECASE)
+
+
+def _papers_named_in(ctx: AnswerContext, question: str) -> list:
+    question = question.lower()
     named = []
     for paper in ctx.card.papers:
         names = {paper.title.split(":")[0].strip().lower(), paper.title.strip().lower()}

@@ -167,3 +167,29 @@ def test_a_psnr_question_about_ones_own_photo_is_told_psnr_needs_a_reference(hom
     answer = ask(load_card(shared_cards[0]), question="What PSNR can I expect on my photo?", llm="none")
     assert "sharp reference" in answer.task.text and "rather than a restoration of your own" not in answer.task.text
     assert re.search(r"sharp reference[^\[]*\[\d+\]", answer.task.text)  # cited, to cnaps's notes
+
+
+def test_questions_about_a_related_paper_are_answered_from_what_the_card_gives_for_it(home, shared_cards):
+    card = load_card(shared_cards[0])  # FeatSharp (paper only), CoF (paper and GitHub), Elastic-DETR
+    authors = ask(card, question="Who wrote FeatSharp?", llm="none").task.text
+    assert "The card gives FeatSharp's title, summary and paper link" in authors and "not its authors" in authors
+    assert "Sung-Jin Cho" not in authors  # MIMO-UNet's authors are not FeatSharp's
+    assert "The card links no code for FeatSharp" in ask(card, question="Is there code for FeatSharp?",
+                                                         llm="none").task.text
+    code = ask(card, question="Where is the code for CoF?", llm="none")
+    github = next(r.n for r in code.references if r.url == "https://github.com/gavin001201/cof")
+    assert f"The card links code for CoF: its GitHub repository [{github}]" in code.task.text
+    run = ask(card, question="Can I use CoF to deblur my photo?", llm="none").task.text
+    assert run.startswith("cnaps cannot run CoF: it runs only the card's recommended model")
+    assert not run.startswith("Yes")
+
+
+def test_it_in_a_follow_up_points_back_to_the_paper_an_earlier_turn_named(home, shared_cards):
+    card = load_card(shared_cards[0])
+    history = [("user", "What does FeatSharp do?"), ("assistant", "..."),
+               ("user", "Could I use it instead of MIMO-UNet?"), ("assistant", "...")]
+    follow = ask(card, question="What is in its GitHub repository?", history=history, llm="none").task.text
+    assert follow.startswith("Your question is about FeatSharp") and "The card links no code for FeatSharp" in follow
+    unrelated = [("user", "How many parameters does MIMO-UNet have?"), ("assistant", "...")]
+    own = ask(card, question="What is in its GitHub repository?", history=history + unrelated, llm="none").task.text
+    assert "FeatSharp" not in own  # the chain of "it"s stops at a turn about something else

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agent.cards import (
@@ -181,6 +181,8 @@ _papers = st.lists(st.builds(RelatedPaper, title=_line, paper=st.none() | _url, 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(question=_line, models=_models, papers=_papers, crlf=st.booleans())
+@example(question='\\"', models=[RecommendedModel(name="0")], papers=[], crlf=False)  # a backslash before a quote
+@example(question="it\\'s", models=[RecommendedModel(name="0")], papers=[], crlf=True)
 def test_generated_cards_round_trip(question, models, papers, crlf):
     card = Card(question=question, models=models, papers=papers)
     text = format_card(card)
