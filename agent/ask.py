@@ -15,7 +15,7 @@ from typing import Literal
 
 from agent.cards import Card
 from agent.compose import compose, retrieval_queries, training_datasets
-from agent.errors import CnapsError, UsageError, WeightsError
+from agent.errors import UsageError
 from agent.schemas import Answer, AnswerContext, Source
 from agent.settings import get_settings
 from tools.restoration.record import ToolRun
@@ -134,8 +134,8 @@ def restore_for_card(
     When the recommended model has no weights here (official or project), another official checkpoint of the same
     network, or else the plain MIMO-UNet, runs instead (`zoo.runner_candidates`), and the record says so.
     """
-    from tools.restoration import Restorer
-    from tools.restoration.zoo import find, runner_candidates
+    from tools.restoration.zoo import find
+    from tools.restore import open_restorer
 
     candidates = [model] if model else [m.name for m in card.models if find(m.name) is not None]
     if not candidates:
@@ -152,17 +152,8 @@ def restore_for_card(
         output = out_dir / f"{image.stem}-restored-{stamp}-{counter}.png"
 
     kwargs = {"device": device} if device else {}
-    first_error: CnapsError | None = None
-    tried = [entry.id for entry in runner_candidates(candidates)] if weights is None and not model else candidates
-    for model_id in tried:
-        try:
-            restorer = Restorer(model_id, weights=weights, **kwargs)
-        except WeightsError as error:
-            first_error = first_error or error
-            continue
-        run = restorer.run(image, scale=scale, output=output, progress=progress)
-        if first_error is not None:
-            run.notes.append(f"{candidates[0]} could not run ({first_error}); cnaps ran {model_id} instead.")
-        return run
-    assert first_error is not None
-    raise first_error
+    restorer, note = open_restorer(candidates, weights=weights, fall_back=not model, **kwargs)
+    run = restorer.run(image, scale=scale, output=output, progress=progress)
+    if note:
+        run.notes.append(note)
+    return run

@@ -202,9 +202,10 @@ def restore(
 
     from agent.errors import InputFileError
     from agent.settings import get_settings
-    from tools.restoration.engine import Restorer, check_scale
+    from tools.restoration.engine import check_scale
     from tools.restoration.imageio import batch_pairs, check_output, open_image
     from tools.restoration.metrics import assess, check_reference
+    from tools.restore import open_restorer
 
     check_scale(scale)
     if not input_path.exists():
@@ -217,8 +218,9 @@ def restore(
     settings = get_settings().restore
     if compare is not None and not compare.is_dir():
         check_reference(compare, input_path, scale, settings.max_pixels)  # before the run, not after
-    restorer = Restorer(model, weights=weights, device=device or settings.device,
-                        precision=precision or settings.precision, tile=tile or settings.tile)
+    # The Plus and RealBlur ids without their official checkpoints run MIMO-UNet, and each record says so.
+    restorer, stand_in = open_restorer([model], weights=weights, device=device or settings.device,
+                                       precision=precision or settings.precision, tile=tile or settings.tile)
     console = Console(stderr=True)
     records, failures, finished = [], [], 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -235,6 +237,8 @@ def restore(
             reference = _reference_for(compare, source, scale, settings.max_pixels, console)
             try:
                 run = restorer.run(source, scale=scale, output=target, overwrite=overwrite, progress=on_tile)
+                if stand_in:
+                    run.notes.append(stand_in)
             except (InputFileError, OutputError) as error:
                 if len(pairs) == 1:
                     raise

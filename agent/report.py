@@ -14,6 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -250,21 +251,35 @@ def report_format(path: Path) -> ReportFormat:
     return fmt
 
 
-def html_to_pdf(html: str) -> bytes:
+@lru_cache(maxsize=1)
+def pdf_unavailable() -> str | None:
+    """Why PDF reports cannot be written here (weasyprint or its pango library missing), or None when they can."""
     from PIL import ImageFile
 
     # Importing weasyprint sets PIL's process-wide LOAD_TRUNCATED_IMAGES; put it back, or every later decode in
     # this process (uploads included) would accept truncated files.
     truncated_ok = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
-        from weasyprint import HTML
+        import weasyprint  # noqa: F401
     except (ImportError, OSError) as error:
-        raise OutputError(
-            f"PDF reports need weasyprint and the pango library ({error}): pip install weasyprint, "
-            "apt-get install libpango-1.0-0 libpangoft2-1.0-0, or write .html instead"
-        ) from None
+        return " ".join(str(error).split())[:160]
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = truncated_ok
+    return None
+
+
+def require_pdf() -> None:
+    reason = pdf_unavailable()
+    if reason is not None:
+        raise OutputError(
+            f"PDF reports need weasyprint and the pango library ({reason}): pip install 'cnaps[pdf]' (or "
+            "weasyprint), apt-get install libpango-1.0-0 libpangoft2-1.0-0, or write .html instead")
+
+
+def html_to_pdf(html: str) -> bytes:
+    require_pdf()
+    from weasyprint import HTML
+
     return HTML(string=html).write_pdf()
 
 
@@ -288,6 +303,8 @@ def check_output(path: str | os.PathLike[str], overwrite: bool = False,
     one of the inputs, or a folder that does not exist. Returns the format."""
     path = Path(path)
     fmt = report_format(path)
+    if fmt == "pdf":
+        require_pdf()
     for source in inputs:
         if source is not None and Path(source).exists() and path.exists() and path.samefile(source):
             raise OutputError(f"the report {path} would overwrite an input: choose another output name")

@@ -10,8 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent.errors import UsageError
 
 
 class RestoreSettings(BaseModel):
@@ -21,9 +23,10 @@ class RestoreSettings(BaseModel):
     )
     tile: str = Field("auto", description="'auto' (largest tile within the memory budget), 'none', or a size in pixels.")
     max_pixels: int = Field(
-        60_000_000, description="Refuse images with more pixels than this (decompression-bomb guard)."
+        60_000_000, description="Refuse images with more pixels than this (decompression-bomb guard).", ge=1
     )
-    cpu_memory_budget_mb: int = Field(1024, description="Peak working memory the CPU engine aims to stay under.")
+    cpu_memory_budget_mb: int = Field(1024, description="Peak working memory the CPU engine aims to stay under.",
+                                      ge=64)
 
 
 class LLMSettings(BaseModel):
@@ -31,18 +34,20 @@ class LLMSettings(BaseModel):
         "auto", description="'auto' uses the endpoint when OPENAI_API_KEY or OPENAI_BASE_URL is set; 'none' never."
     )
     model: str = Field("gpt-4o-mini", description="Chat model name sent to the endpoint.")
-    timeout: float = Field(60.0, description="Seconds before one request to the endpoint is abandoned.")
-    retries: int = Field(2, description="Retries with exponential backoff after a failed request.")
-    max_tokens: int = Field(1500, description="Cap on generated tokens per request (a full JSON answer needs ~1000).")
-    temperature: float = Field(0.1, description="Sampling temperature.")
-    history_tokens: int = Field(1500, description="Chat history kept for follow-ups, in tokens (about 4 characters each).")
+    timeout: float = Field(60.0, description="Seconds before one request to the endpoint is abandoned.", gt=0)
+    retries: int = Field(2, description="Retries with exponential backoff after a failed request.", ge=0, le=10)
+    max_tokens: int = Field(1500, description="Cap on generated tokens per request (a full JSON answer needs ~1000).",
+                            ge=200)
+    temperature: float = Field(0.1, description="Sampling temperature.", ge=0, le=2)
+    history_tokens: int = Field(1500, description="Chat history kept for follow-ups, in tokens (about 4 characters each).",
+                                ge=0)
 
 
 class ServerSettings(BaseModel):
     max_upload_bytes: int = Field(20 * 1024 * 1024, description="Largest accepted upload, in bytes.")
     max_card_bytes: int = Field(256 * 1024, description="Largest accepted card text, in bytes.")
-    workers: int = Field(1, description="Restoration jobs that run at once.")
-    queue_size: int = Field(4, description="Restoration jobs that may wait; beyond this the API answers 429.")
+    workers: int = Field(1, description="Restoration jobs that run at once.", ge=1)
+    queue_size: int = Field(4, description="Restoration jobs that may wait; beyond this the API answers 429.", ge=0)
     keep_runs: int = Field(200, description="Finished web runs kept on disk; older ones are deleted as new ones start.",
                            ge=1)
 
@@ -96,5 +101,15 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once. Tests call `get_settings.cache_clear()` after changing the environment."""
-    return Settings()
+    """The process-wide settings, read once. Tests call `get_settings.cache_clear()` after changing the environment.
+
+    A value the environment sets wrong is a `UsageError` that names the variable, what it holds and what it takes.
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        problem = error.errors()[0]
+        variable = "CNAPS_" + "__".join(str(part).upper() for part in problem["loc"])
+        given = str(problem.get("input"))[:40]
+        raise UsageError(f"{variable}={given!r} is not a valid setting ({problem['msg'][0].lower()}"
+                         f"{problem['msg'][1:]}): fix or unset {variable}") from None

@@ -1,6 +1,6 @@
 """Wall time of `cnaps ask` with the knowledge index built, plus what it is made of.
 
-    PYTHONPATH=. python benchmarks/ask_latency.py [--card ../shared/cards/000_95d455792278b8ff.txt] [--runs 5]
+    PYTHONPATH=. python benchmarks/ask_latency.py [--card agent/data/cards/000_95d455792278b8ff.txt] [--runs 5]
         [--with-sentence-transformers] [--json results.json]
 
 Each `ask` runs in a fresh `python -m agent.cli ask CARD --format json` process in a temporary CNAPS_HOME, with no
@@ -27,7 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-DEFAULT_CARD = REPO.parent / "shared" / "cards" / "000_95d455792278b8ff.txt"
+# The shared card beside a development checkout, else its copy bundled with the package.
+DEFAULT_CARD = next((path for path in (REPO.parent / "shared" / "cards" / "000_95d455792278b8ff.txt",
+                                       REPO / "agent" / "data" / "cards" / "000_95d455792278b8ff.txt")
+                     if path.is_file()), REPO / "agent" / "data" / "cards" / "000_95d455792278b8ff.txt")
 QUERIES = [
     "How does this model recreate such detailed scenes from minimal input?",
     "the blurred image is given to the network at full, half and quarter resolution",

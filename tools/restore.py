@@ -25,6 +25,34 @@ class RestoreRequest(BaseModel):
     device: str | None = Field(None, description="'auto', 'cpu' or 'cuda'; default from settings.")
 
 
+def open_restorer(model_ids: list[str], weights: Path | str | None = None, fall_back: bool = True,
+                  **options) -> tuple["Restorer", str | None]:
+    """A Restorer for the first of `model_ids`, and a note when another model had to stand in.
+
+    With explicit `weights`, or `fall_back=False`, only the first id is tried. Otherwise, when it has no weights
+    here (official or project), the other candidates of `zoo.runner_candidates` are tried in order (another
+    official checkpoint of the same network, then the plain MIMO-UNet) and the note says which ran instead.
+    """
+    from agent.errors import WeightsError
+    from tools.restoration import Restorer
+    from tools.restoration.zoo import find, runner_candidates
+
+    first = model_ids[0]
+    if weights is not None or not fall_back or find(first) is None:  # an unknown id fails with the zoo's message
+        return Restorer(first, weights=weights, **options), None
+    first_error: WeightsError | None = None
+    for entry in runner_candidates(model_ids):
+        try:
+            restorer = Restorer(entry.id, **options)
+        except WeightsError as error:
+            first_error = first_error or error
+            continue
+        note = None if first_error is None else f"{first} could not run ({first_error}); cnaps ran {entry.id} instead."
+        return restorer, note
+    assert first_error is not None
+    raise first_error
+
+
 def _default_output(image: Path) -> Path:
     from agent.settings import get_settings
 

@@ -237,7 +237,10 @@ class Server:
             run["input_url"] = self.runs.url(run_id, "input")
             run["crops"] = crops
         data["report_url"] = self.runs.url(run_id, "report.html")
-        data["report_urls"] = {fmt: self.runs.url(run_id, f"report.{fmt}") for fmt in REPORT_MEDIA}
+        from agent.report import pdf_unavailable
+
+        data["report_urls"] = {fmt: self.runs.url(run_id, f"report.{fmt}") for fmt in REPORT_MEDIA
+                               if fmt != "pdf" or pdf_unavailable() is None}  # no link that would answer 500
         data["question"] = req.question
         data["session_id"] = req.session.id
         data["run_id"] = run_id

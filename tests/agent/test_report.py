@@ -166,6 +166,17 @@ def test_cli_report_writes_html_and_refuses_to_overwrite(monkeypatch, capsys, tm
     assert code == UsageError.exit_code and len(scripted.calls) == 1
 
 
+def test_a_pdf_report_without_weasyprint_is_refused_before_any_restoration(monkeypatch, capsys, tmp_path):
+    scripted = ScriptedAsk()
+    monkeypatch.setattr("agent.ask.ask", scripted)
+    monkeypatch.setattr("agent.report.pdf_unavailable", lambda: "No module named 'weasyprint'")
+    image = tmp_path / "photo.png"
+    image.write_bytes(blurry_png())
+    code, _, err = run_cli(monkeypatch, capsys, "report", "--image", str(image), "-o", str(tmp_path / "r.pdf"))
+    assert code == OutputError.exit_code and err.count("\n") == 1 and "pip install 'cnaps[pdf]'" in err
+    assert scripted.calls == [] and sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
 def test_report_without_an_image_still_has_the_three_sections():
     answer = ScriptedAsk()(bundled_card(), question="How does MIMO-UNet deblur?")
     html = render_report(answer, "How does MIMO-UNet deblur?", "html")

@@ -298,3 +298,15 @@ def test_real_process_bad_image_and_bad_card(corpus, tiny_weights, tmp_path):
     result = run_cli("ask", corpus.cards["binary"])
     assert_one_line_error(result.returncode, result.stdout, result.stderr, "binary")
     assert result.returncode == 3
+
+
+@pytest.mark.parametrize("variable, value, hint", [
+    ("CNAPS_RESTORE__PRECISION", "fp8", "'auto', 'fp32', 'fp16' or 'bf16'"),
+    ("CNAPS_LLM__MODE", "openia", "CNAPS_LLM__MODE"),
+    ("CNAPS_LLM__TIMEOUT", "0", "greater than 0"),
+    ("CNAPS_SERVER__KEEP_RUNS", "0", "CNAPS_SERVER__KEEP_RUNS"),
+])
+def test_a_bad_setting_in_the_environment_is_one_line_naming_the_variable(tmp_path, variable, value, hint):
+    done = run_cli("ask", "--question", "deblur my photo", env={variable: value, "CNAPS_HOME": str(tmp_path)})
+    line = assert_one_line_error(done.returncode, done.stdout, done.stderr, hint)
+    assert f"{variable}='{value}'" in line and done.returncode == 2

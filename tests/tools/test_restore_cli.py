@@ -188,3 +188,23 @@ def test_typed_tool_restores_into_the_outputs_folder(tmp_path, tiny_weights):
     assert run.input_path == str(source) and "outputs" in run.image_path
     with pytest.raises(ValueError):
         RestoreRequest(image=source, scale=9)
+
+
+def test_a_plus_id_without_its_checkpoint_runs_mimo_unet_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CNAPS_WEIGHTS_DIR", raising=False)
+    source, target = _image(tmp_path / "in.png", 24, 16), tmp_path / "out.png"
+    code, out, err = cnaps(monkeypatch, capsys, "restore", source, target, "-m", "Deblur-MIMO-UNet-RealBlur",
+                           "--device", "cpu", "--format", "json")
+    assert code == 0, err
+    record = json.loads(out)[0]["record"]
+    assert record["model_id"] == "MIMO-UNet" and record["weights"]["provenance"] == "project"
+    assert any("Deblur-MIMO-UNet-RealBlur could not run" in note and "cnaps ran MIMO-UNet instead" in note
+               for note in record["notes"])
+    with Image.open(target) as image:
+        assert image.size == (24, 16)
+
+
+def test_an_unknown_model_id_is_not_replaced_by_another(tmp_path, monkeypatch, capsys):
+    source, target = _image(tmp_path / "in.png"), tmp_path / "out.png"
+    code, out, err = cnaps(monkeypatch, capsys, "restore", source, target, "-m", "ESRGAN", "--device", "cpu")
+    assert code != 0 and "ESRGAN" in err and not target.exists()
