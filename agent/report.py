@@ -9,6 +9,7 @@ kept unless `overwrite=True`.
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import os
 import re
@@ -260,7 +261,7 @@ def pdf_unavailable() -> str | None:
     # this process (uploads included) would accept truncated files.
     truncated_ok = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
-        import weasyprint  # noqa: F401
+        importlib.import_module("weasyprint")
     except (ImportError, OSError) as error:
         return " ".join(str(error).split())[:160]
     finally:
