@@ -7,7 +7,13 @@
 - the three sections are present: a task text, a workflow with input, model and output steps, references;
 - every citation marker [n] resolves to a reference, and the workflow cites at least once;
 - the task label (and scale) agrees with the classifier, or the answer explains the disagreement; the mismatch
-  flag agrees with the capability check (it is a fact about the models, not an opinion).
+  flag agrees with the capability check (it is a fact about the models, not an opinion);
+- every number with a decimal point or of two or more digits appears in the retrieved passages, the restoration
+  record, the question or the composer's own grounded draft (a PSNR, parameter count or timing the model made up
+  is caught; a small whole number such as "3 ms" is not);
+- what ran is said as the record says it: no "official weights" when project weights ran, no GPU or half
+  precision when the CPU ran in fp32; and the model is not said to enlarge when the capability check says it
+  cannot.
 
 `strip_unprovided_links` and `scrub_text` are the last line of defence: whatever passed or failed, an unprovided link
 is replaced before anything is shown, and `LinkFilter` does the same for text streamed token by token.
@@ -101,13 +107,20 @@ def card_documents(ctx: AnswerContext) -> dict[str, str]:
         for url in (paper.paper, paper.github):
             if url:
                 owners.setdefault(url, paper.title)
-    return owners
+    # A link's own path names its document too: ".../Cho_Rethinking_Coarse-To-Fine_Approach_..._paper.pdf".
+    return {url: f"{name} {' '.join(re.split(r'[/_.-]+', url.split('://')[-1].partition('/')[2]))}".strip()
+            for url, name in owners.items()}
 
 
-def check(answer: Answer, ctx: AnswerContext, label_note: str = "") -> list[str]:
-    """Every way `answer` is not grounded in `ctx`; an empty list means it may be shown."""
+def check(answer: Answer, ctx: AnswerContext, label_note: str = "", grounded: str = "") -> list[str]:
+    """Every way `answer` is not grounded in `ctx`; an empty list means it may be shown. `grounded` is text whose
+    numbers are known to be grounded (the composer's own answer for the same context)."""
     provided = ctx.card.provided_links
     problems: list[str] = []
+    run = ctx.restoration
+    allowed_text = " ".join([ctx.question, grounded, str(getattr(ctx.capability, "plan", "") or ""),
+                             *(f"{s.title} {s.text}" for s in ctx.passages),
+                             run.model_dump_json() if run is not None else ""])
 
     seen: set[str] = set()
     for where, text in _texts(answer):
@@ -131,6 +144,66 @@ def check(answer: Answer, ctx: AnswerContext, label_note: str = "") -> list[str]
         problems.append("the workflow cites no reference: mark each fact with the [n] of its reference")
 
     problems += _task_problems(answer, ctx, label_note)
+    problems += _number_problems(answer, ctx, allowed_text)
+    problems += _claim_problems(answer, ctx)
+    return problems
+
+
+_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])\d+(?:\.\d+)?")
+_NEGATED = re.compile(r"\b(?:not|no|never|cannot|can't|doesn't|does\s+not|isn't|aren't|without|instead|rather\s+than|"
+                      r"unlike)\b", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _numbers(text: str) -> list[str]:
+    return [match.group(0).replace(",", "") for match in _NUMBER.finditer(CITATION.sub(" ", text or ""))]
+
+
+def _prose(answer: Answer) -> Iterator[tuple[str, str]]:
+    """The answer's own sentences (task and workflow), where they stand."""
+    for where, text in _texts(answer):
+        if where == "task" or where.startswith("workflow"):
+            for sentence in _SENTENCE.split(text or ""):
+                yield where, sentence
+
+
+def _number_problems(answer: Answer, ctx: AnswerContext, allowed_text: str) -> list[str]:
+    known = {float(n) for n in _numbers(allowed_text)}
+    problems: list[str] = []
+    for where, sentence in _prose(answer):
+        for number in _numbers(sentence):
+            if "." not in number and len(number) < 2:
+                continue  # "three scales", "3x3": too common to tell a made-up one apart
+            value, decimals = float(number), len(number.partition(".")[2])
+            if not any(abs(value - k) <= 0.5 * 10 ** -decimals + 1e-9 for k in known):
+                problems.append(f"{where} states {number}, which no passage, the restoration record or the question "
+                                f"holds ('{sentence.strip()[:90]}'): quote numbers from the passages only")
+    return problems
+
+
+def _claim_problems(answer: Answer, ctx: AnswerContext) -> list[str]:
+    """Claims about what ran, or about what the model can do, that the record or the capability check contradict."""
+    run = ctx.restoration
+    cannot_enlarge = "upscale" in (getattr(ctx.capability, "missing", []) or [])
+    problems: list[str] = []
+    for where, sentence in _prose(answer):
+        plain = not _NEGATED.search(sentence)
+        if run is not None and plain and run.weights.provenance != "official" and re.search(
+                r"\b(?:official|authors'?|pretrained\s+gopro|gopro|realblur)\s+(?:\w+\s+){0,2}(?:checkpoint|weights)\b",
+                sentence, re.IGNORECASE) and re.search(r"\b(?:ran|run|used|restored)\b", sentence, re.IGNORECASE):
+            problems.append(f"{where} says official weights ran, but the record says {run.weights.provenance} "
+                            "weights ran: say which weights ran as the record does")
+        if run is not None and plain and run.device.startswith("cpu") and re.search(
+                r"\b(?:ran|run|executed|processed)\b[^.]*\b(?:GPU|CUDA|H100|A100|RTX)\b", sentence, re.IGNORECASE):
+            problems.append(f"{where} says the restoration ran on a GPU, but the record says {run.device}")
+        if run is not None and plain and run.precision == "fp32" and re.search(
+                r"\b(?:ran|run)\b[^.]*\b(?:fp16|bf16|half[- ]precision)\b", sentence, re.IGNORECASE):
+            problems.append(f"{where} gives a precision other than the record's {run.precision}")
+        if cannot_enlarge and plain and re.search(
+                r"\b(?:network|model|MIMO-UNet\+?|it)\s+(?:\w+\s+){0,3}?(?:enlarges|upscales|upsamples|"
+                r"super-resolves|increases\s+the\s+resolution)\b", sentence, re.IGNORECASE):
+            problems.append(f"{where} says the model enlarges the image, but it keeps the input's size; the "
+                            "enlargement is interpolation before the network")
     return problems
 
 
@@ -147,10 +220,14 @@ def _reference_problems(answer: Answer, ctx: AnswerContext) -> list[str]:
         for url in (model.paper, model.github):
             if url and url not in cited:
                 problems.append(f"the recommended model {model.name}'s link {url} is missing from the references")
+    notes = {source.url for source in ctx.passages if source.url.startswith(NOTES_PREFIX)}
     for ref in answer.references:
         owner = owners.get(ref.url)
         if owner is None:
-            continue  # reported with the links
+            if ref.url not in notes and ref.url not in ctx.card.provided_links:
+                problems.append(f"reference [{ref.n}] ('{ref.title[:60]}') points at '{ref.url[:80]}', which is not a "
+                                "link the card provides: cite only the documents listed under REFERENCES")
+            continue
         words = _tokens(ref.title)
         score = {url: len(words & _tokens(name)) for url, name in owners.items()}
         best = max(score.values())

@@ -19,6 +19,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -231,7 +232,17 @@ def agent_tools(ctx: AnswerContext) -> list[BaseTool]:
 
         def restore(scale: int = 1, model_id: str | None = None) -> str:
             model = model_id or ctx.restoration.model_id
-            return restore_image(RestoreRequest(image=image, scale=scale, model_id=model)).model_dump_json()
+            # Beside the restoration cnaps already ran for the question (the web app's run folder, --output-dir).
+            output = None
+            if ctx.restoration.image_path:
+                folder, stem = Path(ctx.restoration.image_path).parent, Path(image).stem
+                output = folder / f"{stem}-agent-x{scale}.png"
+                counter = 1
+                while output.exists():
+                    counter += 1
+                    output = folder / f"{stem}-agent-x{scale}-{counter}.png"
+            request = RestoreRequest(image=image, scale=scale, model_id=model, output=output)
+            return restore_image(request).model_dump_json()
 
         tools.append(StructuredTool.from_function(restore, name="restore_image", description=restore_image.__doc__,
                                                   args_schema=RestoreArgs))
@@ -360,8 +371,9 @@ class AgentRun:
                            + "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else "") + ")")
         assert answer is not None
         answer, removed = strip_unprovided_links(answer, self.ctx.card.provided_links)
-        note = f"Written by the language model {self.model_name} and checked by cnaps' grounding guard"
-        answer.notes.append(note + (" after one repair round." if repaired else "."))
+        note = (f"Written by the language model {self.model_name}; cnaps' grounding guard checked its links, "
+                "citations, numbers and what it says ran against the sources and the record")
+        answer.notes.append(note + (", after one repair round." if repaired else "."))
         if removed:
             answer.notes.append(f"{len(removed)} link(s) the card does not provide were removed.")
         from agent.compose import render_markdown
@@ -408,13 +420,14 @@ class AgentRun:
     def run_tool(self, call: dict[str, Any]) -> ToolMessage:
         name = call.get("name")
         tool = self.tools.get(name or "")
+        # A wrong call is answered, not fatal: the model reads the error and can call again (tool rounds are capped).
         if tool is None:
-            raise LLMError(f"the model called a tool that does not exist ({name!r}; offered: "
-                           f"{', '.join(sorted(self.tools))})")
+            result = json.dumps({"error": f"there is no tool {name!r}; the tools are: {', '.join(sorted(self.tools))}"})
+            return ToolMessage(content=result, tool_call_id=call.get("id") or str(name), name=str(name))
         try:
             result = tool.invoke(call.get("args") or {})
         except (ValidationError, TypeError, ValueError) as error:
-            raise LLMError(f"the model called {name} with bad arguments ({_clip(str(error), 120)})") from None
+            result = json.dumps({"error": f"bad arguments for {name}: {_clip(' '.join(str(error).split()), 300)}"})
         except CnapsError as error:  # a tool failure the model can react to (an unreadable image, ...)
             result = json.dumps({"error": str(error)})
         self._remember(name, result)
@@ -470,7 +483,7 @@ class AgentRun:
                               "(raise CNAPS_LLM__MAX_TOKENS, or answer more briefly)"]
             return None, [f"{error}: reply with one JSON object in the shape given"]
         answer = self.complete(draft)
-        return answer, check(answer, self.ctx, draft.label_note)
+        return answer, check(answer, self.ctx, draft.label_note, grounded=self.fallback.markdown)
 
     def complete(self, draft: DraftAnswer) -> Answer:
         """The draft filled out into the `Answer` contract: roles and kinds from the card's reference table."""
@@ -492,6 +505,10 @@ class AgentRun:
                     text=draft.task.text, cues=cls.cues, confidence=cls.confidence,
                     missing=list(getattr(self.ctx.capability, "missing", []) or []))
         notes = list(draft.notes)
+        if self.restored is not None and self.ctx.restoration is not None:
+            notes.append(f"The language model also ran the restoration tool (x{self.restored.scale}); that result is "
+                         f"{Path(self.restored.image_path or '').name}. The record shown is the restoration cnaps ran "
+                         "for your question.")
         if draft.label_note.strip():
             notes.append(f"On the task label: {draft.label_note.strip()}")
         provided = self.ctx.card.provided_links
@@ -501,7 +518,7 @@ class AgentRun:
                                                              for s in draft.workflow.steps],
                                                       text=draft.workflow.text),
                         references=references, notes=notes, sources=sources,
-                        restoration=self.restored or self.ctx.restoration,
+                        restoration=self.ctx.restoration or self.restored,
                         engine=f"llm:{self.model_name}")
         answer.markdown = render_markdown(answer, question=scrub(self.ctx.question, self.ctx.card.provided_links))
         return answer

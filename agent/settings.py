@@ -37,7 +37,7 @@ class LLMSettings(BaseModel):
     timeout: float = Field(60.0, description="Seconds before one request to the endpoint is abandoned.", gt=0)
     retries: int = Field(2, description="Retries with exponential backoff after a failed request.", ge=0, le=10)
     max_tokens: int = Field(1500, description="Cap on generated tokens per request (a full JSON answer needs ~1000).",
-                            ge=200)
+                            ge=1)
     temperature: float = Field(0.1, description="Sampling temperature.", ge=0, le=2)
     history_tokens: int = Field(1500, description="Chat history kept for follow-ups, in tokens (about 4 characters each).",
                                 ge=0)

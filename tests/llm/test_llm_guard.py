@@ -200,3 +200,51 @@ def test_a_notes_id_the_composer_never_cited_is_dropped_from_the_models_referenc
     draft["references"].append({"n": 3, "title": "made up", "url": "cnaps:notes/anything", "relevance": "invented"})
     answer, _ = build(ctx, fallback, draft)
     assert [ref.url for ref in answer.references] == [PAPER, GITHUB]
+
+
+def test_made_up_numbers_are_violations_and_passage_numbers_are_not(ctx, fallback):
+    draft = good_draft()
+    draft["workflow"]["steps"][1]["text"] = ("MIMO-UNet+ reaches 41.7 dB PSNR with only 2.3 million parameters and "
+                                             "restores a photo in 3 ms [1].")
+    found = " ".join(problems(ctx, fallback, draft))
+    assert "states 41.7" in found and "states 2.3" in found
+    assert "states 3," not in found  # a one-digit whole number is not checked
+    draft = good_draft()
+    draft["workflow"]["steps"][0]["text"] = "The photo, enlarged 4x, enters at 1/2 and 1/4 scale as well [1]."
+    assert problems(ctx, fallback, draft) == []
+
+
+def test_claims_that_contradict_the_record_or_the_capability_check(ctx, fallback):
+    from agent.schemas import ToolRun
+    from tools.restoration.record import WeightsRecord
+
+    ctx.restoration = ToolRun(
+        model_id="MIMO-UNet", network="MIMO-UNet", device="cpu", precision="fp32", input_size=(32, 32),
+        output_size=(128, 128), scale=4, seconds=1.5,
+        weights=WeightsRecord(file="w", sha256="0" * 64, provenance="project", description="project weights"))
+    draft = good_draft()
+    draft["workflow"]["steps"][2]["text"] = ("cnaps ran the authors' official RealBlur checkpoint on a GPU in fp16, "
+                                             "and the network enlarges the image 4x itself [2].")
+    found = " ".join(problems(ctx, fallback, draft))
+    assert "says official weights ran" in found and "ran on a GPU" in found and "precision" in found
+    assert "says the model enlarges the image" in found
+    draft = good_draft()
+    draft["workflow"]["steps"][2]["text"] = ("cnaps ran project weights, not the authors' official checkpoint; the "
+                                             "network does not enlarge the image [2].")
+    assert problems(ctx, fallback, draft) == []
+
+
+def test_a_reference_without_a_card_link_is_a_violation(ctx, fallback):
+    for url in ("arXiv:2107.10833", ""):
+        draft = good_draft()
+        draft["references"].append({"n": 3, "title": "Real-ESRGAN", "url": url, "relevance": "better"})
+        draft["task"]["text"] += " Real-ESRGAN would do better [3]."
+        found = " ".join(problems(ctx, fallback, draft))
+        assert "reference [3] ('Real-ESRGAN') points at" in found, url
+
+
+def test_the_papers_own_title_is_not_mistaken_for_a_related_paper(ctx, fallback):
+    ctx.passages[0] = ctx.passages[0].model_copy(update={"title": "What MIMO-UNet learned from: training loss"})
+    draft = good_draft()
+    draft["references"][0]["title"] = "Rethinking Coarse-to-Fine Approach in Single Image Deblurring"
+    assert problems(ctx, fallback, draft) == []

@@ -42,7 +42,7 @@ def test_clean_tool_calling_run(endpoint, ctx, fallback, fake_tools, searches):
     assert answer.references[1].kind == "code" and answer.references[0].role == "recommended-model"
     assert searches == ["asymmetric feature fusion"]
     assert "t1" in {s.id for s in answer.sources}
-    assert "checked by cnaps' grounding guard." in answer.notes[-1]
+    assert "grounding guard checked its links, citations, numbers" in answer.notes[-1]
     assert answer.markdown.count("## ") >= 3 and answer.task.text in answer.markdown
 
     first, second, third = endpoint.requests
@@ -219,18 +219,31 @@ def test_connection_refused_falls_back(ctx, fallback, fake_tools, monkeypatch):
     assert_fallback(answer, fallback, "cannot reach the language model", url.split("/")[2])
 
 
-def test_unknown_tool_falls_back(endpoint, ctx, fallback, fake_tools):
-    endpoint.add(Reply.tools(("delete_everything", {"path": "/"})))
+def _tool_replies(endpoint) -> list[str]:
+    return [m["content"] for request in endpoint.requests for m in request["messages"] if m["role"] == "tool"]
+
+
+def test_an_unknown_tool_is_answered_and_the_model_goes_on(endpoint, ctx, fallback, fake_tools):
+    endpoint.add(Reply.tools(("delete_everything", {"path": "/"})), Reply.text("done"), Reply.json(good_draft()))
     answer = run(ctx, fallback, fake_tools)
-    assert_fallback(answer, fallback, "does not exist ('delete_everything'", "search_knowledge")
+    assert answer.engine == "llm:fake-model"
+    assert any("there is no tool 'delete_everything'" in reply and "search_knowledge" in reply
+               for reply in _tool_replies(endpoint))
 
 
-@pytest.mark.parametrize("arguments", ['{"query": ', '{"k": "many"}', "[1, 2]"])
-def test_bad_tool_arguments_fall_back(endpoint, ctx, fallback, fake_tools, arguments):
+@pytest.mark.parametrize("arguments", ['{"k": "many"}', '{"query": 42, "k": 20}', '{"query": '])
+def test_bad_tool_arguments_are_answered_and_the_model_goes_on(endpoint, ctx, fallback, fake_tools, arguments):
+    endpoint.add(Reply.tools(("search_knowledge", arguments)), Reply.text("done"), Reply.json(good_draft()))
+    answer = run(ctx, fallback, fake_tools)
+    assert answer.engine == "llm:fake-model"
+    assert any("bad arguments for search_knowledge" in reply for reply in _tool_replies(endpoint))
+
+
+@pytest.mark.parametrize("arguments", ["[1, 2]"])
+def test_tool_arguments_that_are_not_an_object_fall_back(endpoint, ctx, fallback, fake_tools, arguments):
     endpoint.add(Reply.tools(("search_knowledge", arguments)))
     answer = run(ctx, fallback, fake_tools)
     assert_fallback(answer, fallback, "search_knowledge")
-    assert "bad arguments" in answer.notes[-1] or "not valid JSON" in answer.notes[-1]
 
 
 def test_forced_llm_without_endpoint_says_how_to_configure(ctx, fallback, fake_tools):
@@ -294,3 +307,32 @@ def test_a_link_in_the_question_never_reaches_the_rendered_answer(endpoint, ctx,
     endpoint.add(Reply.text("ready"), Reply.json(good_draft()))
     answer = run(ctx, fallback, fake_tools)  # the quoted question must not fail the guard's link check
     assert answer.engine == "llm:fake-model" and EVIL not in answer.markdown
+
+
+def test_a_restoration_the_model_runs_itself_lands_beside_the_users_and_does_not_replace_its_record(
+        endpoint, ctx, fallback, fake_tools, monkeypatch, tmp_path):
+    import tools.restore
+    from agent.loop import agent_tools
+    from tools.restoration.record import ToolRun, WeightsRecord
+
+    def record(scale, image_path):
+        return ToolRun(model_id="MIMO-UNet", network="MIMO-UNet", device="cpu", precision="fp32",
+                       weights=WeightsRecord(file="w", sha256="0" * 64, provenance="project", description="test"),
+                       input_size=(8, 8), output_size=(8 * scale, 8 * scale), scale=scale, seconds=0.1,
+                       input_path=str(tmp_path / "in.png"), image_path=str(image_path))
+
+    requests = []
+
+    def fake_restore(request):
+        """Stands in for the restoration tool."""
+        requests.append(request)
+        return record(request.scale, request.output)
+
+    monkeypatch.setattr(tools.restore, "restore_image", fake_restore)
+    users = record(4, tmp_path / "run" / "in-restored.png")
+    ctx = ctx.model_copy(update={"restoration": users})
+    endpoint.add(Reply.tools(("restore_image", {"scale": 1})), Reply.text("done"), Reply.json(good_draft()))
+    answer = run(ctx, fallback, agent_tools(ctx))
+    assert answer.engine == "llm:fake-model"
+    assert requests[0].output == tmp_path / "run" / "in-agent-x1.png"
+    assert answer.restoration == users and any("also ran the restoration tool (x1)" in n for n in answer.notes)

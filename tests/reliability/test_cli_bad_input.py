@@ -303,7 +303,7 @@ def test_real_process_bad_image_and_bad_card(corpus, tiny_weights, tmp_path):
 @pytest.mark.parametrize("variable, value, hint", [
     ("CNAPS_RESTORE__PRECISION", "fp8", "'auto', 'fp32', 'fp16' or 'bf16'"),
     ("CNAPS_LLM__MODE", "openia", "CNAPS_LLM__MODE"),
-    ("CNAPS_LLM__TIMEOUT", "0", "greater than 0"),
+    ("CNAPS_LLM__TIMEOUT", "0", "greater than 0"), ("CNAPS_LLM__MAX_TOKENS", "0", "greater than or equal to 1"),
     ("CNAPS_SERVER__KEEP_RUNS", "0", "CNAPS_SERVER__KEEP_RUNS"),
 ])
 def test_a_bad_setting_in_the_environment_is_one_line_naming_the_variable(tmp_path, variable, value, hint):
