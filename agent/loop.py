@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +45,7 @@ MAX_TOOL_ROUNDS = 4
 PASSAGE_CHARS = 600
 MAX_PASSAGES = 8
 HISTORY_TURNS = 8
+ANSWER_TIMEOUTS = 4  # the whole answer's time limit, in CNAPS_LLM__TIMEOUTs
 
 
 # --- what the model writes ------------------------------------------------------------------------------------
@@ -321,6 +323,10 @@ class AgentRun:
         ]
         self.max_tokens = get_settings().llm.max_tokens
         self.truncated = False
+        # The endpoint's own timeout is per read: an endpoint that drips a token a second never trips it. Each
+        # request gets CNAPS_LLM__TIMEOUT in all, the whole answer (up to seven requests) four times that.
+        self.timeout = get_settings().llm.timeout
+        self.deadline = time.monotonic() + ANSWER_TIMEOUTS * self.timeout
 
     # conversation ----------------------------------------------------------------------------------------------
 
@@ -424,12 +430,15 @@ class AgentRun:
         if tool is None:
             result = json.dumps({"error": f"there is no tool {name!r}; the tools are: {', '.join(sorted(self.tools))}"})
             return ToolMessage(content=result, tool_call_id=call.get("id") or str(name), name=str(name))
+        started = time.monotonic()
         try:
             result = tool.invoke(call.get("args") or {})
         except (ValidationError, TypeError, ValueError) as error:
             result = json.dumps({"error": f"bad arguments for {name}: {_clip(' '.join(str(error).split()), 300)}"})
         except CnapsError as error:  # a tool failure the model can react to (an unreadable image, ...)
             result = json.dumps({"error": str(error)})
+        finally:
+            self.deadline += time.monotonic() - started  # a restoration's minutes are not the endpoint's
         self._remember(name, result)
         log.info("tool %s(%s)", name, _clip(json.dumps(call.get("args") or {}), 120))
         return ToolMessage(content=str(result), tool_call_id=call.get("id") or name, name=name)
@@ -455,11 +464,20 @@ class AgentRun:
     def stream(self, runnable: Any, messages: list[BaseMessage], preview: JsonPreview | None = None) -> AIMessage:
         """One request, streamed; the chunks summed into one message."""
         total = None
+        ends = min(time.monotonic() + self.timeout, self.deadline)
         try:
             for chunk in runnable.stream(messages):
                 total = chunk if total is None else total + chunk
+                if time.monotonic() > ends:
+                    whole = ends == self.deadline
+                    raise LLMError(
+                        f"the language model did not finish {'its answer' if whole else 'a reply'} within "
+                        f"{ANSWER_TIMEOUTS * self.timeout if whole else self.timeout:g} s: raise "
+                        "CNAPS_LLM__TIMEOUT or use a faster endpoint")
                 if preview is not None and isinstance(chunk.content, str) and chunk.content:
                     preview.feed(chunk.content)
+        except LLMError:
+            raise
         except Exception as error:
             if total is not None and not _rejected_feature(error):
                 raise LLMError("the stream from the language model broke off midway ("

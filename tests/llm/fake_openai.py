@@ -33,6 +33,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     cut_after: int | None = None  # streaming only: drop the connection after this many content characters
+    drip: float = 0.0  # streaming only: seconds between content chunks (an endpoint that never goes quiet)
     compute: Callable[[dict[str, Any]], "Reply"] | None = None  # build the reply from the request body
 
     @classmethod
@@ -179,6 +180,9 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     self._cut()
                     return
                 self._event(body, {"content": content[start:start + step]})
+                if reply.drip:
+                    self.wfile.flush()
+                    time.sleep(reply.drip)
             for index, (name, arguments) in enumerate(reply.tool_calls):
                 raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
                 head = {"index": index, "id": f"call_{index}", "type": "function",

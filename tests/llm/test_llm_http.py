@@ -336,3 +336,17 @@ def test_a_restoration_the_model_runs_itself_lands_beside_the_users_and_does_not
     assert answer.engine == "llm:fake-model"
     assert requests[0].output == tmp_path / "run" / "in-agent-x1.png"
     assert answer.restoration == users and any("also ran the restoration tool (x1)" in n for n in answer.notes)
+
+
+def test_an_endpoint_that_drips_tokens_is_stopped_at_the_timeout(endpoint, ctx, fallback, fake_tools, monkeypatch):
+    import time
+
+    from agent.settings import get_settings
+
+    monkeypatch.setenv("CNAPS_LLM__TIMEOUT", "1")
+    get_settings.cache_clear()
+    endpoint.add(Reply.text("x" * 400, drip=0.1))  # 0.1 s per chunk: no read ever times out, the reply never ends
+    started = time.monotonic()
+    answer = run(ctx, fallback, fake_tools)
+    assert time.monotonic() - started < 8
+    assert_fallback(answer, fallback, "did not finish a reply within 1 s", "CNAPS_LLM__TIMEOUT")
