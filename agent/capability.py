@@ -26,11 +26,22 @@ NEED_WORDS = {
     "colorize": "adding colour",
     "enhance-light": "brightening a dark image",
     "tone": "correcting colour or exposure (fading, colour casts, blown highlights)",
+    "optics": "correcting lens faults (distortion, chromatic aberration, vignetting, rolling shutter, moire)",
     "deartifact": "removing compression artifacts",
     "recognize": "recognising or describing image content",
     "edit": "editing the image (style, background, objects)",
     "other": "a task other than image restoration",
 }
+
+
+# Needs that are not faults in the image: asking for them asks for another kind of model, not a cleaner picture.
+NOT_FAULTS = frozenset({"colorize", "recognize", "edit", "other"})
+
+
+def need_words(needs: list[str]) -> str:
+    """'removing noise and brightening a dark image': the needs in words, joined as a sentence joins them."""
+    words = [NEED_WORDS.get(need, need) for need in needs]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 class CapabilityCheck(BaseModel):
@@ -105,12 +116,14 @@ def _plan(entry: ZooEntry | None, name: str | None, missing: list[str], unknown:
         sentences.append("Making an image smaller needs no restoration model: resizing down with antialiasing keeps "
                          "it sharp, and cnaps itself only enlarges.")
     other = [need for need in missing if need not in ("upscale", "downscale")]
-    if other:
-        words = ", ".join(NEED_WORDS.get(need, need) for need in other)
-        sentences.append(
-            f"{name} was not trained for {words}: cnaps has no model for that, so those problems will remain in "
-            "the output."
-        )
+    faults = [need for need in other if need not in NOT_FAULTS]
+    tasks = [need for need in other if need in NOT_FAULTS]
+    if faults:
+        sentences.append(f"{name} was not trained for {need_words(faults)}: cnaps has no model for that, so "
+                         f"{'that problem remains' if len(faults) == 1 else 'those problems remain'} in the output.")
+    if tasks:
+        sentences.append(f"{name} only restores images; {need_words(tasks)} "
+                         f"{'is' if len(tasks) == 1 else 'are'} beyond it, and cnaps has no model for that.")
     if unknown:
         sentences.append(_unknown_sentence(unknown, alone=False))
     return " ".join(sentences)

@@ -91,7 +91,9 @@ _ABOUT_MODEL = re.compile(
     r"learning\s+rate|epochs?|batch\s+size|trained|training|u-?net\w*|stack\w*|gpus?|cpus?|vram|memory|ram|"
     r"hardware|requirements?|light-?weight|(?:on|to)\s+(?:a\s+|my\s+)?(?:phone|smartphone|mobile)|hallucinat\w*|invent\w*|fine-?tun\w*|"
     r"re-?train\w*|weights|(?:maximum|max|largest|biggest)\s+(?:image\s+|photo\s+|file\s+)?(?:size|resolution)|"
-    r"pixel\s+limit|will\s+it\s+work|does\s+it\s+work)\b")
+    r"pixel\s+limit|will\s+it\s+work|does\s+it\s+work|same\s+(?:size|resolution|dimensions)|real[- ]?time|"
+    r"(?:largest|biggest|maximum|max)\s+(?:photo|image|picture|file)|how\s+(?:long|fast|quick\w*)|speed|slow(?:er)?|"
+    r"fast(?:er)?|gan|adversarial|transformers?|attention|diffusion|batch\w*|megapixels?|mp)\b")
 
 # The user's own picture: "my photo", "this scan", "our old pictures".
 _OWN_IMAGE = re.compile(r"\b(?:my|our|this|these|the)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|"
@@ -208,15 +210,25 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
         ],
         [],
     ),
+    "optics": (
+        [
+            r"\bchromatic\s+aberration\w*", r"\blens\s+distortion\w*", r"\bbarrel\s+distortion\w*",
+            r"\bpincushion\b", r"\bvignett\w*", r"\bfish-?eye\b", r"\bpurple\s+fring\w*", r"\bcolou?r\s+fring\w*",
+            r"\brolling[- ]shutter\b", r"\bmoir[eé]\b",
+        ],
+        [],
+    ),
     "deartifact": (
         [
             r"\bjpe?g\s+(?:compression\s+)?artifacts?", r"\bcompression\s+artifacts?", r"\bblock(?:y|iness|ing)\b",
+            r"\bjpe?g\s+(?:blocks|squares|noise)\b", r"\b(?:heavily|badly|over)[- ]?compressed\b",
             r"\bde-?block\w*",
         ],
         [],
     ),
     "recognize": (
         [
+            r"\b(?:can|could|will|would)\s+(?:it|this|the\s+model|mimo\S*|cnaps)\s+(?:read|recogni[sz]e|identify)\b",
             r"\bocr\b", r"\btranscrib\w*", r"\bextract\w*\s+(?:the\s+)?text\b", r"\bobject\s+detection\b",
             r"\bdetect\w*\s+(?:the\s+)?(?:objects?|faces|people|cars)\b", r"\bsegment\w*", r"\bclassif\w*",
             r"\bcaption\w*", r"\bwhat\s+is\s+(?:shown\s+)?in\s+(?:this|the)\s+(?:picture|photo|image)",
@@ -586,7 +598,7 @@ def _nearest_label(question: str) -> tuple[str, float, str] | None:
 # --- classify ------------------------------------------------------------------------------------------------------
 
 _NEED_ORDER = ["upscale", "deblur", "downscale", "denoise", "derain", "dehaze", "inpaint", "colorize", "enhance-light",
-               "tone", "deartifact", "recognize", "edit"]
+               "tone", "optics", "deartifact", "recognize", "edit"]
 
 
 def _ordered(needs: set[str]) -> list[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.capability import NEED_WORDS
+from agent.capability import need_words
 from agent.focus import INTRODUCES, focus_facts, voiced
 from agent.links import scrub, scrub_answer
 from agent.schemas import (
@@ -99,12 +99,22 @@ _LIGHT = re.compile(r"\b(?:light\w*|small\s+model|tiny\s+model|fast\w*|efficien\
                     r"compar\w*|versus|vs)\b")
 
 
+# A question about running it here: time, hardware, memory, image size, batches ("how long on my laptop?").
+_RUNNING = re.compile(r"\b(?:how\s+long|how\s+much\s+time|minutes?|hours?|seconds?|laptop|macbook|desktop|pc|cpus?|"
+                      r"gpus?|memory|ram|vram|megapixels?|mp|largest|biggest|max(?:imum)?|limit|batch\w*|"
+                      r"\d+\s+(?:photos|images|pictures|files)|real[- ]?time|fast\w*|slow\w*|speed\w*)\b", re.IGNORECASE)
+RUNNING_QUERY = ("running MIMO-UNet with cnaps on a CPU or GPU: seconds and minutes per photo, memory, tiles, "
+                 "the largest image size in pixels")
+
+
 def retrieval_queries(question: str, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """The (aspect key, query) pairs `ask` retrieves for, plus the question itself."""
+    """The (aspect key, query) pairs `ask` retrieves for, plus the question itself (and, for a question about
+    running the model here, cnaps's notes on time, memory and size)."""
     light = _mentions_light(question)
     queries = [(a.key, f"{a.query} {' '.join(datasets)}" if a.key == "training" else a.query)
                for a in ASPECTS if _wanted(a, needs_upscale, light)]
-    return [("question", question), *queries]
+    running = [("running", RUNNING_QUERY)] if _RUNNING.search(question) else []
+    return [("question", question), *queries, *running]
 
 
 def _mentions_light(question: str) -> bool:
@@ -371,7 +381,9 @@ def verdict(ctx: AnswerContext) -> str | None:
                 "Not by itself: the recommended model does not enlarge images; cnaps enlarges by interpolation "
                 "and the model then sharpens the result.")
     if deblur:
-        return "Only the blur: the recommended model removes blur, not the other problems you name."
+        rest = [need for need in c.needs if need in missing and need != "upscale"]
+        beyond = need_words(rest) if rest else "the other problems you name"
+        return f"Only the blur: the recommended model removes blur; {beyond} {'is' if len(rest) <= 1 else 'are'} beyond it."
     return "No, not with this model."
 
 
@@ -420,9 +432,9 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += (" The documents indexed for this card hold no passage that answers it directly; the workflow "
                      "below says how the model works.")
     else:
-        needs = [NEED_WORDS.get(n, n) for n in c.needs if n not in ("deblur", "upscale")] or ["another task"]
-        asked = needs[0] if len(needs) == 1 else ", ".join(needs[:-1]) + " and " + needs[-1]
-        text = f"Your question is not about deblurring or enlarging: it asks for {asked}."
+        needs = [n for n in c.needs if n not in ("deblur", "upscale")]
+        text = (f"Your question is not about deblurring or enlarging: it asks for "
+                f"{need_words(needs) if needs else 'another task'}.")
     check = ctx.capability
     plan = getattr(check, "plan", "")
     if "upscale" in (getattr(check, "missing", []) or []) and "same-resolution" in cite:

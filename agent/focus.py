@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 
-from agent.schemas import Source
+from agent.schemas import NOTES_PREFIX, Source
 from agent.sentences import LEANS_ON_PREVIOUS, Fact, about_other_variant, split_sentences
 
 # Words that say nothing about what a question asks for ("what is the ... of this model?").
@@ -20,15 +20,20 @@ work works working get gets got make makes made variant variants version version
 thing things exactly really actually much many some any more most part parts inside role job purpose
 function method approach technique mechanism idea concept way type between stand stands called name named
 instead need needs enough reach reaches achieve achieves own run runs running able possible have has had having
-give gives take takes expect expected
+give gives expect expected handle handles cope base
 """.split())
 # A question word is also answered by these words ("how big" by a parameter count, "fast" by a runtime).
 _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
     ("big large size heavy small light lightweight compact param params parameter parameters memory",
      "parameter million lightweight block"),
-    ("fast faster speed slow quick runtime latency", "runtime second speed faster timed"),
-    ("long time timing", "runtime second timed epoch iteration"),
+    ("fast faster fastest speed slow slower slowest quick quicker runtime latency",
+     "runtime second speed faster timed"),
+    ("long time timing take takes", "runtime second minute timed measured"),
+    ("laptop laptops macbook mac desktop pc computer m1 m2 m3 m4 intel amd", "cpu core"),
     ("gpu gpus hardware", "gpu rtx cuda nvidia"),
+    ("gan gans adversarial discriminator generative", "loss l1 frequency"),
+    ("transformer transformers self-attention", "attention convolution"),
+    ("batch batches bulk", "photo second minute"),
     ("data dataset datasets", "gopro realblur data dataset pairs"),
     ("train trained training learn learned learnt", "train learn"),
     ("good accurate accuracy psnr ssim score scores result results perform performance quality benchmark",
@@ -54,6 +59,8 @@ def _stem(word: str) -> str:
     """A light suffix strip: 'trained', 'training' -> 'train'; 'layers' -> 'lay'; 'standard' stays whole."""
     if word.endswith(("ss", "us", "is")):  # "loss", "plus", "analysis" are not plurals
         return word
+    if word.startswith("transformer"):  # a transformer network is not a Fourier transform
+        return "transformer"
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[:-len(suffix)]
@@ -85,7 +92,8 @@ def _sentence_stems(sentence: str) -> set[str]:
 def _question_groups(question: str) -> list[set[str]]:
     """One set of stems per content word of the question; a sentence answers a word if it holds any of its set."""
     groups: dict[str, set[str]] = {}
-    tokens = _TOKEN.findall(question.lower())
+    question = re.sub(r"\bma(?:ke|kes|de|king)\s+up\b", "invent", question.lower())  # "make up letters"
+    tokens = _TOKEN.findall(question)
     # The plain variant is a part of the question only beside another one ("MIMO-UNet and MIMO-UNet+").
     both = "mimo-unet" in tokens and any(token.startswith("mimo-unet+") for token in tokens)
     for token in tokens:
@@ -149,7 +157,11 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
     if not candidates:
         return []
     count = len(candidates)
-    weights = [math.log(1 + count / (1 + sum(1 for *_, stems in candidates if stems & group))) for group in groups]
+    found = [sum(1 for *_, stems in candidates if stems & group) for group in groups]
+    # A word no sentence holds ("MacBook", "M1") cannot tell sentences apart; it counts at half the weight it would
+    # have, so that what the documents can answer ("how long") still gets an answer, and a question mostly about
+    # what they do not hold gets none.
+    weights = [math.log(1 + count / (1 + n)) * (1.0 if n else 0.5) for n in found]
     total = sum(weights)
     data = set(datasets)
     scored = []
@@ -157,8 +169,10 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
         covers = frozenset(i for i, group in enumerate(groups) if stems & group)
         if not covers:
             continue
-        if not asks_plus and re.search(r"\d", sentence) and about_other_variant(sentence, networks):
-            continue  # another variant's figures (size, speed, scores) are not the recommended model's
+        if (not asks_plus and re.search(r"\d", sentence) and about_other_variant(sentence, networks)
+                and not source.url.startswith(NOTES_PREFIX)):
+            continue  # another variant's figures (size, speed, scores) are not the recommended model's; cnaps's
+            # own measurements name the network they ran, which may stand in for the recommended one
         cover = sum(weights[i] for i in covers) / total
         hits = sum(len(stems & group) for group in groups)  # "6.8 million parameters" beats "a common size"
         rank = cover + (0.1 if stems & data else 0.0) + (0.05 if INTRODUCES.search(sentence) else 0.0)

@@ -193,3 +193,17 @@ def test_it_in_a_follow_up_points_back_to_the_paper_an_earlier_turn_named(home, 
     unrelated = [("user", "How many parameters does MIMO-UNet have?"), ("assistant", "...")]
     own = ask(card, question="What is in its GitHub repository?", history=history + unrelated, llm="none").task.text
     assert "FeatSharp" not in own  # the chain of "it"s stops at a turn about something else
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("How long will this take on my MacBook M1 for 500 photos?", "cnaps measured about 18 seconds"),
+    ("My photo is 48 megapixels. Will it work?", "more than 60 million pixels"),
+    ("What is the largest photo it can handle?", "more than 60 million pixels"),
+    ("Does MIMO-UNet use transformers or attention?", "feature attention module (FAM)"),
+    ("Is it a GAN?", "L1 distance"),
+    ("Can it read a blurry licence plate from a dashcam still?",
+     "Only the blur: the recommended model removes blur; recognising or describing image content is beyond it."),
+])
+def test_practical_questions_get_the_sentence_that_answers_them(home, shared_cards, question, expected):
+    text = ask(load_card(shared_cards[0]), question=question, llm="none").task.text
+    assert expected in text, text[:300]

@@ -329,3 +329,22 @@ def test_a_follow_up_with_its_own_scale_drops_the_earlier_note():
 ])
 def test_colour_and_exposure_problems_are_needs_the_model_lacks(question, needs):
     assert classify(question).needs == needs
+
+
+@pytest.mark.parametrize("question", [
+    "Will the output have the same size as my photo?", "Does it run in real time on video?",
+    "What is the largest photo it can handle?", "How long will this take on my MacBook M1 for 500 photos?",
+    "Is the Plus version much slower than the base one?", "Is it a GAN?", "My photo is 48 megapixels. Will it work?",
+])
+def test_questions_about_running_the_model_ask_for_no_task(question):
+    c = classify(question)
+    assert c.needs == [] and c.about_model, c.evidence
+
+
+@pytest.mark.parametrize("question, needs", [
+    ("Can it fix chromatic aberration and lens distortion?", ["optics"]),
+    ("The web image has JPEG blocks and is blurry.", ["deblur", "deartifact"]),
+    ("Can it read a blurry licence plate from a dashcam still?", ["deblur", "recognize"]),
+])
+def test_faults_and_tasks_beyond_deblurring_are_named(question, needs):
+    assert classify(question).needs == needs
