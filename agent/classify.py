@@ -36,7 +36,10 @@ _MIN_SIMILARITY = 0.35
 
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "ten": 10,
                  "twelve": 12, "sixteen": 16}
-_NUM = r"(\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
+_NUMBER_WORDS.update({f"{word} and a half": value + 0.5 for word, value in list(_NUMBER_WORDS.items())})
+_NUMBER_WORDS["one and a half"] = 1.5
+# Longest first, so that "two and a half" is read whole rather than as "two".
+_NUM = r"(\d+(?:\.\d+)?|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
 
 # A negator governs a phrase when at most two words separate them ("without introducing blur", "no motion blur"),
 # never across "and", "then", "but" or "just"; "keep the ...", "preserve the ..." refuse only the next word or two
@@ -143,6 +146,8 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
             # frame" describes the input.
             r"\b(?:to|into|as|at)\s+(?:a\s+|an\s+|full\s+|true\s+|native\s+)?(?:4k|8k|1080p|uhd)\b",
             r"\b(?:4k|8k|1080p|uhd)\s+(?:version|output|copy|quality|upscal\w*)",
+            r"\b(?:make|makes|made|turn|convert)\s+(?:\w+\s+){0,3}?(?:(?:in)?to\s+)?(?:full[- ])?hd\b",
+            r"\b(?:to|into|in)\s+(?:full[- ])?hd\b", r"\bhd\s+(?:version|quality|copy)\b",
             r"\b(?:for|on)\s+(?:a\s+|an\s+|my\s+|the\s+|our\s+)?(?:4k|8k|uhd)\s+(?:tv|screen|display|monitor|projector)",
             r"\bstretch\w*\s+(?:\w+\s+){0,6}?to\s+\d+\s*(?:px|pixels?)",
         ],
@@ -350,6 +355,18 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
         # enlarged image covers the target and is cropped to it.
         small, large = (h0, h1) if h0 > 0 and w0 > 0 and h1 / h0 > w1 / w0 else (w0, w1)
         _size_ratio(found, small, large, f"{sizes[0].group(0)} -> {sizes[1].group(0)}")
+    if len(sizes) == 1:
+        width, height = float(sizes[0].group(1)), float(sizes[0].group(2))
+        after = text[sizes[0].end():]
+        target = re.search(r"\b(?:to|into|as|at)\s+(?:a\s+|an\s+|full\s+|true\s+|native\s+)?"
+                           r"((?:240|360|480|540|720|1080|1440|2160|4320)p|4k|uhd|8k)\b", after)
+        side = re.search(r"\b(\d{2,5})\s*(?:px|pixels?)\s+(wide|across|tall|high)\b", after)
+        if target:
+            _size_ratio(found, height, float(_video_height(target.group(1))),
+                        f"{sizes[0].group(0)} -> {target.group(1)}")
+        elif side:
+            base = width if side.group(2) in ("wide", "across") else height
+            _size_ratio(found, base, float(side.group(1)), f"{sizes[0].group(0)} -> {side.group(0)}")
     pixels = list(re.finditer(r"\b(\d{2,5})\s*(?:px|pixels?)\b", text))
     if len(pixels) >= 2 and not sizes:
         _size_ratio(found, float(pixels[0].group(1)), float(pixels[1].group(1)),
@@ -383,7 +400,9 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
         for match in re.finditer(pattern, text):
             found.append((float(factor), match.group(0)))
     for match in re.finditer(r"\b(\d{3,4})\s*(?:%|percent)", text):
-        if _SCALE_CONTEXT.search(text):
+        made = re.search(r"\b(?:make|makes|made|making|turn)\s+(?:it|this|that|the\s+\w+|my\s+\w+)\s+(?:to\s+|into\s+)?$",
+                         text[max(0, match.start() - 30):match.start()])
+        if _SCALE_CONTEXT.search(text) or made:
             found.append((int(match.group(1)) / 100, match.group(0)))
     for match in re.finditer(r"\b" + _NUM + r"\s+times\b", text):
         after = text[match.end():match.end() + 40]
@@ -449,6 +468,12 @@ def read_scale(question: str) -> tuple[int | None, str | None, str | None]:
     scale, evidence = whole[0]
     others = list(dict.fromkeys(factor for factor, _ in whole[1:] if factor != scale))
     repeats = sum(1 for factor, _ in whole if factor == scale)
+    chained = re.search(r"(\d+)\s?x\b[^.?!]{0,30}?\bthen\b[^.?!]{0,30}?\b(\d+)\s?x\b", text)
+    if chained and int(chained.group(1)) == scale and int(chained.group(2)) in others:
+        total = scale * int(chained.group(2))
+        if total <= 64:
+            return (total, chained.group(0),
+                    f"{scale}x and then {chained.group(2)}x is {total}x in all: cnaps plans one {total}x enlargement.")
     if others:
         named = " and ".join(f"{factor}x" for factor in [scale, *others])
         note = (f"You name {named}: this answer plans {scale}x, the first; ask again about "
@@ -457,7 +482,21 @@ def read_scale(question: str) -> tuple[int | None, str | None, str | None]:
     if repeats >= 2 and _AGAIN.search(text) and scale * scale <= 64:
         return (scale * scale, f"{evidence}, twice",
                 f"{scale}x and {scale}x again is {scale * scale}x in all: cnaps plans one {scale * scale}x enlargement.")
-    return scale, evidence, _shape_note(text, scale)
+    return scale, evidence, _shape_note(text, scale) or _order_note(text)
+
+
+_DEBLUR_FIRST = re.compile(r"\b(?:de-?blur|sharpen|unblur|restore)\w*\s+(?:\w+\s+){0,3}?(?:first|before\s+(?:\w+\s+){0,2}?"
+                           r"(?:enlarg|upscal|resiz|scal)\w*)|\b(?:enlarg|upscal)\w*\s+(?:\w+\s+){0,4}?"
+                           r"(?:after|afterwards)\b")
+
+
+def _order_note(text: str) -> str | None:
+    """"Deblur it first and then make it 2x bigger": cnaps works the other way round, and says how to do it."""
+    if not _DEBLUR_FIRST.search(text):
+        return None
+    return ("You ask to deblur first and enlarge after; cnaps does it the other way round: it enlarges, then deblurs "
+            "the enlarged image. To deblur first, run cnaps restore at --scale 1 and enlarge its result in an image "
+            "editor.")
 
 
 # --- needs --------------------------------------------------------------------------------------------------------
@@ -495,6 +534,10 @@ def _blur_is_a_need(text: str, match: re.Match) -> str | None:
     return None
 
 
+_WAS_SHRUNK = re.compile(r"\b(?:was|were|got|been|is|are|i|someone|they|it)\s+(?:\w+\s+)?(?:down-?scaled|down-?sized|"
+                         r"down-?sampled|shrunk|shrank|reduced)\b")
+
+
 def _read(text: str) -> _Reading:
     reading = _Reading(strong={}, weak={}, ignored=[])
     for match in _BLUR_WORD.finditer(text):
@@ -518,6 +561,11 @@ def _read(text: str) -> _Reading:
                         reading.refused.add(need)
                         continue
                     getattr(reading, kind).setdefault(need, []).append(match.group(0))
+    # "It was downscaled by 4x, can you undo that?": a shrink that already happened asks for an enlargement.
+    if "downscale" in reading.strong and _WAS_SHRUNK.search(text):
+        del reading.strong["downscale"]
+        reading.ignored.append("'downscale' (already done: undo it)")
+        reading.strong.setdefault("upscale", []).append("undo a downscale")
     # Rain streaks are rain, not motion; "streak" alone stays a motion cue.
     if "derain" in reading.strong and "deblur" in reading.strong:
         reading.strong["deblur"] = [e for e in reading.strong["deblur"] if not e.startswith("streak")]
@@ -682,6 +730,9 @@ _CONTENTLESS = re.compile(r"^(?:why(?:\s+not)?|how|really|so|and|ok(?:ay)?|go\s+
                           r"(?:\s+please)?)\W*$")
 
 
+_ONLY = re.compile(r"\b(?:just|only|simply|merely)\b")
+
+
 def _is_follow_up(text: str, own: Classification, reading: _Reading) -> bool:
     """Whether a turn leans on the one before: it says so ("what about ...", "... instead") and changes the task
     (a scale, a need, a refusal) or is only a few words; or it has no content of its own ("why?")."""
@@ -716,6 +767,8 @@ def classify_turns(questions: list[str]) -> Classification:
         if not current.needs and task is not None and (reading.refused or own.needs or own.scale):
             current, previous = task  # it changes the task, not the question about the model ("why?" stays)
         needs = (set(current.needs) - reading.refused) | set(own.needs)  # "and why?" adds nothing: the task stays
+        if own.needs and _ONLY.search(text):
+            needs = set(own.needs)  # "what about just deblurring it?": only that, the enlargement is dropped
         scale = own.scale or (current.scale if "upscale" in needs else None)
         scale_note = own.scale_note if own.scale or own.scale_note else (
             current.scale_note if "upscale" in needs else None)

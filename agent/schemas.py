@@ -41,7 +41,8 @@ class Classification(BaseModel):
         False, description="True for a question about the model itself ('what is the FAM?'), which asks for no task.")
     scale_note: str | None = Field(
         None, description="What the scale alone does not say, for the user: a second factor named ('2x or 4x'), a "
-                          "factor applied twice, a fractional factor ('1.5x'), or a target size of another shape.")
+                          "factor applied twice, a fractional factor ('1.5x'), a target size of another shape, or an "
+                          "order of steps cnaps reverses ('deblur first, then enlarge').")
 
 
 class Task(BaseModel):

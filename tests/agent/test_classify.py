@@ -341,3 +341,30 @@ def test_colour_and_exposure_problems_are_needs_the_model_lacks(question, needs)
 ])
 def test_faults_and_tasks_beyond_deblurring_are_named(question, needs):
     assert classify(question).needs == needs
+
+
+@pytest.mark.parametrize("phrase, scale", [
+    ("Make it 200% and sharper.", 2), ("Upscale my 1920x1080 photo to 4K.", 2),
+    ("Make my 800x600 picture 1600 pixels wide.", 2), ("make my 800x600 scan 1800 pixels tall", 3),
+    ("upscale 2x, then 3x", 6), ("it was downscaled by 4x, can you undo that?", 4),
+])
+def test_more_scale_phrasings(phrase, scale):
+    c = classify(phrase)
+    assert c.scale == scale and "upscale" in c.needs and "downscale" not in c.needs, c.evidence
+
+
+def test_two_and_a_half_is_a_fractional_factor_and_hd_is_an_enlargement():
+    assert "2.5x is not a whole factor" in classify("Upscale by a factor of two and a half.").scale_note
+    assert classify("Make this blurry photo HD.").needs == ["upscale", "deblur"]
+
+
+def test_deblur_first_then_enlarge_is_told_the_order_is_reversed():
+    note = classify("Deblur it first and then make it 2x bigger for printing.").scale_note
+    assert note.startswith("You ask to deblur first and enlarge after") and "--scale 1" in note
+    assert classify("upscale 2x then deblur it").scale_note is None
+
+
+def test_just_one_need_in_a_follow_up_drops_the_others():
+    turns = ["I upscaled a blurry photo by 4x and could still read the signs.", "What about just deblurring it?"]
+    c = classify_turns(turns)
+    assert c.needs == ["deblur"] and c.scale is None
