@@ -21,15 +21,13 @@ is replaced before anything is shown, and `LinkFilter` does the same for text st
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterator
 
-from agent.links import REMOVED, find_urls, scrub, scrub_answer
+from agent.links import REMOVED, find_urls, is_allowed, scrub, scrub_answer
 from agent.schemas import NOTES_PREFIX, Answer, AnswerContext
 
-# A bare host with a path (github.com/x/y) is a link a reader can follow even without a scheme.
-BARE_HOST = re.compile(r"\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|ai|edu|dev|app|co)/[^\s<>()\[\]{}\"'`]*",
-                       re.IGNORECASE)
 CITATION = re.compile(r"\[(\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*)\]")  # [1], [1, 2], [1-3]
 
 
@@ -49,13 +47,10 @@ STAGES = ("input", "model", "output")
 
 
 def unprovided_links(text: str, provided: set[str]) -> list[str]:
-    """Links in `text` the card does not provide: any scheme, www. hosts, and bare hosts with a path."""
-    found = [url for url in find_urls(text) if url not in provided]
-    for match in BARE_HOST.finditer(text or ""):
-        bare = match.group(0).rstrip(".,;:!?")
-        if not any(bare in url for url in provided) and not any(bare in url for url in found):
-            found.append(bare)
-    return found
+    """Links in `text` the card does not provide: any scheme, www. hosts, and hosts without a scheme; HTML character
+    references are decoded first."""
+    text = html.unescape(text or "")
+    return list(dict.fromkeys(url for url in find_urls(text) if not is_allowed(url, provided)))
 
 
 def scrub_text(text: str, provided: set[str]) -> str:

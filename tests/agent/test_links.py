@@ -23,3 +23,14 @@ def test_scrub_answer_walks_nested_models():
 
 def test_plain_words_with_colons_are_not_links():
     assert find_urls("Note: the scale is 4x. Ratio 1:2 and time 10:30.") == []
+
+
+def test_links_without_a_scheme_are_links_too_and_mentions_of_allowed_ones_stay():
+    text = ("see [the paper](//evil.example.xyz/p.pdf), evil-weights.xyz/mimo.pth, visit evil.example.com. "
+            '<a href="https&#58;//evil.example.org/x">x</a>; the code is at github.com/chosj95/MIMO-UNet.')
+    cleaned = scrub(text, {OK})
+    for bad in ("evil.example.xyz", "evil-weights.xyz", "evil.example.com", "evil.example.org"):
+        assert bad not in cleaned, cleaned
+    assert "github.com/chosj95/MIMO-UNet" in cleaned
+    harmless = "MIMO-UNet.pkl, torch.save, e.g. this, 1280x720, cnaps:notes/x and agent/data/example_blurry.png"
+    assert find_urls(harmless) == [] and scrub(harmless, {OK}) == harmless
