@@ -250,13 +250,13 @@ def _section_problems(answer: Answer) -> list[str]:
 def _task_problems(answer: Answer, ctx: AnswerContext, label_note: str) -> list[str]:
     problems: list[str] = []
     expected = ctx.classification
-    explained = bool(label_note.strip())
+    explained = len(label_note.split()) >= 6  # a reason, not "because"
     if answer.task.label != expected.label and not explained:
         problems.append(f"the task label '{answer.task.label.value}' disagrees with the classifier's "
-                        f"'{expected.label.value}': use it, or explain the disagreement in label_note")
-    if expected.scale and answer.task.scale != expected.scale and not explained:
+                        f"'{expected.label.value}': use it, or explain the disagreement in label_note in a sentence")
+    if expected.scale and answer.task.scale != expected.scale:  # a factor the question states is not an opinion
         problems.append(f"the task scale {answer.task.scale} disagrees with the {expected.scale}x the question asks "
-                        "for: use it, or explain in label_note")
+                        "for: use it")
     mismatch = getattr(ctx.capability, "mismatch", None)
     if mismatch is not None and answer.task.mismatch != bool(mismatch):
         missing = ", ".join(getattr(ctx.capability, "missing", []) or []) or "nothing"

@@ -276,18 +276,27 @@ def answer_with_llm(
     `model` and `tools` default to the configured endpoint and `agent_tools(ctx)`; tests pass fakes.
     """
     settings = get_settings()
+    streamed: list[bool] = []
+
+    def watched(token: str) -> None:
+        streamed.append(True)
+        on_token(token)
+
     try:
         chat = model or chat_model(settings)
         name = getattr(chat, "model_name", None) or settings.chat_model
         offered = agent_tools(ctx) if tools is None else tools
-        return AgentRun(ctx, fallback, chat, offered, on_token, name).answer()
+        return AgentRun(ctx, fallback, chat, offered, watched if on_token else None, name).answer()
     except LLMError as error:
-        return with_note(fallback, ctx, redact(str(error), settings))
+        reason = redact(str(error), settings)
     except Exception as error:  # every endpoint fault ends in the deterministic answer, never a traceback
         import traceback
 
         log.debug("language-model run failed: %s", redact(traceback.format_exc(), settings))
-        return with_note(fallback, ctx, describe_failure(error, settings))
+        reason = describe_failure(error, settings)
+    if streamed:  # a draft the reader already saw is marked as thrown away, on its own line
+        on_token("\n\n(cnaps discarded the language model's draft above; its own answer follows)\n")
+    return with_note(fallback, ctx, reason)
 
 
 def with_note(fallback: Answer, ctx: AnswerContext, reason: str) -> Answer:

@@ -125,8 +125,13 @@ def test_label_scale_and_mismatch(ctx, fallback):
     assert "disagrees with the classifier's 'both'" in found
     assert "scale 2 disagrees with the 4x" in found
     assert "task.mismatch must be true" in found and "upscale" in found
-    draft["label_note"] = "The user mostly wants detail back."
+    draft["label_note"] = "because"  # not a reason
     draft["task"]["mismatch"] = True
+    assert "disagrees with the classifier's" in " ".join(problems(ctx, fallback, draft))
+    draft["label_note"] = "The user mostly wants detail back, not a larger picture."
+    assert [p for p in problems(ctx, fallback, draft)] == ["the task scale 2 disagrees with the 4x the question asks "
+                                                           "for: use it"]  # a stated factor is not open to argument
+    draft["task"]["scale"] = 4
     assert problems(ctx, fallback, draft) == []
 
 

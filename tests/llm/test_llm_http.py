@@ -350,3 +350,13 @@ def test_an_endpoint_that_drips_tokens_is_stopped_at_the_timeout(endpoint, ctx, 
     answer = run(ctx, fallback, fake_tools)
     assert time.monotonic() - started < 8
     assert_fallback(answer, fallback, "did not finish a reply within 1 s", "CNAPS_LLM__TIMEOUT")
+
+
+def test_a_streamed_draft_that_is_thrown_away_is_marked_as_such(endpoint, ctx, fallback, fake_tools):
+    bad = good_draft()
+    bad["task"]["text"] += " MIMO-UNet+ reaches 99.9 dB [1]."
+    endpoint.add(Reply.text("ready"), Reply.json(bad), Reply.json(bad))
+    tokens: list[str] = []
+    answer = run(ctx, fallback, fake_tools, tokens)
+    assert answer.engine == "composer"
+    assert "".join(tokens).endswith("\n\n(cnaps discarded the language model's draft above; its own answer follows)\n")
