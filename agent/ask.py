@@ -83,7 +83,9 @@ def ask(
 
         answer = answer_with_llm(ctx, fallback=answer, on_token=on_token)
     else:
-        answer.notes.append("Composed offline by cnaps' deterministic composer (no language model configured).")
+        why = ("the language model was turned off for this answer" if llm == "none" or get_settings().llm.mode == "none"
+               else "no language model configured")
+        answer.notes.append(f"Composed offline by cnaps' deterministic composer ({why}).")
     return answer
 
 
