@@ -32,6 +32,7 @@ from agent.schemas import (
 )
 from agent.sentences import LEANS_ON_PREVIOUS, SENTENCE_END, Fact, about_other_variant, split_sentences
 from prompts import render
+from tools.restoration.zoo import find
 
 # --- retrieval plan: what the answer looks up, per workflow stage -------------------------------------------
 
@@ -245,8 +246,10 @@ def build_references(ctx: AnswerContext) -> list[Reference]:
         paper_title = titles.get(model.paper or "", "")
         add(f"{paper_title} ({names})" if paper_title else f"{names}: paper", model.paper, "recommended-model",
             "paper", "The recommended model's paper: the architecture and training this answer explains.")
+        mimo = find(model.name) is not None and not find(model.name).test_only
         add(f"{names}: official code and checkpoints", model.github, "recommended-model", "code",
-            "The recommended model's official implementation and released weights.")
+            "The recommended model's official implementation; the repository links the GoPro weights of MIMO-UNet "
+            "and MIMO-UNet+." if mimo else "The recommended model's official implementation.")
 
     best = {}
     for source in ctx.passages:

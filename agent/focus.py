@@ -113,7 +113,7 @@ def _question_groups(question: str) -> list[set[str]]:
 def voiced(sentence: str, source: Source) -> str:
     """A summary's first-person sentence ("We introduce ...") as the authors' words, so that it is not read as
     cnaps speaking."""
-    if not re.match(r"(?:We|Our)\b", sentence):
+    if not re.search(r"\b(?:We|Our|we|our)\b", sentence):  # "To address these limitations, we introduce ..."
         return sentence
     name = source.title.split(":")[0].strip() if ":" in source.title else "this paper"
     return f'The authors of {name} write: "{sentence[:-1]}".'
