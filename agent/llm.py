@@ -59,8 +59,18 @@ def endpoint(settings: Settings | None = None) -> Endpoint:
             "no language-model endpoint is configured: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL "
             "(vLLM, Ollama, llama.cpp server), or use --llm none"
         )
+    base_url = settings.openai_base_url
+    if base_url:
+        try:
+            parts = urlsplit(base_url)
+            valid = parts.scheme in ("http", "https") and bool(parts.netloc)
+        except ValueError:
+            valid = False
+        if not valid:  # fails before any request, instead of as "cannot reach the language model"
+            raise LLMError("OPENAI_BASE_URL is not an http(s) URL: set it to the endpoint's address, e.g. "
+                           "http://127.0.0.1:8000/v1, or unset it")
     return Endpoint(
-        base_url=settings.openai_base_url or None,
+        base_url=base_url or None,
         model=settings.chat_model,
         timeout=settings.llm.timeout,
         retries=max(0, settings.llm.retries),

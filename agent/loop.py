@@ -600,7 +600,8 @@ def _rejected_feature(error: BaseException) -> bool:
     if isinstance(error, LLMError) or status is None:
         return False
     named = any(word in str(error) for word in ("response_format", "tools", "tool_choice"))
-    return status in (400, 404, 415, 422, 501) or (status == 500 and named)
+    # A 404 without those words is a wrong model name or path, not a missing feature: no plan request follows.
+    return status in (400, 415, 422, 501) or (status in (404, 500) and named)
 
 
 def _clip(text: str, limit: int) -> str:

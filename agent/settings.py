@@ -26,7 +26,7 @@ class RestoreSettings(BaseModel):
         60_000_000, description="Refuse images with more pixels than this (decompression-bomb guard).", ge=1
     )
     cpu_memory_budget_mb: int = Field(1024, description="Peak working memory the CPU engine aims to stay under.",
-                                      ge=64)
+                                      ge=1)
 
 
 class LLMSettings(BaseModel):

@@ -20,7 +20,7 @@ from knowledge.ingest import (
     project_docs,
 )
 from agent.schemas import NOTES_PREFIX
-from tests.knowledge.sample import FACES, GITHUB, MIMO_GITHUB, MIMO_PAPER, PAPER, RAIN, make_card, tiny_docs
+from tests.knowledge.sample import FACES, MIMO_GITHUB, MIMO_PAPER, PAPER, RAIN, make_card, tiny_docs
 
 
 def test_project_docs_cite_only_the_two_mimo_unet_links():
