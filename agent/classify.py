@@ -358,8 +358,9 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
     if len(sizes) == 1:
         width, height = float(sizes[0].group(1)), float(sizes[0].group(2))
         after = text[sizes[0].end():]
-        target = re.search(r"\b(?:to|into|as|at)\s+(?:a\s+|an\s+|full\s+|true\s+|native\s+)?"
-                           r"((?:240|360|480|540|720|1080|1440|2160|4320)p|4k|uhd|8k)\b", after)
+        # "to 4K" after the size, or "making it 4K ... the original is 960x540" before it
+        target = re.search(r"\b(?:to|into|as|at|making\s+it|make\s+it)\s+(?:a\s+|an\s+|full\s+|true\s+|native\s+)?"
+                           r"((?:240|360|480|540|720|1080|1440|2160|4320)p|4k|uhd|8k)\b", text)
         side = re.search(r"\b(\d{2,5})\s*(?:px|pixels?)\s+(wide|across|tall|high)\b", after)
         if target:
             _size_ratio(found, height, float(_video_height(target.group(1))),
@@ -466,6 +467,15 @@ def read_scale(question: str) -> tuple[int | None, str | None, str | None]:
                                 f"{factor / up:.0%} of that for {_factor_words(factor)}.")
         return None, None, None
     scale, evidence = whole[0]
+    percent = re.search(r"\bby\s+(\d{3,4})\s*(?:%|percent)|\b(\d{3,4})\s*(?:%|percent)\s+(?:bigger|larger|more|wider)\b",
+                        text)
+    if percent and (percent.group(1) or percent.group(2)) in evidence:
+        share = int(percent.group(1) or percent.group(2))
+        return scale, evidence, (f"\"{percent.group(0)}\" can mean {share / 100:g}x or {share / 100 + 1:g}x (the size plus "
+                                 f"{share} %); cnaps reads it as {scale}x: ask for {int(share / 100 + 1)}x if you meant "
+                                 "the other." if (share / 100 + 1) == int(share / 100 + 1) else
+                                 f"\"{percent.group(0)}\" can also mean the size plus {share} %; cnaps reads it as "
+                                 f"{scale}x.")
     others = list(dict.fromkeys(factor for factor, _ in whole[1:] if factor != scale))
     repeats = sum(1 for factor, _ in whole if factor == scale)
     chained = re.search(r"(\d+)\s?x\b[^.?!]{0,30}?\bthen\b[^.?!]{0,30}?\b(\d+)\s?x\b", text)

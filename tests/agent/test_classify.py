@@ -347,6 +347,7 @@ def test_faults_and_tasks_beyond_deblurring_are_named(question, needs):
     ("Make it 200% and sharper.", 2), ("Upscale my 1920x1080 photo to 4K.", 2),
     ("Make my 800x600 picture 1600 pixels wide.", 2), ("make my 800x600 scan 1800 pixels tall", 3),
     ("upscale 2x, then 3x", 6), ("it was downscaled by 4x, can you undo that?", 4),
+    ("What about making it 4K instead? The original is 960x540.", 4),
 ])
 def test_more_scale_phrasings(phrase, scale):
     c = classify(phrase)
@@ -368,3 +369,9 @@ def test_just_one_need_in_a_follow_up_drops_the_others():
     turns = ["I upscaled a blurry photo by 4x and could still read the signs.", "What about just deblurring it?"]
     c = classify_turns(turns)
     assert c.needs == ["deblur"] and c.scale is None
+
+
+def test_a_percentage_increase_says_it_can_be_read_two_ways():
+    note = classify("Increase the resolution by 300%").scale_note
+    assert note.startswith('"by 300%" can mean 3x or 4x') and "ask for 4x" in note
+    assert classify("resize it to 200%").scale_note is None
