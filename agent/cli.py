@@ -385,8 +385,9 @@ def serve(
         print(f"cnaps: warning: serving on {host}: anyone who can reach this machine can use it", file=sys.stderr)
     options = {key: value for key, value in dict(model=model, weights=weights, device=device, llm=llm).items()
                if value is not None}
+    web_app = create_app(ask_options=options)  # a bad setting fails here, before the "open" line
     print(f"cnaps {__version__}: open http://{'[' + host + ']' if ':' in host else host}:{port}/", file=sys.stderr)
-    uvicorn.run(create_app(ask_options=options), host=host, port=port, log_level="warning")
+    uvicorn.run(web_app, host=host, port=port, log_level="warning")
 
 
 @app.command()
