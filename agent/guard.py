@@ -144,14 +144,20 @@ def check(answer: Answer, ctx: AnswerContext, label_note: str = "", grounded: st
     return problems
 
 
-_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])\d+(?:\.\d+)?")
-_NEGATED = re.compile(r"\b(?:not|no|never|cannot|can't|doesn't|does\s+not|isn't|aren't|without|instead|rather\s+than|"
-                      r"unlike)\b", re.IGNORECASE)
+# A number, "1,280" as one; a letter may touch it ("1280x720", "x4", "720p"), a digit or a point may not.
+_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\d.])\d+(?:\.\d+)?")
+# Numbers that are not claims about the model: years, versions, command-line values, common scale fractions.
+_NOT_A_CLAIM = re.compile(r"(?:\b(?:19|20)\d\d\b|\b[vV]?\d+\.\d+(?:\.\d+)+\b|(?:python|pytorch|torch|cuda|version|v)\s*"
+                          r"\d+(?:\.\d+)*|--[\w-]+[=\s]+\d+(?:\.\d+)?)", re.IGNORECASE)
+_COMMON = {0.5, 0.25, 0.125, 0.75, 1.5, 2.5}
+_NEGATED = re.compile(r"\b(?:not|no|never|cannot|can't|doesn't|does\s+not|isn't|aren't|wasn't|weren't|didn't|"
+                      r"did\s+not|without|instead\s+of|rather\s+than|unlike)\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def _numbers(text: str) -> list[str]:
-    return [match.group(0).replace(",", "") for match in _NUMBER.finditer(CITATION.sub(" ", text or ""))]
+    text = _NOT_A_CLAIM.sub(" ", CITATION.sub(" ", text or ""))
+    return [match.group(0).replace(",", "") for match in _NUMBER.finditer(text)]
 
 
 def _prose(answer: Answer) -> Iterator[tuple[str, str]]:
@@ -163,7 +169,13 @@ def _prose(answer: Answer) -> Iterator[tuple[str, str]]:
 
 
 def _number_problems(answer: Answer, ctx: AnswerContext, allowed_text: str) -> list[str]:
-    known = {float(n) for n in _numbers(allowed_text)}
+    # Both readings of "640,480": one number with a thousands separator, and two (a JSON list in the record).
+    known = {float(n) for n in _numbers(allowed_text)} | {float(n) for n in re.findall(r"\d+(?:\.\d+)?", allowed_text)}
+    # Sizes and counts the enlargement implies: "2560x1920" for a 640x480 photo at 4x, "16x the pixels".
+    scale = ctx.classification.scale or (ctx.restoration.scale if ctx.restoration is not None else None)
+    if scale:
+        known |= {k * scale for k in known} | {k * scale * scale for k in known} | {float(scale * scale)}
+    known |= _COMMON
     problems: list[str] = []
     for where, sentence in _prose(answer):
         for number in _numbers(sentence):
@@ -176,27 +188,37 @@ def _number_problems(answer: Answer, ctx: AnswerContext, allowed_text: str) -> l
     return problems
 
 
+def _claims(sentence: str, pattern: str) -> bool:
+    """Whether `sentence` makes the claim `pattern` describes, not negated within its own clause."""
+    for match in re.finditer(pattern, sentence, re.IGNORECASE):
+        clause_start = max(sentence.rfind(mark, 0, match.start()) for mark in ",;:()") + 1
+        if not _NEGATED.search(sentence[clause_start:match.end()]):
+            return True
+    return False
+
+
+_RAN_OFFICIAL = (r"\b(?:ran|used|was\s+run\s+with|restored\s+\w+\s+with)\s+(?:the\s+)?(?:authors'?\s+|official\s+)"
+                 r"(?:\w+\s+){0,2}?(?:checkpoint|weights)\b")
+_RAN_ON_GPU = r"\b(?:ran|was\s+run|were\s+run|executed|processed)\b[^.,;]*\b(?:GPU|CUDA|H100|A100|RTX)\b"
+_RAN_HALF = r"\b(?:ran|was\s+run|were\s+run)\b[^.,;]*\b(?:fp16|bf16|half[- ]precision)\b"
+_NETWORK_ENLARGES = (r"\b(?:the\s+network|the\s+model|MIMO-UNet\+?|the\s+recommended\s+model)\s+(?:\w+\s+){0,2}?"
+                     r"(?:enlarges|upscales|upsamples|super-resolves|increases\s+the\s+resolution)\b")
+
+
 def _claim_problems(answer: Answer, ctx: AnswerContext) -> list[str]:
     """Claims about what ran, or about what the model can do, that the record or the capability check contradict."""
     run = ctx.restoration
     cannot_enlarge = "upscale" in (getattr(ctx.capability, "missing", []) or [])
     problems: list[str] = []
     for where, sentence in _prose(answer):
-        plain = not _NEGATED.search(sentence)
-        if run is not None and plain and run.weights.provenance != "official" and re.search(
-                r"\b(?:official|authors'?|pretrained\s+gopro|gopro|realblur)\s+(?:\w+\s+){0,2}(?:checkpoint|weights)\b",
-                sentence, re.IGNORECASE) and re.search(r"\b(?:ran|run|used|restored)\b", sentence, re.IGNORECASE):
+        if run is not None and run.weights.provenance != "official" and _claims(sentence, _RAN_OFFICIAL):
             problems.append(f"{where} says official weights ran, but the record says {run.weights.provenance} "
                             "weights ran: say which weights ran as the record does")
-        if run is not None and plain and run.device.startswith("cpu") and re.search(
-                r"\b(?:ran|run|executed|processed)\b[^.]*\b(?:GPU|CUDA|H100|A100|RTX)\b", sentence, re.IGNORECASE):
+        if run is not None and run.device.startswith("cpu") and _claims(sentence, _RAN_ON_GPU):
             problems.append(f"{where} says the restoration ran on a GPU, but the record says {run.device}")
-        if run is not None and plain and run.precision == "fp32" and re.search(
-                r"\b(?:ran|run)\b[^.]*\b(?:fp16|bf16|half[- ]precision)\b", sentence, re.IGNORECASE):
+        if run is not None and run.precision == "fp32" and _claims(sentence, _RAN_HALF):
             problems.append(f"{where} gives a precision other than the record's {run.precision}")
-        if cannot_enlarge and plain and re.search(
-                r"\b(?:network|model|MIMO-UNet\+?|it)\s+(?:\w+\s+){0,3}?(?:enlarges|upscales|upsamples|"
-                r"super-resolves|increases\s+the\s+resolution)\b", sentence, re.IGNORECASE):
+        if cannot_enlarge and "interpolat" not in sentence.lower() and _claims(sentence, _NETWORK_ENLARGES):
             problems.append(f"{where} says the model enlarges the image, but it keeps the input's size; the "
                             "enlargement is interpolation before the network")
     return problems

@@ -45,7 +45,8 @@ MAX_TOOL_ROUNDS = 4
 PASSAGE_CHARS = 600
 MAX_PASSAGES = 8
 HISTORY_TURNS = 8
-ANSWER_TIMEOUTS = 4  # the whole answer's time limit, in CNAPS_LLM__TIMEOUTs
+REQUEST_TIMEOUTS = 3  # one request's time limit in all, in CNAPS_LLM__TIMEOUTs (that setting bounds each read)
+ANSWER_TIMEOUTS = 8  # the whole answer's time limit, in CNAPS_LLM__TIMEOUTs
 
 
 # --- what the model writes ------------------------------------------------------------------------------------
@@ -333,9 +334,11 @@ class AgentRun:
         self.max_tokens = get_settings().llm.max_tokens
         self.truncated = False
         # The endpoint's own timeout is per read: an endpoint that drips a token a second never trips it. Each
-        # request gets CNAPS_LLM__TIMEOUT in all, the whole answer (up to seven requests) four times that.
-        self.timeout = get_settings().llm.timeout
-        self.deadline = time.monotonic() + ANSWER_TIMEOUTS * self.timeout
+        # request gets three CNAPS_LLM__TIMEOUTs in all (a slow local model writing a long JSON answer needs more than
+        # one), the whole answer (up to seven requests) eight.
+        self.timeout = REQUEST_TIMEOUTS * get_settings().llm.timeout
+        self.answer_timeout = ANSWER_TIMEOUTS * get_settings().llm.timeout
+        self.deadline = time.monotonic() + self.answer_timeout
 
     # conversation ----------------------------------------------------------------------------------------------
 
@@ -481,7 +484,7 @@ class AgentRun:
                     whole = ends == self.deadline
                     raise LLMError(
                         f"the language model did not finish {'its answer' if whole else 'a reply'} within "
-                        f"{ANSWER_TIMEOUTS * self.timeout if whole else self.timeout:g} s: raise "
+                        f"{self.answer_timeout if whole else self.timeout:g} s: raise "
                         "CNAPS_LLM__TIMEOUT or use a faster endpoint")
                 if preview is not None and isinstance(chunk.content, str) and chunk.content:
                     preview.feed(chunk.content)
@@ -510,7 +513,10 @@ class AgentRun:
                               "(raise CNAPS_LLM__MAX_TOKENS, or answer more briefly)"]
             return None, [f"{error}: reply with one JSON object in the shape given"]
         answer = self.complete(draft)
-        return answer, check(answer, self.ctx, draft.label_note, grounded=self.fallback.markdown)
+        # What the model's own tool calls returned is grounded too: passages it searched, a restoration it ran.
+        grounded = " ".join([self.fallback.markdown, *(f"{s.title} {s.text}" for s in self.found),
+                             self.restored.model_dump_json() if self.restored is not None else ""])
+        return answer, check(answer, self.ctx, draft.label_note, grounded=grounded)
 
     def complete(self, draft: DraftAnswer) -> Answer:
         """The draft filled out into the `Answer` contract: roles and kinds from the card's reference table."""

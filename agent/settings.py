@@ -34,7 +34,8 @@ class LLMSettings(BaseModel):
         "auto", description="'auto' uses the endpoint when OPENAI_API_KEY or OPENAI_BASE_URL is set; 'none' never."
     )
     model: str = Field("gpt-4o-mini", description="Chat model name sent to the endpoint.")
-    timeout: float = Field(60.0, description="Seconds before one request to the endpoint is abandoned.", gt=0)
+    timeout: float = Field(60.0, description="Seconds one read from the endpoint may wait; a whole request gets three "
+                                             "times this, a whole answer eight.", gt=0)
     retries: int = Field(2, description="Retries with exponential backoff after a failed request.", ge=0, le=10)
     max_tokens: int = Field(1500, description="Cap on generated tokens per request (a full JSON answer needs ~1000).",
                             ge=1)

@@ -253,3 +253,49 @@ def test_the_papers_own_title_is_not_mistaken_for_a_related_paper(ctx, fallback)
     draft = good_draft()
     draft["references"][0]["title"] = "Rethinking Coarse-to-Fine Approach in Single Image Deblurring"
     assert problems(ctx, fallback, draft) == []
+
+
+def _with_cpu_record(ctx):
+    from agent.schemas import ToolRun
+    from tools.restoration.record import WeightsRecord
+
+    ctx.restoration = ToolRun(
+        model_id="MIMO-UNet", network="MIMO-UNet", device="cpu", precision="fp32", input_size=(640, 480),
+        output_size=(2560, 1920), scale=4, seconds=1.5,
+        weights=WeightsRecord(file="w", sha256="0" * 64, provenance="project", description="project weights"))
+    return ctx
+
+
+@pytest.mark.parametrize("sentence", [
+    "You can run it on a GPU with --device cuda for speed [2].",
+    "To use the authors' official GoPro weights, download them and pass --weights [2].",
+    "cnaps ran project weights fine-tuned from the GoPro checkpoint [2].",
+    "First, it upscales the photo 4x by interpolation; then MIMO-UNet removes the blur [1].",
+    "The 640x480 photo became 2560x1920, 16x the pixels, at 1/2 and 0.5 scale (ICCV 2021, Python 3.10, --tile 512) [1].",
+])
+def test_correct_sentences_pass_the_claim_and_number_checks(ctx, fallback, sentence):
+    _with_cpu_record(ctx)
+    draft = good_draft()
+    draft["workflow"]["steps"][2]["text"] = sentence
+    assert problems(ctx, fallback, draft) == []
+
+
+def test_a_no_elsewhere_in_the_sentence_does_not_hide_a_claim(ctx, fallback):
+    _with_cpu_record(ctx)
+    draft = good_draft()
+    draft["workflow"]["steps"][2]["text"] = "cnaps ran the official GoPro weights on an RTX GPU, and no blur is left [2]."
+    found = " ".join(problems(ctx, fallback, draft))
+    assert "says official weights ran" in found and "ran on a GPU" in found
+
+
+def test_numbers_from_the_models_own_searches_are_grounded(ctx, fallback):
+    from agent.loop import AgentRun
+
+    run = AgentRun(ctx, fallback, chat=None, tools=[], on_token=None, model_name="m")
+    run._remember("search_knowledge", json.dumps({"passages": [{
+        "id": "s", "url": ctx.passages[1].url, "score": 0.5, "title": "results",
+        "text": "MIMO-UNet+ reaches 32.45 dB with 16.1 million parameters."}]}))
+    draft = good_draft()
+    draft["workflow"]["steps"][1]["text"] = "MIMO-UNet+ reaches 32.45 dB with 16.1 million parameters [2]."
+    answer, problems_found = run.judge(json.dumps(draft))
+    assert problems_found == []

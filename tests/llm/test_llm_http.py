@@ -343,13 +343,13 @@ def test_an_endpoint_that_drips_tokens_is_stopped_at_the_timeout(endpoint, ctx, 
 
     from agent.settings import get_settings
 
-    monkeypatch.setenv("CNAPS_LLM__TIMEOUT", "1")
+    monkeypatch.setenv("CNAPS_LLM__TIMEOUT", "0.5")
     get_settings.cache_clear()
     endpoint.add(Reply.text("x" * 400, drip=0.1))  # 0.1 s per chunk: no read ever times out, the reply never ends
     started = time.monotonic()
     answer = run(ctx, fallback, fake_tools)
     assert time.monotonic() - started < 8
-    assert_fallback(answer, fallback, "did not finish a reply within 1 s", "CNAPS_LLM__TIMEOUT")
+    assert_fallback(answer, fallback, "did not finish a reply within 1.5 s", "CNAPS_LLM__TIMEOUT")
 
 
 def test_a_streamed_draft_that_is_thrown_away_is_marked_as_such(endpoint, ctx, fallback, fake_tools):
