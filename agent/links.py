@@ -15,13 +15,16 @@ from pydantic import BaseModel
 _URL = re.compile(r"(?:\b[a-zA-Z][a-zA-Z0-9+.-]*:(?://)?|\bwww\.)[^\s<>\"'`()\[\]{}]+", re.IGNORECASE)
 _LINK_SCHEMES = ("http:", "https:", "ftp:", "javascript:", "data:", "file:", "mailto:", "vbscript:", "www.")
 _TAIL = r"[^\s<>\"'`()\[\]{}]*"
-# Links without a scheme that a reader (or a markdown renderer) still follows: "//host/path", "host.tld/path" with
-# any top-level domain, and a bare "host.com" of a common one.
+# Top-level domains a scheme-less link is recognised by; file extensions (.py, .md, .pth, .sh) are not among them.
+_TLDS = ("com|org|net|io|ai|xyz|info|biz|dev|app|co|me|top|ru|cn|tk|link|site|online|edu|gov|uk|de|fr|jp|us|ca|au|"
+         "in|br|it|nl|es|ch|se|pl|kr|tv|cc|ly|gg|pw|ws|club|live|store|tech|space|cloud|page|blog|news|pro|icu|vip|"
+         "shop|work|one|fun|website|host|download|lol|email|eu|xxx")
+# Links without a scheme that a reader (or a markdown renderer) still follows: "//host/path", "host.tld/path", and a
+# bare lower-case "host.com" of the commonest domains.
 _SCHEMELESS = re.compile(
     r"(?<![\w:/])//(?:[a-z0-9-]+\.)+[a-z]{2,24}\b" + _TAIL
-    + r"|\b(?:[a-z0-9-]+\.)+[a-z]{2,24}/" + _TAIL
-    + r"|\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|ai|xyz|info|biz|dev|app|co|me|top|ru|cn|tk|link|site|online)\b(?![\w-]|\.\w)",
-    re.IGNORECASE)
+    + r"|\b(?:[a-z0-9-]+\.)+(?:" + _TLDS + r")/" + _TAIL
+    + r"|\b(?:[a-z0-9-]+\.)+(?:com|org|net|xyz|ru|cn|tk|top|site|online|link|biz)\b(?![\w-]|\.\w)")
 REMOVED = "[link removed]"
 
 
@@ -40,18 +43,25 @@ def find_urls(text: str) -> list[str]:
     return found
 
 
+def _without_scheme(link: str) -> str:
+    return re.sub(r"^(?:https?:)?//(?:www\.)?|^www\.", "", link.strip(), flags=re.IGNORECASE).lower()
+
+
 def is_allowed(url: str, allowed: set[str]) -> bool:
-    """Whether `url` is an allowed link, or a scheme-less mention of one ("github.com/chosj95/MIMO-UNet")."""
+    """Whether `url` is an allowed link, or a scheme-less mention of one: "github.com/chosj95/MIMO-UNet" (the host and
+    the start of the path must match: "hub.com/chosj95/MIMO-UNet" is not allowed)."""
     if url in allowed:
         return True
-    bare = not url.lower().startswith(_LINK_SCHEMES) and not url.startswith("//")
-    return bare and any(url in link for link in allowed)
+    if url.lower().startswith(_LINK_SCHEMES) or url.startswith("//"):
+        return False
+    bare = _without_scheme(url).rstrip("/")
+    return any(_without_scheme(link).startswith(bare) for link in allowed)
 
 
 def scrub(text: str, allowed: set[str]) -> str:
     """`text` with every link not in `allowed` replaced by a marker; HTML character references are decoded first
     ("https&#58;//...")."""
-    if "&" in text and re.search(r"&#?\w+;", text):
+    if "&" in text:  # "&#58" needs no ";" to be read as ":"
         text = html.unescape(text)
     for url in sorted(set(find_urls(text)), key=len, reverse=True):
         if not is_allowed(url, allowed):

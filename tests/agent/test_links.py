@@ -34,3 +34,14 @@ def test_links_without_a_scheme_are_links_too_and_mentions_of_allowed_ones_stay(
     assert "github.com/chosj95/MIMO-UNet" in cleaned
     harmless = "MIMO-UNet.pkl, torch.save, e.g. this, 1280x720, cnaps:notes/x and agent/data/example_blurry.png"
     assert find_urls(harmless) == [] and scrub(harmless, {OK}) == harmless
+
+
+def test_a_mention_of_a_card_link_must_match_its_host_and_path_from_the_start():
+    from agent.links import is_allowed
+
+    allowed = {OK, "http://arxiv.org/pdf/2502.16025v1.pdf"}
+    assert is_allowed("github.com/chosj95/MIMO-UNet", allowed) and is_allowed("arxiv.org/pdf/2502.16025v1.pdf", allowed)
+    for lookalike in ("hub.com/chosj95/MIMO-UNet", "hub.com", "xiv.org/pdf/2502.16025v1.pdf"):
+        assert not is_allowed(lookalike, allowed), lookalike
+    assert find_urls("train.py/test.py, torch.hub/checkpoints, tools.restore/, ASP.NET, Socket.IO, output.co") == []
+    assert "javascript" not in scrub("javascript&#58alert(1)", allowed)
