@@ -52,7 +52,8 @@ _NEGATOR = re.compile(
     r"\s+$"
 )
 
-_RESIZE = r"(?:up-?scal|up-?sampl|enlarg|zoom|resiz|blow|blew|stretch|interpolat|bicubic|bilinear|magnif|scal)"
+# Enlarging words; "downscaled" is not one ("scal" must not start inside it).
+_RESIZE = r"(?<!down)(?<!down-)(?:up-?scal|up-?sampl|enlarg|zoom|resiz|blow|blew|stretch|interpolat|bicubic|bilinear|magnif|scal)"
 # Blur that the question blames on enlarging, e.g. "bicubic makes it blurry", "it got blurry when I upscaled".
 _BLUR_FROM_RESIZE_BEFORE = re.compile(
     _RESIZE + r"\w*\b[^.;!?]{0,60}?\b(?:make|makes|made|making|turn|turns|turned|become|becomes|became|get|gets|"
@@ -97,6 +98,9 @@ _ABOUT_MODEL = re.compile(
     r"pixel\s+limit|will\s+it\s+work|does\s+it\s+work|same\s+(?:size|resolution|dimensions)|real[- ]?time|"
     r"(?:largest|biggest|maximum|max)\s+(?:photo|image|picture|file)|how\s+(?:long|fast|quick\w*)|speed|slow(?:er)?|"
     r"fast(?:er)?|gan|adversarial|transformers?|attention|diffusion|batch\w*|megapixels?|mp)\b")
+
+# A request to work on a picture: "restore a batch of my old photos", "can you fix this picture of a fast car?".
+_REQUEST = re.compile(r"\b(?:restore|fix|clean\s+up|repair|improve|enhance|sharpen|de-?blur|unblur|up-?scale|enlarge)\b")
 
 # The user's own picture: "my photo", "this scan", "our old pictures".
 _OWN_IMAGE = re.compile(r"\b(?:my|our|this|these|the)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|"
@@ -146,8 +150,9 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
             # frame" describes the input.
             r"\b(?:to|into|as|at)\s+(?:a\s+|an\s+|full\s+|true\s+|native\s+)?(?:4k|8k|1080p|uhd)\b",
             r"\b(?:4k|8k|1080p|uhd)\s+(?:version|output|copy|quality|upscal\w*)",
-            r"\b(?:make|makes|made|turn|convert)\s+(?:\w+\s+){0,3}?(?:(?:in)?to\s+)?(?:full[- ])?hd\b",
-            r"\b(?:to|into|in)\s+(?:full[- ])?hd\b", r"\bhd\s+(?:version|quality|copy)\b",
+            r"\b(?:make|turn|convert)\s+(?:it|this|that|the|my)\b(?:\s+[\w-]+){0,2}?\s+(?:(?:in)?to\s+)?(?:full[- ])?hd\b"
+            r"(?!\s+[a-z])",
+            r"\b(?:up\s*)?(?:to|into)\s+(?:full[- ])?hd\b", r"\bhd\s+(?:version|copy)\b",
             r"\b(?:for|on)\s+(?:a\s+|an\s+|my\s+|the\s+|our\s+)?(?:4k|8k|uhd)\s+(?:tv|screen|display|monitor|projector)",
             r"\bstretch\w*\s+(?:\w+\s+){0,6}?to\s+\d+\s*(?:px|pixels?)",
         ],
@@ -209,8 +214,13 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "tone": (
         [
-            r"\bfaded\b", r"\b(?:photo|print|picture|image|colou?r)s?\s+(?:is\s+|are\s+)?fading\b", r"\bwashed[- ]out\b", r"\byellow(?:ed|ing|ish)\b", r"\bcolou?r\s+casts?\b",
-            r"\bwhite\s+balance\b", r"\bdiscolou?r\w*", r"\boverexpos\w*", r"\bblown[- ](?:out\b|highlights?\b)",
+            r"\b(?:photo|print|picture|image|scan|polaroid|slide|colou?r)s?\s+(?:\w+\s+)?(?:is\s+|are\s+|has\s+|have\s+|got\s+|"
+            r"looks?\s+)?(?:faded|fading|washed[- ]out|yellowed|discolou?red)\b",
+            r"\b(?:faded|washed[- ]out|yellowed|discolou?red)\s+(?:old\s+|family\s+)?(?:photo|print|picture|image|scan|polaroid|"
+            r"slide|colou?r)s?\b", r"\b(?:it|this)\s+(?:is|has|looks?)\s+(?:\w+\s+)?(?:faded|washed[- ]out|yellowed)\b",
+            r"\bcolou?r\s+casts?\b", r"\bwhite\s+balance\s+(?:is\s+)?(?:off|wrong|bad)\b",
+            r"\b(?:fix|correct|adjust)\w*\s+(?:the\s+)?white\s+balance\b", r"\boverexpos\w*",
+            r"\bblown[- ](?:out\b|highlights?\b)",
             r"\bcolou?rs?\s+(?:look\s+|are\s+|is\s+)?(?:off|wrong|dull|faded)\b",
         ],
         [],
@@ -218,8 +228,9 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
     "optics": (
         [
             r"\bchromatic\s+aberration\w*", r"\blens\s+distortion\w*", r"\bbarrel\s+distortion\w*",
-            r"\bpincushion\b", r"\bvignett\w*", r"\bfish-?eye\b", r"\bpurple\s+fring\w*", r"\bcolou?r\s+fring\w*",
-            r"\brolling[- ]shutter\b", r"\bmoir[eé]\b",
+            r"\bpincushion\b", r"\bvignetting\b", r"\bdark\s+corners\b", r"\bpurple\s+fring\w*",
+            r"\bcolou?r\s+fring\w*", r"\brolling[- ]shutter\b", r"\bmoir[eé]\s+(?:pattern|effect|artefact|artifact)s?\b",
+            r"\b(?:has|have|with|shows?|got)\s+(?:some\s+|a\s+)?moir[eé]\b",
         ],
         [],
     ),
@@ -233,7 +244,11 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "recognize": (
         [
-            r"\b(?:can|could|will|would)\s+(?:it|this|the\s+model|mimo\S*|cnaps)\s+(?:read|recogni[sz]e|identify)\b",
+            r"\b(?:can|could|will|would)\s+(?:it|this|the\s+model|mimo\S*|cnaps)\s+(?:read|recogni[sz]e|identify)\b"
+            r"(?!\s+(?:\d+[- ]bit\b|raw\b|tiff?s?\b|png|jpe?gs?\b|heic|dng|cr2|nef|webp|gif|bmp|files?\b|formats?\b|images?\b|"
+            r"photos?\b|grayscale|greyscale))",
+            r"\bwhat\s+does\s+(?:the\s+|this\s+|that\s+)?(?:[\w-]+\s+){0,3}?(?:sign|text|plate|label|note|writing|"
+            r"board|screen)\s+(?:\w+\s+){0,4}?say\b",
             r"\bocr\b", r"\btranscrib\w*", r"\bextract\w*\s+(?:the\s+)?text\b", r"\bobject\s+detection\b",
             r"\bdetect\w*\s+(?:the\s+)?(?:objects?|faces|people|cars)\b", r"\bsegment\w*", r"\bclassif\w*",
             r"\bcaption\w*", r"\bwhat\s+is\s+(?:shown\s+)?in\s+(?:this|the)\s+(?:picture|photo|image)",
@@ -244,7 +259,7 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
         [
             r"\bstyle\s+transfer\b", r"\bin\s+the\s+style\s+of\b", r"\bcartoon\w*",
             r"\bremove\s+(?:the\s+)?background\b", r"\bbackground\s+removal\b",
-            r"\bgenerat\w*\s+(?:a\s+|an\s+)?(?:new\s+)?(?:image|picture|photo)", r"\banimat\w*",
+            r"\bgenerat(?:e|ing)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:image|picture|photo)", r"\banimat\w*",
             r"\bface[- ]?swap\w*", r"\bswap\w*\s+(?:\w+\s+){0,2}?faces?\b", r"\bdeep-?fakes?\b",
         ],
         [],
@@ -315,8 +330,13 @@ def _is_negated(text: str, start: int) -> bool:
 
 _SCALE_CONTEXT = re.compile(r"\b(?:up-?scal|up-?sampl|enlarg|magnif|scal|resiz|zoom|increas|blow|blew|boost|grow|"
                             r"stretch|print|bigger|larger|resolution|size|wider|taller|upsiz)\w*")
-_NOT_A_SCALE_AFTER = re.compile(r"^\s*(?:longer|faster|slower|more|less|cheaper|quicker|smaller|the\s+(?:time|speed|price)|"
+_NOT_A_SCALE_AFTER = re.compile(r"^\s*(?:longer|faster|slower|more|less|cheaper|quicker|smaller|sharper|clearer|brighter|"
+                                r"darker|better|worse|blurr\w*|softer|crisper|noisier|stronger|weaker|"
+                                r"the\s+(?:time|speed|price)|"
                                 r"(?:optical\s+|telephoto\s+)?(?:telephoto|lens|optical))\b")
+_SHRINK_BEFORE = re.compile(r"\b(?:down-?scal|down-?siz|down-?sampl|shrunk|shrank|shrink|reduc)\w*\s+(?:\w+\s+)?(?:by\s+)?$")
+_UNDO = re.compile(r"\b(?:undo|reverse|revert|back\s+to|original\s+size|restore\s+(?:the|its)\s+size|enlarg\w*|"
+                   r"upscal\w*|bigger|larger|blow\s+it\s+up)\b")
 _MEGAPIXELS = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:mp|megapixels?)\b.{0,20}?\bto\s+(\d+(?:\.\d+)?)\s*(?:mp|megapixels?)\b")
 
 
@@ -387,6 +407,9 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
             found.append((area ** 0.5, megapixels.group(0)))
     text_wo_sizes = re.sub(r"\b\d{2,5}\s*(?:x|by)\s*\d{2,5}\b", " ", text)
     for match in re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)\s?x(?![\w]|\s*\d)", text_wo_sizes):
+        shrink = _SHRINK_BEFORE.search(text_wo_sizes[max(0, match.start() - 20):match.start()])
+        if shrink and not _UNDO.search(text):
+            continue  # "it was downscaled by 4x ... just deblur it": the factor of a past shrink
         if not _NOT_A_SCALE_AFTER.match(text_wo_sizes[match.end():]) and not _is_negated(text_wo_sizes, match.start()):
             found.append((float(match.group(1)), match.group(0)))
     for match in re.finditer(r"(?<![\w])x(\d+(?:\.\d+)?)\b", text_wo_sizes):
@@ -395,14 +418,17 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
     for match in re.finditer(_NUM + r"[- ]?fold\b", text):
         if not _is_negated(text, match.start()):
             found.append((_number(match.group(1)), match.group(0)))
-    words = {r"\bquadrupl\w*": 4, r"\btripl(?:e|ed|es|ing)\b": 3, r"\bthrice\b": 3, r"\btwice\s+(?:as|the|its)\b": 2,
+    words = {r"\bquadrupl\w*": 4, r"\btripl(?:e|ed|es|ing)\b": 3, r"\bthrice\b": 3, r"\btwice\s+(?:as\s+(?:big|large|wide|tall|high|long)|the\s+(?:size|resolution|width|height)|"
+             r"its\s+(?:size|resolution|width|height))\b": 2,
              r"\bdoubl(?:e|ed|es|ing)\b(?![- ](?:check|exposure|click|tap))": 2}
     for pattern, factor in words.items():
         for match in re.finditer(pattern, text):
             found.append((float(factor), match.group(0)))
     for match in re.finditer(r"\b(\d{3,4})\s*(?:%|percent)", text):
-        made = re.search(r"\b(?:make|makes|made|making|turn)\s+(?:it|this|that|the\s+\w+|my\s+\w+)\s+(?:to\s+|into\s+)?$",
-                         text[max(0, match.start() - 30):match.start()])
+        made = re.search(r"\b(?:make|makes|made|making|turn)\s+(?:it|this|that|(?:the|my)\s+(?:image|photo|picture|scan|"
+                         r"size|resolution))\s+(?:to\s+|into\s+)?$", text[max(0, match.start() - 30):match.start()])
+        if made and _NOT_A_SCALE_AFTER.match(text[match.end():]):
+            made = None  # "make it 300% sharper"
         if _SCALE_CONTEXT.search(text) or made:
             found.append((int(match.group(1)) / 100, match.group(0)))
     for match in re.finditer(r"\b" + _NUM + r"\s+times\b", text):
@@ -478,26 +504,33 @@ def read_scale(question: str) -> tuple[int | None, str | None, str | None]:
                                  f"{scale}x.")
     others = list(dict.fromkeys(factor for factor, _ in whole[1:] if factor != scale))
     repeats = sum(1 for factor, _ in whole if factor == scale)
-    chained = re.search(r"(\d+)\s?x\b[^.?!]{0,30}?\bthen\b[^.?!]{0,30}?\b(\d+)\s?x\b", text)
+    chained = re.search(r"(\d+)\s?x\b,?\s+(?:and\s+)?then\s+(?:by\s+|another\s+)?(\d+)\s?x\b", text)
     if chained and int(chained.group(1)) == scale and int(chained.group(2)) in others:
         total = scale * int(chained.group(2))
         if total <= 64:
-            return (total, chained.group(0),
-                    f"{scale}x and then {chained.group(2)}x is {total}x in all: cnaps plans one {total}x enlargement.")
+            return total, chained.group(0), _in_all(f"{scale}x and then {chained.group(2)}x", total)
     if others:
         named = " and ".join(f"{factor}x" for factor in [scale, *others])
-        note = (f"You name {named}: this answer plans {scale}x, the first; ask again about "
-                f"{others[0]}x (or pass --scale {others[0]}) for the other.")
-        return scale, evidence, note
+        other = others[0]
+        ask = (f"ask again about {other}x (or pass --scale {other}) for the other" if other <= MAX_SCALE else
+               f"{other}x is more than the {MAX_SCALE}x cnaps enlarges")
+        return scale, evidence, f"You name {named}: this answer plans {scale}x, the first; {ask}."
     if repeats >= 2 and _AGAIN.search(text) and scale * scale <= 64:
-        return (scale * scale, f"{evidence}, twice",
-                f"{scale}x and {scale}x again is {scale * scale}x in all: cnaps plans one {scale * scale}x enlargement.")
-    return scale, evidence, _shape_note(text, scale) or _order_note(text)
+        return scale * scale, f"{evidence}, twice", _in_all(f"{scale}x and {scale}x again", scale * scale)
+    return scale, evidence, _shape_note(text, scale)
 
 
-_DEBLUR_FIRST = re.compile(r"\b(?:de-?blur|sharpen|unblur|restore)\w*\s+(?:\w+\s+){0,3}?(?:first|before\s+(?:\w+\s+){0,2}?"
-                           r"(?:enlarg|upscal|resiz|scal)\w*)|\b(?:enlarg|upscal)\w*\s+(?:\w+\s+){0,4}?"
-                           r"(?:after|afterwards)\b")
+def _in_all(steps: str, total: int) -> str:
+    if total <= MAX_SCALE:
+        return f"{steps} is {total}x in all: cnaps plans one {total}x enlargement."
+    return f"{steps} is {total}x in all, more than the {MAX_SCALE}x cnaps enlarges."
+
+
+_DEBLUR_FIRST = re.compile(
+    r"\b(?:de-?blur|sharpen|unblur)\w*\s+(?:it\s+|this\s+|the\s+photo\s+|the\s+image\s+)?(?:first\b(?=\s*(?:[,.;]|and\b|then\b|$))|"
+    r"(?:and\s+)?then\s+(?:\w+\s+){0,2}?(?:enlarg|upscal|resiz|scal|make\s+it\s+(?:\d+x\s+)?(?:bigger|larger))\w*|"
+    r"before\s+(?:\w+\s+){0,2}?(?:enlarg|upscal|resiz|scal)\w*)"
+    r"|\b(?:enlarg|upscal)\w*\s+(?:\w+\s+){0,4}?after\s+(?:de-?blur|sharpen|unblur|remov\w+\s+the\s+blur|fix\w*\s+the\s+blur)")
 
 
 def _order_note(text: str) -> str | None:
@@ -544,8 +577,10 @@ def _blur_is_a_need(text: str, match: re.Match) -> str | None:
     return None
 
 
-_WAS_SHRUNK = re.compile(r"\b(?:was|were|got|been|is|are|i|someone|they|it)\s+(?:\w+\s+)?(?:down-?scaled|down-?sized|"
-                         r"down-?sampled|shrunk|shrank|reduced)\b")
+_KEEP_SIZE = re.compile(r"\b(?:at|keep|keeping|kept|in)\s+(?:the\s+|its\s+|this\s+|my\s+)?(?:same|original|current|own)?\s*"
+                        r"(?:size|resolution|dimensions)\b(?!\s+(?:of|as)\b)|\bat\s+this\s+size\b")
+_WAS_SHRUNK = re.compile(r"\b(?:(?:was|were|got|been)\s+(?:\w+\s+)?|(?:i|we|they|someone|you)\s+(?:already\s+|had\s+|have\s+)?)"
+                         r"(?:down-?scaled|down-?sized|down-?sampled|shrunk|shrank|reduced)\b")
 
 
 def _read(text: str) -> _Reading:
@@ -571,11 +606,17 @@ def _read(text: str) -> _Reading:
                         reading.refused.add(need)
                         continue
                     getattr(reading, kind).setdefault(need, []).append(match.group(0))
-    # "It was downscaled by 4x, can you undo that?": a shrink that already happened asks for an enlargement.
+    # "It was downscaled by 4x, can you undo that?": a shrink that already happened is history, not a need; undoing
+    # it is an enlargement.
     if "downscale" in reading.strong and _WAS_SHRUNK.search(text):
         del reading.strong["downscale"]
-        reading.ignored.append("'downscale' (already done: undo it)")
-        reading.strong.setdefault("upscale", []).append("undo a downscale")
+        if _UNDO.search(text):
+            reading.ignored.append("'downscale' (already done: undo it)")
+            reading.strong.setdefault("upscale", []).append("undo a downscale")
+        else:
+            reading.ignored.append("'downscale' (already done)")
+    if _KEEP_SIZE.search(text):  # "restore my photo at the same size", "just deblur it at this size"
+        reading.refused.add("upscale")
     # Rain streaks are rain, not motion; "streak" alone stays a motion cue.
     if "derain" in reading.strong and "deblur" in reading.strong:
         reading.strong["deblur"] = [e for e in reading.strong["deblur"] if not e.startswith("streak")]
@@ -690,6 +731,21 @@ def classify(question: str) -> Classification:
             evidence.append(f"{need}: " + ", ".join(dict.fromkeys(reading.strong[need])))
     evidence += [f"ignored {item}" for item in dict.fromkeys(reading.ignored)]
 
+    # A weak restoration word still counts beside needs that are not restorations ("sharpen my faded photo"), and
+    # a request to sharpen beside an enlargement makes it both ("make it HD and sharper").
+    restoring = {"upscale", "deblur"} & needs
+    if needs and not restoring:
+        for need in ("deblur", "upscale"):
+            if need in reading.weak and need not in reading.refused:
+                needs.add(need)
+                evidence.append(f"{need} (weak, beside the others): " + ", ".join(dict.fromkeys(reading.weak[need])))
+    elif needs == {"upscale"} and "deblur" not in reading.refused and any(
+            re.match(r"(?:sharpen|sharper|crisper|clearer)", cue) for cue in reading.weak.get("deblur", [])):
+        needs.add("deblur")
+        evidence.append("deblur: " + ", ".join(dict.fromkeys(reading.weak["deblur"])) + " (asked beside the enlargement)")
+    if scale_note is None and {"deblur", "upscale"} <= needs:
+        scale_note = _order_note(text)
+
     about: list[str] = []
     if needs:
         label = _label_for(needs)
@@ -697,8 +753,8 @@ def classify(question: str) -> Classification:
         confidence = 0.9 if restoration or len(needs) == 1 else 0.8
     else:
         about = _ABOUT_MODEL.findall(text)
-        if reading.weak and _OWN_IMAGE.search(text):
-            about = []  # "can MIMO-UNet make my text crisper?" asks for a restoration, however it names the model
+        if (reading.weak or _REQUEST.search(text)) and _OWN_IMAGE.search(text):
+            about = []  # "can MIMO-UNet make my text crisper?", "restore a batch of my photos" ask for a restoration
         nearest = None if about else _nearest_label(text)
         weak = {need for need in reading.weak}
         if about:
@@ -740,7 +796,10 @@ _CONTENTLESS = re.compile(r"^(?:why(?:\s+not)?|how|really|so|and|ok(?:ay)?|go\s+
                           r"(?:\s+please)?)\W*$")
 
 
-_ONLY = re.compile(r"\b(?:just|only|simply|merely)\b")
+# "what about just deblurring it?": only that need, the others dropped; not "just remove the noise too".
+_ONLY = re.compile(r"\b(?:just|only|simply|merely)\s+(?:\w+\s+)?(?:de-?blur|sharpen|unblur|enlarg|upscal|denois|remov|"
+                   r"fix|restor|brighten|clean)\w*")
+_TOO = re.compile(r"\b(?:too|also|as\s+well|in\s+addition)\b")
 
 
 def _is_follow_up(text: str, own: Classification, reading: _Reading) -> bool:
@@ -777,7 +836,7 @@ def classify_turns(questions: list[str]) -> Classification:
         if not current.needs and task is not None and (reading.refused or own.needs or own.scale):
             current, previous = task  # it changes the task, not the question about the model ("why?" stays)
         needs = (set(current.needs) - reading.refused) | set(own.needs)  # "and why?" adds nothing: the task stays
-        if own.needs and _ONLY.search(text):
+        if own.needs and _ONLY.search(text) and not _TOO.search(text):
             needs = set(own.needs)  # "what about just deblurring it?": only that, the enlargement is dropped
         scale = own.scale or (current.scale if "upscale" in needs else None)
         scale_note = own.scale_note if own.scale or own.scale_note else (

@@ -100,6 +100,10 @@ _LIGHT = re.compile(r"\b(?:light\w*|small\s+model|tiny\s+model|fast\w*|efficien\
                     r"compar\w*|versus|vs)\b")
 
 
+# A practical question inside a request ("how long does it take to deblur a 12 MP photo on my laptop?", "does
+# deblurring need a GPU?"): it gets its own answer from the documents, beside the task.
+_PRACTICAL = re.compile(r"\b(?:how\s+long|how\s+much\s+(?:time|memory)|largest|biggest|maximum|need\s+a\s+gpu|gpu|"
+                        r"real[- ]?time|same\s+size|megapixels?)\b", re.IGNORECASE)
 # A question about running it here: time, hardware, memory, image size, batches ("how long on my laptop?").
 _RUNNING = re.compile(r"\b(?:how\s+long|how\s+much\s+time|minutes?|hours?|seconds?|laptop|macbook|desktop|pc|cpus?|"
                       r"gpus?|memory|ram|vram|megapixels?|mp|largest|biggest|max(?:imum)?|limit|batch\w*|"
@@ -318,6 +322,9 @@ _YES_NO = re.compile(r"(?:^|[.!?,;:]\s+|\s[-\u2013\u2014]\s+)(?:(?:and|but|so|al
                      r"(?:(?:can|could|will|would|does|do|is|are|should)\s+(?:it|this|that|the|these|"
                      r"i|you|cnaps|mimo\S*)\b|(?:fix|restore|remove|repair|sharpen|enlarge|upscale)\b)[^.!?]*\?",
                      re.IGNORECASE)
+# "..., can you explain how it works?", "is that because of camera shake?": a question, not a request for a fix.
+_ASKS_TO_EXPLAIN = re.compile(r"\b(?:explain|tell|describe|what|how|why|because|mean|cause[sd]?|difference|real[- ]?time|"
+                              r"how\s+long|fast|speed)\b", re.IGNORECASE)
 # "Is it better than Restormer?", "MIMO-UNet vs NAFNet": a comparison the card's documents cannot settle.
 # The other side must be named like a model (capitalised or with digits: "Restormer", "NAFNet", "ESRGAN-x4"), not
 # "compared to the original" or "worse than the others".
@@ -350,7 +357,7 @@ def verdict(ctx: AnswerContext) -> str | None:
         return None  # "can I fine-tune it on my blurry pairs?" asks about training, not about restoring
     named = _named_papers(ctx)
     if named and _RUN_IT.search(ctx.question) and _known_entries(ctx.capability):
-        names = _paper_names(named)
+        names = _paper_names(named, ctx.question)
         one = len(named) == 1
         return (f"cnaps cannot run {names}: it runs only the card's recommended model "
                 f"({ctx.card.models[0].name}); {names} {'is listed as a related paper' if one else 'are listed as related papers'}, "
@@ -358,7 +365,8 @@ def verdict(ctx: AnswerContext) -> str | None:
     if _compares_models(ctx.question) and _known_entries(ctx.capability) and not named:
         return ("cnaps cannot say which is better: the documents indexed for this card report the recommended "
                 "model's own results and do not compare it with the models you name.")
-    if not c.needs or not _YES_NO.search(ctx.question) or not _known_entries(ctx.capability):
+    asked = _YES_NO.search(ctx.question)
+    if not c.needs or not asked or not _known_entries(ctx.capability) or _ASKS_TO_EXPLAIN.search(asked.group(0)):
         return None
     missing = set(getattr(ctx.capability, "missing", []) or [])
     deblur = "deblur" in c.needs
@@ -383,6 +391,10 @@ def verdict(ctx: AnswerContext) -> str | None:
                 "interpolation first." if deblur else
                 "Not by itself: the recommended model does not enlarge images; cnaps enlarges by interpolation "
                 "and the model then sharpens the result.")
+    if "upscale" in c.needs and not deblur and missing - {"upscale"}:
+        rest = [need for need in c.needs if need in missing and need != "upscale"]
+        return (f"Partly: cnaps enlarges by interpolation and the recommended model sharpens the result; "
+                f"{need_words(rest)} {'is' if len(rest) == 1 else 'are'} beyond it.")
     if deblur:
         rest = [need for need in c.needs if need in missing and need != "upscale"]
         beyond = need_words(rest) if rest else "the other problems you name"
@@ -417,7 +429,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         # An open question: answer it first, from the store, then say what cnaps would run.
         about = c.about_model
         named = _named_papers(ctx)
-        text = (f"Your question is about {_paper_names(named)}, "
+        text = (f"Your question is about {_paper_names(named, ctx.question)}, "
                 f"{'one of the card' if len(named) == 1 else 'the card'}'s related papers" if named else
                 "Your question is about the recommended model itself" if about else
                 "Your question names no task cnaps recognises (deblurring or enlarging)")
@@ -474,13 +486,16 @@ def compose(ctx: AnswerContext) -> Answer:
     references = build_references(ctx)
     number = {r.url: r.n for r in references}
     open_question = (not ctx.classification.needs or bool(_ASKS_WHICH.search(ctx.question))
-                     or _is_complaint(ctx.question))
+                     or _is_complaint(ctx.question) or bool(_PRACTICAL.search(ctx.question)))
     # The recommended model's paper and code, cnaps's own notes about it, and a related paper the question names
     # answer before the other related papers.
+    named = [paper.paper or paper.github for paper in _named_papers(ctx)]
     recommended = frozenset([link for model in ctx.card.models for link in (model.paper, model.github) if link]
-                            + [s.url for s in ctx.passages if s.url.startswith(NOTES_PREFIX)]
-                            + [paper.paper or paper.github for paper in _named_papers(ctx)])
-    focus = [f for f in focus_facts(ctx.passages, _focus_question(ctx.question), _networks(ctx), preferred=recommended,
+                            + [s.url for s in ctx.passages if s.url.startswith(NOTES_PREFIX)] + named)
+    # A question about a related paper alone ("what data does CoF use?") is answered from that paper or not at all.
+    pool = ([s for s in ctx.passages if s.url in named] if named and not _MENTIONS_MODEL.search(ctx.question)
+            else ctx.passages)
+    focus = [f for f in focus_facts(pool, _focus_question(ctx.question), _networks(ctx), preferred=recommended,
                                     datasets=_datasets(ctx))
              if f.source.url in number] if open_question else []
     facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx), _networks(ctx),
@@ -552,15 +567,36 @@ def _named_papers(ctx: AnswerContext) -> list:
     return []
 
 
+# The recommended model named in a question: "MIMO-UNet", "this model", "the recommended model".
+_MENTIONS_MODEL = re.compile(r"\bmimo|\b(?:this|the|your|recommended)\s+(?:recommended\s+)?(?:model|network)\b",
+                             re.IGNORECASE)
 # "Can I use CoF to deblur?", "could I run it instead?": a request to run a related paper's method.
-_RUN_IT = re.compile(r"\b(?:use|using|run|running|try|apply|switch\s+to)\b", re.IGNORECASE)
+_RUN_IT = re.compile(r"\b(?:can|could|should|may|shall)\s+(?:i|we|you|cnaps)\s+(?:use|run|try|apply|switch\s+to)\b|"
+                     r"\b(?:use|run|try|apply)\s+(?:it|them|this|that|\S+)\s+(?:to|for)\s+(?:de-?blur|restor|enlarg|"
+                     r"upscal|sharpen|fix|super)|\binstead\b", re.IGNORECASE)
 _WHO_WROTE = re.compile(r"\bwho\s+(?:wrote|writes|made|created|authored|developed|published|proposed)\b|"
                         r"\bauthors?\b|\bwritten\s+by\b", re.IGNORECASE)
 _CODE = re.compile(r"\b(?:code|github|repo|repository|implementation|open[- ]source)\b", re.IGNORECASE)
 
 
-def _paper_names(papers: list) -> str:
-    names = [paper.title.split(":")[0].strip() for paper in papers]
+def _aliases(paper) -> list[str]:
+    """The names a paper goes by: the part of its title before a colon, and what its summary introduces
+    ("we introduce Mask2Alpha")."""
+    return [paper.title.split(":")[0].strip(), *re.findall(r"\bwe\s+(?:introduce|propose|present)\s+([A-Z][\w-]+)",
+                                                          paper.summary or "")]
+
+
+def _paper_name(paper, question: str = "") -> str:
+    """The name the user gave the paper, else its short title, else (for a long title) the name it introduces."""
+    names = _aliases(paper)
+    said = [name for name in names if re.search(rf"\b{re.escape(name)}\b", question, re.IGNORECASE)]
+    if said:
+        return said[0]
+    return names[1] if len(names[0].split()) > 4 and len(names) > 1 else names[0]
+
+
+def _paper_names(papers: list, question: str = "") -> str:
+    names = [_paper_name(paper, question) for paper in papers]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -569,7 +605,7 @@ def _what_the_card_gives(ctx: AnswerContext, papers: list, number: dict[str, int
     links); None for other questions."""
     sentences = []
     for paper in papers:
-        name = paper.title.split(":")[0].strip()
+        name = _paper_name(paper, ctx.question)
         paper_ref = f" [{number[paper.paper]}]" if paper.paper in number else ""
         if _WHO_WROTE.search(ctx.question):
             sentences.append(f"The card gives {name}'s title, summary and paper link{paper_ref}, but not its authors.")
@@ -591,9 +627,7 @@ def _papers_named_in(ctx: AnswerContext, question: str) -> list:
     question = question.lower()
     named = []
     for paper in ctx.card.papers:
-        names = {paper.title.split(":")[0].strip().lower(), paper.title.strip().lower()}
-        names |= {match.lower() for match in re.findall(r"\bwe\s+(?:introduce|propose|present)\s+([A-Z][\w-]+)",
-                                                        paper.summary or "")}
+        names = {name.lower() for name in _aliases(paper)} | {paper.title.strip().lower()}
         if any(len(name) >= 3 and re.search(rf"\b{re.escape(name)}\b", question) for name in names):
             named.append(paper)
     return [paper for paper in named if paper.paper or paper.github]

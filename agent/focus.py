@@ -26,7 +26,7 @@ give gives expect expected handle handles cope base
 _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
     ("big large size heavy small light lightweight compact param params parameter parameters memory",
      "parameter million lightweight block"),
-    ("fast faster fastest speed slow slower slowest quick quicker runtime latency",
+    ("fast faster fastest speed slow slower slowest quick quicker runtime latency realtime",
      "runtime second speed faster timed"),
     ("long time timing take takes", "runtime second minute timed measured"),
     ("laptop laptops macbook mac desktop pc computer m1 m2 m3 m4 intel amd", "cpu core"),
@@ -93,6 +93,7 @@ def _question_groups(question: str) -> list[set[str]]:
     """One set of stems per content word of the question; a sentence answers a word if it holds any of its set."""
     groups: dict[str, set[str]] = {}
     question = re.sub(r"\bma(?:ke|kes|de|king)\s+up\b", "invent", question.lower())  # "make up letters"
+    question = re.sub(r"\breal[- ]?time\b", "realtime", question)
     tokens = _TOKEN.findall(question)
     # The plain variant is a part of the question only beside another one ("MIMO-UNet and MIMO-UNet+").
     both = "mimo-unet" in tokens and any(token.startswith("mimo-unet+") for token in tokens)

@@ -207,3 +207,28 @@ def test_it_in_a_follow_up_points_back_to_the_paper_an_earlier_turn_named(home, 
 def test_practical_questions_get_the_sentence_that_answers_them(home, shared_cards, question, expected):
     text = ask(load_card(shared_cards[0]), question=question, llm="none").task.text
     assert expected in text, text[:300]
+
+
+@pytest.mark.parametrize("question, starts, absent", [
+    ("My photo is blurry, can you explain how the model works?", "You are removing", "Yes:"),
+    ("My compressed image has JPEG blocks, can you upscale it 2x?",
+     "Partly: cnaps enlarges by interpolation and the recommended model sharpens the result; removing compression "
+     "artifacts is beyond it.", "No, not with this model"),
+    ("What data does CoF use for training?", "Your question is about CoF", "RealBlur\" is MIMO-UNet+"),
+    ("Does MIMO-UNet run faster than CoF?", "Your question is about CoF", "cnaps cannot run"),
+])
+def test_verdicts_and_paper_answers_stay_on_the_question(home, shared_cards, question, starts, absent):
+    text = ask(load_card(shared_cards[0]), question=question, llm="none").task.text
+    assert text.startswith(starts) and absent not in text, text[:300]
+
+
+def test_a_practical_question_inside_a_request_gets_its_answer(home, shared_cards):
+    text = ask(load_card(shared_cards[0]), question="How long does it take to deblur a 12 MP photo on my laptop?",
+               llm="none").task.text
+    assert "On your question: On a 2-core CPU, cnaps measured about 18 seconds" in text
+
+
+def test_a_paper_is_named_as_the_user_named_it(home, shared_cards):
+    card = load_card(shared_cards[2])
+    text = ask(card, question="Can I use Mask2Alpha to sharpen a blurry portrait?", llm="none").task.text
+    assert text.startswith("cnaps cannot run Mask2Alpha: it runs only the card's recommended model")

@@ -375,3 +375,54 @@ def test_a_percentage_increase_says_it_can_be_read_two_ways():
     note = classify("Increase the resolution by 300%").scale_note
     assert note.startswith('"by 300%" can mean 3x or 4x') and "ask for 4x" in note
     assert classify("resize it to 200%").scale_note is None
+
+
+@pytest.mark.parametrize("question, label, scale, needs", [
+    ("I'd like it downscaled to half size", TaskLabel.other, None, ["downscale"]),
+    ("Please get it downscaled by 2x", TaskLabel.other, None, ["downscale"]),
+    ("It was downscaled by 4x before upload and looks soft; just deblur it at this size", TaskLabel.deblurring, None,
+     ["deblur"]),
+    ("I downscaled it by 2x for the web and now it looks blurry, just sharpen it", TaskLabel.deblurring, None,
+     ["deblur"]),
+    ("Restore a batch of my old family photos", TaskLabel.deblurring, None, ["deblur"]),
+    ("Restore my photo at the same size", TaskLabel.deblurring, None, ["deblur"]),
+    ("Can you fix this picture of a fast car?", TaskLabel.deblurring, None, ["deblur"]),
+    ("Make it 300% sharper", TaskLabel.deblurring, None, ["deblur"]),
+    ("Make the text 2x sharper", TaskLabel.deblurring, None, ["deblur"]),
+    ("The image is twice as blurry as the original", TaskLabel.deblurring, None, ["deblur"]),
+    ("Deblur my photo and make the brightness 200%", TaskLabel.deblurring, None, ["deblur"]),
+    ("My photo is in HD, please deblur it", TaskLabel.deblurring, None, ["deblur"]),
+    ("Make the blurry HD video frame sharper", TaskLabel.deblurring, None, ["deblur"]),
+    ("I made it HD already but it's blurry", TaskLabel.deblurring, None, ["deblur"]),
+    ("Make it HD and sharper", TaskLabel.both, None, ["upscale", "deblur"]),
+    ("Deblur my photo of a yellowish sunset", TaskLabel.deblurring, None, ["deblur"]),
+    ("My photo of the faded jeans is blurry", TaskLabel.deblurring, None, ["deblur"]),
+    ("The white balance is fine, just deblur it", TaskLabel.deblurring, None, ["deblur"]),
+    ("Sharpen my faded photo", TaskLabel.deblurring, None, ["deblur", "tone"]),
+    ("Sharpen this photo, it has some vignetting", TaskLabel.deblurring, None, ["deblur", "optics"]),
+    ("The GAN-generated image is blurry, can you fix it?", TaskLabel.deblurring, None, ["deblur"]),
+    ("Can it read 16-bit TIFFs?", TaskLabel.other, None, []),
+    ("What does the speed limit sign in my photo say?", TaskLabel.other, None, ["recognize"]),
+    ("Try 2x; then if it looks bad, try 4x", TaskLabel.super_resolution, 2, ["upscale"]),
+])
+def test_trigger_words_in_another_sense_do_not_change_the_task(question, label, scale, needs):
+    c = classify(question)
+    assert (c.label, c.scale, c.needs) == (label, scale, needs), c.evidence
+
+
+@pytest.mark.parametrize("question, note", [
+    ("Upscale my blurry photo 4x and then 4x again", "16x in all, more than the 8x cnaps enlarges"),
+    ("Upscale it by 8x or 10x", "10x is more than the 8x cnaps enlarges"),
+    ("Deblur first, then enlarge, please", "You ask to deblur first"),
+    ("I want to deblur and then upscale by 2x", "You ask to deblur first"),
+    ("Enlarge it 2x after cropping it", None),
+    ("Sharpen the first photo and enlarge it 2x", None),
+])
+def test_notes_on_chains_limits_and_order(question, note):
+    found = classify(question).scale_note
+    assert (found is None) if note is None else (note in found), found
+
+
+def test_just_with_too_adds_a_need_instead_of_replacing_them():
+    c = classify_turns(["Deblur my photo and enlarge it 2x", "and can you just remove the noise too?"])
+    assert c.needs == ["upscale", "deblur", "denoise"]
