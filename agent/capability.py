@@ -26,7 +26,7 @@ NEED_WORDS = {
     "colorize": "adding colour",
     "enhance-light": "brightening a dark image",
     "tone": "correcting colour or exposure (fading, colour casts, blown highlights)",
-    "optics": "correcting lens faults (distortion, chromatic aberration, vignetting, rolling shutter, moire)",
+    "optics": "correcting lens and sensor faults (distortion, colour fringing, vignetting, rolling shutter, moire)",
     "deartifact": "removing compression artifacts",
     "recognize": "recognising or describing image content",
     "edit": "editing the image (style, background, objects)",

@@ -205,6 +205,7 @@ def restore(
     from tools.restoration.engine import check_scale
     from tools.restoration.imageio import batch_pairs, check_output, open_image
     from tools.restoration.metrics import assess, check_reference
+    from tools.restoration.zoo import find
     from tools.restore import open_restorer
 
     check_scale(scale)
@@ -218,8 +219,11 @@ def restore(
     settings = get_settings().restore
     if compare is not None and not compare.is_dir():
         check_reference(compare, input_path, scale, settings.max_pixels)  # before the run, not after
-    # The Plus and RealBlur ids without their official checkpoints run MIMO-UNet, and each record says so.
-    restorer, stand_in = open_restorer([model], weights=weights, device=device or settings.device,
+    # A card's model id (Deblur-MIMO-UNet-Plus, -RealBlur) without its official checkpoint runs MIMO-UNet, and each
+    # record says so; a network named as such (MIMO-UNet+) runs that network or fails.
+    entry = find(model)
+    card_id = entry is not None and entry.id != entry.network
+    restorer, stand_in = open_restorer([model], weights=weights, fall_back=card_id, device=device or settings.device,
                                        precision=precision or settings.precision, tile=tile or settings.tile)
     console = Console(stderr=True)
     records, failures, finished = [], [], 0

@@ -6,12 +6,13 @@ endpoint also honours the standard `OPENAI_API_KEY` and `OPENAI_BASE_URL` variab
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from agent.errors import UsageError
 
@@ -108,6 +109,11 @@ def get_settings() -> Settings:
     """
     try:
         return Settings()
+    except SettingsError as error:  # a nested setting given as malformed JSON (CNAPS_LLM='{bad')
+        field = re.search(r'field "(\w+)"', str(error))
+        variable = f"CNAPS_{field.group(1).upper()}" if field else "a CNAPS_ setting"
+        raise UsageError(f"{variable} could not be read (it is not valid JSON): fix or unset {variable}, or set its "
+                         f"parts one by one ({variable}__NAME=value)") from None
     except ValidationError as error:
         problem = error.errors()[0]
         variable = "CNAPS_" + "__".join(str(part).upper() for part in problem["loc"])

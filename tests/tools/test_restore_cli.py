@@ -208,3 +208,10 @@ def test_an_unknown_model_id_is_not_replaced_by_another(tmp_path, monkeypatch, c
     source, target = _image(tmp_path / "in.png"), tmp_path / "out.png"
     code, out, err = cnaps(monkeypatch, capsys, "restore", source, target, "-m", "ESRGAN", "--device", "cpu")
     assert code != 0 and "ESRGAN" in err and not target.exists()
+
+
+def test_a_network_named_as_such_runs_that_network_or_fails(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CNAPS_WEIGHTS_DIR", raising=False)
+    source, target = _image(tmp_path / "in.png", 24, 16), tmp_path / "out.png"
+    code, out, err = cnaps(monkeypatch, capsys, "restore", source, target, "-m", "MIMO-UNet+", "--device", "cpu")
+    assert code != 0 and "MIMO-UNet+" in err and not target.exists()

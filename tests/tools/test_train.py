@@ -99,6 +99,16 @@ def test_a_diverged_run_stops_with_the_fix_and_keeps_its_last_good_checkpoint(tm
     assert events[-1] == {**events[-1], "event": "diverged", "last_checkpoint_step": 2}
 
 
+def test_a_run_that_diverges_in_its_last_steps_is_not_reported_finished(tmp_path, monkeypatch):
+    training.train(_config(tmp_path, steps=8, log_every=4, ckpt_every=4))
+    real_loss = training.mimo_loss
+    # NaN from step 9 on: neither a log step (every 4) nor a checkpoint step comes before the run's last step, 10.
+    monkeypatch.setattr(training, "mimo_loss", lambda outputs, target: real_loss(outputs, target) * float("nan"))
+    with pytest.raises(TrainingError, match="diverged at step 10 .* step 8 is kept"):
+        training.train(_config(tmp_path, steps=10, log_every=4, ckpt_every=4), resume=True)
+    assert torch.load(tmp_path / training.CHECKPOINT, weights_only=True)["step"] == 8
+
+
 def test_time_limit_pauses_with_a_checkpoint(tmp_path):
     result = training.train(_config(tmp_path, steps=50, max_minutes=0.0))
     assert not result.finished and result.step == 0

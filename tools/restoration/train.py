@@ -256,10 +256,10 @@ def train(config: TrainConfig, resume: bool = False,
 
     saved_step = step
 
-    def save() -> None:
+    def save() -> bool:
         nonlocal saved_step
         if not _finite(model):
-            return  # never overwrite the last good checkpoint with diverged weights
+            return False  # never overwrite the last good checkpoint with diverged weights
         saved_step = step
         payload = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                    "optimizer": optimizer.state_dict(), "generator": rng_states[0],
@@ -268,6 +268,14 @@ def train(config: TrainConfig, resume: bool = False,
                    "config": json.loads(config.model_dump_json())}
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda stream: torch.save(payload, stream))
+        return True
+
+    def diverged() -> TrainingError:
+        emit({"event": "diverged", "last_checkpoint_step": saved_step})
+        return TrainingError(
+            f"training diverged at step {step} (the loss or the weights are no longer finite); the checkpoint of "
+            f"step {saved_step} is kept: start a new run (another --out) with a lower --lr and --init {path} to keep "
+            "its progress")
 
     def emit(event: dict) -> None:
         event = {"step": step, "time": round(time.monotonic() - started, 1), **event}
@@ -310,23 +318,22 @@ def train(config: TrainConfig, resume: bool = False,
             step += 1
             rng_states = random_states()
             loss_value = loss.item() if (step % config.log_every == 0 or step == config.steps) else loss_value
-            if step % config.log_every == 0:
+            if step % config.log_every == 0 or step == config.steps:
                 if not (math.isfinite(loss_value) and _finite(model)):
-                    emit({"event": "diverged", "last_checkpoint_step": saved_step})
-                    raise TrainingError(
-                        f"training diverged at step {step} (the loss or the weights are no longer finite); the "
-                        f"checkpoint of step {saved_step} is kept: start a new run (another --out) with a lower "
-                        f"--lr and --init {path} to keep its progress")
+                    raise diverged()
+            if step % config.log_every == 0:
                 emit({"event": "loss", "loss": round(loss_value, 5), "lr": learning_rate(config, step - 1)})
             if pairs is not None and (step % config.val_every == 0 or step == config.steps):
                 val = validate(model, pairs, cuda)
                 val_input = sum(psnr(pairs[0][i:i + 1], pairs[1][i:i + 1]) for i in range(len(pairs[1]))) / len(
                     pairs[1])
                 emit({"event": "validation", "psnr": round(val, 3), "input_psnr": round(val_input, 3)})
-            if step % config.ckpt_every == 0:
-                save()
+            if step % config.ckpt_every == 0 and not save():
+                raise diverged()
     finally:  # a crash or Ctrl-C keeps the last finished step
         save()
+    if saved_step != step:  # the weights went bad after the last check: the run did not reach `step`
+        raise diverged()
     finished = step >= config.steps
     emit({"event": "finished" if finished else "paused"})
     return TrainResult(step=step, finished=finished, checkpoint=path, last_loss=loss_value, val_psnr=val,
