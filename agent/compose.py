@@ -30,7 +30,8 @@ from agent.schemas import (
     Workflow,
     WorkflowStep,
 )
-from agent.sentences import LEANS_ON_PREVIOUS, SENTENCE_END, Fact, about_other_variant, split_sentences
+from agent.sentences import (LEANS_ON_PREVIOUS, SENTENCE_END, Fact, about_other_variant, split_at_sentence_ends,
+                             split_sentences)
 from prompts import render
 from tools.restoration.zoo import find
 
@@ -560,7 +561,14 @@ def _named_papers(ctx: AnswerContext) -> list:
     named = _papers_named_in(ctx, ctx.question)
     if named or not _POINTS_BACK.search(ctx.question):
         return named
-    for earlier in reversed([text for role, text in ctx.history if role == "user" and text.strip()]):
+    for role, earlier in reversed([(role, text) for role, text in ctx.history if text.strip()]):
+        if role != "user":
+            # An answer's first sentence says what it was about ("Your question is about FeatSharp, ..."); the
+            # user turn that named the paper may have been trimmed from a long chat's history.
+            named = _papers_named_in(ctx, split_at_sentence_ends(earlier.strip())[0])
+            if named:
+                return named
+            continue
         named = _papers_named_in(ctx, earlier)
         if named or not _POINTS_BACK.search(earlier):  # a chain of "it"s goes back to the turn that named one
             return named

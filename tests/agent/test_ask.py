@@ -232,3 +232,11 @@ def test_a_paper_is_named_as_the_user_named_it(home, shared_cards):
     card = load_card(shared_cards[2])
     text = ask(card, question="Can I use Mask2Alpha to sharpen a blurry portrait?", llm="none").task.text
     assert text.startswith("cnaps cannot run Mask2Alpha: it runs only the card's recommended model")
+
+
+def test_a_paper_named_only_in_an_earlier_answer_is_still_what_it_points_back_to(home, shared_cards):
+    card = load_card(shared_cards[0])
+    history = [("assistant", "Your question is about FeatSharp, one of the card's related papers. In short: ..."),
+               ("user", "Is there code for it?"), ("assistant", "The card links no code for FeatSharp.")]
+    text = ask(card, question="Can I use it to deblur my photo?", history=history, llm="none").task.text
+    assert text.startswith("cnaps cannot run FeatSharp")
