@@ -137,7 +137,7 @@ def restore_for_card(
     network, or else the plain MIMO-UNet, runs instead (`zoo.runner_candidates`), and the record says so.
     """
     from tools.restoration.zoo import find
-    from tools.restore import open_restorer
+    from tools.restore import open_restorer, unused_name
 
     candidates = [model] if model else [m.name for m in card.models if find(m.name) is not None]
     if not candidates:
@@ -146,12 +146,7 @@ def restore_for_card(
             "pass --model MIMO-UNet to restore with MIMO-UNet")
     out_dir = Path(output_dir) if output_dir else get_settings().output_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    output = out_dir / f"{image.stem}-restored-{stamp}.png"
-    counter = 1
-    while output.exists():
-        counter += 1
-        output = out_dir / f"{image.stem}-restored-{stamp}-{counter}.png"
+    output = unused_name(out_dir, f"{image.stem}-restored-{time.strftime('%Y%m%d-%H%M%S')}")
 
     kwargs = {"device": device} if device else {}
     restorer, note = open_restorer(candidates, weights=weights, fall_back=not model, **kwargs)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 
 from agent.links import REMOVED, find_urls, is_allowed, scrub, scrub_answer
 from agent.schemas import NOTES_PREFIX, Answer, AnswerContext
+from agent.sentences import split_at_sentence_ends
 
 CITATION = re.compile(r"\[(\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*)\]")  # [1], [1, 2], [1-3]
 
@@ -152,7 +153,6 @@ _NOT_A_CLAIM = re.compile(r"(?:\b(?:19|20)\d\d\b|\b[vV]?\d+\.\d+(?:\.\d+)+\b|(?:
 _COMMON = {0.5, 0.25, 0.125, 0.75, 1.5, 2.5}
 _NEGATED = re.compile(r"\b(?:not|no|never|cannot|can't|doesn't|does\s+not|isn't|aren't|wasn't|weren't|didn't|"
                       r"did\s+not|without|instead\s+of|rather\s+than|unlike)\b", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def _numbers(text: str) -> list[str]:
@@ -164,7 +164,7 @@ def _prose(answer: Answer) -> Iterator[tuple[str, str]]:
     """The answer's own sentences (task and workflow), where they stand."""
     for where, text in _texts(answer):
         if where == "task" or where.startswith("workflow"):
-            for sentence in _SENTENCE.split(text or ""):
+            for sentence in split_at_sentence_ends(text or ""):
                 yield where, sentence
 
 

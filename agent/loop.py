@@ -231,19 +231,14 @@ def agent_tools(ctx: AnswerContext) -> list[BaseTool]:
     ]
     image = ctx.restoration.input_path if ctx.restoration else None
     if image:
-        from tools.restore import RestoreRequest, restore_image
+        from tools.restore import RestoreRequest, restore_image, unused_name
 
         def restore(scale: int = 1, model_id: str | None = None) -> str:
             model = model_id or ctx.restoration.model_id
             # Beside the restoration cnaps already ran for the question (the web app's run folder, --output-dir).
             output = None
             if ctx.restoration.image_path:
-                folder, stem = Path(ctx.restoration.image_path).parent, Path(image).stem
-                output = folder / f"{stem}-agent-x{scale}.png"
-                counter = 1
-                while output.exists():
-                    counter += 1
-                    output = folder / f"{stem}-agent-x{scale}-{counter}.png"
+                output = unused_name(Path(ctx.restoration.image_path).parent, f"{Path(image).stem}-agent-x{scale}")
             request = RestoreRequest(image=image, scale=scale, model_id=model, output=output)
             return restore_image(request).model_dump_json()
 

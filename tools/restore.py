@@ -53,17 +53,21 @@ def open_restorer(model_ids: list[str], weights: Path | str | None = None, fall_
     raise first_error
 
 
+def unused_name(folder: Path, name: str, suffix: str = ".png") -> Path:
+    """`folder/name.png`, or `name-2.png`, `name-3.png`... when that exists: a new output never replaces another."""
+    candidate, counter = folder / f"{name}{suffix}", 1
+    while candidate.exists():
+        counter += 1
+        candidate = folder / f"{name}-{counter}{suffix}"
+    return candidate
+
+
 def _default_output(image: Path) -> Path:
     from agent.settings import get_settings
 
     folder = get_settings().output_dir
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate, counter = folder / f"{image.stem}-restored-{stamp}.png", 1
-    while candidate.exists():
-        counter += 1
-        candidate = folder / f"{image.stem}-restored-{stamp}-{counter}.png"
-    return candidate
+    return unused_name(folder, f"{image.stem}-restored-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def restore_image(request: RestoreRequest) -> ToolRun:
