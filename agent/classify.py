@@ -395,8 +395,11 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
     # "1080p to 4K": video formats by their height; "300 dpi to 600 dpi": scan resolutions
     formats = list(_VIDEO_FORMAT.finditer(text))
     if len(formats) >= 2:
-        _size_ratio(found, float(_video_height(formats[0].group(0))), float(_video_height(formats[1].group(0))),
-                    f"{formats[0].group(0)} -> {formats[1].group(0)}")
+        first, second = formats[0], formats[1]
+        if re.search(r"\bfrom\s+(?:my\s+|the\s+|a\s+|an\s+)?$", text[max(0, second.start() - 10):second.start()]):
+            first, second = second, first  # "1080p from my 480p clip": the source is named second
+        _size_ratio(found, float(_video_height(first.group(0))), float(_video_height(second.group(0))),
+                    f"{first.group(0)} -> {second.group(0)}")
     dpi = list(re.finditer(r"\b(\d{2,4})\s*(?:dpi|ppi)\b", text))
     if len(dpi) >= 2:
         _size_ratio(found, float(dpi[0].group(1)), float(dpi[1].group(1)), f"{dpi[0].group(0)} -> {dpi[1].group(0)}")
@@ -517,6 +520,13 @@ def read_scale(question: str) -> tuple[int | None, str | None, str | None]:
         return scale, evidence, f"You name {named}: this answer plans {scale}x, the first; {ask}."
     if repeats >= 2 and _AGAIN.search(text) and scale * scale <= 64:
         return scale * scale, f"{evidence}, twice", _in_all(f"{scale}x and {scale}x again", scale * scale)
+    rounded = re.search(r"\((\d+\.\d+)x, nearest whole factor", evidence)
+    if rounded:  # "480p -> 1080p" is 2.25x: planned as 2x, and the answer says how to get the exact size
+        exact = float(rounded.group(1))
+        up = math.ceil(exact)
+        return scale, evidence, (f"{evidence.split(' (')[0]} is {exact:g}x, not a whole factor: cnaps plans {scale}x, the "
+                                 f"nearest; for exactly {exact:g}x, enlarge {up}x (--scale {up}) and resize the result "
+                                 f"down to {exact / up:.0%} of that.")
     return scale, evidence, _shape_note(text, scale)
 
 

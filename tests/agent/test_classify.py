@@ -347,7 +347,7 @@ def test_faults_and_tasks_beyond_deblurring_are_named(question, needs):
     ("Make it 200% and sharper.", 2), ("Upscale my 1920x1080 photo to 4K.", 2),
     ("Make my 800x600 picture 1600 pixels wide.", 2), ("make my 800x600 scan 1800 pixels tall", 3),
     ("upscale 2x, then 3x", 6), ("it was downscaled by 4x, can you undo that?", 4),
-    ("What about making it 4K instead? The original is 960x540.", 4),
+    ("What about making it 4K instead? The original is 960x540.", 4), ("I need 1080p from my 480p clip", 2),
 ])
 def test_more_scale_phrasings(phrase, scale):
     c = classify(phrase)
@@ -426,3 +426,8 @@ def test_notes_on_chains_limits_and_order(question, note):
 def test_just_with_too_adds_a_need_instead_of_replacing_them():
     c = classify_turns(["Deblur my photo and enlarge it 2x", "and can you just remove the noise too?"])
     assert c.needs == ["upscale", "deblur", "denoise"]
+
+
+def test_a_rounded_size_ratio_says_how_to_get_the_exact_size():
+    note = classify("I need 1080p from my 480p clip").scale_note
+    assert note.startswith("480p -> 1080p is 2.25x, not a whole factor: cnaps plans 2x") and "--scale 3" in note
