@@ -692,8 +692,32 @@ def _why_text(ctx: AnswerContext, needs_upscale: bool) -> str:
     return " ".join(parts)
 
 
+# Function words of the other languages the classifier reads (French, Spanish, Italian, Portuguese, German).
+_FOREIGN_WORDS = frozenset("""
+le la les des est une pour avec mon ma mes pas comment pourquoi je peux vous cette
+el los las una para con mi cómo qué por puedo esta foto
+il gli per mio come che della questa posso
+os uma meu minha não posso esta isso
+der die das und ist ein eine mit mein meine wie nicht ich kann dieses bild
+""".split())
+_ENGLISH_WORDS = frozenset("the a an is are and my how to of it this can you what why does do with for".split())
+
+
+def asked_in_another_language(question: str) -> bool:
+    """Whether the question is mostly in a language other than English (CJK script, or more function words of
+    French, Spanish, Italian, Portuguese or German than of English)."""
+    if re.search(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]", question):
+        return True
+    words = re.findall(r"[^\W\d_]+", question.lower())
+    foreign = sum(word in _FOREIGN_WORDS for word in words)
+    return foreign >= 2 and foreign > sum(word in _ENGLISH_WORDS for word in words)
+
+
 def _notes(ctx: AnswerContext, facts: list[Fact]):
     yield from getattr(ctx.card, "notes", [])
+    if asked_in_another_language(ctx.question):
+        yield ("cnaps answers in English: its documents are in English, and the composer writes only what they say. "
+               "Your question was read for its words for blur, enlarging and the scale.")
     if not facts:
         yield ("The knowledge store returned no passage about the recommended model for this card, so the workflow "
                "states no facts about it; run `cnaps index --rebuild` and check the card's links.")

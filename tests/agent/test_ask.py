@@ -240,3 +240,12 @@ def test_a_paper_named_only_in_an_earlier_answer_is_still_what_it_points_back_to
                ("user", "Is there code for it?"), ("assistant", "The card links no code for FeatSharp.")]
     text = ask(card, question="Can I use it to deblur my photo?", history=history, llm="none").task.text
     assert text.startswith("cnaps cannot run FeatSharp")
+
+
+def test_a_question_in_another_language_is_told_the_answer_is_in_english(home, shared_cards):
+    card = load_card(shared_cards[0])
+    french = ask(card, question="Pouvez-vous agrandir ma photo floue 4 fois ?", llm="none")
+    assert french.task.scale == 4 and any(note.startswith("cnaps answers in English") for note in french.notes)
+    assert "cnaps answers in English" in french.markdown
+    english = ask(card, question="Le Mans race photo is blurry, can you fix it?", llm="none")
+    assert not any("answers in English" in note for note in english.notes)
