@@ -587,8 +587,8 @@ def _blur_is_a_need(text: str, match: re.Match) -> str | None:
     return None
 
 
-_KEEP_SIZE = re.compile(r"\b(?:at|keep|keeping|kept|in)\s+(?:the\s+|its\s+|this\s+|my\s+)?(?:same|original|current|own)?\s*"
-                        r"(?:size|resolution|dimensions)\b(?!\s+(?:of|as)\b)|\bat\s+this\s+size\b")
+_KEEP_SIZE = re.compile(r"\b(?:at|keep|keeping|kept)\s+(?:the\s+|its\s+|this\s+|my\s+)?(?:same|current|own)?\s*"
+                        r"(?:size|dimensions)\b(?!\s+(?:of|as|high|large|big)\b)|\bat\s+this\s+size\b")
 _WAS_SHRUNK = re.compile(r"\b(?:(?:was|were|got|been)\s+(?:\w+\s+)?|(?:i|we|they|someone|you)\s+(?:already\s+|had\s+|have\s+)?)"
                          r"(?:down-?scaled|down-?sized|down-?sampled|shrunk|shrank|reduced)\b")
 
@@ -763,9 +763,14 @@ def classify(question: str) -> Classification:
         confidence = 0.9 if restoration or len(needs) == 1 else 0.8
     else:
         about = _ABOUT_MODEL.findall(text)
-        if (reading.weak or _REQUEST.search(text)) and _OWN_IMAGE.search(text):
+        requested = _REQUEST.search(text) and _OWN_IMAGE.search(text)
+        if (reading.weak or requested) and _OWN_IMAGE.search(text):
             about = []  # "can MIMO-UNet make my text crisper?", "restore a batch of my photos" ask for a restoration
-        nearest = None if about else _nearest_label(text)
+        if requested and not reading.weak:
+            # "fix my photo, does it need a gpu?": a request with no word for enlarging is a deblurring request, not
+            # whatever the nearest example guesses.
+            reading.weak["deblur"] = [requested.group(0)]
+        nearest = None if about or requested else _nearest_label(text)
         weak = {need for need in reading.weak}
         if about:
             # No task is asked for, and the question names a part or property of the model: it asks about the model.

@@ -323,6 +323,9 @@ _YES_NO = re.compile(r"(?:^|[.!?,;:]\s+|\s[-\u2013\u2014]\s+)(?:(?:and|but|so|al
                      r"(?:(?:can|could|will|would|does|do|is|are|should)\s+(?:it|this|that|the|these|"
                      r"i|you|cnaps|mimo\S*)\b|(?:fix|restore|remove|repair|sharpen|enlarge|upscale)\b)[^.!?]*\?",
                      re.IGNORECASE)
+# A clause after a comma that asks for a fix: "..., can you fix it?", "... - will it work?".
+_ASKS_FOR_A_FIX = re.compile(r"\b(?:fix|restore|remove|repair|sharpen|enlarge|upscale|deblur|unblur|improve|enhance|"
+                             r"clean|help|work|save)\w*|\bbe\s+\w+ed\b", re.IGNORECASE)
 # "..., can you explain how it works?", "is that because of camera shake?": a question, not a request for a fix.
 _ASKS_TO_EXPLAIN = re.compile(r"\b(?:explain|tell|describe|what|how|why|because|mean|cause[sd]?|difference|real[- ]?time|"
                               r"how\s+long|fast|speed)\b", re.IGNORECASE)
@@ -367,8 +370,10 @@ def verdict(ctx: AnswerContext) -> str | None:
         return ("cnaps cannot say which is better: the documents indexed for this card report the recommended "
                 "model's own results and do not compare it with the models you name.")
     asked = _YES_NO.search(ctx.question)
-    if not c.needs or not asked or not _known_entries(ctx.capability) or _ASKS_TO_EXPLAIN.search(asked.group(0)):
+    if not c.needs or not asked or not _known_entries(ctx.capability):
         return None
+    if asked.start() > 0 and (_ASKS_TO_EXPLAIN.search(asked.group(0)) or not _ASKS_FOR_A_FIX.search(asked.group(0))):
+        return None  # "my photo is blurry, can you explain how it works?", "deblur it, does it use attention?"
     missing = set(getattr(ctx.capability, "missing", []) or [])
     deblur = "deblur" in c.needs
     if set(c.needs) == {"downscale"}:

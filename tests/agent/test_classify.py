@@ -431,3 +431,12 @@ def test_just_with_too_adds_a_need_instead_of_replacing_them():
 def test_a_rounded_size_ratio_says_how_to_get_the_exact_size():
     note = classify("I need 1080p from my 480p clip").scale_note
     assert note.startswith("480p -> 1080p is 2.25x, not a whole factor: cnaps plans 2x") and "--scale 3" in note
+
+
+@pytest.mark.parametrize("question, label", [
+    ("fix my photo, does it need a gpu?", TaskLabel.deblurring), ("fix this picture fast please", TaskLabel.deblurring),
+    ("I need it in its original resolution, it was shrunk to a thumbnail", TaskLabel.super_resolution),
+    ("I want to keep the resolution high", TaskLabel.super_resolution),
+])
+def test_a_request_without_an_enlarging_word_is_not_guessed_an_enlargement(question, label):
+    assert classify(question).label is label
