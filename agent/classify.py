@@ -763,8 +763,9 @@ def classify(question: str) -> Classification:
         confidence = 0.9 if restoration or len(needs) == 1 else 0.8
     else:
         about = _ABOUT_MODEL.findall(text)
-        requested = _REQUEST.search(text) and _OWN_IMAGE.search(text)
-        if (reading.weak or requested) and _OWN_IMAGE.search(text):
+        own = _OWN_IMAGE.search(text)
+        requested = _REQUEST.search(text) if own else None  # the request verb ("fix"), said of the user's picture
+        if (reading.weak or requested) and own:
             about = []  # "can MIMO-UNet make my text crisper?", "restore a batch of my photos" ask for a restoration
         if requested and not reading.weak:
             # "fix my photo, does it need a gpu?": a request with no word for enlarging is a deblurring request, not
