@@ -92,12 +92,13 @@ _ABOUT_MODEL = re.compile(
     r"inference\s+time|psnr|ssim|multiples?\s+of|divisible|flops|install\w*|download\w*|benchmark\w*|variants?|"
     r"model\s+size|how\s+(?:big|large|heavy|fast|slow|deep)\s+(?:is|are)\s+(?:the|this|these|it)\b|"
     r"convolution\w*|mimo(?:-?unet)?\S*|stand\s+for|acronym|code|open[- ]source|github|repo\w*|optimi[sz]er|"
-    r"learning\s+rate|epochs?|batch\s+size|trained|training|u-?net\w*|stack\w*|gpus?|cpus?|vram|memory|ram|"
+    r"learning\s+rate|epochs?|batch\s+size|train|trained|training|u-?net\w*|stack\w*|gpus?|cpus?|vram|memory|ram|"
     r"hardware|requirements?|light-?weight|(?:on|to)\s+(?:a\s+|my\s+)?(?:phone|smartphone|mobile)|hallucinat\w*|invent\w*|fine-?tun\w*|"
     r"re-?train\w*|weights|(?:maximum|max|largest|biggest)\s+(?:image\s+|photo\s+|file\s+)?(?:size|resolution)|"
     r"pixel\s+limit|will\s+it\s+work|does\s+it\s+work|same\s+(?:size|resolution|dimensions)|real[- ]?time|"
     r"(?:largest|biggest|maximum|max)\s+(?:photo|image|picture|file)|how\s+(?:long|fast|quick\w*)|speed|slow(?:er)?|"
-    r"fast(?:er)?|gan|adversarial|transformers?|attention|diffusion|batch\w*|megapixels?|mp)\b")
+    r"fast(?:er)?|gan|adversarial|transformers?|attention|diffusion|batch\w*|megapixels?|mp|"
+    r"compar(?:e|ed|es|ing|ison)\s+(?:\w+\s+)?(?:to|with)|(?:better|worse)\s+than|versus|vs)\b")
 
 # A request to work on a picture: "restore a batch of my old photos", "can you fix this picture of a fast car?".
 _REQUEST = re.compile(r"\b(?:restore|fix|clean\s+up|repair|improve|enhance|sharpen|de-?blur|unblur|up-?scale|enlarge)\b")
@@ -110,7 +111,7 @@ _OWN_IMAGE = re.compile(r"\b(?:my|our|this|these|the)\s+(?:[\w-]+\s+){0,2}?(?:ph
 _NEEDS: dict[str, tuple[list[str], list[str]]] = {
     "deblur": (
         [
-            r"\bde-?blur\w*", r"\bun-?blur\w*", r"\bmotion[- ]?blur\w*", r"\bcamera[- ]shake\b",
+            r"\bde-?blur(?!-?gan|-?net|-?diff)\w*", r"\bun-?blur\w*",  # not "DeblurGAN", "DeblurNet" (models) r"\bmotion[- ]?blur\w*", r"\bcamera[- ]shake\b",
             r"\bhand[- ]?shake\b", r"\bshak(?:y|e|es|ing|en|iness)\b", r"\bshook\b", r"\bjitter\w*", r"\bunsteady\b",
             r"\btremor\w*", r"\bout[- ]of[- ]focus\b", r"\bdefocus\w*", r"\bunfocus\w*", r"\bmis-?focus\w*",
             r"\bmissed\s+(?:the\s+)?focus\b",
@@ -151,7 +152,7 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
             r"\b(?:to|into|as|at)\s+(?:a\s+|an\s+|full\s+|true\s+|native\s+)?(?:4k|8k|1080p|uhd)\b",
             r"\b(?:4k|8k|1080p|uhd)\s+(?:version|output|copy|quality|upscal\w*)",
             r"\b(?:make|turn|convert)\s+(?:it|this|that|the|my)\b(?:\s+[\w-]+){0,2}?\s+(?:(?:in)?to\s+)?(?:full[- ])?hd\b"
-            r"(?!\s+[a-z])",
+            r"(?!\s+(?!(?:and|or|then|please|too|for|with)\b)[a-z])",  # not "make the hd photo sharper"
             r"\b(?:up\s*)?(?:to|into)\s+(?:full[- ])?hd\b", r"\bhd\s+(?:version|copy)\b",
             r"\b(?:for|on)\s+(?:a\s+|an\s+|my\s+|the\s+|our\s+)?(?:4k|8k|uhd)\s+(?:tv|screen|display|monitor|projector)",
             r"\bstretch\w*\s+(?:\w+\s+){0,6}?to\s+\d+\s*(?:px|pixels?)",
@@ -162,7 +163,7 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "downscale": (
         [
-            r"\bshrink\w*", r"\bdown-?scal\w*", r"\bdown-?siz\w*", r"\bdown-?sampl\w*",
+            r"\bshrink\w*", r"\bshr[au]nk\b", r"\bdown-?scal\w*", r"\bdown-?siz\w*", r"\bdown-?sampl\w*",
             r"\b(?:make|makes|making|made)\s+(?:\w+\s+){0,3}?smaller\b", r"\b\d+(?:\.\d+)?\s*x\s+smaller\b",
             r"\breduc\w*\s+(?:the\s+|its\s+)?(?:size|resolution|dimensions|file\s+size)\b",
             r"\b(?:by\s+half|half\s+(?:the\s+|its\s+)?size)\b", r"\blower\s+(?:the\s+|its\s+)?resolution\b",
@@ -273,8 +274,9 @@ _CUES: dict[str, str] = {
                   r"legible|read|document|receipt|handwriting|numbers|street\s+names?|page|logo|banner|whiteboard)\b",
     "faces": r"\b(?:faces?|portrait|selfie|eyes|mugshot|avatar|bride|person|people)\b",
     "edges": r"\b(?:edges?|lines?|contours?|outlines?|structure|jagged)\b",
-    "motion": r"\b(?:motion|moving|moved|shak\w*|shook|handheld|hand[- ]held|panning|running|runner|fast|quickly|"
-              r"train|bus|car|sports?|unsteady|jitter\w*|tremor)\b",
+    # not "fast", "quickly", "running" or "train": "is it fast?", "running on a laptop", "how do I train it?"
+    "motion": r"\b(?:motion|moving|moved|shak\w*|shook|handheld|hand[- ]held|panning|runners?|speeding|bus|car|"
+              r"sports?|unsteady|jitter\w*|tremor)\b",
     "focus": r"\b(?:focus\w*|defocus\w*|unfocus\w*|out[- ]of[- ]focus|bokeh|depth\s+of\s+field)\b",
     "low-light": r"\b(?:night|dark|dim|dusk|low[- ]light|underexpos\w*|concert|bars?)\b",
     "noise": r"\b(?:nois\w*|grain\w*|high[- ]iso)\b",
@@ -364,17 +366,31 @@ def _video_height(name: str) -> int:
     return {"4k": 2160, "uhd": 2160, "8k": 4320}.get(name) or int(name[:-1])
 
 
+# A past shrink to a share of the size: "I shrank it to 25%", "downscaled by 50%", "resized it down to a quarter".
+_SHRUNK_TO = re.compile(r"\b(?:shr[iau]nk\w*|down-?scal\w*|down-?siz\w*|down-?sampl\w*|reduc\w*|resiz\w*|scaled\s+down|"
+                        r"sized\s+down)\s+(?:\w+\s+){0,3}?(?:down\s+)?(?:(to|by)\s+(\d{1,2}(?:\.\d+)?)\s*(?:%|percent)|"
+                        r"to\s+(?:a\s+|one\s+)?(half|third|quarter|fourth|eighth)\b)")
+_SHARES = {"half": 50.0, "third": 100 / 3, "quarter": 25.0, "fourth": 25.0, "eighth": 12.5}
+
+
 def _scale_candidates(text: str) -> list[tuple[float, str]]:
     """(factor, evidence) pairs in order of how plainly the question states them."""
     found: list[tuple[float, str]] = []
+    if _UNDO.search(text):  # "I shrank it to 25%, enlarge it back": undoing the shrink enlarges 4x
+        for match in _SHRUNK_TO.finditer(text):
+            share = _SHARES[match.group(3)] if match.group(3) else float(match.group(2))
+            if match.group(1) == "by":
+                share = 100 - share  # "reduced by 75%" leaves a quarter
+            _size_ratio(found, share, 100.0, f"undo '{match.group(0)}'")
     # "640x480 to 2560x1920", "256 by 256 ... into a 1024 by 1024", "300 pixel wide ... to 900 pixels"
     sizes = list(re.finditer(r"\b(\d{2,5})\s*(?:x|by)\s*(\d{2,5})\b", text))
     if len(sizes) >= 2:
-        (w0, h0), (w1, h1) = ((float(m.group(1)), float(m.group(2))) for m in sizes[:2])
+        first, second = _source_and_target(sizes, text)
+        (w0, h0), (w1, h1) = ((float(m.group(1)), float(m.group(2))) for m in (first, second))
         # A target of another shape ("640x480 to 1920x1080"): the side that grows more sets the factor, so the
         # enlarged image covers the target and is cropped to it.
         small, large = (h0, h1) if h0 > 0 and w0 > 0 and h1 / h0 > w1 / w0 else (w0, w1)
-        _size_ratio(found, small, large, f"{sizes[0].group(0)} -> {sizes[1].group(0)}")
+        _size_ratio(found, small, large, f"{first.group(0)} -> {second.group(0)}")
     if len(sizes) == 1:
         width, height = float(sizes[0].group(1)), float(sizes[0].group(2))
         after = text[sizes[0].end():]
@@ -460,19 +476,27 @@ def _whole(factor: float) -> bool:
 
 
 def _factor_words(factor: float) -> str:
-    return f"{factor:g}x"
+    return f"{factor:.3g}x"
 
 
 _SIZES = re.compile(r"\b(\d{2,5})\s*(?:x|by)\s*(\d{2,5})\b")
 _AGAIN = re.compile(r"\b(?:then|and)\b.{0,30}\b(?:again|a\s+second\s+time|twice)\b")
 
 
+def _source_and_target(sizes: list[re.Match], text: str) -> tuple[re.Match, re.Match]:
+    """The first two sizes named, source first: "I need 2560x1920 from my 640x480 photo" names the target first."""
+    first, second = sizes[:2]
+    if re.search(r"\bfrom\s+(?:my\s+|the\s+|a\s+|an\s+|its\s+)?$", text[max(0, second.start() - 10):second.start()]):
+        return second, first
+    return first, second
+
+
 def _shape_note(text: str, scale: int) -> str | None:
     """What a target size of another shape means: "640x480 to 1920x1080" is 3x wide but 2.25x tall."""
-    sizes = list(_SIZES.finditer(text))[:2]
+    sizes = list(_SIZES.finditer(text))
     if len(sizes) < 2:
         return None
-    (w0, h0), (w1, h1) = ((int(m.group(1)), int(m.group(2))) for m in sizes)
+    (w0, h0), (w1, h1) = ((int(m.group(1)), int(m.group(2))) for m in _source_and_target(sizes, text))
     if min(w0, h0, w1, h1) == 0 or abs((w1 / w0) / (h1 / h0) - 1) <= 0.02:
         return None
     return (f"{w0}x{h0} to {w1}x{h1} changes the picture's shape: the width grows {w1 / w0:.3g}x and the height "
@@ -714,6 +738,10 @@ def _ordered(needs: set[str]) -> list[str]:
     return [need for need in _NEED_ORDER if need in needs] + sorted(needs - set(_NEED_ORDER))
 
 
+_NEEDS_OF = {"both": frozenset({"upscale", "deblur"}), "super-resolution": frozenset({"upscale"}),
+             "deblurring": frozenset({"deblur"}), "other": frozenset()}
+
+
 def _label_for(needs: set[str]) -> TaskLabel:
     if {"upscale", "deblur"} <= needs:
         return TaskLabel.both
@@ -780,6 +808,11 @@ def classify(question: str) -> Classification:
         elif nearest is not None:
             label, confidence, why = TaskLabel(nearest[0]), nearest[1], nearest[2]
             evidence.append(why)
+            kept = _NEEDS_OF[label.value] & weak
+            if kept and kept != _NEEDS_OF[label.value]:
+                # "make it 2x sharper": the neighbour may guess both, but no word asks for the other need
+                label = _label_for(kept)
+                evidence.append(f"kept only what the question has a word for: {', '.join(_ordered(kept))}")
         elif weak:
             label, confidence = _label_for(weak), 0.5
         else:
@@ -788,8 +821,7 @@ def classify(question: str) -> Classification:
             if need in reading.weak:
                 evidence.append(f"weak {need}: " + ", ".join(dict.fromkeys(reading.weak[need])))
         # An open question labelled "other" names no need: it asks about the model, not for a task.
-        needs = {"both": {"upscale", "deblur"}, "super-resolution": {"upscale"}, "deblurring": {"deblur"}}.get(
-            label.value, set())
+        needs = set(_NEEDS_OF[label.value])
         if needs & reading.refused:
             # A neighbour's label never brings back what the question refuses ("without enlarging it").
             needs -= reading.refused

@@ -103,7 +103,8 @@ _LIGHT = re.compile(r"\b(?:light\w*|small\s+model|tiny\s+model|fast\w*|efficien\
 
 # A practical question inside a request ("how long does it take to deblur a 12 MP photo on my laptop?", "does
 # deblurring need a GPU?"): it gets its own answer from the documents, beside the task.
-_PRACTICAL = re.compile(r"\b(?:how\s+long|how\s+much\s+(?:time|memory)|largest|biggest|maximum|need\s+a\s+gpu|gpu|"
+_PRACTICAL = re.compile(r"\b(?:how\s+long|how\s+much\s+(?:time|memory)|largest|biggest|maximum|need\s+a\s+gpu|gpu|laptop|"
+                        r"(?:will|would|can|does)\s+it\s+run|"
                         r"real[- ]?time|same\s+size|megapixels?)\b", re.IGNORECASE)
 # A question about running it here: time, hardware, memory, image size, batches ("how long on my laptop?").
 _RUNNING = re.compile(r"\b(?:how\s+long|how\s+much\s+time|minutes?|hours?|seconds?|laptop|macbook|desktop|pc|cpus?|"
@@ -348,12 +349,21 @@ _A_RESULT = re.compile(r"\b(?:result|results|output|restored|restoration|enlarge
 _REGION = re.compile(r"\b(?:only|just)\s+(?:the\s+|my\s+|that\s+|this\s+)?(?:\w+\s+)?(?:runner|person|people|"
                      r"face|faces|background|foreground|sky|car|plate|sign|subject|area|region|part|corner)\b",
                      re.IGNORECASE)
+# "Is it a GAN?", "does MIMO-UNet use diffusion?", "is it based on transformers?" (not "does it use attention?": the
+# FAM is called an attention module).
+_KIND_OF_NETWORK = re.compile(
+    r"^\W*(?:is|does|did)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+(?:model|network))\s+(?:a\s+|an\s+)?"
+    r"(?:(?:use|rely\s+on|based\s+on|work\s+like)\s+(?:a\s+|an\s+)?)?"
+    r"(?:gans?|generative\s+adversarial|adversarial|diffusion|transformers?|vision\s+transformers?|vit|self-?attention)\b",
+    re.IGNORECASE)
 _VIDEO = re.compile(r"\b(?:video|videos|footage)\b", re.IGNORECASE)
 
 
 def verdict(ctx: AnswerContext) -> str | None:
     """A yes/no question's short answer, from the capability check; None for other questions."""
     c = ctx.classification
+    if not c.needs and _KIND_OF_NETWORK.search(ctx.question):
+        return "No."  # "is it a GAN?": the notes' sentence on what kind of network it is follows
     if _MEDICAL.search(ctx.question) and c.needs:
         return ("Not for diagnosis: MIMO-UNet learned from photographs and was never validated on medical images, "
                 "and a restored image is an estimate, not a measurement.")
@@ -501,8 +511,12 @@ def compose(ctx: AnswerContext) -> Answer:
     # A question about a related paper alone ("what data does CoF use?") is answered from that paper or not at all.
     pool = ([s for s in ctx.passages if s.url in named] if named and not _MENTIONS_MODEL.search(ctx.question)
             else ctx.passages)
-    focus = [f for f in focus_facts(pool, _focus_question(ctx.question), _networks(ctx), preferred=recommended,
-                                    datasets=_datasets(ctx))
+    asked = _focus_question(ctx.question)
+    if ctx.classification.needs and _RUNNING.search(asked):
+        # "upscale my photo, how long will it take?" asks about the run cnaps would make here: cnaps's own
+        # measurements answer it before the authors' GPU table.
+        recommended = frozenset(s.url for s in ctx.passages if s.url.startswith(NOTES_PREFIX)) or recommended
+    focus = [f for f in focus_facts(pool, asked, _networks(ctx), preferred=recommended, datasets=_datasets(ctx))
              if f.source.url in number] if open_question else []
     facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx), _networks(ctx),
                                      exclude=tuple(f.sentence for f in focus))
@@ -541,9 +555,13 @@ def compose(ctx: AnswerContext) -> Answer:
 
 def _focus_question(question: str) -> str:
     """What the focus answer should answer: for a complaint, the sentence that complains ("Why does the result look
-    plasticky?"), not the story before it."""
+    plasticky?"), not the story before it; for a request with a practical question, that question."""
     if _is_complaint(question):
         return next((part for part in re.split(r"(?<=[.!?])\s+", question) if _COMPLAINT.search(part)), question)
+    # "upscale my photo, how long will it take?": the practical clause is the question; the request is the task's
+    parts = re.split(r"(?<=[.!?,;])\s+", question)
+    if len(parts) > 1:
+        return next((part for part in parts if _PRACTICAL.search(part)), question)
     return question
 
 

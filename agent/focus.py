@@ -20,7 +20,7 @@ work works working get gets got make makes made variant variants version version
 thing things exactly really actually much many some any more most part parts inside role job purpose
 function method approach technique mechanism idea concept way type between stand stands called name named
 instead need needs enough reach reaches achieve achieves own run runs running able possible have has had having
-give gives expect expected handle handles cope base
+give gives expect expected handle handles cope base based
 """.split())
 # A question word is also answered by these words ("how big" by a parameter count, "fast" by a runtime).
 _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
@@ -89,8 +89,9 @@ def _sentence_stems(sentence: str) -> set[str]:
     return stems
 
 
-def _question_groups(question: str) -> list[set[str]]:
-    """One set of stems per content word of the question; a sentence answers a word if it holds any of its set."""
+def _question_groups(question: str) -> list[tuple[str, set[str]]]:
+    """(stem, set of stems) per content word of the question; a sentence answers a word if it holds any of its set,
+    and answers it in the question's own word if it holds the stem itself."""
     groups: dict[str, set[str]] = {}
     question = re.sub(r"\bma(?:ke|kes|de|king)\s+up\b", "invent", question.lower())  # "make up letters"
     question = re.sub(r"\breal[- ]?time\b", "realtime", question)
@@ -108,7 +109,7 @@ def _question_groups(question: str) -> list[set[str]]:
             groups.setdefault("pixel", {"pixel", "million", "limit"})
             continue
         groups.setdefault(_stem(word), {_stem(word), *_RELATED.get(word, ())})
-    return list(groups.values())
+    return list(groups.items())
 
 
 def voiced(sentence: str, source: Source) -> str:
@@ -141,9 +142,10 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
     training data (`datasets`) ranks higher. After the best sentence, further sentences are added only for the
     parts of the question still unanswered ("... and how many parameters?", "AFF and SCM").
     """
-    groups = _question_groups(question)
-    if not groups:
+    own_words = _question_groups(question)
+    if not own_words:
         return []
+    groups = [group for _, group in own_words]
     asks_plus = any("plus" in group for group in groups)
     candidates: list[tuple[str, Source, set[str]]] = []
     for source in passages:
@@ -176,21 +178,22 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
             # own measurements name the network they ran, which may stand in for the recommended one
         cover = sum(weights[i] for i in covers) / total
         hits = sum(len(stems & group) for group in groups)  # "6.8 million parameters" beats "a common size"
+        exact = sum(1 for word, _ in own_words if word in stems)  # "is it a GAN?": "not a GAN" beats "L1 loss"
         rank = cover + (0.1 if stems & data else 0.0) + (0.05 if INTRODUCES.search(sentence) else 0.0)
-        scored.append((round(rank, 6), hits, source.score, sentence, source, covers))
+        scored.append((round(rank, 6), hits, source.score, sentence, source, covers, exact))
     # The model's own sources answer whenever they come close; a related paper only when they have nothing.
     floor = 0.8 * min_cover
     if any(item[0] >= floor and item[4].url in preferred for item in scored):
         scored = [item for item in scored if item[4].url in preferred]
     else:
         floor = min_cover
-    scored.sort(key=lambda item: item[:3], reverse=True)
+    scored.sort(key=lambda item: (item[0], item[1], item[6], item[2]), reverse=True)
     if not scored or scored[0][0] < floor:
         return []
     best = scored[0]
     facts = [Fact("question", "task", best[3], best[4])]
     used, answered = set(split_sentences(best[3])), set(best[5])
-    for rank, hits, _, sentence, source, covers in scored[1:]:
+    for rank, hits, _, sentence, source, covers, _ in scored[1:]:
         # A second sentence that answers the same parts as the first (two facts of one answer).
         if covers >= best[5] and hits >= best[1] - 1 and not used & set(split_sentences(sentence)):
             facts.append(Fact("question", "task", sentence, source))

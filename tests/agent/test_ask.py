@@ -200,7 +200,9 @@ def test_it_in_a_follow_up_points_back_to_the_paper_an_earlier_turn_named(home, 
     ("My photo is 48 megapixels. Will it work?", "more than 60 million pixels"),
     ("What is the largest photo it can handle?", "more than 60 million pixels"),
     ("Does MIMO-UNet use transformers or attention?", "feature attention module (FAM)"),
-    ("Is it a GAN?", "L1 distance"),
+    ("Is it a GAN?", "No. Your question is about the recommended model itself"),
+    ("why not use a GAN instead?", "no discriminator and no adversarial loss"),
+    ("Is it based on transformers?", "it is not the self-attention of a transformer"),
     ("Can it read a blurry licence plate from a dashcam still?",
      "Only the blur: the recommended model removes blur; recognising or describing image content is beyond it."),
 ])
@@ -226,6 +228,14 @@ def test_a_practical_question_inside_a_request_gets_its_answer(home, shared_card
     text = ask(load_card(shared_cards[0]), question="How long does it take to deblur a 12 MP photo on my laptop?",
                llm="none").task.text
     assert "On your question: On a 2-core CPU, cnaps measured about 18 seconds" in text
+
+
+@pytest.mark.parametrize("question", ["upscale my photo, how long will it take?",
+                                      "deblur my 24 MP photo, will it run on my laptop?"])
+def test_a_practical_clause_after_a_request_is_answered_from_cnaps_measurements(home, shared_cards, question):
+    text = ask(load_card(shared_cards[0]), question=question, llm="none").task.text
+    assert "On your question:" in text and "cnaps measured about 18 seconds" in text, text[:400]
+    assert "RTX 3090" not in text  # the authors' GPU table does not say how long cnaps takes here
 
 
 def test_a_paper_is_named_as_the_user_named_it(home, shared_cards):

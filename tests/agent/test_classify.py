@@ -440,3 +440,36 @@ def test_a_rounded_size_ratio_says_how_to_get_the_exact_size():
 ])
 def test_a_request_without_an_enlarging_word_is_not_guessed_an_enlargement(question, label):
     assert classify(question).label is label
+
+
+@pytest.mark.parametrize("question, label, scale, needs", [
+    ("make it 2x sharper", TaskLabel.deblurring, None, ["deblur"]),  # no word asks for an enlargement
+    ("I shrank it by accident, can you undo that?", TaskLabel.super_resolution, None, ["upscale"]),
+    ("I shrank it to 25%, enlarge it back", TaskLabel.super_resolution, 4, ["upscale"]),
+    ("it was downscaled by 50%, can you undo that?", TaskLabel.super_resolution, 2, ["upscale"]),
+    ("I resized it down to a third, make it bigger again", TaskLabel.super_resolution, 3, ["upscale"]),
+    ("enlarge to 1920x1080 from 640x480", TaskLabel.super_resolution, 3, ["upscale"]),
+    ("I need 2560x1920 from my 640x480 photo", TaskLabel.super_resolution, 4, ["upscale"]),
+    ("How does it compare to DeblurGAN-v2?", TaskLabel.other, None, []),
+    ("is it 10x faster than DeblurGAN?", TaskLabel.other, None, []),
+    ("how do I train it on my own photos?", TaskLabel.other, None, []),
+])
+def test_undone_shrinks_sizes_named_target_first_and_model_names(question, label, scale, needs):
+    c = classify(question)
+    assert (c.label, c.scale, c.needs) == (label, scale, needs), c.evidence
+
+
+def test_a_size_named_target_first_gets_its_shape_note_the_right_way_round():
+    note = classify("enlarge to 1920x1080 from 640x480").scale_note
+    assert note.startswith("640x480 to 1920x1080 changes the picture's shape") and "crop that to 1920x1080" in note
+
+
+def test_an_undone_shrink_to_an_odd_share_says_how_to_get_there():
+    note = classify("I shrank it to 30%, enlarge it back").scale_note
+    assert note.startswith("3.33x is not a whole factor") and "--scale 4" in note
+
+
+@pytest.mark.parametrize("question", ["Is MIMO-UNet fast?", "will it be running on my laptop?",
+                                      "how do I train it?", "can it run quickly?"])
+def test_words_for_speed_and_running_are_not_motion_cues(question):
+    assert "motion" not in classify(question).cues
