@@ -136,6 +136,7 @@ def restore_for_card(
     When the recommended model has no weights here (official or project), another official checkpoint of the same
     network, or else the plain MIMO-UNet, runs instead (`zoo.runner_candidates`), and the record says so.
     """
+    from tools.restoration.imageio import make_folder
     from tools.restoration.zoo import find
     from tools.restore import open_restorer, unused_name
 
@@ -144,12 +145,10 @@ def restore_for_card(
         raise UsageError(
             f"none of the card's models ({', '.join(m.name for m in card.models)}) can run here: "
             "pass --model MIMO-UNet to restore with MIMO-UNet")
-    out_dir = Path(output_dir) if output_dir else get_settings().output_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(Path(output_dir) if output_dir else get_settings().output_dir)
     output = unused_name(out_dir, f"{image.stem}-restored-{time.strftime('%Y%m%d-%H%M%S')}")
 
-    kwargs = {"device": device} if device else {}
-    restorer, note = open_restorer(candidates, weights=weights, fall_back=not model, **kwargs)
+    restorer, note = open_restorer(candidates, weights=weights, fall_back=not model, device=device)
     run = restorer.run(image, scale=scale, output=output, progress=progress)
     if note:
         run.notes.append(note)

@@ -223,8 +223,8 @@ def restore(
     # record says so; a network named as such (MIMO-UNet+) runs that network or fails.
     entry = find(model)
     card_id = entry is not None and entry.id != entry.network
-    restorer, stand_in = open_restorer([model], weights=weights, fall_back=card_id, device=device or settings.device,
-                                       precision=precision or settings.precision, tile=tile or settings.tile)
+    restorer, stand_in = open_restorer([model], weights=weights, fall_back=card_id, device=device,
+                                       precision=precision, tile=tile)
     console = Console(stderr=True)
     records, failures, finished = [], [], 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -239,7 +239,11 @@ def agent_tools(ctx: AnswerContext) -> list[BaseTool]:
             output = None
             if ctx.restoration.image_path:
                 output = unused_name(Path(ctx.restoration.image_path).parent, f"{Path(image).stem}-agent-x{scale}")
-            request = RestoreRequest(image=image, scale=scale, model_id=model, output=output)
+            # The weights and device cnaps ran with (--weights, --device) run again for the same model.
+            ran = ctx.restoration
+            same = model == ran.model_id and Path(ran.weights.file).is_file()
+            request = RestoreRequest(image=image, scale=scale, model_id=model, output=output,
+                                     weights=Path(ran.weights.file) if same else None, device=ran.device)
             return restore_image(request).model_dump_json()
 
         tools.append(StructuredTool.from_function(restore, name="restore_image", description=restore_image.__doc__,

@@ -243,13 +243,14 @@ class QueryCache:
                 cached[text] = vector
         for text in texts:
             cached.move_to_end(text)
+        if not texts:
+            return np.zeros((0, getattr(self.embedder, "dimension", DIMENSION)), dtype=np.float32)
+        result = np.stack([cached[text] for text in texts])  # before eviction: a batch may exceed the capacity
         while len(cached) > self.capacity:
             cached.popitem(last=False)
         if missing:
             self._save(cached)
-        if not texts:
-            return np.zeros((0, getattr(self.embedder, "dimension", DIMENSION)), dtype=np.float32)
-        return np.stack([cached[text] for text in texts])
+        return result
 
     def _save(self, cached: OrderedDict[str, np.ndarray]) -> None:
         # One temp file per process and thread: the web app answers questions on several threads at once.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -69,6 +70,9 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
 
 # Generation stamp (see KnowledgeStore._follow_other_writers) that this process's chromadb System has seen, by folder.
 _seen_generation: dict[str, str] = {}
+# Held while a thread compares or advances that stamp: between a writer's new stamp on disk and its record here,
+# another thread (a web worker) would take the change for another process's and stop the System in use.
+_generation_guard = threading.RLock()
 
 
 def _systems() -> dict:
@@ -138,9 +142,10 @@ class KnowledgeStore:
         System that has not seen the current stamp is dropped and the folder opened afresh.
         """
         key = str(self.path)
-        if _seen_generation.get(key) != self._generation_on_disk():
-            log.info("knowledge index at %s changed in another process; reopening it", self.path)
-            _forget_system(self.path)
+        with _generation_guard:
+            if _seen_generation.get(key) != self._generation_on_disk():
+                log.info("knowledge index at %s changed in another process; reopening it", self.path)
+                _forget_system(self.path)
         if self._system is not _systems().get(key):  # dropped just now, or by another store in this process
             self._client = self._system = self._collection = None
             self._ensured.clear()
@@ -156,8 +161,9 @@ class KnowledgeStore:
         stamp = uuid.uuid4().hex
         temp = self._generation_file.with_name(f"{self._generation_file.name}.{stamp}.tmp")
         temp.write_text(stamp, encoding="utf-8")
-        os.replace(temp, self._generation_file)
-        _seen_generation[str(self.path)] = stamp
+        with _generation_guard:
+            os.replace(temp, self._generation_file)
+            _seen_generation[str(self.path)] = stamp
 
     def reopen(self) -> None:
         """Drop this process's chromadb state for the folder and open it again from disk."""
@@ -176,8 +182,9 @@ class KnowledgeStore:
         # Opening takes the lock too: two processes creating one fresh folder at once make SQLite fail, and that
         # failure must not be mistaken for a damaged index (which would be discarded under the other's feet).
         with self._locked():
-            if _seen_generation.get(str(self.path)) != self._generation_on_disk():
-                _forget_system(self.path)  # a System cached in this process has not seen the latest writes
+            with _generation_guard:
+                if _seen_generation.get(str(self.path)) != self._generation_on_disk():
+                    _forget_system(self.path)  # a System cached in this process has not seen the latest writes
             collection = self._connect_or_recover()
             metadata = (collection.metadata or {}) if collection is not None else {}
             if collection is None and self._generation_file.exists():

@@ -26,16 +26,23 @@ class RestoreRequest(BaseModel):
 
 
 def open_restorer(model_ids: list[str], weights: Path | str | None = None, fall_back: bool = True,
-                  **options) -> tuple["Restorer", str | None]:
+                  device: str | None = None, precision: str | None = None,
+                  tile: str | None = None) -> tuple["Restorer", str | None]:
     """A Restorer for the first of `model_ids`, and a note when another model had to stand in.
 
-    With explicit `weights`, or `fall_back=False`, only the first id is tried. Otherwise, when it has no weights
-    here (official or project), the other candidates of `zoo.runner_candidates` are tried in order (another
-    official checkpoint of the same network, then the plain MIMO-UNet) and the note says which ran instead.
+    `device`, `precision` and `tile` default to the settings (CNAPS_RESTORE__DEVICE and the others). With explicit
+    `weights`, or `fall_back=False`, only the first id is tried. Otherwise, when it has no weights here (official or
+    project), the other candidates of `zoo.runner_candidates` are tried in order (another official checkpoint of the
+    same network, then the plain MIMO-UNet) and the note says which ran instead.
     """
     from agent.errors import WeightsError
+    from agent.settings import get_settings
     from tools.restoration import Restorer
     from tools.restoration.zoo import find, runner_candidates
+
+    settings = get_settings().restore
+    options = {"device": device or settings.device, "precision": precision or settings.precision,
+               "tile": tile or settings.tile}
 
     first = model_ids[0]
     if weights is not None or not fall_back or find(first) is None:  # an unknown id fails with the zoo's message
@@ -65,8 +72,9 @@ def unused_name(folder: Path, name: str, suffix: str = ".png") -> Path:
 def _default_output(image: Path) -> Path:
     from agent.settings import get_settings
 
-    folder = get_settings().output_dir
-    folder.mkdir(parents=True, exist_ok=True)
+    from tools.restoration.imageio import make_folder
+
+    folder = make_folder(get_settings().output_dir)
     return unused_name(folder, f"{image.stem}-restored-{time.strftime('%Y%m%d-%H%M%S')}")
 
 

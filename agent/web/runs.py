@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +39,7 @@ class RunStore:
     def __init__(self, root: Path, keep: int = 200) -> None:
         self.root = root
         self.keep = keep
+        self._pruning = threading.Lock()
 
     def create(self) -> tuple[str, Path]:
         run_id = new_id()
@@ -50,17 +52,27 @@ class RunStore:
         return run_id, folder
 
     def prune(self) -> int:
-        """Delete the oldest finished runs beyond `keep`; runs still being answered are never touched."""
-        finished = [folder for folder in self.root.iterdir()
-                    if OPAQUE_ID.match(folder.name) and folder.is_dir() and not folder.is_symlink()
-                    and (folder / "run.json").is_file()]
-        if len(finished) <= self.keep:
-            return 0
-        finished.sort(key=lambda folder: (folder / "run.json").stat().st_mtime)
-        old = finished[:len(finished) - self.keep]
-        for folder in old:
-            shutil.rmtree(folder, ignore_errors=True)
-        return len(old)
+        """Delete the oldest finished runs beyond `keep`; runs still being answered are never touched.
+
+        Workers prune one at a time (a folder another worker is deleting must not be stat'ed), and a folder that
+        vanished meanwhile (another server on the same folder) is skipped.
+        """
+        with self._pruning:
+            finished: list[tuple[float, Path]] = []
+            for folder in self.root.iterdir():
+                if not OPAQUE_ID.match(folder.name) or not folder.is_dir() or folder.is_symlink():
+                    continue
+                try:
+                    finished.append(((folder / "run.json").stat().st_mtime, folder))
+                except OSError:
+                    continue  # still being answered (no run.json yet), or gone
+            if len(finished) <= self.keep:
+                return 0
+            finished.sort()
+            old = [folder for _, folder in finished[:len(finished) - self.keep]]
+            for folder in old:
+                shutil.rmtree(folder, ignore_errors=True)
+            return len(old)
 
     def folder(self, run_id: str) -> Path:
         if not OPAQUE_ID.match(run_id) or not (self.root / run_id).is_dir():

@@ -259,3 +259,43 @@ def test_a_question_in_another_language_is_told_the_answer_is_in_english(home, s
     assert "cnaps answers in English" in french.markdown
     english = ask(card, question="Le Mans race photo is blurry, can you fix it?", llm="none")
     assert not any("answers in English" in note for note in english.notes)
+
+
+def test_a_restoration_from_ask_takes_device_precision_and_tile_from_the_settings(home, monkeypatch, tmp_path):
+    import tools.restoration as restoration
+    from agent.ask import restore_for_card
+    from agent.cards import RecommendedModel, bundled_card
+    from agent.settings import get_settings
+
+    seen = {}
+
+    class FakeRestorer:
+        def __init__(self, model_id, weights=None, **kwargs):
+            seen.update(kwargs)
+
+        def run(self, image, scale, output, progress=None):
+            raise RuntimeError("stop here")
+
+    monkeypatch.setattr(restoration, "Restorer", FakeRestorer, raising=False)
+    monkeypatch.setenv("CNAPS_RESTORE__DEVICE", "cpu")
+    monkeypatch.setenv("CNAPS_RESTORE__PRECISION", "fp32")
+    monkeypatch.setenv("CNAPS_RESTORE__TILE", "256")
+    get_settings.cache_clear()
+    card = bundled_card().model_copy(update={"models": [RecommendedModel(name="MIMO-UNet")]})
+    with pytest.raises(RuntimeError, match="stop here"):
+        restore_for_card(card, tmp_path / "photo.png", 1, tmp_path / "out")
+    assert seen == {"device": "cpu", "precision": "fp32", "tile": "256"}
+    with pytest.raises(RuntimeError, match="stop here"):
+        restore_for_card(card, tmp_path / "photo.png", 1, tmp_path / "out", device="cuda")
+    assert seen["device"] == "cuda"  # an explicit --device wins over the setting
+
+
+def test_an_output_folder_that_cannot_be_made_is_an_output_error(home, tmp_path):
+    from agent.ask import restore_for_card
+    from agent.cards import bundled_card
+    from agent.errors import OutputError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputError, match="choose a writable folder"):
+        restore_for_card(bundled_card(), tmp_path / "photo.png", 1, blocker / "out")

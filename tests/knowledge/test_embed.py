@@ -73,3 +73,12 @@ def test_query_cache_embeds_each_text_once_across_processes_and_survives_damage(
     third = _Counting()
     assert QueryCache(third, tmp_path).embed(["gamma"]).shape == (1, 3) and third.seen == ["gamma"]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_batch_larger_than_the_cache_still_gets_every_vector(tmp_path):
+    from knowledge.embed import QueryCache
+
+    texts = [f"text {i}" for i in range(6)]
+    vectors = QueryCache(_Counting(), tmp_path, capacity=4).embed(texts)
+    assert vectors.shape == (6, 3)
+    assert len(np.load(QueryCache(_Counting(), tmp_path).path)["texts"]) == 4  # the file keeps the capacity

@@ -236,3 +236,42 @@ def test_a_long_lived_store_sees_another_process_writes(tmp_path, caplog):
         assert retrieve(live, CARD_B, "rain streaks", k=1)[0].url == RAIN.paper
     assert "rebuilding" not in caplog.text and "cannot be queried" not in caplog.text
     assert live.describe().passages == 7  # card A's passages survived
+
+
+def test_threads_writing_and_reading_one_index_never_take_each_other_for_another_process(tmp_path, caplog,
+                                                                                          monkeypatch):
+    """Web workers: one adds cards while others query; no thread's write may stop the System another is using."""
+    import os
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import knowledge.store as store_module
+
+    real_replace = os.replace
+
+    def slow_replace(source, target):  # widens the moment between a new stamp on disk and its record in memory
+        real_replace(source, target)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(store_module.os, "replace", slow_replace)
+    path = tmp_path / "index"
+    live = KnowledgeStore(path, docs=tiny_docs())  # a long-lived store, as the search tool keeps one
+    live.ensure(CARD_A)
+
+    writer = KnowledgeStore(path, docs=tiny_docs())
+    writer.ensure(CARD_B)
+
+    def write(_: int) -> None:
+        for _ in range(5):
+            with writer._locked():
+                writer._wrote()  # what every write in this process ends with
+
+    def read(_: int) -> list[str]:
+        return [retrieve(live, CARD_A, "signs", k=1)[0].url for _ in range(10)]
+
+    with caplog.at_level(logging.INFO, logger="knowledge"), ThreadPoolExecutor(4) as pool:
+        writes = pool.submit(write, 0)
+        reads = [pool.submit(read, i) for i in range(3)]
+        assert [r.result() for r in reads] == [[SIGNS.paper] * 10] * 3
+        writes.result()
+    assert "changed in another process" not in caplog.text and "rebuilding" not in caplog.text

@@ -315,9 +315,13 @@ def test_a_restoration_the_model_runs_itself_lands_beside_the_users_and_does_not
     from agent.loop import agent_tools
     from tools.restoration.record import ToolRun, WeightsRecord
 
+    weights_file = tmp_path / "my-weights.safetensors"
+    weights_file.write_bytes(b"stand-in")
+
     def record(scale, image_path):
         return ToolRun(model_id="MIMO-UNet", network="MIMO-UNet", device="cpu", precision="fp32",
-                       weights=WeightsRecord(file="w", sha256="0" * 64, provenance="project", description="test"),
+                       weights=WeightsRecord(file=str(weights_file), sha256="0" * 64, provenance="user",
+                                             description="test"),
                        input_size=(8, 8), output_size=(8 * scale, 8 * scale), scale=scale, seconds=0.1,
                        input_path=str(tmp_path / "in.png"), image_path=str(image_path))
 
@@ -335,6 +339,7 @@ def test_a_restoration_the_model_runs_itself_lands_beside_the_users_and_does_not
     answer = run(ctx, fallback, agent_tools(ctx))
     assert answer.engine == "llm:fake-model"
     assert requests[0].output == tmp_path / "run" / "in-agent-x1.png"
+    assert (requests[0].weights, requests[0].device) == (weights_file, "cpu")  # what cnaps ran (--weights, --device)
     assert answer.restoration == users and any("also ran the restoration tool (x1)" in n for n in answer.notes)
 
 

@@ -172,9 +172,9 @@ def test_no_weights_says_where_to_put_them(tmp_path, monkeypatch):
 
 
 def test_an_unreadable_weights_file_says_it_cannot_be_read(tmp_path):
-    from tools.restoration.checkpoint import _load_failure
+    from tools.restoration.checkpoint import load_failure
 
     path = tmp_path / "w.pkl"
     path.write_bytes(b"x" * 64)
-    reason = _load_failure(path, PermissionError(13, "Permission denied"))
+    reason = load_failure(path, PermissionError(13, "Permission denied"))
     assert reason == "the file cannot be read (Permission denied)"  # not "it is not a PyTorch checkpoint"

@@ -207,6 +207,7 @@ def test_out_of_memory_halves_the_tile(tiny_weights):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory")
         return real_forward(x)
 
+    forward.start_run, forward.fell_back = real_forward.start_run, False
     restorer.forward = forward
     run = restorer.run(_photo(128, 128))
     assert run.tile_size == "56x56" and run.tiles == 9 and calls[0] == 128
@@ -283,6 +284,13 @@ def test_fp16_overflow_is_recomputed_in_fp32():
     forward = TileForward(Overflowing(), torch.device("cpu"), "bf16")
     x = torch.rand(1, 3, 8, 8)
     assert torch.equal(forward(x), x) and forward.fell_back
+    # Another worker's run on the same forward does not see this run's fall-back, and a new run starts clean.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(lambda: forward.fell_back).result() is False
+    forward.start_run()
+    assert forward.fell_back is False
 
 
 def test_self_ensemble_averages_the_eight_dihedral_transforms():
@@ -300,8 +308,8 @@ def test_self_ensemble_averages_the_eight_dihedral_transforms():
     ensemble = SelfEnsemble(forward)
     torch.testing.assert_close(ensemble(x), expected)
     assert not torch.allclose(ensemble(x), forward(x), atol=1e-4)  # the transforms do change the output
-    ensemble.fell_back = False
-    assert forward.fell_back is False
+    ensemble.start_run()  # the ensemble passes the run's state through to its forward
+    assert ensemble.fell_back is False and forward.fell_back is False
 
 
 def test_cpu_fast_path_agrees_with_plain_eager_fp32():

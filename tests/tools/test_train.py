@@ -212,3 +212,13 @@ def test_cuda_run_uses_bf16_and_resumes(tmp_path):
     assert resumed.finished and resumed.step == 4 and resumed.last_loss == resumed.last_loss  # not NaN
     state = torch.load(resumed.checkpoint, weights_only=True)
     assert any(device.startswith("cuda") for device in state["devices"])
+
+
+def test_a_damaged_or_foreign_checkpoint_is_a_weights_error_on_resume_and_export(tmp_path):
+    (tmp_path / training.CHECKPOINT).write_bytes(b"\x80\x02 cut short")
+    with pytest.raises(WeightsError, match="cannot read the training checkpoint .*new --out folder"):
+        training.train(_config(tmp_path, steps=2), resume=True)
+    torch.save({"model": {}}, tmp_path / training.CHECKPOINT)  # a weights file, not a training run
+    with pytest.raises(WeightsError, match="not a cnaps training checkpoint .*lacks config"):
+        training.export(tmp_path, tmp_path / "w.safetensors")
+    assert not (tmp_path / "w.safetensors").exists()

@@ -24,3 +24,18 @@ def test_oldest_finished_runs_are_pruned_and_unfinished_ones_kept(tmp_path):
     assert [folder.exists() for folder in finished] == [False, False, True, True]
     assert unfinished.is_dir() and stranger.is_dir()
     assert store.folder(unfinished_id) == unfinished
+
+
+def test_workers_pruning_at_once_never_fail_and_leave_the_newest(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = RunStore(tmp_path / "web", keep=100)
+    for age in range(40):
+        _, folder = store.create()
+        (folder / "run.json").write_text("{}")
+        os.utime(folder / "run.json", (1_700_000_000 + age, 1_700_000_000 + age))
+    newest = sorted(store.root.iterdir(), key=lambda f: (f / "run.json").stat().st_mtime)[-3:]
+    store.keep = 3
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: store.prune(), range(16)))  # raised FileNotFoundError before the lock
+    assert sorted(store.root.iterdir()) == sorted(newest)

@@ -44,7 +44,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as file:
             return dict(file.metadata() or {})
     except Exception as error:
-        raise WeightsError(f"cannot read metadata from {path}: {_load_failure(path, error)}; pass a valid checkpoint") \
+        raise WeightsError(f"cannot read metadata from {path}: {load_failure(path, error)}; pass a valid checkpoint") \
             from error
 
 
@@ -64,13 +64,13 @@ def load_state(path: str | Path) -> dict[str, "torch.Tensor"]:
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise WeightsError(
-            f"cannot load weights from {path}: {_load_failure(path, error)}; pass an official MIMO-UNet checkpoint "
+            f"cannot load weights from {path}: {load_failure(path, error)}; pass an official MIMO-UNet checkpoint "
             "(torch.save of {'model': state_dict}) or a .safetensors file"
         ) from error
     return _flatten(raw, path)
 
 
-def _load_failure(path: Path, error: Exception) -> str:
+def load_failure(path: Path, error: Exception) -> str:
     """What is wrong with the file, in words: torch's and safetensors' own messages are internals (a bare pickle
     opcode such as '(101)', or a page of advice about unsafe loading)."""
     if isinstance(error, OSError):

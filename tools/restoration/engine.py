@@ -15,6 +15,7 @@ out-of-memory error halves the tile and runs again.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -315,7 +316,15 @@ class TileForward:
             self.model = self.model.to(memory_format=torch.channels_last)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # every tile of a run has the same shape: autotune once
-        self.fell_back = False
+        self._run_state = threading.local()  # one Restorer serves several web workers at once
+
+    @property
+    def fell_back(self) -> bool:
+        """Whether a tile of this thread's current run was recomputed in fp32."""
+        return getattr(self._run_state, "fell_back", False)
+
+    def start_run(self) -> None:
+        self._run_state.fell_back = False
 
     @torch.inference_mode()
     def _run(self, x: torch.Tensor, precision: str) -> torch.Tensor:
@@ -332,7 +341,7 @@ class TileForward:
         if self.precision != "fp32" and not bool(torch.isfinite(out).all()):
             # fp16 overflow on this tile: redo it in fp32 rather than return NaNs.
             out = self._run(x, "fp32")
-            self.fell_back = True
+            self._run_state.fell_back = True
         return out.to("cpu", torch.float32).contiguous()
 
 
@@ -455,7 +464,7 @@ class Restorer:
             if count > 0:
                 sink.write(top, rows[0, :, :count, :width].permute(1, 2, 0).numpy(), source.alpha(top, top + count))
 
-        self.forward.fell_back = False
+        self.forward.start_run()
         grid = self.grid_for(padded_h, padded_w)
         notes = list(source.notes)
         while True:

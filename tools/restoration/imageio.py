@@ -291,13 +291,19 @@ def save_image_atomic(image: Image.Image, path: str | Path, overwrite: bool = Fa
         options["icc_profile"] = image.info["icc_profile"]
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = quality
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot write into {path.parent} ({error.strerror or error}): choose a writable folder") \
-            from error
+    make_folder(path.parent)
     atomic_write(path, lambda stream: image.save(stream, format=fmt, **options))
     return path
+
+
+def make_folder(folder: Path) -> Path:
+    """Create `folder` (and its parents) for outputs, or fail with an OutputError saying to choose another."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot write into {folder} ({error.strerror or error}): choose a writable folder") \
+            from error
+    return folder
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif")

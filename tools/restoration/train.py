@@ -232,7 +232,7 @@ def train(config: TrainConfig, resume: bool = False,
     if resume:
         if not path.is_file():
             raise UsageError(f"--resume given but {path} does not exist: start without --resume")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = _load_training_checkpoint(path)
         _check_resume(config, state["config"])
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -369,12 +369,29 @@ def weights_metadata(state: dict, description: str | None = None) -> dict[str, s
     }
 
 
+_TRAINING_KEYS = ("config", "model", "optimizer", "generator", "torch_rng", "step", "devices")
+
+
+def _load_training_checkpoint(path: Path) -> dict:
+    """A checkpoint `train` wrote, or a WeightsError saying why the file is not one (never a traceback)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise WeightsError(f"cannot read the training checkpoint {path}: {checkpoint.load_failure(path, error)}; "
+                           "train again into a new --out folder") from error
+    missing = [key for key in _TRAINING_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise WeightsError(f"{path} is not a cnaps training checkpoint (it lacks {', '.join(missing)}): point at the "
+                           f"{CHECKPOINT} a training run wrote")
+    return state
+
+
 def export(run: Path, weights: Path, description: str | None = None) -> dict[str, str]:
     """Write the run's latest checkpoint as fp16 .safetensors with metadata; returns the metadata."""
     path = Path(run) / CHECKPOINT if Path(run).is_dir() else Path(run)
     if not path.is_file():
         raise WeightsError(f"no training checkpoint at {path}: train first with --out {Path(run)}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = _load_training_checkpoint(path)
     model = build_model(state["config"]["network"])
     model.load_state_dict(state["model"])
     metadata = weights_metadata(state, description)
