@@ -365,3 +365,26 @@ def test_a_streamed_draft_that_is_thrown_away_is_marked_as_such(endpoint, ctx, f
     answer = run(ctx, fallback, fake_tools, tokens)
     assert answer.engine == "composer"
     assert "".join(tokens).endswith("\n\n(cnaps discarded the language model's draft above; its own answer follows)\n")
+
+
+def test_every_template_is_rendered_by_the_code_that_uses_it(endpoint, ctx, fallback, fake_tools, monkeypatch):
+    """STYLE: a test renders every template. Each file in prompts/ is rendered here through the code that uses it
+    (a repaired agent answer, a text plan, the composer's Markdown, both report formats), with StrictUndefined."""
+    from agent.compose import render_markdown
+    from agent.report import render_report
+    from prompts import environment, template_names
+
+    env, seen = environment(), []
+    original = env.get_template
+    monkeypatch.setattr(env, "get_template", lambda name, *a, **k: (seen.append(name), original(name, *a, **k))[1])
+    bad = good_draft()
+    bad["workflow"]["steps"][1]["text"] += f" See {EVIL} for details."
+    endpoint.add(Reply.text("ready"), Reply.json(bad), Reply.json(good_draft()))
+    assert run(ctx, fallback, fake_tools).engine == "llm:fake-model"
+    with FakeOpenAI(reject_tools=True) as server:
+        _point_at(server, monkeypatch)
+        server.add(Reply.text("Plan: cite [1]."), Reply.json(good_draft()))
+        assert run(ctx, fallback, fake_tools).engine == "llm:fake-model"
+    assert "## Task" in render_markdown(fallback, question=ctx.question)
+    assert "<html" in render_report(fallback, ctx.question, "html") and "# " in render_report(fallback, ctx.question, "md")
+    assert set(seen) == set(template_names())

@@ -1,0 +1,34 @@
+"""The four top-level import names come from this repository, not from a same-named package elsewhere."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["agent", "tools", "knowledge", "prompts"])
+def test_top_level_packages_are_this_repositorys(name):
+    module = importlib.import_module(name)
+    assert Path(module.__file__).resolve().is_relative_to(REPO / name), module.__file__
+
+
+def test_a_stray_tools_package_in_the_working_folder_does_not_shadow_ours(tmp_path):
+    """A `tools` folder where the user runs `cnaps` (common in other projects) must not replace cnaps's: the console
+    script puts its own folder, not the working folder, first on sys.path."""
+    script = shutil.which("cnaps", path=str(Path(sys.executable).parent)) or shutil.which("cnaps")
+    if script is None:
+        pytest.skip("the cnaps console script is not installed")
+    stray = tmp_path / "tools"
+    stray.mkdir()
+    (stray / "__init__.py").write_text("raise ImportError('the stray tools package was imported')\n")
+    (tmp_path / "bad.png").write_text("not an image")
+    done = subprocess.run([script, "restore", "bad.png", "out.png"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 3 and "cannot read bad.png as an image" in done.stderr, done.stderr[-500:]
