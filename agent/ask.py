@@ -8,15 +8,16 @@ always computed first and is what the user gets whenever the model's answer fail
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 from agent.cards import Card
-from agent.compose import compose, retrieval_queries, training_datasets
+from agent.compose import compose, papers_named_in, retrieval_queries, training_datasets
 from agent.errors import UsageError
-from agent.schemas import Answer, AnswerContext, Source
+from agent.schemas import Answer, AnswerContext, Classification, Source, TaskLabel
 from agent.settings import get_settings
 from tools.restoration.record import ToolRun
 from tools.restoration.zoo import MAX_SCALE
@@ -56,7 +57,7 @@ def ask(
     # A follow-up ("what about 3x instead?") is read against the card's question and the user's earlier turns.
     earlier = [card.question] if card.question.strip() and card.question.strip() != question else []
     earlier += [text for role, text in history or [] if role == "user" and text.strip()]
-    classification = classify_turns([*earlier, question])
+    classification = about_a_related_paper(card, question, classify_turns([*earlier, question]))
     capability = check(card, classification)
     needs_upscale = "upscale" in classification.needs or bool(classification.scale and classification.scale > 1)
 
@@ -64,7 +65,9 @@ def ask(
     restoration = None
     if image is not None:
         run_scale = scale if scale is not None else min(classification.scale or 1, MAX_SCALE)
-        asked_scale = scale is not None or classification.scale is not None
+        # "never mind, just deblur" after a 4x run asks for the image at its own size: that is a scale too.
+        same_size = bool(classification.needs) and "upscale" not in classification.needs
+        asked_scale = scale is not None or classification.scale is not None or same_size
         if previous is not None and (previous.scale == run_scale or not asked_scale):
             note = (f"Your image was restored earlier in this conversation at {previous.scale}x; that result is "
                     "reused here, not run again.")
@@ -96,6 +99,24 @@ def _use_llm(choice: str | None) -> bool:
     if choice == "openai":
         return True
     return settings.llm_enabled
+
+
+# The user's own picture, said so ("my photo", "this scan"): a question with it asks for a restoration.
+_MY_IMAGE = re.compile(r"\b(?:my|our|this|these)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|frame|"
+                       r"selfie|portrait|screenshot|still|footage|video|capture)s?\b", re.IGNORECASE)
+
+
+def about_a_related_paper(card: Card, question: str, classification: Classification) -> Classification:
+    """A question that names one of the card's related papers and no picture of the user's ("does FeatSharp upscale
+    images?", "is the brain paper relevant to upscaling?") asks about that paper: its words for deblurring or
+    enlarging describe the paper, not a task to run."""
+    named = papers_named_in(card, question)
+    if not classification.needs or not named or _MY_IMAGE.search(question):
+        return classification
+    names = ", ".join(paper.title.split(":")[0] for paper in named)
+    return classification.model_copy(update={
+        "label": TaskLabel.other, "needs": [], "scale": None, "scale_note": None, "refused": [],
+        "evidence": [*classification.evidence, f"about a related paper: {names}"]})
 
 
 def gather_passages(card: Card, question: str, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[Source]:

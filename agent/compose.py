@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from agent.capability import need_words
+from agent.cards import Card
 from agent.focus import INTRODUCES, focus_facts, voiced
 from agent.links import scrub, scrub_answer
 from agent.schemas import (
@@ -110,6 +111,12 @@ _PRACTICAL = re.compile(r"\b(?:how\s+long|how\s+much\s+(?:time|memory)|largest|b
 _RUNNING = re.compile(r"\b(?:how\s+long|how\s+much\s+time|minutes?|hours?|seconds?|laptop|macbook|desktop|pc|cpus?|"
                       r"gpus?|memory|ram|vram|megapixels?|mp|largest|biggest|max(?:imum)?|limit|batch\w*|"
                       r"\d+\s+(?:photos|images|pictures|files)|real[- ]?time|fast\w*|slow\w*|speed\w*)\b", re.IGNORECASE)
+# A question about how good the variants are ("is MIMO-UNet+ better than MIMO-UNet?", "what PSNR does it get?").
+_RESULTS = re.compile(r"\b(?:better|worse|best|psnr|ssim|accura\w*|quality|results?|scores?|benchmarks?|db|differ\w*|"
+                      r"compar\w*|vs|versus)\b", re.IGNORECASE)
+RESULTS_QUERIES = ("reported results on the GoPro test set: PSNR and SSIM of MIMO-UNet, MIMO-UNet+ and MIMO-UNet++, "
+                   "runtime per image",
+                   "MIMO-UNet variants: residual blocks and million parameters of MIMO-UNet and MIMO-UNet+")
 RUNNING_QUERY = ("running MIMO-UNet with cnaps on a CPU or GPU: seconds and minutes per photo, memory, tiles, "
                  "the largest image size in pixels")
 
@@ -121,7 +128,8 @@ def retrieval_queries(question: str, needs_upscale: bool, datasets: tuple[str, .
     queries = [(a.key, f"{a.query} {' '.join(datasets)}" if a.key == "training" else a.query)
                for a in ASPECTS if _wanted(a, needs_upscale, light)]
     running = [("running", RUNNING_QUERY)] if _RUNNING.search(question) else []
-    return [("question", question), *queries, *running]
+    results = [("results", query) for query in RESULTS_QUERIES] if _RESULTS.search(question) else []
+    return [("question", question), *queries, *running, *results]
 
 
 def _mentions_light(question: str) -> bool:
@@ -378,7 +386,7 @@ def verdict(ctx: AnswerContext) -> str | None:
                 f"not as {'a model' if one else 'models'} to run.")
     if _compares_models(ctx.question) and _known_entries(ctx.capability) and not named:
         return ("cnaps cannot say which is better: the documents indexed for this card report the recommended "
-                "model's own results and do not compare it with the models you name.")
+                "model's own results and do not compare it with the models or tools you name.")
     asked = _YES_NO.search(ctx.question)
     if not c.needs or not asked or not _known_entries(ctx.capability):
         return None
@@ -457,8 +465,12 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
                  " rather than a restoration of your own." if about and not own and not named else ".")
         if card_says:
             text += " " + card_says
+            if focus and number:  # what the paper's summary says on the question ("does FeatSharp upscale images?")
+                text += " From its summary: " + " ".join(_cited(fact, number) for fact in focus)
         elif focus and number:
             text += " In short: " + " ".join(_cited(fact, number) for fact in focus)
+        elif _compares_models(ctx.question) and not named:
+            pass  # the verdict has said the documents do not compare them
         else:
             text += (" The documents indexed for this card hold no passage that answers it directly; the workflow "
                      "below says how the model works.")
@@ -474,7 +486,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
     if focus and number and c.needs:
         text += " On your question: " + " ".join(_cited(fact, number) for fact in focus)
-    if plan:
+    if plan and not (not c.needs and _named_papers(ctx)):  # "who wrote FeatSharp?" is not told what cnaps would run
         text += f" {plan}"
     if c.scale_note:
         text += f" {c.scale_note}"
@@ -518,6 +530,8 @@ def compose(ctx: AnswerContext) -> Answer:
         recommended = frozenset(s.url for s in ctx.passages if s.url.startswith(NOTES_PREFIX)) or recommended
     focus = [f for f in focus_facts(pool, asked, _networks(ctx), preferred=recommended, datasets=_datasets(ctx))
              if f.source.url in number] if open_question else []
+    if _compares_models(ctx.question) and not named:
+        focus = []  # "is it better than photoshop?": no sentence of the documents settles it; the verdict says so
     facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx), _networks(ctx),
                                      exclude=tuple(f.sentence for f in focus))
              if f.source.url in number]
@@ -572,27 +586,38 @@ def _is_complaint(question: str) -> bool:
                 and _A_RESULT.search(question))
 
 
+# Tools people compare with, however they write them ("better than photoshop's shake reduction?").
+_TOOL_NAME = re.compile(r"(?:the\s+|plain\s+|just\s+(?:using\s+)?|using\s+)?(?:photoshop|lightroom|topaz|gigapixel|"
+                        r"remini|waifu2x|real-?esrgan|esrgan|gfpgan|codeformer|bicubic|bilinear|lanczos|unsharp|"
+                        r"smart\s+sharpen|shake\s+reduction|gimp|snapseed|midjourney|stable\s+diffusion|dall-?e|"
+                        r"chatgpt|an?\s+iphone|google\s+photos)\b", re.IGNORECASE)
+# The card's own variants are compared in its documents ("Is MIMO-UNet+ better than MIMO-UNet?").
+_OWN_VARIANT = re.compile(r"(?:the\s+)?(?:mimo[- ]?unet\S*|plus\b|base\b|plain\b)", re.IGNORECASE)
+
+
 def _compares_models(question: str) -> bool:
-    """Whether the question compares the model with another one it names ("better than Restormer", "vs NAFNet")."""
-    return any(_MODEL_NAME.match(question, match.end()) for match in _COMPARISON.finditer(question))
+    """Whether the question compares the model with another model or tool it names ("better than Restormer", "vs
+    NAFNet", "better than photoshop"), not with one of the recommended model's own variants."""
+    return any((_MODEL_NAME.match(question, match.end()) or _TOOL_NAME.match(question, match.end()))
+               and not _OWN_VARIANT.match(question, match.end()) for match in _COMPARISON.finditer(question))
 
 
 def _named_papers(ctx: AnswerContext) -> list:
     """The card's related papers the question names, by the name before a colon in the title or by the full title
     ("FeatSharp", "CoF", "Mask2Alpha" when the summary introduces it). A question that names none but points back
     ("could I use it instead?", "what is in its repository?") takes those the user's previous turn named."""
-    named = _papers_named_in(ctx, ctx.question)
+    named = papers_named_in(ctx.card, ctx.question)
     if named or not _POINTS_BACK.search(ctx.question):
         return named
     for role, earlier in reversed([(role, text) for role, text in ctx.history if text.strip()]):
         if role != "user":
             # An answer's first sentence says what it was about ("Your question is about FeatSharp, ..."); the
             # user turn that named the paper may have been trimmed from a long chat's history.
-            named = _papers_named_in(ctx, split_at_sentence_ends(earlier.strip())[0])
+            named = papers_named_in(ctx.card, split_at_sentence_ends(earlier.strip())[0])
             if named:
                 return named
             continue
-        named = _papers_named_in(ctx, earlier)
+        named = papers_named_in(ctx.card, earlier)
         if named or not _POINTS_BACK.search(earlier):  # a chain of "it"s goes back to the turn that named one
             return named
     return []
@@ -605,6 +630,10 @@ _MENTIONS_MODEL = re.compile(r"\bmimo|\b(?:this|the|your|recommended)\s+(?:recom
 _RUN_IT = re.compile(r"\b(?:can|could|should|may|shall)\s+(?:i|we|you|cnaps)\s+(?:use|run|try|apply|switch\s+to)\b|"
                      r"\b(?:use|run|try|apply)\s+(?:it|them|this|that|\S+)\s+(?:to|for)\s+(?:de-?blur|restor|enlarg|"
                      r"upscal|sharpen|fix|super)|\binstead\b", re.IGNORECASE)
+# "Is the brain paper relevant to upscaling?", "why is it on the card?", "does FeatSharp upscale images?".
+_RELEVANCE = re.compile(r"\b(?:relevan\w*|related|useful|why\s+(?:is|was|are)\s+(?:it|this|that|they)\s+(?:on|in|listed)|"
+                        r"what\s+does\s+it\s+have\s+to\s+do|does\s+(?:it|\S+)\s+(?:also\s+)?(?:de-?blur|upscale|"
+                        r"enlarge|restore|sharpen|super-?resolve|work\s+on\s+(?:photos|images)))\b", re.IGNORECASE)
 _WHO_WROTE = re.compile(r"\bwho\s+(?:wrote|writes|made|created|authored|developed|published|proposed)\b|"
                         r"\bauthors?\b|\bwritten\s+by\b", re.IGNORECASE)
 _CODE = re.compile(r"\b(?:code|github|repo|repository|implementation|open[- ]source)\b", re.IGNORECASE)
@@ -646,6 +675,9 @@ def _what_the_card_gives(ctx: AnswerContext, papers: list, number: dict[str, int
                                  "cnaps has not indexed that repository's contents.")
             else:
                 sentences.append(f"The card links no code for {name}, only its paper{paper_ref}.")
+        if _RELEVANCE.search(ctx.question):
+            verdict = paper_relevance(paper.title, paper.summary or "", 0.0).split(" In the authors' summary:")[0]
+            sentences.append(f"{name} is on the card as a related paper{paper_ref}. {verdict}")
     return " ".join(sentences) or None
 
 
@@ -654,13 +686,30 @@ _POINTS_BACK = re.compile(r"\b(?:it|its|this\s+(?:one|paper|model|method)|that\s
                           r"them|their)\b", re.IGNORECASE)
 
 
-def _papers_named_in(ctx: AnswerContext, question: str) -> list:
+# "the saliency paper", "the brain one": a related paper named by a word of its title.
+_BY_TITLE_WORD = re.compile(r"\b([a-z][\w-]{3,})\s+(?:paper|one|work|study|article)\b")
+_GENERIC_TITLE_WORDS = frozenset("""this that other first second third last related recommended deblurring deblur
+image images model models network networks visual vision neural learning deep mimo-unet mimo same which""".split())
+
+
+def papers_named_in(card: Card, question: str) -> list:
+    """The card's related papers (with a link) that `question` names: by alias, full title, or "the <word> paper"
+    for a word of one related title only."""
     question = question.lower()
     named = []
-    for paper in ctx.card.papers:
+    for paper in card.papers:
         names = {name.lower() for name in _aliases(paper)} | {paper.title.strip().lower()}
         if any(len(name) >= 3 and re.search(rf"\b{re.escape(name)}\b", question) for name in names):
             named.append(paper)
+    if not named:
+        for match in _BY_TITLE_WORD.finditer(question):
+            word = match.group(1)
+            if word in _GENERIC_TITLE_WORDS:
+                continue
+            holders = [paper for paper in card.papers
+                       if re.search(rf"\b{re.escape(word)}", paper.title.lower())]
+            if len(holders) == 1 and holders[0] not in named:  # a word only one related title holds
+                named.append(holders[0])
     return [paper for paper in named if paper.paper or paper.github]
 
 

@@ -12,7 +12,7 @@ from agent.sentences import LEANS_ON_PREVIOUS, Fact, about_other_variant, split_
 
 # Words that say nothing about what a question asks for ("what is the ... of this model?").
 _FILLER = frozenset("""
-a an the is are was were be been being do does did done how what which who why when where can could would should
+a an the is are was were be been being do does did done how what whats which who why when where can could would should
 will may might must this that these those it its of in on at to for from by with about into as and or but not no
 so than then there their they them i me my we our you your he she his her model models network networks net
 image images photo photos picture pictures explain tell describe mean means please just also use used uses using
@@ -36,7 +36,8 @@ _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
     ("batch batches bulk", "photo second minute"),
     ("data dataset datasets", "gopro realblur data dataset pairs"),
     ("train trained training learn learned learnt", "train learn"),
-    ("good accurate accuracy psnr ssim score scores result results perform performance quality benchmark",
+    ("good better best worse accurate accuracy psnr ssim score scores result results perform performance quality "
+     "benchmark",
      "psnr ssim result reported benchmark"),
     ("loss losses objective", "loss fourier frequency"),
     ("wrote write written author authors who", "author"),
@@ -51,6 +52,8 @@ _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
      "plastic over-smoothed ringing"),
     ("maximum max largest biggest limit megapixels pixels", "pixel million limit refuse"),
     ("grayscale greyscale monochrome black-and-white", "grayscale"),
+    ("upscale upscales upscaling upscaled enlarge enlarges enlarging enlarged", "upsample upsampling upsampler upscale "
+     "resolution super-resolution"),
 )
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ed", "s")
 

@@ -114,6 +114,11 @@ def test_a_restoration_is_reused_at_the_same_scale_and_rerun_at_another(home, sh
     assert any("reused" in note for note in again.notes) and "reused here" in again.markdown
     other = ask(card, question="What about 3x instead?", image=photo, previous=first.restoration, llm="none")
     assert runs == [2, 3] and other.restoration.scale == 3
+    history = [("user", "Restore my shaky photo at 2x."), ("assistant", "..."), ("user", "What about 3x instead?")]
+    plain = ask(card, question="never mind, just deblur", image=photo, previous=other.restoration, history=history,
+                llm="none")
+    assert runs == [2, 3, 1] and plain.restoration.scale == 1  # its own size is asked for: not the 3x result
+    assert not any("reused" in note for note in plain.notes)
 
 
 def test_a_model_without_weights_falls_back_in_the_order_the_plan_promised(home, monkeypatch, tmp_path):
@@ -299,3 +304,38 @@ def test_an_output_folder_that_cannot_be_made_is_an_output_error(home, tmp_path)
     blocker.write_text("not a folder")
     with pytest.raises(OutputError, match="choose a writable folder"):
         restore_for_card(bundled_card(), tmp_path / "photo.png", 1, blocker / "out")
+
+
+@pytest.mark.parametrize("question, starts, present, absent", [
+    ("is it better than photoshop's shake reduction?", "cnaps cannot say which is better", "models or tools you name",
+     "Yes:"),
+    ("is it better than just using bicubic?", "cnaps cannot say which is better", "", "hold no passage"),
+    ("Is MIMO-UNet+ better than MIMO-UNet?", "Your question is about the recommended model",
+     "31.73 dB for MIMO-UNet, 32.45 dB for MIMO-UNet+", "cannot say which is better"),
+    ("whats the difference between mimo-unet and mimo-unet+", "Your question is about the recommended model",
+     "31.73 dB for MIMO-UNet, 32.45 dB for MIMO-UNet+", "cannot say"),
+])
+def test_comparisons_with_tools_are_not_answered_yes_and_the_cards_own_variants_are_compared(
+        home, shared_cards, question, starts, present, absent):
+    text = ask(load_card(shared_cards[1]), question=question, llm="none").task.text
+    assert text.startswith(starts) and present in text and (not absent or absent not in text), text[:500]
+
+
+@pytest.mark.parametrize("question, paper, present", [
+    ("what did the saliency paper find about CLIP and ResNets", "Saliency Suppressed", "ResNets are more sensitive"),
+    ("is the brain paper relevant to upscaling at all? why is it on the card", "Saliency Suppressed",
+     "Only loosely related: it does not restore or enlarge images."),
+    ("does featsharp upscale images?", "FeatSharp", "upsample the feature maps"),
+])
+def test_a_question_about_a_related_paper_is_answered_about_that_paper_not_as_a_task(
+        home, shared_cards, question, paper, present):
+    answer = ask(load_card(shared_cards[1]), question=question, llm="none")
+    assert answer.task.label.value == "other" and answer.task.scale is None
+    assert answer.task.text.startswith(f"Your question is about {paper}") and present in answer.task.text
+    assert "With an image attached" not in answer.task.text  # what cnaps would run is not this question's answer
+    assert "Sung-Jin Cho" not in answer.task.text  # the recommended paper's authors are not this paper's
+
+
+def test_a_related_paper_named_beside_the_users_photo_still_plans_the_restoration(home, shared_cards):
+    answer = ask(load_card(shared_cards[0]), question="Can I use CoF to deblur my photo?", llm="none")
+    assert answer.task.label.value == "deblurring" and answer.task.text.startswith("cnaps cannot run CoF")
