@@ -86,7 +86,7 @@ _DIRTY_LENS = re.compile(r"\b(?:lens|fingerprints?|glass|window|windscreen|winds
 
 # A question that asks for no task but names a part or property of the model asks about the model ("what is the
 # FAM module?", "what loss does it use?", "why must sizes be multiples of 4?").
-_ABOUT_MODEL = re.compile(
+ABOUT_MODEL = re.compile(
     r"\b(?:loss(?:es)?|loss\s+function|parameters?|params|layers?|modules?|fam|scm|aff|encoder|decoder|architecture|"
     r"residual\s+blocks?|checkpoints?|pretrained|dataset|gopro|realblur|paper|authors?|licen[cs]e|runtime|"
     r"inference\s+time|psnr|ssim|multiples?\s+of|divisible|flops|install\w*|download\w*|benchmark\w*|variants?|"
@@ -294,6 +294,7 @@ _TYPOS = {"blury": "blurry", "blurr": "blur", "blured": "blurred", "burry": "blu
           "upscle": "upscale", "upsacle": "upscale", "enlrage": "enlarge", "sharpn": "sharpen", "shakey": "shaky"}
 _TYPO = re.compile(r"\b(?:" + "|".join(_TYPOS) + r")\b")
 _FOREIGN: tuple[tuple[str, str], ...] = (
+    (r"\b(?:desenfoque|le\s+flou|sfocatura|unsch(?:ä|ae)rfe)\b", " blur "),
     (r"\b(?:floue?s?|borros[ao]s?|borrad[ao]s?|desfocad[ao]s?|verschwommen\w*|unscharf\w*|verwackelt\w*|"
      r"sfocat\w*|mosso|mossa)\b", " blurry "),
     (r"\b(?:agrandi\w*|ampli(?:ar|a|e|í)\w*|agrandar\w*|vergr(?:ö|o|oe)(?:ß|ss)er\w*|ingrandi\w*)", " enlarge "),
@@ -395,7 +396,8 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
         width, height = float(sizes[0].group(1)), float(sizes[0].group(2))
         after = text[sizes[0].end():]
         # "to 4K" after the size, or "making it 4K ... the original is 960x540" before it
-        target = re.search(r"\b(?:to|into|as|at|making\s+it|make\s+it)\s+(?:a\s+|an\s+|full\s+|true\s+|native\s+)?"
+        target = re.search(r"\b(?:to|into|as|at|making\s+it|make\s+it|want|need|get)\s+(?:a\s+|an\s+|full\s+|true\s+|"
+                           r"native\s+|it\s+(?:in\s+|at\s+)?)?"
                            r"((?:240|360|480|540|720|1080|1440|2160|4320)p|4k|uhd|8k)\b", text)
         side = re.search(r"\b(\d{2,5})\s*(?:px|pixels?)\s+(wide|across|tall|high)\b", after)
         if target:
@@ -548,6 +550,8 @@ def read_scale(question: str) -> tuple[int | None, str | None, str | None]:
     if rounded:  # "480p -> 1080p" is 2.25x: planned as 2x, and the answer says how to get the exact size
         exact = float(rounded.group(1))
         up = math.ceil(exact)
+        if scale > MAX_SCALE:  # the plan says what cnaps does instead; "enlarge 17x" would be no advice
+            return scale, evidence, f"{evidence.split(' (')[0]} is {exact:g}x."
         return scale, evidence, (f"{evidence.split(' (')[0]} is {exact:g}x, not a whole factor: cnaps plans {scale}x, the "
                                  f"nearest; for exactly {exact:g}x, enlarge {up}x (--scale {up}) and resize the result "
                                  f"down to {exact / up:.0%} of that.")
@@ -790,7 +794,7 @@ def classify(question: str) -> Classification:
         restoration = {"upscale", "deblur"} & needs
         confidence = 0.9 if restoration or len(needs) == 1 else 0.8
     else:
-        about = _ABOUT_MODEL.findall(text)
+        about = ABOUT_MODEL.findall(text)
         own = _OWN_IMAGE.search(text)
         requested = _REQUEST.search(text) if own else None  # the request verb ("fix"), said of the user's picture
         if (reading.weak or requested) and own:
@@ -850,10 +854,17 @@ _ONLY = re.compile(r"\b(?:just|only|simply|merely)\s+(?:\w+\s+)?(?:de-?blur|shar
 _TOO = re.compile(r"\b(?:too|also|as\s+well|in\s+addition)\b")
 
 
+# "wait, why does it need interpolation?": a why-question about what the answer before said.
+_WHY_ABOUT_THAT = re.compile(r"^(?:(?:wait|hmm+|ok(?:ay)?|so|and|but|sorry)[,.!\s]+)*why\b")
+
+
 def _is_follow_up(text: str, own: Classification, reading: _Reading) -> bool:
     """Whether a turn leans on the one before: it says so ("what about ...", "... instead") and changes the task
-    (a scale, a need, a refusal) or is only a few words; or it has no content of its own ("why?")."""
+    (a scale, a need, a refusal) or is only a few words; it has no content of its own ("why?"); or it asks why,
+    naming no task of its own ("wait, why does it need interpolation?")."""
     if _CONTENTLESS.match(text):
+        return True
+    if _WHY_ABOUT_THAT.match(text) and not reading.strong and not own.scale and not own.about_model:
         return True
     if own.about_model or not _FOLLOW_UP.search(text):
         return False  # "and how big is it?" asks about the model; a full question stands on its own
@@ -877,6 +888,11 @@ def classify_turns(questions: list[str]) -> Classification:
         text = normalise(question)[:MAX_CHARS]
         reading = _read(text)
         if current is None or not _is_follow_up(text, own, reading):
+            if own.needs and "upscale" in own.needs and not own.scale and task is not None and task[0].scale:
+                # "can it make my thumbnail sharper?" after "enlarge my photo 3x": the enlargement is still 3x
+                own = own.model_copy(update={
+                    "scale": task[0].scale, "scale_note": task[0].scale_note,
+                    "evidence": own.evidence + [f"scale {task[0].scale}x from the earlier turn"]})
             current, previous = own, question
             if own.needs:
                 task = (own, question)

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from agent.capability import need_words
+from agent.classify import ABOUT_MODEL, normalise
 from agent.cards import Card
 from agent.focus import INTRODUCES, focus_facts, voiced
 from agent.links import scrub, scrub_answer
@@ -109,6 +110,7 @@ _PRACTICAL = re.compile(r"\b(?:how\s+long|how\s+much\s+(?:time|memory)|largest|b
                         r"real[- ]?time|same\s+size|megapixels?)\b", re.IGNORECASE)
 # A question about running it here: time, hardware, memory, image size, batches ("how long on my laptop?").
 _RUNNING = re.compile(r"\b(?:how\s+long|how\s+much\s+time|minutes?|hours?|seconds?|laptop|macbook|desktop|pc|cpus?|"
+                      r"phone|iphone|android|smartphone|"
                       r"gpus?|memory|ram|vram|megapixels?|mp|largest|biggest|max(?:imum)?|limit|batch\w*|"
                       r"\d+\s+(?:photos|images|pictures|files)|real[- ]?time|fast\w*|slow\w*|speed\w*)\b", re.IGNORECASE)
 # A question about how good the variants are ("is MIMO-UNet+ better than MIMO-UNet?", "what PSNR does it get?").
@@ -141,8 +143,10 @@ def _wanted(aspect: Aspect, needs_upscale: bool, light: bool) -> bool:
 
 
 def _supports(sentence: str, aspect: Aspect) -> bool:
+    """Whether the sentence holds a word of every group, each matched at the start of a word ("parameter", not
+    "hyperparameter")."""
     lowered = f" {sentence.lower()} "
-    return all(any(word in lowered for word in group) for group in aspect.require)
+    return all(any(re.search(r"(?<![a-z])" + re.escape(word), lowered) for word in group) for group in aspect.require)
 
 
 def _overlap(sentence: str, query: str) -> float:
@@ -330,7 +334,9 @@ def _cited(fact: Fact, number: dict[str, int]) -> str:
 # "Can it fix my photo?", "Will this work on ...?": a question that wants a yes or a no first.
 _YES_NO = re.compile(r"(?:^|[.!?,;:]\s+|\s[-\u2013\u2014]\s+)(?:(?:and|but|so|also|then|now|ok(?:ay)?)[,\s]+)?"
                      r"(?:(?:can|could|will|would|does|do|is|are|should)\s+(?:it|this|that|the|these|"
-                     r"i|you|cnaps|mimo\S*)\b|(?:fix|restore|remove|repair|sharpen|enlarge|upscale)\b)[^.!?]*\?",
+                     r"i|you|cnaps|mimo\S*)\b|(?:fix|restore|remove|repair|sharpen|enlarge|upscale)\b|"
+                     r"(?:will|would|can|could|does|do)\s+(?:\S+\s+){1,4}?(?:fix|remove|repair|help|improve|get\s+rid)\b)"
+                     r"[^.!?]*\?",  # the last: "will 3x upscaling with this fix the blockiness?"
                      re.IGNORECASE)
 # A clause after a comma that asks for a fix: "..., can you fix it?", "... - will it work?".
 _ASKS_FOR_A_FIX = re.compile(r"\b(?:fix|restore|remove|repair|sharpen|enlarge|upscale|deblur|unblur|improve|enhance|"
@@ -348,9 +354,10 @@ _MEDICAL = re.compile(r"\b(?:x-?rays?|mri|ct\s+scans?|ultrasound|medical|diagnos
                       r"clinical)\b", re.IGNORECASE)
 _TRAINING = re.compile(r"\b(?:fine-?tun\w*|re-?train\w*|train\s+(?:it|the\s+model|mimo\S*|my\s+own))\b", re.IGNORECASE)
 # "Why does the result look plasticky?", "It made my photo worse. Why?": a complaint about a result.
+_STILL = re.compile(r"\bstill\s+(?:\w+\s+)?(?:looks?\s+)?(?:blurry|blurred|soft|fuzzy)\b", re.IGNORECASE)
+_WHY = re.compile(r"\bwhy\b|\bwhat\s+(?:did\s+i\s+do|went|is|'?s)\s+wrong\b", re.IGNORECASE)
 _COMPLAINT = re.compile(r"\b(?:worse|plastic\w*|ringing|halos?|artifacts?|weird|fake|over-?sharpen\w*|"
-                        r"over-?smooth\w*|smeary|wrong|ugly|disappoint\w*|still\s+(?:looks?\s+)?(?:blurry|soft))\b",
-                        re.IGNORECASE)
+                        r"over-?smooth\w*|smeary|wrong|ugly|disappoint\w*)\b|" + _STILL.pattern, re.IGNORECASE)
 _A_RESULT = re.compile(r"\b(?:result|results|output|restored|restoration|enlarged|upscaled|it\s+made|made\s+(?:it|my)|"
                        r"came\s+out|looks?)\b", re.IGNORECASE)
 # "Can it fix only the runner?": a restoration limited to one area.
@@ -364,15 +371,23 @@ _KIND_OF_NETWORK = re.compile(
     r"(?:(?:use|rely\s+on|based\s+on|work\s+like)\s+(?:a\s+|an\s+)?)?"
     r"(?:gans?|generative\s+adversarial|adversarial|diffusion|transformers?|vision\s+transformers?|vit|self-?attention)\b",
     re.IGNORECASE)
+# "Does it need a GPU?", "will I need an NVIDIA card?"
+_NEEDS_A_GPU = re.compile(r"^\W*(?:does|do|will|would)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+(?:model|network)|i|you|"
+                          r"cnaps)\s+(?:really\s+|still\s+)?(?:need|require)\s+(?:a\s+|an\s+)?(?:gpu|graphics\s+card|cuda|"
+                          r"nvidia(?:\s+card)?)\b", re.IGNORECASE)
+# "So if I run this, will I get 32.45 dB?": a paper's score is not what one photo gets.
+_EXPECTS_A_SCORE = re.compile(r"\b(?:will|would|do|can|could|should)\s+i\s+(?:also\s+)?(?:get|expect|see|reach|achieve)\b"
+                              r"[^.!?]{0,40}?(?:\d+(?:\.\d+)?\s*db\b|psnr|ssim)", re.IGNORECASE)
 _VIDEO = re.compile(r"\b(?:video|videos|footage)\b", re.IGNORECASE)
 
 
 def verdict(ctx: AnswerContext) -> str | None:
     """A yes/no question's short answer, from the capability check; None for other questions."""
     c = ctx.classification
-    if not c.needs and _KIND_OF_NETWORK.search(ctx.question):
-        return "No."  # "is it a GAN?": the notes' sentence on what kind of network it is follows
-    if _MEDICAL.search(ctx.question) and c.needs:
+    if not c.needs and (_KIND_OF_NETWORK.search(ctx.question) or _NEEDS_A_GPU.search(ctx.question)
+                        or _EXPECTS_A_SCORE.search(ctx.question)):
+        return "No."  # "is it a GAN?", "does it need a GPU?", "will I get 32.45 dB?": the notes' sentence follows
+    if _MEDICAL.search(ctx.question) and (c.needs or not c.about_model):
         return ("Not for diagnosis: MIMO-UNet learned from photographs and was never validated on medical images, "
                 "and a restored image is an estimate, not a measurement.")
     if _TRAINING.search(ctx.question):
@@ -514,7 +529,8 @@ def compose(ctx: AnswerContext) -> Answer:
     references = build_references(ctx)
     number = {r.url: r.n for r in references}
     open_question = (not ctx.classification.needs or bool(_ASKS_WHICH.search(ctx.question))
-                     or _is_complaint(ctx.question) or bool(_PRACTICAL.search(ctx.question)))
+                     or _is_complaint(ctx.question) or bool(_PRACTICAL.search(ctx.question))
+                     or _model_question_after_request(ctx.question) is not None)
     # The recommended model's paper and code, cnaps's own notes about it, and a related paper the question names
     # answer before the other related papers.
     named = [paper.paper or paper.github for paper in _named_papers(ctx)]
@@ -567,11 +583,32 @@ def compose(ctx: AnswerContext) -> Answer:
     return answer
 
 
+# A later clause that asks about the model: "my photo is blurry, what is FAM?", "deblur it. How many parameters?"
+_LATER_QUESTION = re.compile(r"^(?:so\s+|and\s+|also\s+|but\s+)?(?:what|which|who|how\s+(?:many|big|much|does|is|are)|"
+                             r"does\s+it|is\s+it|are\s+they|explain)\b", re.IGNORECASE)
+
+
+def _model_question_after_request(question: str) -> str | None:
+    """The clause after a request that asks about the model itself, if there is one."""
+    parts = [part.strip() for part in re.split(r"[,.;!?]\s+|\s+-\s+", question.strip()) if part.strip()]
+    for part in parts[1:]:
+        if _LATER_QUESTION.match(part) and ABOUT_MODEL.search(normalise(part)):
+            return part
+    return None
+
+
 def _focus_question(question: str) -> str:
     """What the focus answer should answer: for a complaint, the sentence that complains ("Why does the result look
     plasticky?"), not the story before it; for a request with a practical question, that question."""
     if _is_complaint(question):
         return next((part for part in re.split(r"(?<=[.!?])\s+", question) if _COMPLAINT.search(part)), question)
+    if _EXPECTS_A_SCORE.search(question):  # the notes on what PSNR says about one photo answer it
+        return "what PSNR to expect on your own photo, reported figures of the official weights"
+    if _NEEDS_A_GPU.search(question):  # the answer is that it also runs on a CPU
+        return "does it need a GPU, or can cnaps run it on a CPU"
+    later = _model_question_after_request(question)
+    if later:
+        return later
     # "upscale my photo, how long will it take?": the practical clause is the question; the request is the task's
     parts = re.split(r"(?<=[.!?,;])\s+", question)
     if len(parts) > 1:
@@ -580,10 +617,10 @@ def _focus_question(question: str) -> str:
 
 
 def _is_complaint(question: str) -> bool:
-    """A "why" about a result that looks wrong ("why does the result look plasticky?"), not "why is my photo
-    blurry?"."""
-    return bool(_COMPLAINT.search(question) and re.search(r"\bwhy\b", question, re.IGNORECASE)
-                and _A_RESULT.search(question))
+    """A "why" about a result that looks wrong ("why does the result look plasticky?", "the signs are still blurry,
+    what did I do wrong?"), not "why is my photo blurry?"."""
+    still = _STILL.search(question)
+    return bool(_COMPLAINT.search(question) and _WHY.search(question) and (still or _A_RESULT.search(question)))
 
 
 # Tools people compare with, however they write them ("better than photoshop's shake reduction?").
@@ -754,6 +791,14 @@ def _input_intro(ctx: AnswerContext, needs_upscale: bool) -> str:
 
 def _why_text(ctx: AnswerContext, needs_upscale: bool) -> str:
     detail = _cue_phrase(ctx.classification.cues, ctx.question)
+    if _is_complaint(ctx.question):
+        # "the signs are still blurry, what did I do wrong?" asks why detail did not come back, not how it does
+        return ("Why a result can still look soft: MIMO-UNet removes blur of the kinds it learned from (motion and "
+                "camera shake); it cannot bring back detail the image never held, and blur of another kind (focus, "
+                "compression, noise) is only partly undone."
+                + (" In an enlargement every new pixel comes from interpolation, so the larger the factor, the more "
+                   "of the result is interpolated softness the network cannot sharpen into real detail."
+                   if needs_upscale else ""))
     parts = [f"Why {detail} can come back sharp: MIMO-UNet learned, from pairs of blurred and sharp images, how blur "
              "spreads each point of a scene; it undoes that spreading, so detail that the camera recorded but "
              "smeared is pulled back together. Detail the image never held cannot be recovered this way."]

@@ -20,11 +20,12 @@ work works working get gets got make makes made variant variants version version
 thing things exactly really actually much many some any more most part parts inside role job purpose
 function method approach technique mechanism idea concept way type between stand stands called name named
 instead need needs enough reach reaches achieve achieves own run runs running able possible have has had having
-give gives expect expected handle handles cope base based
+give gives expect expected handle handles cope base based like question questions ok okay lol kinda sorta pretty
+quite very still
 """.split())
 # A question word is also answered by these words ("how big" by a parameter count, "fast" by a runtime).
 _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
-    ("big large size heavy small light lightweight compact param params parameter parameters memory",
+    ("big large size heavy small light lightweight compact param params parameter parameters",
      "parameter million lightweight block"),
     ("fast faster fastest speed slow slower slowest quick quicker runtime latency realtime",
      "runtime second speed faster timed"),
@@ -50,8 +51,11 @@ _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
     ("fine-tune finetune fine-tuning finetuning retrain retraining", "train learning epoch adam schedule"),
     ("plasticky plastic waxy smeary fake worse ringing halo halos artifact artifacts oversharpened wrong",
      "plastic over-smoothed ringing"),
+    ("blurry blurred soft fuzzy unsharp", "soft blur"),
     ("maximum max largest biggest limit megapixels pixels", "pixel million limit refuse"),
     ("grayscale greyscale monochrome black-and-white", "grayscale"),
+    ("year when published publish conference venue", "iccv 2021 conference"),
+    ("ram vram memory", "memory gb"),
     ("upscale upscales upscaling upscaled enlarge enlarges enlarging enlarged", "upsample upsampling upsampler upscale "
      "resolution super-resolution"),
 )
@@ -98,6 +102,9 @@ def _question_groups(question: str) -> list[tuple[str, set[str]]]:
     groups: dict[str, set[str]] = {}
     question = re.sub(r"\bma(?:ke|kes|de|king)\s+up\b", "invent", question.lower())  # "make up letters"
     question = re.sub(r"\breal[- ]?time\b", "realtime", question)
+    # "can I run it on my phone?" asks about hardware, not about photos taken with a phone
+    question = re.sub(r"\b(?:run\w*|use|install)\s+(?:\w+\s+){0,3}?on\s+(?:my|a|an|the)\s+(?:\w+\s+)?"
+                      r"(?:phone|iphone|android|smartphone|mobile)\b", "run on a cpu", question)
     tokens = _TOKEN.findall(question)
     # The plain variant is a part of the question only beside another one ("MIMO-UNet and MIMO-UNet+").
     both = "mimo-unet" in tokens and any(token.startswith("mimo-unet+") for token in tokens)
@@ -106,10 +113,10 @@ def _question_groups(question: str) -> list[tuple[str, set[str]]]:
         for mark in _variant_marks(token):
             if mark != "plain" or both:
                 groups.setdefault(mark, {mark})
-        if word in _FILLER or len(word) < 2 or word.isdigit():
-            continue
-        if re.fullmatch(r"\d+x\d+", word):  # "12000x9000": a question about image size
-            groups.setdefault("pixel", {"pixel", "million", "limit"})
+        if word in _FILLER or len(word) < 2 or word.isdigit() or re.fullmatch(r"\d+(?:\.\d+)?x|x\d+", word):
+            continue  # a scale ("4x") says how much, not what about
+        if re.fullmatch(r"\d+x\d+", word):  # "12000x9000": a question about image size, or that very size
+            groups.setdefault("pixel", {"pixel", "million", "limit", word})
             continue
         groups.setdefault(_stem(word), {_stem(word), *_RELATED.get(word, ())})
     return list(groups.items())
@@ -128,7 +135,8 @@ def voiced(sentence: str, source: Source) -> str:
 INTRODUCES = re.compile(r"\b(?:we|this\s+(?:work|paper))\s+(?:introduce|propose|present|break|take|enhance|"
                          r"demonstrate)", re.IGNORECASE)
 # A question of several parts: "X and Y", "X? Y?", "X, Y and Z", "X vs Y", "how does X differ from Y".
-_SEVERAL_PARTS = re.compile(r"\b(?:and|vs\.?|versus|between|as\s+well\s+as|also|differ\w*|compar\w*)\b|&|\?.*\?",
+_SEVERAL_PARTS = re.compile(r"\b(?:and|vs\.?|versus|between|as\s+well\s+as|also|differ\w*|compar\w*)\b|&|\?.*\?|"
+                            r"(?:^|\s)\(?\d[).]\s",  # a numbered list: "1) what is SCM 2) what is FAM"
                             re.IGNORECASE)
 
 
@@ -175,7 +183,8 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
         covers = frozenset(i for i, group in enumerate(groups) if stems & group)
         if not covers:
             continue
-        if (not asks_plus and re.search(r"\d", sentence) and about_other_variant(sentence, networks)
+        if (not asks_plus and re.search(r"\d", re.sub(r"\b(?:19|20)\d\d\b", "", sentence))  # figures, not a year
+                and about_other_variant(sentence, networks)
                 and not source.url.startswith(NOTES_PREFIX)):
             continue  # another variant's figures (size, speed, scores) are not the recommended model's; cnaps's
             # own measurements name the network they ran, which may stand in for the recommended one

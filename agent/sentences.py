@@ -36,7 +36,8 @@ def split_sentences(text: str) -> list[str]:
 
 # A sentence that leans on the one before it ("It multiplies...", "The ... of those features").
 LEANS_ON_PREVIOUS = re.compile(r"^(?:It|Its|This|These|Those|They|Their|Each|Both|A|The)\b.*"
-                               r"\b(?:those|these|them|this)\b|^(?:It|Its|They|Their|These|Those|This)\b")
+                               r"\b(?:those|these|them|this)\b|^(?:It|Its|They|Their|These|Those|This|However|"
+                               r"Thus|Therefore|Hence|Instead|Moreover|Furthermore|But)\b")
 
 
 @dataclass

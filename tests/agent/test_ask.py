@@ -339,3 +339,33 @@ def test_a_question_about_a_related_paper_is_answered_about_that_paper_not_as_a_
 def test_a_related_paper_named_beside_the_users_photo_still_plans_the_restoration(home, shared_cards):
     answer = ask(load_card(shared_cards[0]), question="Can I use CoF to deblur my photo?", llm="none")
     assert answer.task.label.value == "deblurring" and answer.task.text.startswith("cnaps cannot run CoF")
+
+
+@pytest.mark.parametrize("question, starts, present", [
+    ("does it need a gpu?", "No.", "MIMO-UNet does not need a GPU"),
+    ("so if i run this will i get 32.45 dB?", "No.", "not what any one photo gains"),
+    ("can i use it on medical xrays to see a fracture better", "Not for diagnosis", ""),
+    ("my compressed photo is blocky, will 3x upscaling with this fix the blockiness?", "Partly:",
+     "removing compression artifacts is beyond it"),
+    ("i upscaled by 4x but the signs are still kinda blurry?? what did i do wrong",
+     "You are asking why a restored or enlarged result looks wrong", "It does not invent content"),
+    ("my photo is blurry, what is FAM?", "You are removing", "A feature attention module (FAM) merges"),
+    ("what year was the paper published and who wrote it", "Your question is about the recommended model",
+     "ICCV 2021"),
+    ("ok so 3 questions: 1) what is SCM 2) what is FAM 3) what is AFF", "Your question is about the recommended",
+     "asymmetric feature fusion (AFF)"),
+    ("can i run this on my phone? like an iphone 12", "Your question is about the recommended model",
+     "cnaps also runs it on a CPU"),
+    ("how much ram do i need", "Your question is about the recommended model", "1.1 GB"),
+    ("how long will it take for a 1280x720 image", "Your question is about the recommended model",
+     "about 18 seconds"),
+])
+def test_practical_yes_no_and_multi_part_questions_get_their_answer(home, shared_cards, question, starts, present):
+    text = ask(load_card(shared_cards[0]), question=question, llm="none").task.text
+    assert text.startswith(starts) and present in text, text[:600]
+
+
+def test_a_complaint_is_not_told_why_detail_comes_back_sharp(home, shared_cards):
+    answer = ask(load_card(shared_cards[0]), question="why is it still soft at 8x?", llm="none")
+    assert answer.workflow.text.startswith("Why a result can still look soft")
+    assert "can come back sharp" not in answer.workflow.text

@@ -473,3 +473,19 @@ def test_an_undone_shrink_to_an_odd_share_says_how_to_get_there():
                                       "how do I train it?", "can it run quickly?"])
 def test_words_for_speed_and_running_are_not_motion_cues(question):
     assert "motion" not in classify(question).cues
+
+
+def test_a_new_request_in_a_chat_keeps_the_earlier_scale_and_a_why_keeps_the_task():
+    thumbnail = classify_turns(["enlarge my photo 3x", "can it make my thumbnail sharper?"])
+    assert (thumbnail.label, thumbnail.scale) == (TaskLabel.both, 3)
+    why = classify_turns(["I upscaled a blurry photo by 4x", "what about 3x?", "wait, why does it need interpolation?"])
+    assert (why.label, why.scale) == (TaskLabel.both, 3)
+    about = classify_turns(["I upscaled a blurry photo by 4x", "Why use a single U-Net instead of stacked networks?"])
+    assert about.label is TaskLabel.other  # a why about the model stands on its own
+
+
+def test_a_target_size_far_beyond_the_limit_and_a_spanish_word_for_blur():
+    far = classify("my thumbnail is 64x64, i want 1080p")
+    assert far.scale == 17 and far.scale_note == "64x64 -> 1080p is 16.88x."
+    spanish = classify("¿puede quitar el desenfoque de mi foto y ampliarla 2x?")
+    assert (spanish.label, spanish.scale) == (TaskLabel.both, 2)

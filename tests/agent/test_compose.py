@@ -402,3 +402,11 @@ def test_a_notes_id_is_never_shown_as_a_url_whatever_the_role():
 def test_a_restoration_limited_to_one_area_is_told_cnaps_restores_the_whole_image():
     assert compose(_deblur_context("Can it fix only the runner?")).task.text.startswith("Only for the whole image")
     assert compose(_deblur_context("Can it fix the blurry runner?")).task.text.startswith("Yes")
+
+
+def test_aspect_words_match_at_the_start_of_a_word():
+    from agent.compose import ASPECTS, _supports
+
+    size = next(a for a in ASPECTS if a.key == "size")
+    assert not _supports("However, manual hyperparameter selection restricts its flexibility.", size)
+    assert _supports("MIMO-UNet has 6.8 million parameters.", size)
