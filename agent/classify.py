@@ -111,7 +111,8 @@ _OWN_IMAGE = re.compile(r"\b(?:my|our|this|these|the)\s+(?:[\w-]+\s+){0,2}?(?:ph
 _NEEDS: dict[str, tuple[list[str], list[str]]] = {
     "deblur": (
         [
-            r"\bde-?blur(?!-?gan|-?net|-?diff)\w*", r"\bun-?blur\w*",  # not "DeblurGAN", "DeblurNet" (models) r"\bmotion[- ]?blur\w*", r"\bcamera[- ]shake\b",
+            # "deblur", but not the model names "DeblurGAN", "DeblurNet"
+            r"\bde-?blur(?!-?gan|-?net|-?diff)\w*", r"\bun-?blur\w*", r"\bmotion[- ]?blur\w*", r"\bcamera[- ]shake\b",
             r"\bhand[- ]?shake\b", r"\bshak(?:y|e|es|ing|en|iness)\b", r"\bshook\b", r"\bjitter\w*", r"\bunsteady\b",
             r"\btremor\w*", r"\bout[- ]of[- ]focus\b", r"\bdefocus\w*", r"\bunfocus\w*", r"\bmis-?focus\w*",
             r"\bmissed\s+(?:the\s+)?focus\b",

@@ -489,3 +489,10 @@ def test_a_target_size_far_beyond_the_limit_and_a_spanish_word_for_blur():
     assert far.scale == 17 and far.scale_note == "64x64 -> 1080p is 16.88x."
     spanish = classify("¿puede quitar el desenfoque de mi foto y ampliarla 2x?")
     assert (spanish.label, spanish.scale) == (TaskLabel.both, 2)
+
+
+@pytest.mark.parametrize("question, phrase", [("remove the camera shake", "camera shake"),
+                                              ("this has motion blur", "motion blur")])
+def test_the_strong_deblurring_phrases_are_read_as_such(question, phrase):
+    c = classify(question)
+    assert c.needs == ["deblur"] and any(phrase in item for item in c.evidence if item.startswith("deblur:"))
