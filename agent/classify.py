@@ -124,6 +124,7 @@ _NEEDS: dict[str, tuple[list[str], list[str]]] = {
         [
             r"\bsharpen\w*", r"\bunsharp\b", r"\bsoft\b", r"\bcrisp(?:er)?\b", r"\bclearer\b",
             r"\bsharp(?:er|ness)\b", r"\bclarity\b", r"\brefocus\w*", r"\bhandheld\b",
+            r"\bmake\s+(?:it|them|this|the\s+\w+)\s+(?:look\s+)?(?:sharp|clear)\b",
             r"\b(?:unreadable|illegible)\b", r"\b(?:can't|cannot|can\s+not|couldn't)\s+read\b",
         ],
     ),
@@ -783,7 +784,7 @@ def classify(question: str) -> Classification:
                 needs.add(need)
                 evidence.append(f"{need} (weak, beside the others): " + ", ".join(dict.fromkeys(reading.weak[need])))
     elif needs == {"upscale"} and "deblur" not in reading.refused and any(
-            re.match(r"(?:sharpen|sharper|crisper|clearer)", cue) for cue in reading.weak.get("deblur", [])):
+            re.match(r"(?:sharpen|sharper|crisp|clearer|make\s)", cue) for cue in reading.weak.get("deblur", [])):
         needs.add("deblur")
         evidence.append("deblur: " + ", ".join(dict.fromkeys(reading.weak["deblur"])) + " (asked beside the enlargement)")
     if scale_note is None and {"deblur", "upscale"} <= needs:

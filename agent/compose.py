@@ -539,7 +539,7 @@ def compose(ctx: AnswerContext) -> Answer:
     # A question about a related paper alone ("what data does CoF use?") is answered from that paper or not at all.
     pool = ([s for s in ctx.passages if s.url in named] if named and not _MENTIONS_MODEL.search(ctx.question)
             else ctx.passages)
-    asked = _focus_question(ctx.question)
+    asked = _focus_question(ctx.question, request=bool(ctx.classification.needs))
     if ctx.classification.needs and _RUNNING.search(asked):
         # "upscale my photo, how long will it take?" asks about the run cnaps would make here: cnaps's own
         # measurements answer it before the authors' GPU table.
@@ -597,21 +597,22 @@ def _model_question_after_request(question: str) -> str | None:
     return None
 
 
-def _focus_question(question: str) -> str:
+def _focus_question(question: str, request: bool = False) -> str:
     """What the focus answer should answer: for a complaint, the sentence that complains ("Why does the result look
-    plasticky?"), not the story before it; for a request with a practical question, that question."""
+    plasticky?"), not the story before it; for a `request` followed by a question about the model or a practical
+    question, that question."""
     if _is_complaint(question):
         return next((part for part in re.split(r"(?<=[.!?])\s+", question) if _COMPLAINT.search(part)), question)
     if _EXPECTS_A_SCORE.search(question):  # the notes on what PSNR says about one photo answer it
         return "what PSNR to expect on your own photo, reported figures of the official weights"
     if _NEEDS_A_GPU.search(question):  # the answer is that it also runs on a CPU
         return "does it need a GPU, or can cnaps run it on a CPU"
-    later = _model_question_after_request(question)
+    later = _model_question_after_request(question) if request else None
     if later:
         return later
     # "upscale my photo, how long will it take?": the practical clause is the question; the request is the task's
     parts = re.split(r"(?<=[.!?,;])\s+", question)
-    if len(parts) > 1:
+    if request and len(parts) > 1:
         return next((part for part in parts if _PRACTICAL.search(part)), question)
     return question
 

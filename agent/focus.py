@@ -21,7 +21,7 @@ thing things exactly really actually much many some any more most part parts ins
 function method approach technique mechanism idea concept way type between stand stands called name named
 instead need needs enough reach reaches achieve achieves own run runs running able possible have has had having
 give gives expect expected handle handles cope base based like question questions ok okay lol kinda sorta pretty
-quite very still
+quite very still other others hi hello hey thanks thank test testing
 """.split())
 # A question word is also answered by these words ("how big" by a parameter count, "fast" by a runtime).
 _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
@@ -35,7 +35,7 @@ _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
     ("gan gans adversarial discriminator generative", "loss l1 frequency"),
     ("transformer transformers self-attention", "attention convolution"),
     ("batch batches bulk", "photo second minute"),
-    ("data dataset datasets", "gopro realblur data dataset pairs"),
+    ("data dataset datasets", "gopro realblur data dataset pairs coco imagenet benchmark"),
     ("train trained training learn learned learnt", "train learn"),
     ("good better best worse accurate accuracy psnr ssim score scores result results perform performance quality "
      "benchmark",
@@ -89,8 +89,13 @@ def _variant_marks(token: str) -> set[str]:
     return {"plain"} if token == "mimo-unet" else set()
 
 
+# A figure the question quotes ("3.5%p", "32.45 dB", "224px"): a sentence holding it answers that part.
+_FIGURE = re.compile(r"(?<![\w.])(\d+\.\d+|\d{2,})(?![\d.]*x\b)")
+_QUOTED_FIGURE = re.compile(r"(?<![\w.])(\d+\.\d+|\d{2,}(?=\s*(?:%|db\b|px\b|pixels?\b|mp\b|gb\b|ms\b)))(?![\d.]*x\b)")
+
+
 def _sentence_stems(sentence: str) -> set[str]:
-    stems = set()
+    stems = {f"#{figure}" for figure in _FIGURE.findall(sentence)}
     for token in _TOKEN.findall(sentence.lower()):
         stems |= _variant_marks(token) | {_stem(token.rstrip("+"))}
     return stems
@@ -105,6 +110,11 @@ def _question_groups(question: str) -> list[tuple[str, set[str]]]:
     # "can I run it on my phone?" asks about hardware, not about photos taken with a phone
     question = re.sub(r"\b(?:run\w*|use|install)\s+(?:\w+\s+){0,3}?on\s+(?:my|a|an|the)\s+(?:\w+\s+)?"
                       r"(?:phone|iphone|android|smartphone|mobile)\b", "run on a cpu", question)
+    # "how was it trained, and for how long?" asks for epochs, not for a runtime
+    if re.search(r"\btrain", question):
+        question = re.sub(r"\bhow\s+long\b", "how many epochs", question)
+    for figure in _QUOTED_FIGURE.findall(question):  # "3.5%p", "224px"; not the 12 of "iPhone 12"
+        groups.setdefault(f"#{figure}", {f"#{figure}"})
     tokens = _TOKEN.findall(question)
     # The plain variant is a part of the question only beside another one ("MIMO-UNet and MIMO-UNet+").
     both = "mimo-unet" in tokens and any(token.startswith("mimo-unet+") for token in tokens)

@@ -369,3 +369,20 @@ def test_a_complaint_is_not_told_why_detail_comes_back_sharp(home, shared_cards)
     answer = ask(load_card(shared_cards[0]), question="why is it still soft at 8x?", llm="none")
     assert answer.workflow.text.startswith("Why a result can still look soft")
     assert "can come back sharp" not in answer.workflow.text
+
+
+@pytest.mark.parametrize("question, present", [
+    ("how was it trained? what dataset and for how long", "3,000 epochs"),
+    ("what does Elastic-DETR's 3.5%p mean and is that relevant to my photo", "maximum accuracy gain of 3.5%p"),
+    ("Elastic-DETR: what dataset, how much compute saved", "MS COCO"),
+])
+def test_training_time_and_a_related_papers_figures_are_found(home, shared_cards, question, present):
+    text = ask(load_card(shared_cards[0]), question=question, llm="none").task.text
+    assert present in text, text[:600]
+    assert "RTX 3090" not in text  # "for how long" about training is not a runtime
+
+
+@pytest.mark.parametrize("question", ["test", "hi", "thanks"])
+def test_a_word_that_asks_nothing_gets_no_quoted_passage(home, shared_cards, question):
+    text = ask(load_card(shared_cards[0]), question=question, llm="none").task.text
+    assert "In short:" not in text and "hold no passage" in text

@@ -496,3 +496,9 @@ def test_a_target_size_far_beyond_the_limit_and_a_spanish_word_for_blur():
 def test_the_strong_deblurring_phrases_are_read_as_such(question, phrase):
     c = classify(question)
     assert c.needs == ["deblur"] and any(phrase in item for item in c.evidence if item.startswith("deblur:"))
+
+
+@pytest.mark.parametrize("question", ["double the size of my photo and make it crisp",
+                                      "double the size and make it sharp"])
+def test_a_request_to_make_it_sharp_beside_an_enlargement_is_both(question):
+    assert classify(question).label is TaskLabel.both
