@@ -82,6 +82,22 @@ def _weights_sentence(entry: ZooEntry, runner: tuple[ZooEntry, Provenance] | Non
             "its own project weights, trained on synthetic blur, not the authors' checkpoint.")
 
 
+def _would_run(entry: ZooEntry, name: str | None, runner: tuple[ZooEntry, Provenance] | None) -> str:
+    """One sentence for a question that asks for no restoration: what an attached image would get, and which
+    weights (the answer is about the model, so the full weights story is not repeated)."""
+    if runner is None:
+        return (f"cnaps cannot restore images with {name} until its official weights are put in "
+                "CNAPS_WEIGHTS_DIR.")
+    ran, provenance = runner
+    if provenance == "official":
+        if ran.id == entry.id:
+            return f"With an image attached, cnaps restores it with {name} and its official weights."
+        return (f"With an image attached, cnaps restores it with the official {ran.id} checkpoint ({name}'s own is "
+                "not installed here).")
+    return (f"With an image attached, cnaps runs {ran.network} with project weights trained on synthetic blur, not "
+            f"{name}'s official checkpoint.")
+
+
 def _unknown_sentence(unknown: list[str], alone: bool) -> str:
     one = len(unknown) == 1
     its, it, fits = ("its", "it", "fits") if one else ("their", "they", "fit")
@@ -106,7 +122,7 @@ def _plan(entry: ZooEntry | None, name: str | None, missing: list[str], unknown:
     elif "deblur" in needs:
         sentences.append(f"cnaps will restore the image with {name} at its own size. {trained}")
     elif not needs:
-        sentences.append(f"With an image attached, cnaps restores it with {name} at its own size. {trained}")
+        sentences.append(_would_run(entry, name, runner))
     else:
         sentences.append(f"cnaps can still run {name}, which only removes blur. {trained}")
     if "upscale" in missing and refuses_deblur:

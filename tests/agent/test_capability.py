@@ -75,7 +75,9 @@ def test_unknown_models_are_unknown_not_able_or_unable():
 
 def test_a_question_with_no_need_is_no_mismatch():
     result = check(_card("MIMO-UNet"), Classification(label=TaskLabel.other, confidence=0.3, needs=[]))
-    assert not result.mismatch and result.plan.startswith("With an image attached") and "at its own size" in result.plan
+    assert not result.mismatch and result.plan.startswith("With an image attached")
+    assert "project weights trained on synthetic blur, not MIMO-UNet's official checkpoint" in result.plan
+    assert result.plan.count(". ") == 0  # one sentence: the answer is about the model, not about a run
 
 
 def test_the_plan_names_the_weights_that_would_run(tmp_path, monkeypatch):
