@@ -371,6 +371,30 @@ _KIND_OF_NETWORK = re.compile(
     r"(?:(?:use|rely\s+on|based\s+on|work\s+like)\s+(?:a\s+|an\s+)?)?"
     r"(?:gans?|generative\s+adversarial|adversarial|diffusion|transformers?|vision\s+transformers?|vit|self-?attention)\b",
     re.IGNORECASE)
+# "Is MIMO-UNet++ available in cnaps?", "can cnaps run MIMO-UNet+?", "does cnaps support the RealBlur model?"
+_AVAILABLE = re.compile(
+    r"\b(?:is|are)\s+(?P<model>mimo-?unet\+{0,2}|deblur-mimo-unet[\w+-]*)\s+(?:available|supported|included|there)\b|"
+    r"\b(?:can|could|does|do)\s+(?:cnaps|you|i)\s+(?:run|use|support|try)\s+(?:the\s+)?"
+    r"(?P<model2>mimo-?unet\+{0,2}|deblur-mimo-unet[\w+-]*)(?=[\s?.!,]|$)", re.IGNORECASE)
+
+
+def _availability(entry) -> str:
+    """Whether cnaps can run a zoo model here, and with which weights (`cnaps restore --model`)."""
+    from agent.settings import get_settings
+    from tools.restoration.zoo import official_weights, project_weights_path
+
+    official = official_weights(entry, get_settings().weights_dir)
+    files = " or ".join(entry.official_files)
+    how = f"cnaps restore --model {entry.id}"
+    if official is not None:
+        return f"Yes: `{how}` runs it with the official weights installed here ({official.name})."
+    if project_weights_path(entry).is_file():
+        return (f"Yes: `{how}` runs it with project weights trained on synthetic blur; the official {files} is not "
+                "installed here (put it in CNAPS_WEIGHTS_DIR to use it).")
+    return (f"Only with its official weights: cnaps knows {entry.id}, but {files} is not installed here and cnaps has "
+            f"no project weights for {entry.network}; put {files} in CNAPS_WEIGHTS_DIR, then `{how}` runs it.")
+
+
 # "Does it need a GPU?", "will I need an NVIDIA card?"
 _NEEDS_A_GPU = re.compile(r"^\W*(?:does|do|will|would)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+(?:model|network)|i|you|"
                           r"cnaps)\s+(?:really\s+|still\s+)?(?:need|require)\s+(?:a\s+|an\s+)?(?:gpu|graphics\s+card|cuda|"
@@ -378,12 +402,19 @@ _NEEDS_A_GPU = re.compile(r"^\W*(?:does|do|will|would)\s+(?:it|this|mimo-?unet\S
 # "So if I run this, will I get 32.45 dB?": a paper's score is not what one photo gets.
 _EXPECTS_A_SCORE = re.compile(r"\b(?:will|would|do|can|could|should)\s+i\s+(?:also\s+)?(?:get|expect|see|reach|achieve)\b"
                               r"[^.!?]{0,40}?(?:\d+(?:\.\d+)?\s*db\b|psnr|ssim)", re.IGNORECASE)
+# "What PSNR did I get?", "what's my PSNR?": the same notes answer, without a yes or no.
+_ASKS_A_SCORE = re.compile(_EXPECTS_A_SCORE.pattern + r"|\b(?:what|which)\s+(?:psnr|ssim|score)\s+(?:did|will|would|do|"
+                           r"can|could)\s+(?:i|it|my)\b|\bwhat(?:'s|\s+is)\s+(?:my|the)\s+(?:psnr|ssim)\b", re.IGNORECASE)
 _VIDEO = re.compile(r"\b(?:video|videos|footage)\b", re.IGNORECASE)
 
 
 def verdict(ctx: AnswerContext) -> str | None:
     """A yes/no question's short answer, from the capability check; None for other questions."""
     c = ctx.classification
+    available = _AVAILABLE.search(ctx.question) if not c.needs else None
+    entry = find(available.group("model") or available.group("model2")) if available else None
+    if entry is not None and not entry.test_only:
+        return _availability(entry)
     if not c.needs and (_KIND_OF_NETWORK.search(ctx.question) or _NEEDS_A_GPU.search(ctx.question)
                         or _EXPECTS_A_SCORE.search(ctx.question)):
         return "No."  # "is it a GAN?", "does it need a GPU?", "will I get 32.45 dB?": the notes' sentence follows
@@ -501,7 +532,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
     if focus and number and c.needs:
         text += " On your question: " + " ".join(_cited(fact, number) for fact in focus)
-    if plan and not (not c.needs and _named_papers(ctx)):  # "who wrote FeatSharp?" is not told what cnaps would run
+    # "who wrote FeatSharp?" is not told what cnaps would run, nor a question whose image already ran (see output)
+    if plan and not (not c.needs and (_named_papers(ctx) or ctx.restoration is not None)):
         text += f" {plan}"
     if c.scale_note:
         text += f" {c.scale_note}"
@@ -509,6 +541,10 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         text += (" cnaps restores single images: a video has to be split into frames, each restored on its own, "
                  "with nothing that keeps neighbouring frames consistent.")
     short = verdict(ctx)
+    if short is None and "deblur" in c.needs and "focus" in c.cues and "motion" not in c.cues:
+        # "sharpen this out of focus portrait" asks nothing, but deserves the caveat a yes/no question gets
+        text += (" The official weights learned from motion blur (GoPro, RealBlur), not from out-of-focus blur, so "
+                 "expect a smaller gain on a defocused photo.")
     return f"{short} {text}" if short else text
 
 
@@ -603,8 +639,8 @@ def _focus_question(question: str, request: bool = False) -> str:
     question, that question."""
     if _is_complaint(question):
         return next((part for part in re.split(r"(?<=[.!?])\s+", question) if _COMPLAINT.search(part)), question)
-    if _EXPECTS_A_SCORE.search(question):  # the notes on what PSNR says about one photo answer it
-        return "what PSNR to expect on your own photo, reported figures of the official weights"
+    if _ASKS_A_SCORE.search(question):  # the notes on what PSNR says about one photo answer it
+        return "PSNR and SSIM of your own photo need a sharp reference: what PSNR to expect, reported figures"
     if _NEEDS_A_GPU.search(question):  # the answer is that it also runs on a CPU
         return "does it need a GPU, or can cnaps run it on a CPU"
     later = _model_question_after_request(question) if request else None

@@ -386,3 +386,17 @@ def test_training_time_and_a_related_papers_figures_are_found(home, shared_cards
 def test_a_word_that_asks_nothing_gets_no_quoted_passage(home, shared_cards, question):
     text = ask(load_card(shared_cards[0]), question=question, llm="none").task.text
     assert "In short:" not in text and "hold no passage" in text
+
+
+@pytest.mark.parametrize("card_index, question, starts, present", [
+    (1, "Is MIMO-UNet++ available in cnaps?", "Only with its official weights: cnaps knows MIMO-UNet++",
+     "`cnaps restore --model MIMO-UNet++` runs it"),
+    (1, "can cnaps run MIMO-UNet?", "Yes: `cnaps restore --model MIMO-UNet` runs it with project weights", ""),
+    (1, "sharpen this out of focus portrait", "You are removing out-of-focus blur",
+     "expect a smaller gain on a defocused photo"),
+    (0, "what psnr did i get?", "Your question", "cannot be computed for your own photo"),
+])
+def test_availability_defocus_and_score_questions(home, shared_cards, card_index, question, starts, present):
+    text = ask(load_card(shared_cards[card_index]), question=question, llm="none").task.text
+    assert text.startswith(starts) and present in text, text[:600]
+    assert not text.startswith("No.") or "did i get" not in question  # not a yes/no question
