@@ -7,10 +7,8 @@ not count it as able or unable.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
 from agent.cards import Card
-from agent.schemas import Classification
+from agent.schemas import CapabilityCheck, Classification
 from agent.settings import get_settings
 from tools.restoration.zoo import MAX_SCALE, Provenance, ZooEntry, find, planned_runner
 
@@ -42,19 +40,6 @@ def need_words(needs: list[str]) -> str:
     """'removing noise and brightening a dark image': the needs in words, joined as a sentence joins them."""
     words = [NEED_WORDS.get(need, need) for need in needs]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-class CapabilityCheck(BaseModel):
-    """The needs the models cannot meet, and what cnaps will do about it."""
-
-    mismatch: bool = Field(description="True when a need of the question is beyond every known recommended model.")
-    missing: list[str] = Field(default_factory=list, description="Needs no known recommended model has.")
-    unknown: list[str] = Field(default_factory=list, description="Card models the zoo does not know.")
-    models: list[tuple[str, ZooEntry | None]] = Field(
-        default_factory=list, description="(card model name, zoo entry or None when the zoo does not know it)."
-    )
-    runnable: str | None = Field(None, description="Zoo id of the model cnaps would run, if any.")
-    plan: str = Field(description="What cnaps will do, in plain words, including what the model cannot do.")
 
 
 def _scale_words(scale: int | None) -> str:
@@ -164,7 +149,6 @@ def check(card: Card, classification: Classification) -> CapabilityCheck:
         missing=missing,
         unknown=unknown,
         models=models,
-        runnable=entry.id if entry else None,
         plan=_plan(entry, name, missing, unknown, needs, classification.scale, runner,
                    refuses_deblur="deblur" in classification.refused),
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.capability import need_words
+from agent.capability import CapabilityCheck, need_words
 from agent.classify import ABOUT_MODEL, normalise
 from agent.cards import Card
 from agent.focus import INTRODUCES, focus_facts, voiced
@@ -438,7 +438,7 @@ def verdict(ctx: AnswerContext) -> str | None:
         return None
     if asked.start() > 0 and (_ASKS_TO_EXPLAIN.search(asked.group(0)) or not _ASKS_FOR_A_FIX.search(asked.group(0))):
         return None  # "my photo is blurry, can you explain how it works?", "deblur it, does it use attention?"
-    missing = set(getattr(ctx.capability, "missing", []) or [])
+    missing = set(ctx.capability.missing)
     deblur = "deblur" in c.needs
     if set(c.needs) == {"downscale"}:
         return "No model is needed for that: making an image smaller is plain resizing."
@@ -525,8 +525,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         text = (f"Your question is not about deblurring or enlarging: it asks for "
                 f"{need_words(needs) if needs else 'another task'}.")
     check = ctx.capability
-    plan = getattr(check, "plan", "")
-    if "upscale" in (getattr(check, "missing", []) or []) and "same-resolution" in cite:
+    plan = check.plan
+    if "upscale" in check.missing and "same-resolution" in cite:
         # The plan's first sentence states the model's limit; the store's same-resolution passage backs it.
         first, _, rest = plan.partition(". ")
         plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
@@ -604,9 +604,9 @@ def compose(ctx: AnswerContext) -> Answer:
 
     notes = list(_notes(ctx, facts + focus))
     task = Task(label=ctx.classification.label, scale=ctx.classification.scale,
-                mismatch=bool(getattr(ctx.capability, "mismatch", False)), text=task_text(ctx, cite, focus, number),
+                mismatch=ctx.capability.mismatch, text=task_text(ctx, cite, focus, number),
                 cues=ctx.classification.cues, confidence=ctx.classification.confidence,
-                missing=list(getattr(ctx.capability, "missing", []) or []))
+                missing=list(ctx.capability.missing))
     # The "why detail comes back" paragraph answers restoration questions; an open question has had its answer,
     # and a question about noise, rain or colour is told in the task part what the model will not do.
     other = ctx.classification.label is TaskLabel.other
@@ -796,12 +796,12 @@ def _networks(ctx: AnswerContext) -> tuple[str, ...]:
     return tuple(dict.fromkeys(entry.network for entry in _known_entries(ctx.capability)))
 
 
-def _known_entries(capability: object) -> list:
+def _known_entries(capability: CapabilityCheck) -> list:
     """The zoo entries of the card's recommended models that cnaps knows, test-only networks left out."""
-    return [entry for _, entry in getattr(capability, "models", []) or [] if entry is not None and not entry.test_only]
+    return [entry for _, entry in capability.models if entry is not None and not entry.test_only]
 
 
-def training_datasets(capability: object) -> tuple[str, ...]:
+def training_datasets(capability: CapabilityCheck) -> tuple[str, ...]:
     """The training data of the card's known models, as lower-case words ('realblur', 'gopro')."""
     return tuple(dict.fromkeys(entry.trained_on.split()[0].lower() for entry in _known_entries(capability)))
 
@@ -875,7 +875,7 @@ def _notes(ctx: AnswerContext, facts: list[Fact]):
     if not facts:
         yield ("The knowledge store returned no passage about the recommended model for this card, so the workflow "
                "states no facts about it; run `cnaps index --rebuild` and check the card's links.")
-    for model, entry in getattr(ctx.capability, "models", []) or []:
+    for model, entry in ctx.capability.models:
         if entry is None:
             name = getattr(model, "name", model)
             yield f"cnaps does not know the model '{name}', so it cannot run it or state its capabilities."

@@ -114,7 +114,7 @@ def check(answer: Answer, ctx: AnswerContext, label_note: str = "", grounded: st
     provided = ctx.card.provided_links
     problems: list[str] = []
     run = ctx.restoration
-    allowed_text = " ".join([ctx.question, grounded, str(getattr(ctx.capability, "plan", "") or ""),
+    allowed_text = " ".join([ctx.question, grounded, ctx.capability.plan,
                              *(f"{s.title} {s.text}" for s in ctx.passages),
                              run.model_dump_json() if run is not None else ""])
 
@@ -208,7 +208,7 @@ _NETWORK_ENLARGES = (r"\b(?:the\s+network|the\s+model|MIMO-UNet\+?|the\s+recomme
 def _claim_problems(answer: Answer, ctx: AnswerContext) -> list[str]:
     """Claims about what ran, or about what the model can do, that the record or the capability check contradict."""
     run = ctx.restoration
-    cannot_enlarge = "upscale" in (getattr(ctx.capability, "missing", []) or [])
+    cannot_enlarge = "upscale" in ctx.capability.missing
     problems: list[str] = []
     for where, sentence in _prose(answer):
         if run is not None and run.weights.provenance != "official" and _claims(sentence, _RAN_OFFICIAL):
@@ -279,9 +279,9 @@ def _task_problems(answer: Answer, ctx: AnswerContext, label_note: str) -> list[
     if expected.scale and answer.task.scale != expected.scale:  # a factor the question states is not an opinion
         problems.append(f"the task scale {answer.task.scale} disagrees with the {expected.scale}x the question asks "
                         "for: use it")
-    mismatch = getattr(ctx.capability, "mismatch", None)
+    mismatch = ctx.capability.mismatch
     if mismatch is not None and answer.task.mismatch != bool(mismatch):
-        missing = ", ".join(getattr(ctx.capability, "missing", []) or []) or "nothing"
+        missing = ", ".join(ctx.capability.missing) or "nothing"
         problems.append(f"task.mismatch must be {str(bool(mismatch)).lower()}: the capability check found the "
                         f"recommended models lack: {missing}")
     return problems

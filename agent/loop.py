@@ -352,9 +352,9 @@ class AgentRun:
                           + [self.fallback.workflow.text])
         return render(
             "system.j2", question=self.ctx.question, classification=self.ctx.classification,
-            mismatch=bool(getattr(self.ctx.capability, "mismatch", False)),
-            missing=list(getattr(self.ctx.capability, "missing", []) or []),
-            plan=str(getattr(self.ctx.capability, "plan", "") or ""),
+            mismatch=self.ctx.capability.mismatch,
+            missing=list(self.ctx.capability.missing),
+            plan=self.ctx.capability.plan,
             references=self.fallback.references, passages=passages, restoration=_restoration_text(self.ctx),
             draft=draft, tools=sorted(self.tools),
         )
@@ -371,7 +371,7 @@ class AgentRun:
         messages = self.gather(messages)
         answer_prompt = render("agent_answer.j2", schema=SHAPE, label=self.ctx.classification.label.value,
                                scale=self.ctx.classification.scale,
-                               mismatch=bool(getattr(self.ctx.capability, "mismatch", False)))
+                               mismatch=self.ctx.capability.mismatch)
         messages.append(HumanMessage(answer_prompt))
         raw = self.ask_json(messages)
         answer, problems = self.judge(raw)
@@ -535,7 +535,7 @@ class AgentRun:
         cls = self.ctx.classification
         task = Task(label=draft.task.label, scale=draft.task.scale, mismatch=draft.task.mismatch,
                     text=draft.task.text, cues=cls.cues, confidence=cls.confidence,
-                    missing=list(getattr(self.ctx.capability, "missing", []) or []))
+                    missing=list(self.ctx.capability.missing))
         notes = list(draft.notes)
         if self.restored is not None and self.ctx.restoration is not None:
             notes.append(f"The language model also ran the restoration tool (x{self.restored.scale}); that result is "

@@ -13,6 +13,7 @@ import importlib
 import io
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -59,7 +60,10 @@ class CropPair:
 def open_image(path: str | os.PathLike[str]) -> Image.Image:
     """An image as a viewer shows it: EXIF orientation applied, first frame, RGB or RGBA, 8 bits per channel."""
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # restored outputs may be large
+            image = Image.open(path)
+        with image:
             image.seek(0)
             image = ImageOps.exif_transpose(image)
             if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -71,6 +75,9 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
             return image.convert("RGB")
     except FileNotFoundError:
         raise InputFileError(f"image not found: {path}: check the path") from None
+    except Image.DecompressionBombError:
+        raise InputFileError(f"{path} is too large for a report's pictures: lower --scale or "
+                             "CNAPS_RESTORE__MAX_PIXELS, or write the report without the image") from None
     except OSError as error:
         raise InputFileError(f"cannot read image {path} ({error}): pass a readable PNG or JPEG file") from None
 

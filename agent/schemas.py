@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tools.restoration.record import ToolRun
+from tools.restoration.zoo import ZooEntry
 
 # The url of a project document that is cnaps's own background rather than a source's facts (knowledge/docs):
 # answers cite it as cnaps's notes; it is an id, never a link.
@@ -96,6 +97,18 @@ class Answer(BaseModel):
     engine: str = Field("composer", description="'composer' (deterministic) or 'llm:<model>'.")
 
 
+class CapabilityCheck(BaseModel):
+    """The needs the models cannot meet, and what cnaps will do about it."""
+
+    mismatch: bool = Field(description="True when a need of the question is beyond every known recommended model.")
+    missing: list[str] = Field(default_factory=list, description="Needs no known recommended model has.")
+    unknown: list[str] = Field(default_factory=list, description="Card models the zoo does not know.")
+    models: list[tuple[str, ZooEntry | None]] = Field(
+        default_factory=list, description="(card model name, zoo entry or None when the zoo does not know it)."
+    )
+    plan: str = Field(description="What cnaps will do, in plain words, including what the model cannot do.")
+
+
 class AnswerContext(BaseModel):
     """Everything one answer is built from; the composer and the LLM agent both read it."""
 
@@ -104,7 +117,7 @@ class AnswerContext(BaseModel):
     card: "Card"
     question: str
     classification: Classification
-    capability: "object" = Field(description="agent.capability.CapabilityCheck for this card and question.")
+    capability: "CapabilityCheck" = Field(description="What the card's models can do for this question.")
     passages: list[Source] = Field(default_factory=list, description="Retrieved passages, best first.")
     restoration: ToolRun | None = None
     history: list[tuple[str, str]] = Field(default_factory=list, description="(role, text) turns before this one.")

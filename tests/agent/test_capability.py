@@ -20,7 +20,7 @@ def test_shared_cards_are_mismatched_and_the_plan_says_so(shared_cards):
         card = load_card(path)
         result = check(card, classify(card.question))
         assert result.mismatch and result.missing == ["upscale"]
-        assert result.runnable == card.models[0].name and result.unknown == []
+        assert result.models[0][1].id == card.models[0].name and result.unknown == []
         assert "does not upscale" in result.plan and "Lanczos" in result.plan
         assert f"x{classify(card.question).scale}" in result.plan
         assert "at the enlarged size" in result.plan
@@ -66,10 +66,10 @@ def test_unknown_models_are_unknown_not_able_or_unable():
     sr = Classification(label=TaskLabel.super_resolution, scale=4, confidence=0.9, needs=["upscale"])
     alone = check(_card("Real-ESRGAN"), sr)
     assert not alone.mismatch and alone.missing == [] and alone.unknown == ["Real-ESRGAN"]
-    assert alone.models == [("Real-ESRGAN", None)] and alone.runnable is None
+    assert alone.models == [("Real-ESRGAN", None)]
     assert "unknown" in alone.plan and "cannot run it" in alone.plan
     mixed = check(_card("Real-ESRGAN", "Deblur-MIMO-UNet-Plus"), sr)
-    assert mixed.mismatch and mixed.runnable == "Deblur-MIMO-UNet-Plus"
+    assert mixed.mismatch and [entry.id for _, entry in mixed.models if entry] == ["Deblur-MIMO-UNet-Plus"]
     assert "Real-ESRGAN" in mixed.plan and "does not upscale" in mixed.plan
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from types import SimpleNamespace
 
 from agent.cards import Card, RecommendedModel, RelatedPaper
 from agent.compose import compose, focus_facts, paper_relevance, select_facts, split_sentences
-from agent.schemas import AnswerContext, Classification, Source, TaskLabel
+from agent.schemas import AnswerContext, CapabilityCheck, Classification, Source, TaskLabel
 
 PAPER = "https://openaccess.thecvf.com/content/ICCV2021/papers/Cho_Rethinking_Coarse-To-Fine_Approach_in_Single_Image_Deblurring_ICCV_2021_paper.pdf"
 GITHUB = "https://github.com/chosj95/MIMO-UNet"
@@ -41,7 +40,7 @@ def context(card: Card | None = None, label=TaskLabel.both, scale=4, mismatch=Tr
     card = card or make_card()
     classification = Classification(label=label, scale=scale, cues=["text"], confidence=0.9,
                                     needs=["deblur", "upscale"] if scale else ["deblur"])
-    capability = SimpleNamespace(mismatch=mismatch, missing=["upscale"] if mismatch else [],
+    capability = CapabilityCheck(mismatch=mismatch, missing=["upscale"] if mismatch else [],
                                  plan="cnaps enlarges by Lanczos interpolation x4, then restores with MIMO-UNet.",
                                  models=[])
     return AnswerContext(card=card, question=card.question, classification=classification, capability=capability,
@@ -215,7 +214,7 @@ def test_a_yes_no_question_gets_its_verdict_first():
         ctx = context(label=TaskLabel.deblurring, scale=None, mismatch=bool(missing))
         ctx.question = question
         ctx.classification = Classification(label=TaskLabel.deblurring, confidence=0.9, needs=needs)
-        ctx.capability = SimpleNamespace(mismatch=bool(missing), missing=missing, plan="",
+        ctx.capability = CapabilityCheck(mismatch=bool(missing), missing=missing, plan="",
                                          models=[("Deblur-MIMO-UNet", find("Deblur-MIMO-UNet"))])
         return compose(ctx).task.text
 
@@ -236,7 +235,7 @@ def test_a_weak_request_gets_a_conditional_verdict_and_the_task_reads_well():
     ctx = context(label=TaskLabel.deblurring, scale=None, mismatch=False)
     ctx.question = "The plate in my dashcam still is unreadable. Will this help?"
     ctx.classification = Classification(label=TaskLabel.deblurring, confidence=0.5, needs=["deblur"], cues=["faces"])
-    ctx.capability = SimpleNamespace(mismatch=False, missing=[], plan="", models=[("Deblur-MIMO-UNet",
+    ctx.capability = CapabilityCheck(mismatch=False, missing=[], plan="", models=[("Deblur-MIMO-UNet",
                                                                                   find("Deblur-MIMO-UNet"))])
     text = compose(ctx).task.text
     assert text.startswith("If the cause is blur, yes:") and "so that faces become clear again" in text
@@ -265,7 +264,7 @@ def _deblur_context(question: str, cues: list[str] = (), missing: list[str] = ()
     ctx.question = question
     ctx.classification = Classification(label=TaskLabel.deblurring if "deblur" in needs else TaskLabel.other,
                                         confidence=0.9, needs=list(needs), cues=list(cues))
-    ctx.capability = SimpleNamespace(mismatch=bool(missing), missing=list(missing), plan="",
+    ctx.capability = CapabilityCheck(mismatch=bool(missing), missing=list(missing), plan="",
                                      models=[("Deblur-MIMO-UNet", find("Deblur-MIMO-UNet"))])
     return ctx
 

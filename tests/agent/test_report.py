@@ -265,3 +265,16 @@ def test_diagram_boxes_never_break_a_word_on_a_narrow_screen(answer):
                 assert page.evaluate(WORDS_SPLIT_ACROSS_LINES) == [], width
         finally:
             browser.close()
+
+
+def test_a_picture_beyond_pillows_bomb_limit_is_a_one_line_input_error(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from agent.errors import InputFileError
+    from agent.report import open_image
+
+    path = tmp_path / "large.png"
+    Image.new("RGB", (64, 64)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 4,096 pixels is then more than twice the limit
+    with pytest.raises(InputFileError, match="too large for a report's pictures"):
+        open_image(path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 from fake_openai import FakeOpenAI
@@ -11,7 +10,7 @@ from langchain_core.tools import StructuredTool
 from pydantic import BaseModel
 
 from agent.cards import Card, RecommendedModel, RelatedPaper
-from agent.schemas import AnswerContext, Classification, Source, TaskLabel
+from agent.schemas import AnswerContext, CapabilityCheck, Classification, Source, TaskLabel
 
 PAPER = ("https://openaccess.thecvf.com/content/ICCV2021/papers/"
          "Cho_Rethinking_Coarse-To-Fine_Approach_in_Single_Image_Deblurring_ICCV_2021_paper.pdf")
@@ -36,7 +35,7 @@ def make_context(history: list[tuple[str, str]] | None = None) -> AnswerContext:
     )
     classification = Classification(label=TaskLabel.both, scale=4, cues=["text"], confidence=0.9,
                                     needs=["deblur", "upscale"])
-    capability = SimpleNamespace(mismatch=True, missing=["upscale"], models=[])
+    capability = CapabilityCheck(mismatch=True, missing=["upscale"], models=[], plan="")
     passages = [
         Source(id="a", url=PAPER, score=0.8, title="Rethinking Coarse-to-Fine Approach in Single Image Deblurring",
                text="MIMO-UNet feeds the blurred image to one encoder at full, 1/2 and 1/4 scale. "
