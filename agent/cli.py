@@ -23,9 +23,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_state = {"debug": False}
-
-
 def _version(value: bool) -> None:
     if value:
         print(f"cnaps {__version__}")
@@ -37,7 +34,12 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    _state["debug"] = debug
+    """`--debug` is read by `main` before typer runs, so that errors while parsing show their traceback too."""
+
+
+def _check_llm(llm: str | None) -> None:
+    if llm not in (None, "none", "openai", "auto"):
+        raise UsageError(f"--llm {llm} is not a choice: use none, openai or auto")
 
 
 # --- answer engine: ask, classify (issue 2) ---
@@ -73,8 +75,7 @@ def ask(
     from agent.ask import ask as run_ask
     from agent.cards import bundled_card, load_card
 
-    if llm not in (None, "none", "openai", "auto"):
-        raise UsageError(f"--llm {llm} is not a choice: use none or openai")
+    _check_llm(llm)
     the_card = load_card(card) if card else bundled_card()
     stream = _token_printer() if output_format is OutputFormat.text else None
     answer = run_ask(the_card, question=question, image=image, scale=scale, llm=llm, output_dir=output_dir,
@@ -324,8 +325,7 @@ def chat(
     from agent.cards import bundled_card, load_card
     from agent.chat import HELP, ChatSession
 
-    if llm not in (None, "none", "openai", "auto"):
-        raise UsageError(f"--llm {llm} is not a choice: use none or openai")
+    _check_llm(llm)
     the_card = load_card(card) if card else bundled_card()
     console = Console(highlight=False)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
@@ -378,8 +378,7 @@ def serve(
 
     if not 0 < port < 65536:
         raise UsageError(f"--port {port} is not a TCP port: use 1-65535")
-    if llm not in (None, "none", "openai", "auto"):
-        raise UsageError(f"--llm {llm} is not a choice: use none or openai")
+    _check_llm(llm)
     try:
         with socket.create_server((host, port)):
             pass
@@ -412,8 +411,7 @@ def report(
     from agent.cards import bundled_card, load_card
     from agent.report import check_output, write_report
 
-    if llm not in (None, "none", "openai", "auto"):
-        raise UsageError(f"--llm {llm} is not a choice: use none or openai")
+    _check_llm(llm)
     check_output(output, overwrite, (card, image))  # before minutes of restoration, not after
     the_card = load_card(card) if card else bundled_card()
     answer = run_ask(the_card, question=question, image=image, scale=scale, llm=llm, model=model, weights=weights,

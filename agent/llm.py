@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from langchain_core.language_models import BaseChatModel
 
 from agent.errors import LLMError
+from agent.sentences import clip
 from agent.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,10 @@ class Endpoint:
     has_key: bool
 
     def describe(self) -> str:
-        # Host and port only: a note is shown to the user, and no URL outside the card may be.
-        try:
-            where = urlsplit(self.base_url).netloc if self.base_url else "api.openai.com"
-        except ValueError:  # e.g. 'http://[::1': shown as what to fix, not echoed
-            return f"model {self.model} at an OPENAI_BASE_URL that is not a valid URL"
-        return f"model {self.model} at {where or self.base_url}"
+        # Host and port only: a note is shown to the user, and no URL outside the card may be. `endpoint` has
+        # checked the URL, so it splits.
+        where = urlsplit(self.base_url).netloc if self.base_url else "api.openai.com"
+        return f"model {self.model} at {where}"
 
 
 def endpoint(settings: Settings | None = None) -> Endpoint:
@@ -128,7 +127,7 @@ def describe_failure(error: BaseException, settings: Settings | None = None) -> 
         where = endpoint(settings).describe()
     except LLMError:  # a model handed in directly (tests, embedding code): name it, not an endpoint
         where = f"model {settings.chat_model}"
-    detail = _short(redact(str(getattr(error, "message", "") or error), settings))
+    detail = clip(redact(str(getattr(error, "message", "") or error), settings), 160)
     if isinstance(error, openai.APITimeoutError) or isinstance(error, httpx.TimeoutException):
         return (f"the language model ({where}) did not answer within {settings.llm.timeout:g} s: "
                 "raise CNAPS_LLM__TIMEOUT or use a faster model")
@@ -152,8 +151,3 @@ def describe_failure(error: BaseException, settings: Settings | None = None) -> 
     if isinstance(error, httpx.HTTPError):
         return f"the connection to the language model ({where}) broke mid-answer ({detail}): retry"
     return f"the language model ({where}) failed: {type(error).__name__}: {detail}"
-
-
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."

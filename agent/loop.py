@@ -35,9 +35,11 @@ from agent.links import scrub
 from agent.llm import chat_model, describe_failure, redact
 from agent.schemas import NOTES_PREFIX, Answer, AnswerContext, Reference, Source, Task, TaskLabel, Workflow
 from agent.schemas import WorkflowStep
+from agent.sentences import clip
 from agent.settings import get_settings
 from prompts import render
 from tools.restoration.record import ToolRun
+from tools.restoration.zoo import MAX_SCALE
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +209,7 @@ class SearchArgs(BaseModel):
 
 
 class RestoreArgs(BaseModel):
-    scale: int = Field(1, ge=1, le=8, description="Enlarge by this factor before restoring (1 keeps the size).")
+    scale: int = Field(1, ge=1, le=MAX_SCALE, description="Enlarge by this factor before restoring (1 keeps the size).")
     model_id: str | None = Field(None, description="A model id from the card; default: the recommended model.")
 
 
@@ -345,7 +347,7 @@ class AgentRun:
         number = {ref.url: ref.n for ref in self.fallback.references}
         # Passages are data: a link planted in a summary never reaches the model as something to cite.
         passages = [{"n": number[p.url], "title": p.title,
-                     "text": scrub_text(_clip(p.text, PASSAGE_CHARS), self.ctx.card.provided_links)}
+                     "text": scrub_text(clip(p.text, PASSAGE_CHARS), self.ctx.card.provided_links)}
                     for p in self.ctx.passages if p.url in number and p.text][:MAX_PASSAGES]
         draft = "\n".join([self.fallback.task.text]
                           + [f"{s.stage}: {s.text}" for s in self.fallback.workflow.steps]
@@ -445,13 +447,13 @@ class AgentRun:
         try:
             result = tool.invoke(call.get("args") or {})
         except (ValidationError, TypeError, ValueError) as error:
-            result = json.dumps({"error": f"bad arguments for {name}: {_clip(' '.join(str(error).split()), 300)}"})
+            result = json.dumps({"error": f"bad arguments for {name}: {clip(' '.join(str(error).split()), 300)}"})
         except CnapsError as error:  # a tool failure the model can react to (an unreadable image, ...)
             result = json.dumps({"error": str(error)})
         finally:
             self.deadline += time.monotonic() - started  # a restoration's minutes are not the endpoint's
         self._remember(name, result)
-        log.info("tool %s(%s)", name, _clip(json.dumps(call.get("args") or {}), 120))
+        log.info("tool %s(%s)", name, clip(json.dumps(call.get("args") or {}), 120))
         return ToolMessage(content=str(result), tool_call_id=call.get("id") or name, name=name)
 
     def ask_json(self, messages: list[BaseMessage]) -> str:
@@ -607,11 +609,6 @@ def _rejected_feature(error: BaseException) -> bool:
     named = any(word in str(error) for word in ("response_format", "tools", "tool_choice"))
     # A 404 without those words is a wrong model name or path, not a missing feature: no plan request follows.
     return status in (400, 415, 422, 501) or (status in (404, 500) and named)
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _restoration_text(ctx: AnswerContext) -> str:

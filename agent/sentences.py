@@ -61,3 +61,9 @@ def about_other_variant(sentence: str, networks: tuple[str, ...]) -> bool:
     if _PLAIN.search(lowered):
         named.add("MIMO-UNet")
     return bool(named) and not named & set(networks)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters with "..." when longer."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

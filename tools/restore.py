@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from tools.restoration.record import ToolRun
+from tools.restoration.zoo import MAX_SCALE
 
 if TYPE_CHECKING:
     from tools.restoration.engine import Restorer
@@ -18,7 +19,7 @@ _restorers: dict[tuple, "Restorer"] = {}  # loaded networks, reused across calls
 
 class RestoreRequest(BaseModel):
     image: Path = Field(description="Path of the image file to restore.")
-    scale: int = Field(1, ge=1, le=8, description="Enlarge by this factor (Lanczos) before restoring; 1: same size.")
+    scale: int = Field(1, ge=1, le=MAX_SCALE, description="Enlarge by this factor (Lanczos) before restoring; 1: same size.")
     model_id: str = Field("MIMO-UNet", description="Zoo model id, e.g. 'Deblur-MIMO-UNet-RealBlur' or 'MIMO-UNet+'.")
     weights: Path | None = Field(None, description="A weights file; default: official weights, then project weights.")
     output: Path | None = Field(None, description="Where to write the result; default: a new PNG in cnaps' outputs.")

@@ -35,6 +35,7 @@ from agent.web.jobs import WorkerPool
 from agent.web.runs import REPORT_MEDIA, RunStore
 from agent.web.sessions import ChatSession, NotFoundError, SessionStore
 from agent.web.uploads import CheckedImage, TooLargeError, UnsupportedTypeError, check_image, check_size, decode_text
+from tools.restoration.zoo import MAX_SCALE
 from prompts import markdown_text
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ ASK_FORM = {
                 "card_name": {"type": "string", "description": "A bundled card's name (see GET /api/cards)."},
                 "question": {"type": "string", "description": "The question; default: the card's."},
                 "image": {"type": "string", "format": "binary", "description": "An image to restore."},
-                "scale": {"type": "integer", "minimum": 1, "maximum": 8,
+                "scale": {"type": "integer", "minimum": 1, "maximum": MAX_SCALE,
                           "description": "Enlargement before restoring; default: the question's, else 1."},
                 "session_id": {"type": "string", "description": "Continue this chat (follow-up question)."},
             },
@@ -178,8 +179,9 @@ class Server:
 
             scale = None
             if raw := _text(form, "scale"):
-                if not raw.isdigit() or not 1 <= int(raw) <= 8:
-                    raise UsageError(f"scale must be a whole number from 1 to 8, got {raw[:20]!r}: send e.g. scale=4")
+                if not raw.isdigit() or not 1 <= int(raw) <= MAX_SCALE:
+                    raise UsageError(f"scale must be a whole number from 1 to {MAX_SCALE}, got {raw[:20]!r}: send e.g. "
+                                     "scale=4")
                 scale = int(raw)
         finally:
             await form.close()

@@ -310,10 +310,7 @@ class TileForward:
         # channels_last everywhere: cuDNN tensor cores want NHWC, and oneDNN on the CPU runs NHWC convolutions
         # without reordering every activation to its blocked layout and back (1.62x over NCHW at 1280x720 with
         # 2 threads, 97.9 dB agreement: README, benchmarks/restore_speed.py).
-        self.channels_last = True
-        self.model = model.to(device).eval()
-        if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = model.to(device).eval().to(memory_format=torch.channels_last)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # every tile of a run has the same shape: autotune once
         self._run_state = threading.local()  # one Restorer serves several web workers at once
@@ -329,8 +326,7 @@ class TileForward:
     @torch.inference_mode()
     def _run(self, x: torch.Tensor, precision: str) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
         if precision == "fp32":
             return self.model.restore(x).float()
         with torch.autocast(self.device.type, dtype=_DTYPES[precision]):
