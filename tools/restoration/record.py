@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -11,7 +13,7 @@ class WeightsRecord(BaseModel):
 
     file: str = Field(description="Path or name of the weights file that was loaded.")
     sha256: str = Field(description="SHA-256 of the weights file.")
-    provenance: str = Field(description="'official', 'project' or 'user'.")
+    provenance: Literal["official", "project", "user"] = Field(description="'official', 'project' or 'user'.")
     description: str = Field(description="One honest sentence on what these weights are and what they learned from.")
 
 
