@@ -256,8 +256,9 @@ def restore(
                 raise
             finished += 1
             ref_image = open_image(reference, settings.max_pixels) if reference is not None else None
-            quality = assess(open_image(source, settings.max_pixels), Image.open(target), ref_image,
-                             str(reference) if reference else None)
+            with Image.open(target) as restored:
+                quality = assess(open_image(source, settings.max_pixels), restored, ref_image,
+                                 str(reference) if reference else None)
             records.append((run, quality))
             bar.update(files, advance=1)
             bar.update(tiles, visible=False, completed=0)
