@@ -204,7 +204,7 @@ def restore(
     from agent.errors import InputFileError
     from agent.settings import get_settings
     from tools.restoration.engine import check_scale
-    from tools.restoration.imageio import batch_pairs, check_output, open_image
+    from tools.restoration.imageio import batch_pairs, check_not_reference, check_output, open_image
     from tools.restoration.metrics import assess, check_reference
     from tools.restoration.zoo import find
     from tools.restore import open_restorer
@@ -212,6 +212,7 @@ def restore(
     check_scale(scale)
     if not input_path.exists():
         raise InputFileError(f"{input_path} does not exist: pass an image file or a folder of images")
+    check_not_reference(output_path, compare)
     if input_path.is_dir():
         pairs = batch_pairs(input_path, output_path)
     else:

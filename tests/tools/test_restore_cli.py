@@ -215,3 +215,21 @@ def test_a_network_named_as_such_runs_that_network_or_fails(tmp_path, monkeypatc
     source, target = _image(tmp_path / "in.png", 24, 16), tmp_path / "out.png"
     code, out, err = cnaps(monkeypatch, capsys, "restore", source, target, "-m", "MIMO-UNet+", "--device", "cpu")
     assert code != 0 and "MIMO-UNet+" in err and not target.exists()
+
+
+def test_an_output_that_is_the_compare_reference_is_refused_and_the_reference_kept(tmp_path, monkeypatch, capsys,
+                                                                                    tiny_weights):
+    source, reference = _image(tmp_path / "in.png"), _image(tmp_path / "ref.png", seed=1)
+    before = reference.read_bytes()
+    code, _, err = cnaps(monkeypatch, capsys, "restore", source, reference, *_tiny(tiny_weights),
+                         "--compare", reference, "--overwrite")
+    assert code == 4 and "is the --compare reference file" in err and err.count("\n") == 1
+    assert reference.read_bytes() == before
+    folder, references = tmp_path / "batch", tmp_path / "refs"
+    folder.mkdir(), references.mkdir()
+    _image(folder / "a.png"), _image(references / "a.png", seed=2)
+    kept = (references / "a.png").read_bytes()
+    code, _, err = cnaps(monkeypatch, capsys, "restore", folder, references, *_tiny(tiny_weights),
+                         "--compare", references, "--overwrite")
+    assert code == 4 and "is the --compare reference folder" in err
+    assert (references / "a.png").read_bytes() == kept

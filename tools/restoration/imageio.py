@@ -309,6 +309,17 @@ def make_folder(folder: Path) -> Path:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif")
 
 
+def check_not_reference(output: Path, reference: Path | None) -> None:
+    """Refuse an output (file or folder) that is the `--compare` reference: writing it would destroy the reference
+    and compare the result with itself."""
+    if reference is None:
+        return
+    output, reference = Path(output).expanduser(), Path(reference).expanduser()
+    if same_file(output, reference) or output.resolve() == reference.resolve():
+        kind = "folder" if reference.is_dir() else "file"
+        raise OutputError(f"output {output} is the --compare reference {kind}: choose a different output path")
+
+
 def batch_pairs(input_dir: Path, output_dir: Path) -> list[tuple[Path, Path]]:
     """(input, output) for every image directly in `input_dir`, sorted; outputs keep the input's name."""
     input_dir, output_dir = Path(input_dir), Path(output_dir)
