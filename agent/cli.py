@@ -42,6 +42,29 @@ def _check_llm(llm: str | None) -> None:
         raise UsageError(f"--llm {llm} is not a choice: use none, openai or auto")
 
 
+def _check_home_is_writable() -> None:
+    import tempfile
+
+    from agent.settings import get_settings
+
+    folder = get_settings().output_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UsageError(f"CNAPS_HOME is not writable ({folder}: {error.strerror or type(error).__name__}): set "
+                         "CNAPS_HOME to a writable folder") from None
+
+
+def _check_options(llm: str | None, model: str | None, weights: Path | None, device: str | None) -> None:
+    """--llm, --model, --weights and --device checked before anything runs, image or not."""
+    from tools.restore import check_restore_options
+
+    _check_llm(llm)
+    check_restore_options(model, weights, device)
+
+
 # --- answer engine: ask, classify (issue 2) ---
 
 
@@ -75,7 +98,7 @@ def ask(
     from agent.ask import ask as run_ask
     from agent.cards import bundled_card, load_card
 
-    _check_llm(llm)
+    _check_options(llm, model, weights, device)
     the_card = load_card(card) if card else bundled_card()
     stream = _token_printer() if output_format is OutputFormat.text else None
     answer = run_ask(the_card, question=question, image=image, scale=scale, llm=llm, output_dir=output_dir,
@@ -380,7 +403,7 @@ def serve(
 
     if not 0 < port < 65536:
         raise UsageError(f"--port {port} is not a TCP port: use 1-65535")
-    _check_llm(llm)
+    _check_options(llm, model, weights, device)
     try:
         with socket.create_server((host, port)):
             pass
@@ -388,6 +411,7 @@ def serve(
         raise UsageError(f"cannot listen on {host}:{port} ({error.strerror}): pass another --port or --host") from None
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"cnaps: warning: serving on {host}: anyone who can reach this machine can use it", file=sys.stderr)
+    _check_home_is_writable()  # every answer writes there: refuse to start rather than fail each request
     options = {key: value for key, value in dict(model=model, weights=weights, device=device, llm=llm).items()
                if value is not None}
     web_app = create_app(ask_options=options)  # a bad setting fails here, before the "open" line
@@ -413,7 +437,7 @@ def report(
     from agent.cards import bundled_card, load_card
     from agent.report import check_output, write_report
 
-    _check_llm(llm)
+    _check_options(llm, model, weights, device)
     check_output(output, overwrite, (card, image))  # before minutes of restoration, not after
     the_card = load_card(card) if card else bundled_card()
     answer = run_ask(the_card, question=question, image=image, scale=scale, llm=llm, model=model, weights=weights,

@@ -18,7 +18,8 @@ from agent.errors import UsageError
 
 
 class RestoreSettings(BaseModel):
-    device: str = Field("auto", description="'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.")
+    device: str = Field("auto", description="'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.",
+                        pattern=r"^(?:auto|cpu|cuda(?::\d+)?)$")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto", description="'auto' picks the fastest safe precision for the device; fp32 is always available."
     )

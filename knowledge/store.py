@@ -256,9 +256,13 @@ class KnowledgeStore:
             shutil.rmtree(trash, ignore_errors=True)
 
     def _locked(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             return self._lock.acquire(timeout=LOCK_TIMEOUT_S)
+        except OSError as error:  # a read-only or misplaced CNAPS_HOME
+            raise KnowledgeError(f"cannot write the knowledge index under {self.path.parent} "
+                                 f"({error.strerror or type(error).__name__}): set CNAPS_HOME to a writable folder") \
+                from None
         except Timeout:
             raise KnowledgeError(f"another cnaps process has held the index lock {self._lock.lock_file} for "
                                  f"{LOCK_TIMEOUT_S:.0f} s: wait for it to finish, or delete the lock file if "

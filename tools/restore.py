@@ -61,6 +61,24 @@ def open_restorer(model_ids: list[str], weights: Path | str | None = None, fall_
     raise first_error
 
 
+def check_restore_options(model: str | None = None, weights: Path | str | None = None,
+                          device: str | None = None) -> None:
+    """Refuse a bad --model, --weights or --device up front, before any answer or server that would only fail (or
+    silently ignore them) when an image arrives. Loads nothing."""
+    from agent.errors import UsageError, WeightsError
+    from tools.restoration.zoo import lookup
+
+    if model is not None:
+        lookup(model)  # UsageError listing the known ids
+    if weights is not None and not Path(weights).expanduser().is_file():
+        raise WeightsError(f"weights file {weights} does not exist: check the path passed with --weights")
+    if device is not None:
+        import re
+
+        if not re.fullmatch(r"auto|cpu|cuda(?::\d+)?", device):
+            raise UsageError(f"unknown device '{device}': use auto, cpu, cuda or cuda:N")
+
+
 def unused_name(folder: Path, name: str, suffix: str = ".png") -> Path:
     """`folder/name.png`, or `name-2.png`, `name-3.png`... when that exists: a new output never replaces another."""
     candidate, counter = folder / f"{name}{suffix}", 1

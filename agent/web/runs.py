@@ -47,7 +47,9 @@ class RunStore:
         try:
             folder.mkdir(parents=True)
         except OSError as error:
-            raise OutputError(f"cannot create {folder} ({error.strerror}): set CNAPS_HOME to a writable folder") from None
+            # No path in the message: it reaches the web client.
+            raise OutputError(f"the server cannot store this answer ({error.strerror}): its operator must set "
+                              "CNAPS_HOME to a writable folder") from None
         self.prune()
         return run_id, folder
 

@@ -311,3 +311,30 @@ def test_a_bad_setting_in_the_environment_is_one_line_naming_the_variable(tmp_pa
     done = run_cli("ask", "--question", "deblur my photo", env={variable: value, "CNAPS_HOME": str(tmp_path)})
     line = assert_one_line_error(done.returncode, done.stdout, done.stderr, hint)
     assert (f"{variable}='{value}'" in line or "could not be read" in line) and done.returncode == 2
+
+
+@pytest.mark.parametrize("command", [["ask", "-q", "What is FAM?"], ["report", "-o", "r.html"], ["serve"]])
+@pytest.mark.parametrize("option, value, code, hint", [
+    ("--model", "Nope", 2, "unknown model 'Nope'"),
+    ("--device", "tpu", 2, "unknown device 'tpu'"),
+    ("--weights", "missing.pt", 5, "does not exist"),
+])
+def test_a_bad_restoration_option_fails_up_front_even_without_an_image(command, option, value, code, hint, cnaps,
+                                                                         tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    got, out, err = cnaps(*command, option, value)
+    assert_one_line_error(got, out, err, hint)
+    assert got == code and not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("command", [["ask", "-q", "What is FAM?"], ["serve", "--port", "8797"]])
+def test_a_home_that_cannot_be_written_is_one_line_that_says_to_move_it(command, cnaps, tmp_path, monkeypatch):
+    from agent.settings import get_settings
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("CNAPS_HOME", str(blocker))
+    get_settings.cache_clear()
+    code, out, err = cnaps(*command)
+    assert_one_line_error(code, out, err, "set CNAPS_HOME to a writable folder")
+    assert blocker.read_text() == "not a folder"
