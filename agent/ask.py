@@ -8,6 +8,7 @@ always computed first and is what the user gets whenever the model's answer fail
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
@@ -167,7 +168,8 @@ def restore_for_card(
             f"none of the card's models ({', '.join(m.name for m in card.models)}) can run here: "
             "pass --model MIMO-UNet to restore with MIMO-UNet")
     out_dir = make_folder(Path(output_dir) if output_dir else get_settings().output_dir)
-    output = unused_name(out_dir, f"{image.stem}-restored-{time.strftime('%Y%m%d-%H%M%S')}")
+    # The process id keeps runs started in the same second (scripts, parallel jobs) apart.
+    output = unused_name(out_dir, f"{image.stem}-restored-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
 
     restorer, note = open_restorer(candidates, weights=weights, fall_back=not model, device=device)
     run = restorer.run(image, scale=scale, output=output, progress=progress)

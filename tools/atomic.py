@@ -15,8 +15,12 @@ from typing import BinaryIO
 from agent.errors import OutputError
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Call `write(stream)` on a temporary file beside `path`, then rename it to `path`."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], replace: bool = True) -> Path:
+    """Call `write(stream)` on a temporary file beside `path`, then rename it to `path`.
+
+    With `replace=False` the file appears under `path` only if nothing is there yet, checked at that very moment
+    (a hard link, which fails on an existing name): two writers racing for one name never overwrite each other.
+    """
     path = Path(path)
     temp = path.parent / f".{path.name}.{secrets.token_hex(6)}.partial"  # same folder: the rename stays atomic
     try:
@@ -30,7 +34,19 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temp, path)
+        if replace:
+            os.replace(temp, path)
+        else:
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                raise OutputError(f"{path} already exists: pass --overwrite or choose another output path") from None
+            except OSError:  # a filesystem without hard links (FAT, some network shares): check, then rename
+                if path.exists():
+                    raise OutputError(f"{path} already exists: pass --overwrite or choose another output path") \
+                        from None
+                os.replace(temp, path)
+            temp.unlink(missing_ok=True)
     except BaseException as error:  # KeyboardInterrupt included: never leave the temporary file behind
         temp.unlink(missing_ok=True)
         if isinstance(error, OSError):

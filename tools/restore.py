@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,7 +95,7 @@ def _default_output(image: Path) -> Path:
     from tools.restoration.imageio import make_folder
 
     folder = make_folder(get_settings().output_dir)
-    return unused_name(folder, f"{image.stem}-restored-{time.strftime('%Y%m%d-%H%M%S')}")
+    return unused_name(folder, f"{image.stem}-restored-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
 
 
 def restore_image(request: RestoreRequest) -> ToolRun:

@@ -37,3 +37,17 @@ def test_interrupt_removes_the_temporary_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         atomic_write(tmp_path / "b.bin", interrupted)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_that_must_not_replace_loses_the_race_instead_of_overwriting(tmp_path):
+    target = tmp_path / "out.png"
+
+    def write_after_another_writer_won(stream):
+        stream.write(b"mine")
+        target.write_bytes(b"theirs")  # another process finished first, after any existence check
+
+    with pytest.raises(OutputError, match="already exists"):
+        atomic_write(target, write_after_another_writer_won, replace=False)
+    assert target.read_bytes() == b"theirs" and sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+    atomic_write(tmp_path / "new.png", lambda stream: stream.write(b"new"), replace=False)
+    assert (tmp_path / "new.png").read_bytes() == b"new"

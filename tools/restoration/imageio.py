@@ -292,7 +292,7 @@ def save_image_atomic(image: Image.Image, path: str | Path, overwrite: bool = Fa
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = quality
     make_folder(path.parent)
-    atomic_write(path, lambda stream: image.save(stream, format=fmt, **options))
+    atomic_write(path, lambda stream: image.save(stream, format=fmt, **options), replace=overwrite)
     return path
 
 
