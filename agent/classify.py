@@ -91,7 +91,7 @@ ABOUT_MODEL = re.compile(
     r"residual\s+blocks?|checkpoints?|pretrained|dataset|gopro|realblur|paper|authors?|licen[cs]e|runtime|"
     r"inference\s+time|psnr|ssim|multiples?\s+of|divisible|flops|install\w*|download\w*|benchmark\w*|variants?|"
     r"model\s+size|how\s+(?:big|large|heavy|fast|slow|deep)\s+(?:is|are)\s+(?:the|this|these|it)\b|"
-    r"convolution\w*|mimo(?:-?unet)?\S*|stand\s+for|acronym|code|open[- ]source|github|repo\w*|optimi[sz]er|"
+    r"convolution\w*|cnns?|mimo(?:-?unet)?\S*|stand\s+for|acronym|code|open[- ]source|github|repo\w*|optimi[sz]er|"
     r"learning\s+rate|epochs?|batch\s+size|train|trained|training|u-?net\w*|stack\w*|gpus?|cpus?|vram|memory|ram|"
     r"hardware|requirements?|light-?weight|(?:on|to)\s+(?:a\s+|my\s+)?(?:phone|smartphone|mobile)|hallucinat\w*|invent\w*|fine-?tun\w*|"
     r"re-?train\w*|weights|(?:maximum|max|largest|biggest)\s+(?:image\s+|photo\s+|file\s+)?(?:size|resolution)|"
@@ -902,6 +902,8 @@ def classify_turns(questions: list[str]) -> Classification:
         if not current.needs and task is not None and (reading.refused or own.needs or own.scale):
             current, previous = task  # it changes the task, not the question about the model ("why?" stays)
         needs = (set(current.needs) - reading.refused) | set(own.needs)  # "and why?" adds nothing: the task stays
+        if _WHY_ABOUT_THAT.match(text) and not reading.strong:
+            needs = set(current.needs)  # "wait, why is it not bigger?" asks about the task; it does not change it
         if own.needs and _ONLY.search(text) and not _TOO.search(text):
             needs = set(own.needs)  # "what about just deblurring it?": only that, the enlargement is dropped
         scale = own.scale or (current.scale if "upscale" in needs else None)

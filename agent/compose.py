@@ -119,6 +119,7 @@ _RESULTS = re.compile(r"\b(?:better|worse|best|psnr|ssim|accura\w*|quality|resul
 RESULTS_QUERIES = ("reported results on the GoPro test set: PSNR and SSIM of MIMO-UNet, MIMO-UNet+ and MIMO-UNet++, "
                    "runtime per image",
                    "MIMO-UNet variants: residual blocks and million parameters of MIMO-UNet and MIMO-UNet+")
+KIND_QUERY = "what kind of network MIMO-UNet is: a convolutional network, not a GAN, a diffusion model or a transformer"
 RUNNING_QUERY = ("running MIMO-UNet with cnaps on a CPU or GPU: seconds and minutes per photo, memory, tiles, "
                  "the largest image size in pixels")
 
@@ -131,7 +132,8 @@ def retrieval_queries(question: str, needs_upscale: bool, datasets: tuple[str, .
                for a in ASPECTS if _wanted(a, needs_upscale, light)]
     running = [("running", RUNNING_QUERY)] if _RUNNING.search(question) else []
     results = [("results", query) for query in RESULTS_QUERIES] if _RESULTS.search(question) else []
-    return [("question", question), *queries, *running, *results]
+    kind = [("kind", KIND_QUERY)] if _KIND_OF_NETWORK.search(question) else []
+    return [("question", question), *queries, *running, *results, *kind]
 
 
 def _mentions_light(question: str) -> bool:
@@ -351,7 +353,7 @@ _COMPARISON = re.compile(r"\b(?:better|worse|faster|slower|sharper|stronger|weak
                          r"\bcompar\w*\s+(?:\w+\s+)?(?:to|with)\s+|\bvs\.?\s+|\bversus\s+")
 _MODEL_NAME = re.compile(r"(?:the\s+)?(?:[A-Z][\w-]*[A-Z0-9][\w-]*|[A-Z][a-z]+(?:Net|GAN|former|SR)\w*|[A-Z][\w-]{2,})")
 _MEDICAL = re.compile(r"\b(?:x-?rays?|mri|ct\s+scans?|ultrasound|medical|diagnos\w*|radiolog\w*|patholog\w*|"
-                      r"clinical)\b", re.IGNORECASE)
+                      r"clinical|microscop\w*|histolog\w*|biops\w*)\b", re.IGNORECASE)
 _TRAINING = re.compile(r"\b(?:fine-?tun\w*|re-?train\w*|train\s+(?:it|the\s+model|mimo\S*|my\s+own))\b", re.IGNORECASE)
 # "Why does the result look plasticky?", "It made my photo worse. Why?": a complaint about a result.
 _STILL = re.compile(r"\bstill\s+(?:\w+\s+)?(?:looks?\s+)?(?:blurry|blurred|soft|fuzzy)\b", re.IGNORECASE)
@@ -367,15 +369,54 @@ _REGION = re.compile(r"\b(?:only|just)\s+(?:the\s+|my\s+|that\s+|this\s+)?(?:\w+
 # "Is it a GAN?", "does MIMO-UNet use diffusion?", "is it based on transformers?" (not "does it use attention?": the
 # FAM is called an attention module).
 _KIND_OF_NETWORK = re.compile(
-    r"^\W*(?:is|does|did)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+(?:model|network))\s+(?:a\s+|an\s+)?"
+    r"(?:^|[.!?]\s+)\W*(?:is|does|did)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+(?:model|network))\s+(?:a\s+|an\s+)?"
     r"(?:(?:use|rely\s+on|based\s+on|work\s+like)\s+(?:a\s+|an\s+)?)?"
-    r"(?:gans?|generative\s+adversarial|adversarial|diffusion|transformers?|vision\s+transformers?|vit|self-?attention)\b",
-    re.IGNORECASE)
+    r"(?:gans?|generative\s+adversarial|adversarial|diffusion|transformers?|vision\s+transformers?|vit|self-?attention|"
+    r"(?P<cnn>cnns?|convolutional(?:\s+neural)?(?:\s+network)?|conv\s*net))", re.IGNORECASE)
+# "Can it run without a GPU?", "does it work on a CPU?"
+_RUNS_WITHOUT_A_GPU = re.compile(r"\b(?:can|does|will|would)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+model|cnaps)\s+"
+                                 r"(?:run|work)\s+(?:without\s+(?:a\s+)?(?:gpu|graphics\s+card|cuda)|on\s+(?:a\s+|my\s+|the\s+)?"
+                                 r"(?:cpu|laptop)|cpu[- ]only)", re.IGNORECASE)
+# "How long did that take?" after a restoration: the record answers it.
+_ASKS_RUN_TIME = re.compile(r"\bhow\s+(?:long|much\s+time)\s+did\s+(?:it|that|this|the\s+\w+)\s+take|"
+                            r"\bhow\s+fast\s+was\s+(?:it|that)|\bhow\s+many\s+seconds\s+did", re.IGNORECASE)
+# "How does it work?": the workflow is the answer.
+_HOW_IT_WORKS = re.compile(r"^\W*(?:so\s+|and\s+|ok(?:ay)?,?\s+)?(?:how\s+does\s+(?:it|this|mimo\S*|(?:this|the)\s+"
+                           r"(?:model|network))\s+(?:work|deblur|do\s+it)|explain\s+(?:it|how\s+it\s+works|the\s+model|mimo\S*))"
+                           r"\W*$", re.IGNORECASE)
 # "Is MIMO-UNet++ available in cnaps?", "can cnaps run MIMO-UNet+?", "does cnaps support the RealBlur model?"
 _AVAILABLE = re.compile(
-    r"\b(?:is|are)\s+(?P<model>mimo-?unet\+{0,2}|deblur-mimo-unet[\w+-]*)\s+(?:available|supported|included|there)\b|"
+    r"\b(?:is|are)\s+(?:the\s+)?(?P<model>[\w.+-]+?)(?:\s+(?:checkpoint|model|weights))?\s+(?:available|supported|included)"
+    r"(?:\s+in\s+cnaps)?\b|"
     r"\b(?:can|could|does|do)\s+(?:cnaps|you|i)\s+(?:run|use|support|try)\s+(?:the\s+)?"
-    r"(?P<model2>mimo-?unet\+{0,2}|deblur-mimo-unet[\w+-]*)(?=[\s?.!,]|$)", re.IGNORECASE)
+    r"(?P<model2>[\w.+-]+?)(?:\s+(?:checkpoint|model|weights))?(?:\s+(?:in|with)\s+cnaps)?(?=[\s?.!,]|$)",
+    re.IGNORECASE)
+# "Which models can cnaps run?", "what models does cnaps support?"
+_WHICH_MODELS = re.compile(r"\b(?:which|what)\s+(?:other\s+)?(?:models|networks|checkpoints)\s+(?:can|does|do)\s+"
+                           r"(?:cnaps|you|it|i)\s+(?:run|support|use|offer|have)", re.IGNORECASE)
+_CHECKPOINT_NAMES = {"realblur": "Deblur-MIMO-UNet-RealBlur", "gopro": "MIMO-UNet", "plus": "MIMO-UNet+"}
+
+
+def _zoo_answer(question: str, card: Card | None = None) -> str | None:
+    """What cnaps can run, from its model zoo: "Is MIMO-UNet++ available in cnaps?", "Is Real-ESRGAN available?",
+    "Can I use the RealBlur checkpoint in cnaps?", "Which models can cnaps run?"."""
+    from tools.restoration.zoo import user_models
+
+    known = ", ".join(entry.id for entry in user_models())
+    if _WHICH_MODELS.search(question):
+        return f"cnaps runs the MIMO-UNet models of its zoo: {known}; `cnaps restore --model ID` picks one."
+    asked = _AVAILABLE.search(question)
+    if asked is None:
+        return None
+    name = asked.group("model") or asked.group("model2")
+    entry = find(_CHECKPOINT_NAMES.get(name.lower(), name))
+    if entry is not None and not entry.test_only:
+        return _availability(entry)
+    if name.lower() in ("it", "this", "that", "they", "the", "them", "a", "an") or not re.search(r"[A-Z0-9+-]", name):
+        return None  # "is it available?", "can I use it?": no model is named
+    if card is not None and papers_named_in(card, name):
+        return None  # a related paper of the card: the "cannot run" verdict answers it
+    return f"No: cnaps runs only the MIMO-UNet models of its zoo ({known}); {name} is not one of them."
 
 
 def _availability(entry) -> str:
@@ -411,13 +452,18 @@ _VIDEO = re.compile(r"\b(?:video|videos|footage)\b", re.IGNORECASE)
 def verdict(ctx: AnswerContext) -> str | None:
     """A yes/no question's short answer, from the capability check; None for other questions."""
     c = ctx.classification
-    available = _AVAILABLE.search(ctx.question) if not c.needs else None
-    entry = find(available.group("model") or available.group("model2")) if available else None
-    if entry is not None and not entry.test_only:
-        return _availability(entry)
-    if not c.needs and (_KIND_OF_NETWORK.search(ctx.question) or _NEEDS_A_GPU.search(ctx.question)
-                        or _EXPECTS_A_SCORE.search(ctx.question)):
-        return "No."  # "is it a GAN?", "does it need a GPU?", "will I get 32.45 dB?": the notes' sentence follows
+    zoo = _zoo_answer(ctx.question, ctx.card) if not c.needs else None
+    if zoo:
+        return zoo
+    kind = _KIND_OF_NETWORK.search(ctx.question)
+    if kind:
+        return "Yes." if kind.group("cnn") else "No."  # "is it a GAN?", "is it a CNN?": the notes' sentence follows
+    if _NEEDS_A_GPU.search(ctx.question) or (not c.needs and _EXPECTS_A_SCORE.search(ctx.question)):
+        return "No."  # "does it need a GPU (to upscale 2x)?", "will I get 32.45 dB?": the notes' sentence follows
+    if _RUNS_WITHOUT_A_GPU.search(ctx.question):
+        return "Yes."
+    if named_in_request(ctx) and _known_entries(ctx.capability):
+        return _cannot_run(ctx, _named_papers(ctx))
     if _MEDICAL.search(ctx.question) and (c.needs or not c.about_model):
         return ("Not for diagnosis: MIMO-UNet learned from photographs and was never validated on medical images, "
                 "and a restored image is an estimate, not a measurement.")
@@ -425,11 +471,7 @@ def verdict(ctx: AnswerContext) -> str | None:
         return None  # "can I fine-tune it on my blurry pairs?" asks about training, not about restoring
     named = _named_papers(ctx)
     if named and _RUN_IT.search(ctx.question) and _known_entries(ctx.capability):
-        names = _paper_names(named, ctx.question)
-        one = len(named) == 1
-        return (f"cnaps cannot run {names}: it runs only the card's recommended model "
-                f"({ctx.card.models[0].name}); {names} {'is listed as a related paper' if one else 'are listed as related papers'}, "
-                f"not as {'a model' if one else 'models'} to run.")
+        return _cannot_run(ctx, named)
     if _compares_models(ctx.question) and _known_entries(ctx.capability) and not named:
         return ("cnaps cannot say which is better: the documents indexed for this card report the recommended "
                 "model's own results and do not compare it with the models or tools you name.")
@@ -438,6 +480,9 @@ def verdict(ctx: AnswerContext) -> str | None:
         return None
     if asked.start() > 0 and (_ASKS_TO_EXPLAIN.search(asked.group(0)) or not _ASKS_FOR_A_FIX.search(asked.group(0))):
         return None  # "my photo is blurry, can you explain how it works?", "deblur it, does it use attention?"
+    tail = asked.group(0).partition(",")[2]
+    if asked.start() == 0 and tail and _ASKS_TO_EXPLAIN.search(tail) and not _ASKS_FOR_A_FIX.search(tail):
+        return None  # "upscale my photo, how long will it take?" asks how long, not whether
     missing = set(ctx.capability.missing)
     deblur = "deblur" in c.needs
     if set(c.needs) == {"downscale"}:
@@ -472,6 +517,30 @@ def verdict(ctx: AnswerContext) -> str | None:
     return "No, not with this model."
 
 
+def _run_time(ctx: AnswerContext) -> str | None:
+    """"How long did that take?" after a restoration: the record's own time, not the authors' table."""
+    run = ctx.restoration
+    if run is None or not _ASKS_RUN_TIME.search(ctx.question):
+        return None
+    (w, h), (ow, oh) = run.input_size, run.output_size
+    return (f"Your restoration took {run.seconds:.1f} s on {run.device} ({run.precision}): {run.network}, "
+            f"{w}x{h} in, {ow}x{oh} out.")
+
+
+def _cannot_run(ctx: AnswerContext, named: list) -> str:
+    names = _paper_names(named, ctx.question)
+    one = len(named) == 1
+    return (f"cnaps cannot run {names}: it runs only the card's recommended model ({ctx.card.models[0].name}); "
+            f"{names} {'is listed as a related paper' if one else 'are listed as related papers'}, not as "
+            f"{'a model' if one else 'models'} to run.")
+
+
+def named_in_request(ctx: AnswerContext) -> bool:
+    """A related paper named inside a restoration request ("Can FeatSharp upscale my photo 4x?", "is Elastic-DETR
+    useful for enlarging my photo?"), not beside the recommended model."""
+    return bool(ctx.classification.needs and _named_papers(ctx) and not _MENTIONS_MODEL.search(ctx.question))
+
+
 def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
               number: dict[str, int] | None = None) -> str:
     c = ctx.classification
@@ -479,7 +548,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
     detail = _cue_phrase(c.cues, ctx.question)
     plural = detail.endswith("s") and detail != "fine texture" or " and " in detail
     asks_how = bool(_ASKS_HOW.search(ctx.question))
-    if _is_complaint(ctx.question) and c.needs:
+    complaint = _is_complaint(ctx.question)
+    if complaint:
         text = "You are asking why a restored or enlarged result looks wrong, not how to get one."
     elif c.label is TaskLabel.both:
         text = (f"You are doing two things at once: enlarging a blurry image{scale} (super-resolution) and removing "
@@ -509,14 +579,19 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         own = re.search(r"\b(?:my|our)\b", ctx.question, re.IGNORECASE)  # "what PSNR can I expect on my photo?"
         text += ("; your image was restored too (see the output step)." if ctx.restoration is not None else
                  " rather than a restoration of your own." if about and not own and not named else ".")
+        run_time = _run_time(ctx)
         if card_says:
             text += " " + card_says
             if focus and number:  # what the paper's summary says on the question ("does FeatSharp upscale images?")
                 text += " From its summary: " + " ".join(_cited(fact, number) for fact in focus)
+        elif run_time:
+            text += " " + run_time
         elif focus and number:
             text += " In short: " + " ".join(_cited(fact, number) for fact in focus)
-        elif _compares_models(ctx.question) and not named:
-            pass  # the verdict has said the documents do not compare them
+        elif (_compares_models(ctx.question) and not named) or _zoo_answer(ctx.question, ctx.card):
+            pass  # the verdict has said the documents do not compare them, or what cnaps can run
+        elif _HOW_IT_WORKS.search(ctx.question):
+            text += " The workflow below answers it, stage by stage, from the documents indexed for this card."
         else:
             text += (" The documents indexed for this card hold no passage that answers it directly; the workflow "
                      "below says how the model works.")
@@ -530,7 +605,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         # The plan's first sentence states the model's limit; the store's same-resolution passage backs it.
         first, _, rest = plan.partition(". ")
         plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
-    if focus and number and c.needs:
+    if focus and number and (c.needs or complaint):
         text += " On your question: " + " ".join(_cited(fact, number) for fact in focus)
     # "who wrote FeatSharp?" is not told what cnaps would run, nor a question whose image already ran (see output)
     if plan and not (not c.needs and (_named_papers(ctx) or ctx.restoration is not None)):
@@ -566,7 +641,8 @@ def compose(ctx: AnswerContext) -> Answer:
     number = {r.url: r.n for r in references}
     open_question = (not ctx.classification.needs or bool(_ASKS_WHICH.search(ctx.question))
                      or _is_complaint(ctx.question) or bool(_PRACTICAL.search(ctx.question))
-                     or _model_question_after_request(ctx.question) is not None)
+                     or _model_question_after_request(ctx.question) is not None
+                     or bool(_KIND_OF_NETWORK.search(ctx.question) or _NEEDS_A_GPU.search(ctx.question)))
     # The recommended model's paper and code, cnaps's own notes about it, and a related paper the question names
     # answer before the other related papers.
     named = [paper.paper or paper.github for paper in _named_papers(ctx)]
@@ -582,8 +658,9 @@ def compose(ctx: AnswerContext) -> Answer:
         recommended = frozenset(s.url for s in ctx.passages if s.url.startswith(NOTES_PREFIX)) or recommended
     focus = [f for f in focus_facts(pool, asked, _networks(ctx), preferred=recommended, datasets=_datasets(ctx))
              if f.source.url in number] if open_question else []
-    if _compares_models(ctx.question) and not named:
-        focus = []  # "is it better than photoshop?": no sentence of the documents settles it; the verdict says so
+    if (_compares_models(ctx.question) and not named) or (
+            not ctx.classification.needs and _zoo_answer(ctx.question, ctx.card)):
+        focus = []  # "better than photoshop?", "is Real-ESRGAN available?": the verdict is the whole answer
     facts = [f for f in select_facts(ctx.passages, needs_upscale, ctx.question, _datasets(ctx), _networks(ctx),
                                      exclude=tuple(f.sentence for f in focus))
              if f.source.url in number]
@@ -641,15 +718,22 @@ def _focus_question(question: str, request: bool = False) -> str:
         return next((part for part in re.split(r"(?<=[.!?])\s+", question) if _COMPLAINT.search(part)), question)
     if _ASKS_A_SCORE.search(question):  # the notes on what PSNR says about one photo answer it
         return "PSNR and SSIM of your own photo need a sharp reference: what PSNR to expect, reported figures"
-    if _NEEDS_A_GPU.search(question):  # the answer is that it also runs on a CPU
-        return "does it need a GPU, or can cnaps run it on a CPU"
+    if _NEEDS_A_GPU.search(question) or (_RUNS_WITHOUT_A_GPU.search(question)
+                                         and re.search(r"gpu|cuda|graphics|cpu", question, re.IGNORECASE)):
+        return "does it need a GPU, or can cnaps run it on a CPU"  # it also runs on a CPU
+    kind = _KIND_OF_NETWORK.search(question)
+    if kind and not re.search(r"transformer|attention|vit\b", kind.group(0), re.IGNORECASE):
+        # "is it diffusion-based?", "my photo is blurry. Is it a GAN?" (a transformer question keeps its words: the
+        # FAM is an attention module, and the answer says how it differs from self-attention)
+        return "what kind of network is MIMO-UNet: a convolutional network, a GAN, a diffusion model or a transformer"
     later = _model_question_after_request(question) if request else None
     if later:
         return later
     # "upscale my photo, how long will it take?": the practical clause is the question; the request is the task's
     parts = re.split(r"(?<=[.!?,;])\s+", question)
-    if request and len(parts) > 1:
-        return next((part for part in parts if _PRACTICAL.search(part)), question)
+    practical = next((part for part in parts if _PRACTICAL.search(part)), None) if request and len(parts) > 1 else None
+    if practical:
+        return practical
     return question
 
 
@@ -705,9 +789,14 @@ _RUN_IT = re.compile(r"\b(?:can|could|should|may|shall)\s+(?:i|we|you|cnaps)\s+(
                      r"\b(?:use|run|try|apply)\s+(?:it|them|this|that|\S+)\s+(?:to|for)\s+(?:de-?blur|restor|enlarg|"
                      r"upscal|sharpen|fix|super)|\binstead\b", re.IGNORECASE)
 # "Is the brain paper relevant to upscaling?", "why is it on the card?", "does FeatSharp upscale images?".
-_RELEVANCE = re.compile(r"\b(?:relevan\w*|related|useful|why\s+(?:is|was|are)\s+(?:it|this|that|they)\s+(?:on|in|listed)|"
-                        r"what\s+does\s+it\s+have\s+to\s+do|does\s+(?:it|\S+)\s+(?:also\s+)?(?:de-?blur|upscale|"
-                        r"enlarge|restore|sharpen|super-?resolve|work\s+on\s+(?:photos|images)))\b", re.IGNORECASE)
+_RELEVANCE = re.compile(r"\b(?:relevan\w*|related|relates?|relation\w*|connect\w*|useful|"
+                        r"why\s+(?:is|was|are)\s+.{1,60}?\s+(?:on|in)\s+(?:the|this)\s+card|listed|"
+                        r"what\s+does\s+it\s+have\s+to\s+do|have\s+to\s+do\s+with|"
+                        r"does\s+(?:it|\S+)\s+(?:also\s+)?(?:de-?blur|upscale|enlarge|restore|sharpen|super-?resolve|help|"
+                        r"work\s+on\s+(?:photos|images)))\b", re.IGNORECASE)
+# "Summarize the LLaVAR paper", "what is LLaVAR about?", "give me an overview of CoF".
+_SUMMARIZE = re.compile(r"\b(?:summar\w*|overview|tl;?dr|gist|what\s+is\s+\S+(?:\s+\S+)?\s+about|"
+                        r"what\s+(?:is|are)\s+(?:it|they|this\s+paper)\s+about)\b", re.IGNORECASE)
 _WHO_WROTE = re.compile(r"\bwho\s+(?:wrote|writes|made|created|authored|developed|published|proposed)\b|"
                         r"\bauthors?\b|\bwritten\s+by\b", re.IGNORECASE)
 _CODE = re.compile(r"\b(?:code|github|repo|repository|implementation|open[- ]source)\b", re.IGNORECASE)
@@ -752,6 +841,9 @@ def _what_the_card_gives(ctx: AnswerContext, papers: list, number: dict[str, int
         if _RELEVANCE.search(ctx.question):
             verdict = paper_relevance(paper.title, paper.summary or "", 0.0).split(" In the authors' summary:")[0]
             sentences.append(f"{name} is on the card as a related paper{paper_ref}. {verdict}")
+        elif _SUMMARIZE.search(ctx.question) and paper.summary:
+            sentences.append(f"In the card's summary{paper_ref}, the authors' own words: "
+                             f"\"{_what_it_does(paper.summary).rstrip('.')}\".")
     return " ".join(sentences) or None
 
 

@@ -389,14 +389,56 @@ def test_a_word_that_asks_nothing_gets_no_quoted_passage(home, shared_cards, que
 
 
 @pytest.mark.parametrize("card_index, question, starts, present", [
+    (0, "Is it a CNN?", "Yes.", "MIMO-UNet is a convolutional network"),
+    (0, "Is it diffusion-based?", "No.", "not a GAN, a diffusion model or a transformer"),
+    (0, "My photo is blurry. Is it a GAN?", "No.", "not a GAN, a diffusion model or a transformer"),
+    (0, "Do I need a GPU to upscale 2x?", "No.", "MIMO-UNet does not need a GPU"),
+    (0, "Can it run without a GPU?", "Yes.", "MIMO-UNet does not need a GPU"),
+    (0, "Upscale my photo, how long will it take?", "You are enlarging", "cnaps measured about 18 seconds"),
+    (0, "Can FeatSharp upscale my photo 4x?", "cnaps cannot run FeatSharp", ""),
+    (1, "Why is the brain paper on the card?", "Your question is about Saliency Suppressed",
+     "is on the card as a related paper"),
+    (1, "Summarize the LLaVAR paper", "Your question is about LLaVAR", "In the card's summary"),
+    (1, "Does LLaVAR help read the text after upscaling?", "Your question is about LLaVAR", "Only loosely related"),
+    (1, "Can it sharpen blurry microscope images of cells?", "Not for diagnosis", ""),
+    (1, "Is Real-ESRGAN available in cnaps?", "No: cnaps runs only the MIMO-UNet models of its zoo", ""),
+    (1, "Which models can cnaps run?", "cnaps runs the MIMO-UNet models of its zoo: MIMO-UNet, MIMO-UNet+", ""),
+    (1, "Can I use the RealBlur checkpoint in cnaps?", "Only with its official weights: cnaps knows "
+     "Deblur-MIMO-UNet-RealBlur", ""),
+    (2, "The output looks worse than the input, why?", "You are asking why a restored or enlarged result looks wrong",
+     "On your question:"),
+    (0, "How does it work?", "Your question is about the recommended model", "The workflow below answers it"),
     (1, "Is MIMO-UNet++ available in cnaps?", "Only with its official weights: cnaps knows MIMO-UNet++",
      "`cnaps restore --model MIMO-UNet++` runs it"),
     (1, "can cnaps run MIMO-UNet?", "Yes: `cnaps restore --model MIMO-UNet` runs it with project weights", ""),
     (1, "sharpen this out of focus portrait", "You are removing out-of-focus blur",
      "expect a smaller gain on a defocused photo"),
-    (0, "what psnr did i get?", "Your question", "cannot be computed for your own photo"),
+    (0, "what psnr did i get?", "Your question", "cannot be computed for your own photo"),  # no "No.": not yes/no
 ])
-def test_availability_defocus_and_score_questions(home, shared_cards, card_index, question, starts, present):
+def test_verdicts_zoo_paper_and_practical_questions_get_their_answer(home, shared_cards, card_index, question, starts, present):
     text = ask(load_card(shared_cards[card_index]), question=question, llm="none").task.text
     assert text.startswith(starts) and present in text, text[:600]
-    assert not text.startswith("No.") or "did i get" not in question  # not a yes/no question
+    assert "Not by itself" not in text or "Upscale" not in question  # a how-long question is not a yes/no one
+
+
+def test_how_long_the_run_took_is_read_from_the_record(home, shared_cards, monkeypatch, tmp_path):
+    import agent.ask as ask_module
+    from tools.restoration.record import ToolRun, WeightsRecord
+
+    def fake_restore(card, image, scale, output_dir, **kwargs):
+        weights = WeightsRecord(file="w.safetensors", sha256="0" * 64, provenance="project", description="test")
+        return ToolRun(model_id="MIMO-UNet", network="MIMO-UNet", weights=weights, device="cpu", precision="fp32",
+                       input_size=(48, 32), output_size=(48, 32), scale=1, seconds=0.25)
+
+    monkeypatch.setattr(ask_module, "restore_for_card", fake_restore)
+    text = ask(load_card(shared_cards[0]), question="how long did that take?", image=tmp_path / "p.png",
+               llm="none").task.text
+    assert "Your restoration took 0.2 s on cpu (fp32): MIMO-UNet, 48x32 in, 48x32 out." in text
+    assert "RTX 3090" not in text
+
+
+def test_a_why_after_just_deblur_keeps_the_deblurring():
+    from agent.classify import classify_turns
+
+    c = classify_turns(["Upscale my photo 4x", "never mind, just deblur", "wait, why is it not bigger?"])
+    assert (c.label.value, c.scale) == ("deblurring", None)
