@@ -166,12 +166,15 @@ def _blocks(lines: list[str]) -> dict[str, list[dict]]:
     return sections
 
 
+CARD_EXAMPLES = "the cards bundled in agent/data/cards"
+
+
 def parse_card(text: str, source: str | None = None) -> Card:
     """Parse card text (see the module docstring for the rules); raise CardError when a required part is missing."""
     if len(text) > MAX_CARD_BYTES:
         raise CardError(f"card is larger than {MAX_CARD_BYTES // 1_000_000} MB: pass the card text alone")
     if "\x00" in text:
-        raise CardError("card looks like a binary file: pass a plain-text card (format: shared/cards/README.md)")
+        raise CardError(f"card looks like a binary file: pass a plain-text card (examples: {CARD_EXAMPLES})")
     lines = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     question, after = _question(lines)
     where = f" in {source}" if source else ""
@@ -238,8 +241,14 @@ def load_card(path: str | Path) -> Card:
         raise CardError(f"card {path} cannot be read ({error.strerror}): check its permissions") from None
     if not data.strip():
         raise CardError(f"card {path} is empty: write the question and a recommended model into it")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its byte-order mark (Windows Notepad's "Unicode")
+        try:
+            return parse_card(data.decode("utf-16"), source=str(path))
+        except UnicodeDecodeError:
+            raise CardError(f"card {path} is damaged UTF-16 text: save it as UTF-8 text") from None
     if b"\x00" in data:
-        raise CardError(f"card {path} is a binary file: pass a plain-text card (format: shared/cards/README.md)")
+        raise CardError(f"card {path} is a binary file (or UTF-16 without a byte-order mark): save it as UTF-8 text "
+                        f"in the card format (examples: {CARD_EXAMPLES})")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -66,8 +66,9 @@ def endpoint(settings: Settings | None = None) -> Endpoint:
         except ValueError:
             valid = False
         if not valid:  # fails before any request, instead of as "cannot reach the language model"
-            raise LLMError("OPENAI_BASE_URL is not an http(s) URL: set it to the endpoint's address, e.g. "
-                           "http://127.0.0.1:8000/v1, or unset it")
+            # No example URL in the message: notes that reach the answer keep only the card's links.
+            raise LLMError("OPENAI_BASE_URL is not an http(s) URL: set it to the endpoint's address (http or https, "
+                           "host, port and the /v1 path), or unset it")
     return Endpoint(
         base_url=base_url or None,
         model=settings.chat_model,

@@ -233,3 +233,12 @@ def test_escaped_quotes_inside_the_question_are_plain_quotes():
     card = parse_card('A user has asked the following question:\n"My friend said \\"just use 2x\\". Why?"\n'
                       "### Recommended AI Models:\nModel: Deblur-MIMO-UNet\n")
     assert card.question == 'My friend said "just use 2x". Why?'
+
+
+def test_a_utf16_card_with_its_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "notepad.txt"
+    path.write_bytes(MINIMAL.encode("utf-16"))  # Python writes the byte-order mark first, as Notepad does
+    assert load_card(path).question == parse_card(MINIMAL).question
+    (tmp_path / "no-bom.txt").write_bytes(MINIMAL.encode("utf-16-le"))
+    with pytest.raises(CardError, match="UTF-16 without a byte-order mark.*UTF-8"):
+        load_card(tmp_path / "no-bom.txt")
