@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from agent.errors import TrainingError, UsageError, WeightsError
+from agent.errors import OutputError, TrainingError, UsageError, WeightsError
 from tools.restoration import build_model, checkpoint, degrade, synthdata
 from tools.restoration import train as training
 
@@ -222,3 +222,19 @@ def test_a_damaged_or_foreign_checkpoint_is_a_weights_error_on_resume_and_export
     with pytest.raises(WeightsError, match="not a cnaps training checkpoint .*lacks config"):
         training.export(tmp_path, tmp_path / "w.safetensors")
     assert not (tmp_path / "w.safetensors").exists()
+
+
+def test_bad_run_settings_fail_before_training_and_leave_no_folder(tmp_path):
+    with pytest.raises(UsageError, match="device"):
+        training.make_config(out=tmp_path / "a", steps=1, device="tpu")
+    with pytest.raises(UsageError, match="max-minutes"):
+        training.make_config(out=tmp_path / "a", steps=1, max_minutes=-1)
+    with pytest.raises(UsageError, match="does not exist"):
+        training.train(_config(tmp_path / "never", steps=1), resume=True)
+    assert not (tmp_path / "never").exists()
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(OutputError, match="cannot use .* as the run folder"):
+        training.train(_config(tmp_path / "a-file", steps=1))
+    with pytest.raises(UsageError, match="name it e.g. w.safetensors"):
+        training.run(_config(tmp_path / "run", steps=1), export_to=tmp_path / "w.xyz")
+    assert not (tmp_path / "run").exists()  # refused before any training

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -38,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
-from agent.errors import TrainingError, UsageError, WeightsError
+from agent.errors import OutputError, TrainingError, UsageError, WeightsError
 from tools.atomic import atomic_write
 from tools.restoration import build_model, checkpoint, degrade, synthdata
 
@@ -76,10 +77,11 @@ class TrainConfig(BaseModel):
     val_images: int = Field(8, description="Validation pairs (validation split, fixed degradation seed).")
     ckpt_every: int = Field(200, description="Steps between checkpoints.")
     log_every: int = Field(20, description="Steps between loss log lines.")
-    max_minutes: float | None = Field(None, description="Checkpoint and stop after this many minutes (a chunk).")
+    max_minutes: float | None = Field(None, description="Checkpoint and stop after this many minutes (a chunk; 0 "
+                                                        "checkpoints after the first step).", ge=0)
     threads: int | None = Field(None, description="torch CPU threads.")
     workers: int = Field(1, description="Processes rendering the scene bank.")
-    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.", pattern=r"^(?:auto|cpu|cuda(?::\d+)?)$")
     compile: bool = Field(False, description="torch.compile the network (CUDA only).")
 
 
@@ -212,9 +214,15 @@ def train(config: TrainConfig, resume: bool = False,
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / CHECKPOINT
     log_file = out / LOG
+    if resume and not path.is_file():
+        raise UsageError(f"--resume given but {path} does not exist: start without --resume")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot use {out} as the run folder ({error.strerror or type(error).__name__}): pass a new "
+                          "or existing folder you can write to as --out") from None
 
     torch.manual_seed(config.seed)
     model = build_model(config.network)
@@ -230,8 +238,6 @@ def train(config: TrainConfig, resume: bool = False,
     generator = torch.Generator(device=device).manual_seed(config.seed + 1)
     step, devices = 0, []
     if resume:
-        if not path.is_file():
-            raise UsageError(f"--resume given but {path} does not exist: start without --resume")
         state = _load_training_checkpoint(path)
         _check_resume(config, state["config"])
         model.load_state_dict(state["model"])
@@ -386,8 +392,23 @@ def _load_training_checkpoint(path: Path) -> dict:
     return state
 
 
+def check_export_path(weights: Path) -> None:
+    """A .safetensors file in a folder that exists or can be made and written."""
+    from tools.restoration.imageio import make_folder
+
+    if weights.suffix != ".safetensors":
+        raise UsageError(f"--export {weights}: the exported weights are a .safetensors file; name it e.g. "
+                         f"{weights.with_suffix('.safetensors').name}")
+    if weights.is_dir():
+        raise OutputError(f"--export {weights} is a folder: give a file name such as {weights}/weights.safetensors")
+    folder = make_folder(weights.parent)
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write into {folder}: choose a writable folder for --export")
+
+
 def export(run: Path, weights: Path, description: str | None = None) -> dict[str, str]:
     """Write the run's latest checkpoint as fp16 .safetensors with metadata; returns the metadata."""
+    check_export_path(Path(weights))
     path = Path(run) / CHECKPOINT if Path(run).is_dir() else Path(run)
     if not path.is_file():
         raise WeightsError(f"no training checkpoint at {path}: train first with --out {Path(run)}")
@@ -412,7 +433,11 @@ def make_config(**values: object) -> TrainConfig:
 
 def run(config: TrainConfig, resume: bool = False, export_to: Path | None = None, description: str | None = None,
         on_event: Callable[[dict], None] | None = None) -> tuple[TrainResult, str]:
-    """Train (one chunk or to the end), export when finished and asked to; returns the result and a closing line."""
+    """Train (one chunk or to the end), export when finished and asked to; returns the result and a closing line.
+
+    The export path is checked first: a run of hours must not end in "cannot write there"."""
+    if export_to is not None:
+        check_export_path(Path(export_to))
     result = train(config, resume=resume, on_event=on_event)
     if not result.finished:
         return result, f"paused at step {result.step}/{config.steps}: rerun the same command with --resume"
