@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import shutil
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -80,6 +81,9 @@ class AskRequest:
     session: ChatSession
 
 
+_SINGLE_FIELDS = ("card", "card_name", "question", "image", "scale", "session_id")
+
+
 class Server:
     """What the routes share: settings, the worker pools, chat sessions and run folders."""
 
@@ -120,6 +124,11 @@ class Server:
             body += chunk
             if len(body) > limit:
                 raise TooLargeError(f"the request is over this server's limit of {limit:,} bytes: send a smaller image")
+        boundary = re.search(r"boundary=\"?([^\";]+)", content_type)
+        if content_type.startswith("multipart/form-data") and body and boundary and not bytes(body).rstrip().endswith(
+                b"--" + boundary.group(1).encode("latin-1") + b"--"):
+            # The parser would keep the complete parts and drop the rest without a word: a question lost silently.
+            raise UsageError("the form is cut short (no closing boundary): send the whole multipart body")
         sent = False
 
         async def replay() -> dict:
@@ -143,6 +152,9 @@ class Server:
         limits = self.settings.server
         form = await self.read_form(request)
         try:
+            for name in _SINGLE_FIELDS:
+                if len(form.getlist(name)) > 1:  # which one was meant? keeping the last would drop the others
+                    raise UsageError(f"the form has {len(form.getlist(name))} '{name}' fields: send each field once")
             session = None
             if session_id := _text(form, "session_id"):
                 session = self.sessions.get(session_id)

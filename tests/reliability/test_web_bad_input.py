@@ -232,3 +232,15 @@ def test_answer_markdown_field_carries_no_raw_html(make_client, offline_store):
     card = card_text(question=f"{SCRIPT} deblur?", model=f"Deblur-MIMO-UNet {SCRIPT}", related=f"Paper {SCRIPT}")
     markdown = client.post("/api/ask", data={"card": card}).json()["markdown"]
     assert re.findall(r"(?<!\\)<(?!https?://)[A-Za-z/!]", markdown) == []
+
+
+def test_a_cut_short_form_or_a_repeated_field_is_400_not_a_silently_dropped_question(make_client, scripted):
+    client = make_client(ask=scripted)
+    cut = (b"--XYZ\r\nContent-Disposition: form-data; name=\"question\"\r\n\r\nWhat is FAM?\r\n")  # no "--XYZ--"
+    response = client.post("/api/ask", content=cut, headers={"content-type": "multipart/form-data; boundary=XYZ"})
+    assert "cut short" in assert_json_error(response, (400,))
+    twice = client.post("/api/ask", files=[("question", (None, "What is FAM?")), ("question", (None, "What is AFF?"))])
+    assert "2 'question' fields" in assert_json_error(twice, (400,))
+    assert scripted.calls == []
+    whole = client.post("/api/ask", files=[("question", (None, "What is FAM?"))])
+    assert whole.status_code == 200 and scripted.calls  # a well-formed form still goes through
