@@ -272,11 +272,11 @@ def restore(
                 if len(pairs) == 1:
                     raise
                 failures.append(f"{source.name}: {error}")
-                console.print(f"skipped {source.name}: {error}", markup=False, highlight=False)
+                console.print(f"skipped {source.name}: {error}", markup=False, highlight=False, soft_wrap=True)
                 continue
             except KeyboardInterrupt:
                 console.print(f"interrupted: {finished} finished image(s) kept; {source.name} was not written",
-                              markup=False, highlight=False)
+                              markup=False, highlight=False, soft_wrap=True)
                 raise
             finished += 1
             ref_image = open_image(reference, settings.max_pixels) if reference is not None else None
@@ -310,7 +310,7 @@ def _reference_for(compare: Optional[Path], source: Path, scale: int, max_pixels
             raise UsageError(f"no reference {reference}")
         check_reference(reference, source, scale, max_pixels)
     except CnapsError as error:
-        console.print(f"{error}: sharpness only", markup=False, highlight=False)
+        console.print(f"{error}: sharpness only", markup=False, highlight=False, soft_wrap=True)
         return None
     return reference
 

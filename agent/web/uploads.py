@@ -39,9 +39,10 @@ class CheckedImage:
 
 
 def check_size(data: bytes, limit: int, what: str) -> None:
+    """`data` is read up to `limit` + 1 bytes at most, so a larger upload is said to be "over", not sized."""
     if len(data) > limit:
         raise TooLargeError(
-            f"{what} is {len(data):,} bytes, over this server's limit of {limit:,}: send a smaller file "
+            f"{what} is over this server's limit of {limit:,} bytes: send a smaller file "
             f"(or raise CNAPS_SERVER__MAX_UPLOAD_BYTES / CNAPS_SERVER__MAX_CARD_BYTES)"
         )
 
