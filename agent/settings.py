@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, DirectoryPath, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from agent.errors import UsageError
@@ -64,7 +64,8 @@ class Settings(BaseSettings):
         Path("~/.cache/cnaps").expanduser(),
         description="Where cnaps keeps its knowledge index, outputs and caches.",
     )
-    weights_dir: Path | None = Field(
+    # A folder that does not exist is refused: a mistyped path would silently run the project weights instead.
+    weights_dir: DirectoryPath | None = Field(
         None, description="Folder holding official MIMO-UNet checkpoints (MIMO-UNet.pkl, MIMO-UNetPlus.pkl, ...)."
     )
     restore: RestoreSettings = Field(default_factory=RestoreSettings)

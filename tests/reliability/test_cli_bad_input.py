@@ -306,6 +306,8 @@ def test_real_process_bad_image_and_bad_card(corpus, tiny_weights, tmp_path):
     ("CNAPS_LLM__TIMEOUT", "0", "greater than 0"), ("CNAPS_LLM__MAX_TOKENS", "0", "greater than or equal to 1"),
     ("CNAPS_SERVER__KEEP_RUNS", "0", "CNAPS_SERVER__KEEP_RUNS"),
     ("CNAPS_LLM", "{bad", "CNAPS_LLM could not be read (it is not valid JSON)"),
+    ("CNAPS_WEIGHTS_DIR", "/no/such/folder", "does not point to a directory"),
+    ("CNAPS_RESTORE__DEVICE", "tpu", "CNAPS_RESTORE__DEVICE"),
 ])
 def test_a_bad_setting_in_the_environment_is_one_line_naming_the_variable(tmp_path, variable, value, hint):
     done = run_cli("ask", "--question", "deblur my photo", env={variable: value, "CNAPS_HOME": str(tmp_path)})
