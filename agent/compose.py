@@ -630,8 +630,12 @@ def _restoration_step(ctx: AnswerContext) -> str | None:
     (w, h), (ow, oh) = run.input_size, run.output_size
     resize = f" after {run.resize}" if run.resize else ""
     tiles = f" in {run.tiles} tiles of {run.tile_size} px" if run.tiles > 1 else ""
+    weights = run.weights
+    # The project weights' full recipe is in the record; the answer names what they are in one clause.
+    which = (f"project weights trained by cnaps on synthetic blur, not the official checkpoints (sha256 "
+             f"{weights.sha256[:12]})" if weights.provenance == "project" else weights.description.rstrip("."))
     return (f"On your image, cnaps ran {run.network} ({run.model_id}) on {run.device} in {run.precision}{tiles}: "
-            f"{w}x{h} in, {ow}x{oh} out{resize}, {run.seconds:.1f} s. Weights: {run.weights.description.rstrip('.')}.")
+            f"{w}x{h} in, {ow}x{oh} out{resize}, {run.seconds:.1f} s. Weights: {which}.")
 
 
 def compose(ctx: AnswerContext) -> Answer:

@@ -144,6 +144,7 @@ def voiced(sentence: str, source: Source) -> str:
 # The sentence of a paper's summary that says what the paper brings ("We introduce ...").
 INTRODUCES = re.compile(r"\b(?:we|this\s+(?:work|paper))\s+(?:introduce|propose|present|break|take|enhance|"
                          r"demonstrate)", re.IGNORECASE)
+_CONNECTIVE = re.compile(r"^(?:However|Thus|Therefore|Hence|Moreover|Furthermore|Instead|But|Yet|Also),?\s+")
 # A question of several parts: "X and Y", "X? Y?", "X, Y and Z", "X vs Y", "how does X differ from Y".
 _SEVERAL_PARTS = re.compile(r"\b(?:and|vs\.?|versus|between|as\s+well\s+as|also|differ\w*|compar\w*)\b|&|\?.*\?|"
                             r"(?:^|\s)\(?\d[).]\s",  # a numbered list: "1) what is SCM 2) what is FAM"
@@ -177,6 +178,10 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
         for i, sentence in enumerate(sentences):
             if LEANS_ON_PREVIOUS.match(sentence) and i > 0:
                 sentence = f"{sentences[i - 1]} {sentence}"
+            if _CONNECTIVE.match(sentence):
+                # Quoted without what it answers: "However, manual selection..." reads as "Manual selection..."
+                rest = _CONNECTIVE.sub("", sentence, count=1)
+                sentence = rest[:1].upper() + rest[1:]
             candidates.append((sentence, source, _sentence_stems(sentence) | named))
     if not candidates:
         return []

@@ -409,3 +409,26 @@ def test_aspect_words_match_at_the_start_of_a_word():
     size = next(a for a in ASPECTS if a.key == "size")
     assert not _supports("However, manual hyperparameter selection restricts its flexibility.", size)
     assert _supports("MIMO-UNet has 6.8 million parameters.", size)
+
+
+def test_a_quoted_sentence_does_not_open_with_a_connective_to_nothing():
+    text = ("Detectors use many resolutions. However, manual selection of the resolution restricts them. "
+            "This work introduces learnable resolution for detectors.")
+    srcs = [Source(id="p", url=RELATED, score=0.9, title="Elastic: resolution", text=text)]
+    facts = focus_facts(srcs, "What does this work introduce for resolution?", preferred=frozenset({RELATED}))
+    assert facts and facts[0].sentence.startswith("Manual selection of the resolution restricts them.")
+
+
+def test_the_answer_names_project_weights_in_one_clause_and_keeps_the_checksum():
+    from agent.compose import _restoration_step
+    from tools.restoration.record import ToolRun, WeightsRecord
+
+    ctx = context()
+    ctx.restoration = ToolRun(
+        model_id="MIMO-UNet", network="MIMO-UNet", device="cpu", precision="fp32", input_size=(8, 8),
+        output_size=(8, 8), seconds=0.1,
+        weights=WeightsRecord(file="w", sha256="e1d6dcb29fd8" + "0" * 52, provenance="project",
+                              description="project weights, trained on CPU in three runs: 2500 steps (batch 4) ..."))
+    step = _restoration_step(ctx)
+    assert step.endswith("Weights: project weights trained by cnaps on synthetic blur, not the official checkpoints "
+                         "(sha256 e1d6dcb29fd8).")
