@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 from agent.cards import Card
-from agent.compose import compose, papers_named_in, retrieval_queries, training_datasets
+from agent.compose import compose, papers_named_in, training_datasets
+from agent.plan import retrieval_queries
 from agent.errors import UsageError
 from agent.schemas import Answer, AnswerContext, Classification, Source, TaskLabel
 from agent.settings import get_settings

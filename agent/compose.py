@@ -14,13 +14,13 @@ the FAM module?") gets, in the task part, the retrieved sentences that best cove
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from agent.capability import CapabilityCheck, need_words
 from agent.classify import ABOUT_MODEL, normalise
 from agent.cards import Card
 from agent.focus import INTRODUCES, focus_facts, voiced
 from agent.links import scrub, scrub_answer
+from agent.plan import KIND_OF_NETWORK, PRACTICAL, RUNNING, select_facts
 from agent.schemas import (
     NOTES_PREFIX,
     Answer,
@@ -32,170 +32,9 @@ from agent.schemas import (
     Workflow,
     WorkflowStep,
 )
-from agent.sentences import (LEANS_ON_PREVIOUS, SENTENCE_END, Fact, about_other_variant, split_at_sentence_ends,
-                             split_sentences)
+from agent.sentences import SENTENCE_END, Fact, split_at_sentence_ends
 from prompts import render
 from tools.restoration.zoo import find
-
-# --- retrieval plan: what the answer looks up, per workflow stage -------------------------------------------
-
-
-@dataclass(frozen=True)
-class Aspect:
-    """One fact the workflow wants, the query that finds it, and the words a supporting sentence must contain.
-
-    `require` is a tuple of alternatives groups: a sentence qualifies when it contains at least one word of every
-    group (case-insensitive).
-    """
-
-    key: str
-    stage: str
-    query: str
-    require: tuple[tuple[str, ...], ...]
-    when: str = "always"  # 'always', 'upscale' (the task needs enlargement), 'light' (question asks about size/speed)
-    sentences: int = 1
-
-
-ASPECTS: tuple[Aspect, ...] = (
-    Aspect("three-scale-input", "input",
-           "the blurred image enters the encoder at full, half and quarter resolution",
-           (("1/2", "half"), ("1/4", "quarter"), ("encoder", "enters", "input"))),
-    Aspect("interpolation", "input",
-           "interpolation enlarges the image: it adds pixels but no new detail",
-           (("interpolat", "bicubic", "lanczos"), ("detail", "information", "pixel")), when="upscale"),
-    Aspect("coarse-to-fine", "model",
-           "coarse-to-fine deblurring inside one U-shaped network instead of stacked sub-networks",
-           (("coarse-to-fine", "cascade"), ("u-shaped", "single", "one network"))),
-    Aspect("encoder", "model",
-           "multi-input single encoder: shallow convolutional module and feature attention module merge the "
-           "smaller inputs",
-           (("encoder",), ("scm", "shallow convolutional", "fam", "feature attention"))),
-    Aspect("decoder", "model",
-           "multi-output single decoder emits a restored image at each of the three scales as a residual",
-           (("decoder",), ("output", "emits", "produces", "restored image"))),
-    Aspect("fusion", "model",
-           "asymmetric feature fusion combines encoder features from every scale for each decoder level",
-           (("asymmetric", "aff"),)),
-    Aspect("training", "model",
-           "the weights were trained on pairs of blurred and sharp images",
-           (("gopro", "realblur"), ("pair", "trained", "training"))),
-    Aspect("loss", "model",
-           "training loss: multi-scale content loss plus a frequency reconstruction loss on the FFT",
-           (("frequency", "fft", "fourier"),)),
-    Aspect("size", "model",
-           "MIMO-UNet variants: number of parameters and runtime, a lightweight network",
-           (("parameter", "million", "runtime", " m "),), when="light"),
-    Aspect("same-resolution", "output",
-           "the restored output has the same resolution as the input: the network does not upscale",
-           (("same resolution", "same size", "does not upscale", "not upscale", "no upscaling", "same height"),)),
-    Aspect("upscale-gain", "output",
-           "the gain of deblurring on an upscaled image is limited and varies from photo to photo",
-           (("limited",), ("upscaled", "interpolation", "enlarged")), when="upscale"),
-    Aspect("no-invention", "output",
-           "the network removes blur it learned to model; it cannot invent detail the image never held",
-           (("invent", "hallucinat", "never", "not present", "no new", "cannot create", "not recover"),)),
-)
-
-# A question about size or speed also wants the variants' parameter counts and runtimes.
-_LIGHT = re.compile(r"\b(?:light\w*|small\s+model|tiny\s+model|fast\w*|efficien\w*|speed\w*|real-?time|mobile|"
-                    r"phone|compact|how\s+(?:big|large|heavy|many\s+param\w*)|size\s+of\s+(?:the\s+)?"
-                    r"(?:model|network)|(?:model|network)\s+size|param(?:eter)?s?|runtime|latency|slow\w*|differ\w*|"
-                    r"compar\w*|versus|vs)\b")
-
-
-# A practical question inside a request ("how long does it take to deblur a 12 MP photo on my laptop?", "does
-# deblurring need a GPU?"): it gets its own answer from the documents, beside the task.
-_PRACTICAL = re.compile(r"\b(?:how\s+long|how\s+much\s+(?:time|memory)|largest|biggest|maximum|need\s+a\s+gpu|gpu|laptop|"
-                        r"(?:will|would|can|does)\s+it\s+run|"
-                        r"real[- ]?time|same\s+size|megapixels?)\b", re.IGNORECASE)
-# A question about running it here: time, hardware, memory, image size, batches ("how long on my laptop?").
-_RUNNING = re.compile(r"\b(?:how\s+long|how\s+much\s+time|minutes?|hours?|seconds?|laptop|macbook|desktop|pc|cpus?|"
-                      r"phone|iphone|android|smartphone|"
-                      r"gpus?|memory|ram|vram|megapixels?|mp|largest|biggest|max(?:imum)?|limit|batch\w*|"
-                      r"\d+\s+(?:photos|images|pictures|files)|real[- ]?time|fast\w*|slow\w*|speed\w*)\b", re.IGNORECASE)
-# A question about how good the variants are ("is MIMO-UNet+ better than MIMO-UNet?", "what PSNR does it get?").
-_RESULTS = re.compile(r"\b(?:better|worse|best|psnr|ssim|accura\w*|quality|results?|scores?|benchmarks?|db|differ\w*|"
-                      r"compar\w*|vs|versus)\b", re.IGNORECASE)
-RESULTS_QUERIES = ("reported results on the GoPro test set: PSNR and SSIM of MIMO-UNet, MIMO-UNet+ and MIMO-UNet++, "
-                   "runtime per image",
-                   "MIMO-UNet variants: residual blocks and million parameters of MIMO-UNet and MIMO-UNet+")
-KIND_QUERY = "what kind of network MIMO-UNet is: a convolutional network, not a GAN, a diffusion model or a transformer"
-RUNNING_QUERY = ("running MIMO-UNet with cnaps on a CPU or GPU: seconds and minutes per photo, memory, tiles, "
-                 "the largest image size in pixels")
-
-
-def retrieval_queries(question: str, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """The (aspect key, query) pairs `ask` retrieves for, plus the question itself (and, for a question about
-    running the model here, cnaps's notes on time, memory and size)."""
-    light = _mentions_light(question)
-    queries = [(a.key, f"{a.query} {' '.join(datasets)}" if a.key == "training" else a.query)
-               for a in ASPECTS if _wanted(a, needs_upscale, light)]
-    running = [("running", RUNNING_QUERY)] if _RUNNING.search(question) else []
-    results = [("results", query) for query in RESULTS_QUERIES] if _RESULTS.search(question) else []
-    kind = [("kind", KIND_QUERY)] if _KIND_OF_NETWORK.search(question) else []
-    return [("question", question), *queries, *running, *results, *kind]
-
-
-def _mentions_light(question: str) -> bool:
-    return bool(_LIGHT.search(question.lower()))
-
-
-def _wanted(aspect: Aspect, needs_upscale: bool, light: bool) -> bool:
-    return aspect.when == "always" or (aspect.when == "upscale" and needs_upscale) or (aspect.when == "light" and light)
-
-
-def _supports(sentence: str, aspect: Aspect) -> bool:
-    """Whether the sentence holds a word of every group, each matched at the start of a word ("parameter", not
-    "hyperparameter")."""
-    lowered = f" {sentence.lower()} "
-    return all(any(re.search(r"(?<![a-z])" + re.escape(word), lowered) for word in group) for group in aspect.require)
-
-
-def _overlap(sentence: str, query: str) -> float:
-    words = {w for w in re.findall(r"[a-z0-9/+-]{3,}", query.lower())}
-    found = {w for w in re.findall(r"[a-z0-9/+-]{3,}", sentence.lower())}
-    return len(words & found) / max(len(words), 1)
-
-
-def select_facts(passages: list[Source], needs_upscale: bool, question: str,
-                 datasets: tuple[str, ...] = (), networks: tuple[str, ...] = (),
-                 exclude: tuple[str, ...] = ()) -> list[Fact]:
-    """For each wanted aspect, the best supporting sentences from the passages, each used once.
-
-    `datasets` names what the recommended weights learned from ('realblur', 'gopro'): the training fact must be
-    about that data, not about another checkpoint's. `networks` ('MIMO-UNet', 'MIMO-UNet+') are the recommended
-    variants: a size fact must not quote another variant's parameter count. Sentences in `exclude` (already
-    stated elsewhere in the answer) are not used again.
-    """
-    light = _mentions_light(question)
-    used: set[str] = {part for sentence in exclude for part in split_sentences(sentence)}
-    facts: list[Fact] = []
-    for aspect in ASPECTS:
-        if not _wanted(aspect, needs_upscale, light):
-            continue
-        if aspect.key == "training" and datasets:
-            aspect = Aspect(aspect.key, aspect.stage, aspect.query, (datasets, *aspect.require[1:]))
-        candidates = []
-        for source in passages:
-            sentences = split_sentences(source.text)
-            for i, sentence in enumerate(sentences):
-                if sentence in used or not _supports(sentence, aspect):
-                    continue
-                if aspect.key == "size" and about_other_variant(sentence, networks):
-                    continue
-                if aspect.key == "same-resolution" and not needs_upscale and "upscal" in sentence.lower():
-                    continue  # a question that asks for no enlargement is not told what the model cannot enlarge
-                # A sentence that leans on the one before it ("It multiplies...") brings that one along.
-                if LEANS_ON_PREVIOUS.match(sentence) and i > 0 and sentences[i - 1] not in used:
-                    sentence = f"{sentences[i - 1]} {sentence}"
-                candidates.append((_overlap(sentence, aspect.query) + 0.5 * source.score, sentence, source))
-        candidates.sort(key=lambda item: item[0], reverse=True)
-        for _, sentence, source in candidates[: aspect.sentences]:
-            used.update(split_sentences(sentence))
-            facts.append(Fact(aspect.key, aspect.stage, sentence, source))
-    return facts
-
-
 
 # --- references --------------------------------------------------------------------------------------------
 
@@ -366,13 +205,6 @@ _A_RESULT = re.compile(r"\b(?:result|results|output|restored|restoration|enlarge
 _REGION = re.compile(r"\b(?:only|just)\s+(?:the\s+|my\s+|that\s+|this\s+)?(?:\w+\s+)?(?:runner|person|people|"
                      r"face|faces|background|foreground|sky|car|plate|sign|subject|area|region|part|corner)\b",
                      re.IGNORECASE)
-# "Is it a GAN?", "does MIMO-UNet use diffusion?", "is it based on transformers?" (not "does it use attention?": the
-# FAM is called an attention module).
-_KIND_OF_NETWORK = re.compile(
-    r"(?:^|[.!?]\s+)\W*(?:is|does|did)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+(?:model|network))\s+(?:a\s+|an\s+)?"
-    r"(?:(?:use|rely\s+on|based\s+on|work\s+like)\s+(?:a\s+|an\s+)?)?"
-    r"(?:gans?|generative\s+adversarial|adversarial|diffusion|transformers?|vision\s+transformers?|vit|self-?attention|"
-    r"(?P<cnn>cnns?|convolutional(?:\s+neural)?(?:\s+network)?|conv\s*net))", re.IGNORECASE)
 # "Can it run without a GPU?", "does it work on a CPU?"
 _RUNS_WITHOUT_A_GPU = re.compile(r"\b(?:can|does|will|would)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+model|cnaps)\s+"
                                  r"(?:run|work)\s+(?:without\s+(?:a\s+)?(?:gpu|graphics\s+card|cuda)|on\s+(?:a\s+|my\s+|the\s+)?"
@@ -455,7 +287,7 @@ def verdict(ctx: AnswerContext) -> str | None:
     zoo = _zoo_answer(ctx.question, ctx.card) if not c.needs else None
     if zoo:
         return zoo
-    kind = _KIND_OF_NETWORK.search(ctx.question)
+    kind = KIND_OF_NETWORK.search(ctx.question)
     if kind:
         return "Yes." if kind.group("cnn") else "No."  # "is it a GAN?", "is it a CNN?": the notes' sentence follows
     if _NEEDS_A_GPU.search(ctx.question) or (not c.needs and _EXPECTS_A_SCORE.search(ctx.question)):
@@ -644,9 +476,9 @@ def compose(ctx: AnswerContext) -> Answer:
     references = build_references(ctx)
     number = {r.url: r.n for r in references}
     open_question = (not ctx.classification.needs or bool(_ASKS_WHICH.search(ctx.question))
-                     or _is_complaint(ctx.question) or bool(_PRACTICAL.search(ctx.question))
+                     or _is_complaint(ctx.question) or bool(PRACTICAL.search(ctx.question))
                      or _model_question_after_request(ctx.question) is not None
-                     or bool(_KIND_OF_NETWORK.search(ctx.question) or _NEEDS_A_GPU.search(ctx.question)))
+                     or bool(KIND_OF_NETWORK.search(ctx.question) or _NEEDS_A_GPU.search(ctx.question)))
     # The recommended model's paper and code, cnaps's own notes about it, and a related paper the question names
     # answer before the other related papers.
     named = [paper.paper or paper.github for paper in _named_papers(ctx)]
@@ -656,7 +488,7 @@ def compose(ctx: AnswerContext) -> Answer:
     pool = ([s for s in ctx.passages if s.url in named] if named and not _MENTIONS_MODEL.search(ctx.question)
             else ctx.passages)
     asked = _focus_question(ctx.question, request=bool(ctx.classification.needs))
-    if ctx.classification.needs and _RUNNING.search(asked):
+    if ctx.classification.needs and RUNNING.search(asked):
         # "upscale my photo, how long will it take?" asks about the run cnaps would make here: cnaps's own
         # measurements answer it before the authors' GPU table.
         recommended = frozenset(s.url for s in ctx.passages if s.url.startswith(NOTES_PREFIX)) or recommended
@@ -725,7 +557,7 @@ def _focus_question(question: str, request: bool = False) -> str:
     if _NEEDS_A_GPU.search(question) or (_RUNS_WITHOUT_A_GPU.search(question)
                                          and re.search(r"gpu|cuda|graphics|cpu", question, re.IGNORECASE)):
         return "does it need a GPU, or can cnaps run it on a CPU"  # it also runs on a CPU
-    kind = _KIND_OF_NETWORK.search(question)
+    kind = KIND_OF_NETWORK.search(question)
     if kind and not re.search(r"transformer|attention|vit\b", kind.group(0), re.IGNORECASE):
         # "is it diffusion-based?", "my photo is blurry. Is it a GAN?" (a transformer question keeps its words: the
         # FAM is an attention module, and the answer says how it differs from self-attention)
@@ -735,7 +567,7 @@ def _focus_question(question: str, request: bool = False) -> str:
         return later
     # "upscale my photo, how long will it take?": the practical clause is the question; the request is the task's
     parts = re.split(r"(?<=[.!?,;])\s+", question)
-    practical = next((part for part in parts if _PRACTICAL.search(part)), None) if request and len(parts) > 1 else None
+    practical = next((part for part in parts if PRACTICAL.search(part)), None) if request and len(parts) > 1 else None
     if practical:
         return practical
     return question

@@ -6,7 +6,10 @@ import json
 import re
 
 from agent.cards import Card, RecommendedModel, RelatedPaper
-from agent.compose import compose, focus_facts, paper_relevance, select_facts, split_sentences
+from agent.compose import compose, paper_relevance
+from agent.focus import focus_facts
+from agent.plan import select_facts
+from agent.sentences import split_sentences
 from agent.schemas import AnswerContext, CapabilityCheck, Classification, Source, TaskLabel
 
 PAPER = "https://openaccess.thecvf.com/content/ICCV2021/papers/Cho_Rethinking_Coarse-To-Fine_Approach_in_Single_Image_Deblurring_ICCV_2021_paper.pdf"
@@ -404,7 +407,7 @@ def test_a_restoration_limited_to_one_area_is_told_cnaps_restores_the_whole_imag
 
 
 def test_aspect_words_match_at_the_start_of_a_word():
-    from agent.compose import ASPECTS, _supports
+    from agent.plan import ASPECTS, _supports
 
     size = next(a for a in ASPECTS if a.key == "size")
     assert not _supports("However, manual hyperparameter selection restricts its flexibility.", size)

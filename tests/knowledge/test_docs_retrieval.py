@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from agent.cards import Card, RecommendedModel
-from agent.compose import ASPECTS, split_sentences
+from agent.plan import ASPECTS
+from agent.sentences import split_sentences
 from knowledge.retrieve import retrieve_many
 from knowledge.store import KnowledgeStore
 from tests.knowledge.sample import MIMO_GITHUB, MIMO_PAPER
