@@ -89,13 +89,12 @@ _LIGHT = re.compile(r"\b(?:light\w*|small\s+model|tiny\s+model|fast\w*|efficien\
 # A practical question inside a request ("how long does it take to deblur a 12 MP photo on my laptop?", "does
 # deblurring need a GPU?"): it gets its own answer from the documents, beside the task.
 PRACTICAL = re.compile(r"\b(?:how\s+long|how\s+much\s+(?:time|memory)|largest|biggest|maximum|need\s+a\s+gpu|gpu|laptop|"
-                        r"(?:will|would|can|does)\s+it\s+run|"
-                        r"real[- ]?time|same\s+size|megapixels?)\b", re.IGNORECASE)
+                       r"(?:will|would|can|does)\s+it\s+run|real[- ]?time|same\s+size|megapixels?)\b", re.IGNORECASE)
 # A question about running it here: time, hardware, memory, image size, batches ("how long on my laptop?").
 RUNNING = re.compile(r"\b(?:how\s+long|how\s+much\s+time|minutes?|hours?|seconds?|laptop|macbook|desktop|pc|cpus?|"
-                      r"phone|iphone|android|smartphone|"
-                      r"gpus?|memory|ram|vram|megapixels?|mp|largest|biggest|max(?:imum)?|limit|batch\w*|"
-                      r"\d+\s+(?:photos|images|pictures|files)|real[- ]?time|fast\w*|slow\w*|speed\w*)\b", re.IGNORECASE)
+                     r"phone|iphone|android|smartphone|gpus?|memory|ram|vram|megapixels?|mp|largest|biggest|"
+                     r"max(?:imum)?|limit|batch\w*|\d+\s+(?:photos|images|pictures|files)|real[- ]?time|fast\w*|slow\w*|"
+                     r"speed\w*)\b", re.IGNORECASE)
 # A question about how good the variants are ("is MIMO-UNet+ better than MIMO-UNet?", "what PSNR does it get?").
 _RESULTS = re.compile(r"\b(?:better|worse|best|psnr|ssim|accura\w*|quality|results?|scores?|benchmarks?|db|differ\w*|"
                       r"compar\w*|vs|versus)\b", re.IGNORECASE)
