@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from agent.cards import Card
-from agent.compose import compose, papers_named_in, training_datasets
+from agent.compose import compose, is_complaint, papers_named_in, training_datasets
 from agent.plan import retrieval_queries
 from agent.errors import UsageError
 from agent.schemas import Answer, AnswerContext, Classification, Source, TaskLabel
@@ -68,7 +68,8 @@ def ask(
     if image is not None:
         run_scale = scale if scale is not None else min(classification.scale or 1, MAX_SCALE)
         # "never mind, just deblur" after a 4x run asks for the image at its own size: that is a scale too.
-        same_size = bool(classification.needs) and "upscale" not in classification.needs
+        same_size = (bool(classification.needs) and "upscale" not in classification.needs
+                     and not is_complaint(question))  # "still blurry, what did I do wrong?" asks about the run
         asked_scale = scale is not None or classification.scale is not None or same_size
         if previous is not None and (previous.scale == run_scale or not asked_scale):
             note = (f"Your image was restored earlier in this conversation at {previous.scale}x; that result is "
@@ -113,7 +114,13 @@ def about_a_related_paper(card: Card, question: str, classification: Classificat
     images?", "is the brain paper relevant to upscaling?") asks about that paper: its words for deblurring or
     enlarging describe the paper, not a task to run."""
     named = papers_named_in(card, question)
-    if not classification.needs or not named or _MY_IMAGE.search(question):
+    if not classification.needs or not named:
+        return classification
+    from agent.classify import classify
+
+    own = classify(question)
+    if _MY_IMAGE.search(question) and own.needs and not any(item.startswith("similar to:") for item in own.evidence):
+        # "Can FeatSharp upscale my photo?" asks for a task in words; "what does X have to do with my photo?" does not
         return classification
     names = ", ".join(paper.title.split(":")[0] for paper in named)
     return classification.model_copy(update={
@@ -168,11 +175,11 @@ def restore_for_card(
         raise UsageError(
             f"none of the card's models ({', '.join(m.name for m in card.models)}) can run here: "
             "pass --model MIMO-UNet to restore with MIMO-UNet")
-    out_dir = make_folder(Path(output_dir) if output_dir else get_settings().output_dir)
+    restorer, note = open_restorer(candidates, weights=weights, fall_back=not model, device=device)
+    out_dir = make_folder(Path(output_dir) if output_dir else get_settings().output_dir)  # only once it can run
     # The process id keeps runs started in the same second (scripts, parallel jobs) apart.
     output = unused_name(out_dir, f"{image.stem}-restored-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
 
-    restorer, note = open_restorer(candidates, weights=weights, fall_back=not model, device=device)
     run = restorer.run(image, scale=scale, output=output, progress=progress)
     if note:
         run.notes.append(note)

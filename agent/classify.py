@@ -91,7 +91,7 @@ ABOUT_MODEL = re.compile(
     r"residual\s+blocks?|checkpoints?|pretrained|dataset|gopro|realblur|paper|authors?|licen[cs]e|runtime|"
     r"inference\s+time|psnr|ssim|multiples?\s+of|divisible|flops|install\w*|download\w*|benchmark\w*|variants?|"
     r"model\s+size|how\s+(?:big|large|heavy|fast|slow|deep)\s+(?:is|are)\s+(?:the|this|these|it)\b|"
-    r"convolution\w*|cnns?|mimo(?:-?unet)?\S*|stand\s+for|acronym|code|open[- ]source|github|repo\w*|optimi[sz]er|"
+    r"convolution\w*|cnns?|neural\s+net\w*|networks?|(?:ai|deep[- ]learning)\s+model|mimo(?:-?unet)?\S*|stand\s+for|acronym|code|open[- ]source|github|repo\w*|optimi[sz]er|"
     r"learning\s+rate|epochs?|batch\s+size|train|trained|training|u-?net\w*|stack\w*|gpus?|cpus?|vram|memory|ram|"
     r"hardware|requirements?|light-?weight|(?:on|to)\s+(?:a\s+|my\s+)?(?:phone|smartphone|mobile)|hallucinat\w*|invent\w*|fine-?tun\w*|"
     r"re-?train\w*|weights|(?:maximum|max|largest|biggest)\s+(?:image\s+|photo\s+|file\s+)?(?:size|resolution)|"
@@ -890,7 +890,8 @@ def classify_turns(questions: list[str]) -> Classification:
         text = normalise(question)[:MAX_CHARS]
         reading = _read(text)
         if current is None or not _is_follow_up(text, own, reading):
-            if own.needs and "upscale" in own.needs and not own.scale and task is not None and task[0].scale:
+            if (own.needs and "upscale" in own.needs and not own.scale and not own.scale_note and task is not None
+                    and task[0].scale):  # not over a scale the turn states itself ("1.5x", "720p to 1080p")
                 # "can it make my thumbnail sharper?" after "enlarge my photo 3x": the enlargement is still 3x
                 own = own.model_copy(update={
                     "scale": task[0].scale, "scale_note": task[0].scale_note,

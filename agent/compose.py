@@ -206,8 +206,8 @@ _REGION = re.compile(r"\b(?:only|just)\s+(?:the\s+|my\s+|that\s+|this\s+)?(?:\w+
                      r"face|faces|background|foreground|sky|car|plate|sign|subject|area|region|part|corner)\b",
                      re.IGNORECASE)
 # "Can it run without a GPU?", "does it work on a CPU?"
-_RUNS_WITHOUT_A_GPU = re.compile(r"\b(?:can|does|will|would)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+model|cnaps)\s+"
-                                 r"(?:run|work)\s+(?:without\s+(?:a\s+)?(?:gpu|graphics\s+card|cuda)|on\s+(?:a\s+|my\s+|the\s+)?"
+_RUNS_WITHOUT_A_GPU = re.compile(r"\b(?:can|does|will|would)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+model|cnaps|i|you)\s+"
+                                 r"(?:run|work|use)\s+(?:it\s+|this\s+|the\s+model\s+)?(?:without\s+(?:a\s+)?(?:gpu|graphics\s+card|cuda)|on\s+(?:a\s+|my\s+|the\s+)?"
                                  r"(?:cpu|laptop)|cpu[- ]only)", re.IGNORECASE)
 # "How long did that take?" after a restoration: the record answers it.
 _ASKS_RUN_TIME = re.compile(r"\bhow\s+(?:long|much\s+time)\s+did\s+(?:it|that|this|the\s+\w+)\s+take|"
@@ -226,6 +226,9 @@ _AVAILABLE = re.compile(
 # "Which models can cnaps run?", "what models does cnaps support?"
 _WHICH_MODELS = re.compile(r"\b(?:which|what)\s+(?:other\s+)?(?:models|networks|checkpoints)\s+(?:can|does|do)\s+"
                            r"(?:cnaps|you|it|i)\s+(?:run|support|use|offer|have)", re.IGNORECASE)
+# A model's name, not a file format, an OS or a device: "Real-ESRGAN", "NAFNet", "Restormer", "SwinIR", "DeblurGAN-v2".
+_LOOKS_LIKE_A_MODEL = re.compile(r"net\b|nets?-|gan|former|esr|swin|\bsr|sr\b|mimo|deblur|diffusion|unet|"
+                                 r"[a-z][A-Z].*(?:Net|GAN|SR|IR|former)", re.IGNORECASE)
 _CHECKPOINT_NAMES = {"realblur": "Deblur-MIMO-UNet-RealBlur", "gopro": "MIMO-UNet", "plus": "MIMO-UNet+"}
 
 
@@ -244,8 +247,8 @@ def _zoo_answer(question: str, card: Card | None = None) -> str | None:
     entry = find(_CHECKPOINT_NAMES.get(name.lower(), name))
     if entry is not None and not entry.test_only:
         return _availability(entry)
-    if name.lower() in ("it", "this", "that", "they", "the", "them", "a", "an") or not re.search(r"[A-Z0-9+-]", name):
-        return None  # "is it available?", "can I use it?": no model is named
+    if not _LOOKS_LIKE_A_MODEL.search(name):
+        return None  # "is PNG supported?", "can I use Windows?", "is CUDA supported?": not a model
     if card is not None and papers_named_in(card, name):
         return None  # a related paper of the card: the "cannot run" verdict answers it
     return f"No: cnaps runs only the MIMO-UNet models of its zoo ({known}); {name} is not one of them."
@@ -288,14 +291,20 @@ def verdict(ctx: AnswerContext) -> str | None:
     if zoo:
         return zoo
     kind = KIND_OF_NETWORK.search(ctx.question)
-    if kind:
+    if kind and not re.search(r"\bor\b", ctx.question[kind.start():], re.IGNORECASE):  # "a GAN or a CNN?" is no yes/no
         return "Yes." if kind.group("cnn") else "No."  # "is it a GAN?", "is it a CNN?": the notes' sentence follows
-    if _NEEDS_A_GPU.search(ctx.question) or (not c.needs and _EXPECTS_A_SCORE.search(ctx.question)):
+    if (_NEEDS_A_GPU.search(ctx.question) and not re.search(r"\btrain", ctx.question, re.IGNORECASE)) \
+            or _EXPECTS_A_SCORE.search(ctx.question):
         return "No."  # "does it need a GPU (to upscale 2x)?", "will I get 32.45 dB?": the notes' sentence follows
     if _RUNS_WITHOUT_A_GPU.search(ctx.question):
         return "Yes."
     if named_in_request(ctx) and _known_entries(ctx.capability):
-        return _cannot_run(ctx, _named_papers(ctx))
+        named = _named_papers(ctx)
+        # "Can FeatSharp upscale my photo?": cnaps cannot run it, and how the paper bears on restoration says why
+        how = " ".join(f"{_paper_name(paper, ctx.question)}: "
+                       + paper_relevance(paper.title, paper.summary or "", 0.0).split(" In the authors' summary:")[0]
+                       for paper in named)
+        return f"{_cannot_run(ctx, named)} {how}"
     if _MEDICAL.search(ctx.question) and (c.needs or not c.about_model):
         return ("Not for diagnosis: MIMO-UNet learned from photographs and was never validated on medical images, "
                 "and a restored image is an estimate, not a measurement.")
@@ -352,10 +361,14 @@ def verdict(ctx: AnswerContext) -> str | None:
 def _run_time(ctx: AnswerContext) -> str | None:
     """"How long did that take?" after a restoration: the record's own time, not the authors' table."""
     run = ctx.restoration
-    if run is None or not _ASKS_RUN_TIME.search(ctx.question):
+    if not _ASKS_RUN_TIME.search(ctx.question):
         return None
+    if run is None:
+        return ("Nothing has been restored in this conversation yet: attach an image (--image, or /image in chat) "
+                "and cnaps reports how long its run took.")
     (w, h), (ow, oh) = run.input_size, run.output_size
-    return (f"Your restoration took {run.seconds:.1f} s on {run.device} ({run.precision}): {run.network}, "
+    seconds = f"{run.seconds:.2f}" if run.seconds < 1 else f"{run.seconds:.1f}"
+    return (f"Your restoration took {seconds} s on {run.device} ({run.precision}): {run.network}, "
             f"{w}x{h} in, {ow}x{oh} out.")
 
 
@@ -380,7 +393,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
     detail = _cue_phrase(c.cues, ctx.question)
     plural = detail.endswith("s") and detail != "fine texture" or " and " in detail
     asks_how = bool(_ASKS_HOW.search(ctx.question))
-    complaint = _is_complaint(ctx.question)
+    complaint = is_complaint(ctx.question)
     if complaint:
         text = "You are asking why a restored or enlarged result looks wrong, not how to get one."
     elif c.label is TaskLabel.both:
@@ -414,7 +427,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         run_time = _run_time(ctx)
         if card_says:
             text += " " + card_says
-            if focus and number:  # what the paper's summary says on the question ("does FeatSharp upscale images?")
+            if focus and number and not _SUMMARIZE.search(ctx.question):  # "does FeatSharp upscale images?"
                 text += " From its summary: " + " ".join(_cited(fact, number) for fact in focus)
         elif run_time:
             text += " " + run_time
@@ -476,9 +489,10 @@ def compose(ctx: AnswerContext) -> Answer:
     references = build_references(ctx)
     number = {r.url: r.n for r in references}
     open_question = (not ctx.classification.needs or bool(_ASKS_WHICH.search(ctx.question))
-                     or _is_complaint(ctx.question) or bool(PRACTICAL.search(ctx.question))
+                     or is_complaint(ctx.question) or bool(PRACTICAL.search(ctx.question))
                      or _model_question_after_request(ctx.question) is not None
-                     or bool(KIND_OF_NETWORK.search(ctx.question) or _NEEDS_A_GPU.search(ctx.question)))
+                     or bool(KIND_OF_NETWORK.search(ctx.question) or _NEEDS_A_GPU.search(ctx.question)
+                             or _ASKS_A_SCORE.search(ctx.question)))
     # The recommended model's paper and code, cnaps's own notes about it, and a related paper the question names
     # answer before the other related papers.
     named = [paper.paper or paper.github for paper in _named_papers(ctx)]
@@ -550,7 +564,7 @@ def _focus_question(question: str, request: bool = False) -> str:
     """What the focus answer should answer: for a complaint, the sentence that complains ("Why does the result look
     plasticky?"), not the story before it; for a `request` followed by a question about the model or a practical
     question, that question."""
-    if _is_complaint(question):
+    if is_complaint(question):
         return next((part for part in re.split(r"(?<=[.!?])\s+", question) if _COMPLAINT.search(part)), question)
     if _ASKS_A_SCORE.search(question):  # the notes on what PSNR says about one photo answer it
         return "PSNR and SSIM of your own photo need a sharp reference: what PSNR to expect, reported figures"
@@ -573,7 +587,7 @@ def _focus_question(question: str, request: bool = False) -> str:
     return question
 
 
-def _is_complaint(question: str) -> bool:
+def is_complaint(question: str) -> bool:
     """A "why" about a result that looks wrong ("why does the result look plasticky?", "the signs are still blurry,
     what did I do wrong?"), not "why is my photo blurry?"."""
     still = _STILL.search(question)
@@ -586,7 +600,8 @@ _TOOL_NAME = re.compile(r"(?:the\s+|plain\s+|just\s+(?:using\s+)?|using\s+)?(?:p
                         r"smart\s+sharpen|shake\s+reduction|gimp|snapseed|midjourney|stable\s+diffusion|dall-?e|"
                         r"chatgpt|an?\s+iphone|google\s+photos)\b", re.IGNORECASE)
 # The card's own variants are compared in its documents ("Is MIMO-UNet+ better than MIMO-UNet?").
-_OWN_VARIANT = re.compile(r"(?:the\s+)?(?:mimo[- ]?unet\S*|plus\b|base\b|plain\b)", re.IGNORECASE)
+_OWN_VARIANT = re.compile(r"(?:the\s+)?(?:mimo[- ]?unet\S*|plus\b|base\b|plain\s+(?:one|model|version|variant)\b|"
+                          r"realblur|gopro)", re.IGNORECASE)
 
 
 def _compares_models(question: str) -> bool:
@@ -756,7 +771,7 @@ def _input_intro(ctx: AnswerContext, needs_upscale: bool) -> str:
 
 def _why_text(ctx: AnswerContext, needs_upscale: bool) -> str:
     detail = _cue_phrase(ctx.classification.cues, ctx.question)
-    if _is_complaint(ctx.question):
+    if is_complaint(ctx.question):
         # "the signs are still blurry, what did I do wrong?" asks why detail did not come back, not how it does
         return ("Why a result can still look soft: MIMO-UNet removes blur of the kinds it learned from (motion and "
                 "camera shake); it cannot bring back detail the image never held, and blur of another kind (focus, "

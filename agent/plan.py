@@ -20,7 +20,8 @@ KIND_OF_NETWORK = re.compile(
     r"(?:^|[.!?]\s+)\W*(?:is|does|did)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+(?:model|network))\s+(?:a\s+|an\s+)?"
     r"(?:(?:use|rely\s+on|based\s+on|work\s+like)\s+(?:a\s+|an\s+)?)?"
     r"(?:gans?|generative\s+adversarial|adversarial|diffusion|transformers?|vision\s+transformers?|vit|self-?attention|"
-    r"(?P<cnn>cnns?|convolutional(?:\s+neural)?(?:\s+network)?|conv\s*net))", re.IGNORECASE)
+    r"(?P<cnn>cnns?|convolutional(?:\s+neural)?(?:\s+network)?|conv\s*net|neural\s+net(?:work)?|network|u-?net|"
+    r"(?:deep[- ]learning|ai)\s+model))\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

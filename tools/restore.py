@@ -78,6 +78,10 @@ def check_restore_options(model: str | None = None, weights: Path | str | None =
 
         if not re.fullmatch(r"auto|cpu|cuda(?::\d+)?", device):
             raise UsageError(f"unknown device '{device}': use auto, cpu, cuda or cuda:N")
+        if device.startswith("cuda"):
+            from tools.restoration.engine import resolve_device
+
+            resolve_device(device)  # DeviceError when this machine has no such GPU
 
 
 def unused_name(folder: Path, name: str, suffix: str = ".png") -> Path:

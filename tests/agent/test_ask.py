@@ -433,7 +433,7 @@ def test_how_long_the_run_took_is_read_from_the_record(home, shared_cards, monke
     monkeypatch.setattr(ask_module, "restore_for_card", fake_restore)
     text = ask(load_card(shared_cards[0]), question="how long did that take?", image=tmp_path / "p.png",
                llm="none").task.text
-    assert "Your restoration took 0.2 s on cpu (fp32): MIMO-UNet, 48x32 in, 48x32 out." in text
+    assert "Your restoration took 0.25 s on cpu (fp32): MIMO-UNet, 48x32 in, 48x32 out." in text
     assert "RTX 3090" not in text
 
 
@@ -442,3 +442,51 @@ def test_a_why_after_just_deblur_keeps_the_deblurring():
 
     c = classify_turns(["Upscale my photo 4x", "never mind, just deblur", "wait, why is it not bigger?"])
     assert (c.label.value, c.scale) == ("deblurring", None)
+
+
+@pytest.mark.parametrize("question, starts, present, absent", [
+    ("Is PNG supported?", "Your question", "", "cnaps runs only the MIMO-UNet models"),
+    ("Is CUDA supported?", "Your question", "", "cnaps runs only the MIMO-UNet models"),
+    ("Is SwinIR supported?", "No: cnaps runs only the MIMO-UNet models of its zoo", "SwinIR is not one of them", ""),
+    ("Is it a neural network?", "Yes.", "MIMO-UNet is a convolutional network", ""),
+    ("Is it a GAN or a CNN?", "Your question", "MIMO-UNet is a convolutional network", "No."),
+    ("Can I expect more than 30 dB on my photos?", "No.", "not what any one photo gains", ""),
+    ("Can I run it without a GPU?", "Yes.", "MIMO-UNet does not need a GPU", ""),
+    ("Does it need a GPU to train?", "Your question", "", "No."),
+    ("Is the RealBlur checkpoint better than the GoPro one?", "Your question", "", "cannot say which is better"),
+    ("Is it better than plain bicubic?", "cnaps cannot say which is better", "", "31.73"),
+    ("how long did that take?", "Your question", "Nothing has been restored in this conversation yet", "RTX"),
+    ("what does Elastic-DETR have to do with my photo?", "Your question is about Elastic-DETR",
+     "Loosely related", "You want an image enlarged"),
+    ("Can FeatSharp upscale my photo?", "cnaps cannot run FeatSharp", "FeatSharp: Loosely related", ""),
+    ("What is FeatSharp about?", "Your question is about FeatSharp", "In the card's summary", "From its summary"),
+])
+def test_third_review_questions(home, shared_cards, question, starts, present, absent):
+    text = ask(load_card(shared_cards[0]), question=question, llm="none").task.text
+    assert text.startswith(starts) and present in text and (not absent or absent not in text), text[:600]
+
+
+def test_a_fractional_scale_the_user_states_is_not_replaced_by_the_cards(home, shared_cards):
+    answer = ask(load_card(shared_cards[0]), question="enlarge my photo 1.5x", llm="none")  # the card asks 4x
+    assert answer.task.scale is None and "1.5x is not a whole factor" in answer.task.text
+
+
+def test_a_complaint_in_chat_reuses_the_enlarged_result(home, shared_cards, monkeypatch, tmp_path):
+    import agent.ask as ask_module
+    from tools.restoration.record import ToolRun, WeightsRecord
+
+    runs = []
+
+    def fake_restore(card, image, scale, output_dir, **kwargs):
+        runs.append(scale)
+        weights = WeightsRecord(file="w.safetensors", sha256="0" * 64, provenance="project", description="test")
+        return ToolRun(model_id="MIMO-UNet", network="MIMO-UNet", weights=weights, device="cpu", precision="fp32",
+                       input_size=(8, 8), output_size=(8 * scale, 8 * scale), scale=scale, seconds=0.1)
+
+    monkeypatch.setattr(ask_module, "restore_for_card", fake_restore)
+    card, photo = load_card(shared_cards[0]), tmp_path / "p.png"
+    first = ask(card, question="upscale it 4x please", image=photo, llm="none")
+    history = [("user", "upscale it 4x please"), ("assistant", "...")]
+    again = ask(card, question="still blurry, what did I do wrong?", image=photo, previous=first.restoration,
+                history=history, llm="none")
+    assert runs == [4] and again.restoration.scale == 4  # explained, not silently re-run at 1x

@@ -340,3 +340,15 @@ def test_a_home_that_cannot_be_written_is_one_line_that_says_to_move_it(command,
     code, out, err = cnaps(*command)
     assert_one_line_error(code, out, err, "set CNAPS_HOME to a writable folder")
     assert blocker.read_text() == "not a folder"
+
+
+def test_a_failed_ask_leaves_no_output_folder_and_text_weights_are_named_for_what_they_are(cnaps, tmp_path,
+                                                                                         monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w.txt").write_text("not weights")
+    source = tmp_path / "in.png"
+    Image.new("RGB", (16, 16)).save(source)
+    code, out, err = cnaps("ask", "-q", "deblur it", "-i", source, "--weights", tmp_path / "w.txt", "-o",
+                           tmp_path / "o5")
+    assert_one_line_error(code, out, err, "not a PyTorch checkpoint or a .safetensors file")
+    assert not (tmp_path / "o5").exists()

@@ -81,6 +81,10 @@ def load_failure(path: Path, error: Exception) -> str:
         return "the file is cut short"
     if path.suffix == ".safetensors":
         return "it is not a valid .safetensors file (its header cannot be read)"
+    with open(path, "rb") as handle:
+        start = handle.read(4)
+    if not (start.startswith(b"PK\x03\x04") or start[:1] == b"\x80"):  # a torch.save zip, or a legacy pickle
+        return "it is not a PyTorch checkpoint or a .safetensors file"
     if isinstance(error, pickle.UnpicklingError) and "weights only" in str(error).lower():
         return "it holds Python objects besides tensors, which cnaps never unpickles (that could run code)"
     return "it is not a PyTorch checkpoint"

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +55,8 @@ _FIXED_ON_RESUME = ("network", "batch", "crop", "seed", "lr", "min_lr", "warmup"
 class TrainConfig(BaseModel):
     """One training run. The fields in _FIXED_ON_RESUME are stored in the checkpoint and checked on resume."""
 
-    network: str = Field("MIMO-UNet", description="'MIMO-UNet', 'MIMO-UNet+' or 'test-mimo-unet'.")
+    network: Literal["MIMO-UNet", "MIMO-UNet+", "test-mimo-unet"] = Field(
+        "MIMO-UNet", description="'MIMO-UNet', 'MIMO-UNet+' or 'test-mimo-unet'.")
     steps: int = Field(description="Total optimizer steps of the whole run (all chunks). May change on resume: "
                                    "the cosine decay then follows the new total from the current step.", gt=0)
     batch: int = Field(8, description="Images per step.", gt=0)
