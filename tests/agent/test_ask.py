@@ -33,6 +33,23 @@ def home(shared_home, monkeypatch):
     return shared_home
 
 
+def recorded_restorations(monkeypatch) -> list[int]:
+    """Replaces the restoration with a record-only stand-in; returns the list of scales it is asked for."""
+    import agent.ask as ask_module
+    from tools.restoration.record import ToolRun, WeightsRecord
+
+    runs: list[int] = []
+
+    def fake_restore(card, image, scale, output_dir, **kwargs):
+        runs.append(scale)
+        weights = WeightsRecord(file="w.safetensors", sha256="0" * 64, provenance="project", description="test")
+        return ToolRun(model_id="MIMO-UNet", network="MIMO-UNet", weights=weights, device="cpu", precision="fp32",
+                       input_size=(8, 8), output_size=(8 * scale, 8 * scale), scale=scale, seconds=0.1)
+
+    monkeypatch.setattr(ask_module, "restore_for_card", fake_restore)
+    return runs
+
+
 def test_shared_cards_meet_the_contract(home, shared_cards):
     for path in shared_cards:
         card = load_card(path)
@@ -93,18 +110,7 @@ def test_a_follow_up_is_read_against_the_turns_before(home, shared_cards):
 
 
 def test_a_restoration_is_reused_at_the_same_scale_and_rerun_at_another(home, shared_cards, monkeypatch, tmp_path):
-    import agent.ask as ask_module
-    from tools.restoration.record import ToolRun, WeightsRecord
-
-    runs = []
-
-    def fake_restore(card, image, scale, output_dir, **kwargs):
-        runs.append(scale)
-        weights = WeightsRecord(file="w.safetensors", sha256="0" * 64, provenance="project", description="test")
-        return ToolRun(model_id="MIMO-UNet", network="MIMO-UNet", weights=weights, device="cpu", precision="fp32",
-                       input_size=(8, 8), output_size=(8 * scale, 8 * scale), scale=scale, seconds=0.1)
-
-    monkeypatch.setattr(ask_module, "restore_for_card", fake_restore)
+    runs = recorded_restorations(monkeypatch)
     card = load_card(shared_cards[0])
     photo = tmp_path / "photo.png"
     first = ask(card, question="Restore my shaky photo at 2x.", image=photo, llm="none")
@@ -472,18 +478,7 @@ def test_a_fractional_scale_the_user_states_is_not_replaced_by_the_cards(home, s
 
 
 def test_a_complaint_in_chat_reuses_the_enlarged_result(home, shared_cards, monkeypatch, tmp_path):
-    import agent.ask as ask_module
-    from tools.restoration.record import ToolRun, WeightsRecord
-
-    runs = []
-
-    def fake_restore(card, image, scale, output_dir, **kwargs):
-        runs.append(scale)
-        weights = WeightsRecord(file="w.safetensors", sha256="0" * 64, provenance="project", description="test")
-        return ToolRun(model_id="MIMO-UNet", network="MIMO-UNet", weights=weights, device="cpu", precision="fp32",
-                       input_size=(8, 8), output_size=(8 * scale, 8 * scale), scale=scale, seconds=0.1)
-
-    monkeypatch.setattr(ask_module, "restore_for_card", fake_restore)
+    runs = recorded_restorations(monkeypatch)
     card, photo = load_card(shared_cards[0]), tmp_path / "p.png"
     first = ask(card, question="upscale it 4x please", image=photo, llm="none")
     history = [("user", "upscale it 4x please"), ("assistant", "...")]
