@@ -372,6 +372,15 @@ def _run_time(ctx: AnswerContext) -> str | None:
             f"{w}x{h} in, {ow}x{oh} out.")
 
 
+def _recommended_code(ctx: AnswerContext, number: dict[str, int]) -> str | None:
+    """"Is there code?", "where is the GitHub repo?": the card's link to the recommended model's code."""
+    links = [(model.name, model.github) for model in ctx.card.models if model.github and model.github in number]
+    if not links:
+        return None
+    return " ".join(f"The card links the official code of {name}: its GitHub repository [{number[url]}]."
+                    for name, url in links)
+
+
 def _cannot_run(ctx: AnswerContext, named: list) -> str:
     names = _paper_names(named, ctx.question)
     one = len(named) == 1
@@ -425,7 +434,10 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         text += ("; your image was restored too (see the output step)." if ctx.restoration is not None else
                  " rather than a restoration of your own." if about and not own and not named else ".")
         run_time = _run_time(ctx)
-        if card_says:
+        code = _recommended_code(ctx, number or {}) if not named and _WHERE_CODE.search(ctx.question) else None
+        if code:
+            text += " " + code  # the link is the answer: no passage is quoted beside it
+        elif card_says:
             text += " " + card_says
             if focus and number and not _SUMMARIZE.search(ctx.question):  # "does FeatSharp upscale images?"
                 text += " From its summary: " + " ".join(_cited(fact, number) for fact in focus)
@@ -650,6 +662,12 @@ _SUMMARIZE = re.compile(r"\b(?:summar\w*|overview|tl;?dr|gist|what\s+is\s+\S+(?:
                         r"what\s+(?:is|are)\s+(?:it|they|this\s+paper)\s+about)\b", re.IGNORECASE)
 _WHO_WROTE = re.compile(r"\bwho\s+(?:wrote|writes|made|created|authored|developed|published|proposed)\b|"
                         r"\bauthors?\b|\bwritten\s+by\b", re.IGNORECASE)
+# "Is there code?", "where is the GitHub repo?", "is the code available?" (not "which licence is the code under?").
+_WHERE_CODE = re.compile(r"\b(?:is|are)\s+there\s+(?:any\s+)?(?:code|an?\s+implementation|a\s+repo\w*)|"
+                         r"\bwhere\s+(?:is|are|can\s+i\s+(?:find|get))\s+(?:the\s+)?(?:code|github|repo\w*|implementation)|"
+                         r"\b(?:is|was)\s+(?:the\s+)?code\s+(?:available|released|public|open)|"
+                         r"\blink\s+to\s+(?:the\s+)?(?:code|github|repo\w*)|\bgithub\s+(?:repo\w*|link|page)\b",
+                         re.IGNORECASE)
 _CODE = re.compile(r"\b(?:code|github|repo|repository|implementation|open[- ]source)\b", re.IGNORECASE)
 
 

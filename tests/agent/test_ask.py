@@ -466,6 +466,8 @@ def test_a_why_after_just_deblur_keeps_the_deblurring():
      "Loosely related", "You want an image enlarged"),
     ("Can FeatSharp upscale my photo?", "cnaps cannot run FeatSharp", "FeatSharp: Loosely related", ""),
     ("What is FeatSharp about?", "Your question is about FeatSharp", "In the card's summary", "From its summary"),
+    ("is there code?", "Your question is about the recommended model",
+     "The card links the official code of Deblur-MIMO-UNet-RealBlur: its GitHub repository [2].", "In short"),
 ])
 def test_third_review_questions(home, shared_cards, question, starts, present, absent):
     text = ask(load_card(shared_cards[0]), question=question, llm="none").task.text
