@@ -48,35 +48,44 @@ def _scale_words(scale: int | None) -> str:
     return f"x{scale}" if scale else "by the factor you choose (--scale)"
 
 
-def _weights_sentence(entry: ZooEntry, runner: tuple[ZooEntry, Provenance] | None) -> str:
-    """Which weights a restoration would use: the official ones only when they are installed."""
+def _runner_case(entry: ZooEntry, runner: tuple[ZooEntry, Provenance] | None) -> str:
+    """Which weights a restoration of `entry` would use: 'none' installed, its own 'official' ones, 'other-official'
+    (another official checkpoint of the zoo), 'project' weights of its network, or 'project-other-network'."""
     if runner is None:
-        return (f"Its official weights learned from {entry.trained_on}; they are not installed here, so cnaps "
-                "cannot restore images until they are put in CNAPS_WEIGHTS_DIR.")
+        return "none"
     ran, provenance = runner
     if provenance == "official":
-        if ran.id == entry.id:
-            return f"cnaps has its official weights, trained on {entry.trained_on}."
-        return (f"Its official weights are not installed here; cnaps runs the official {ran.id} checkpoint "
-                f"instead, trained on {ran.trained_on}.")
-    if ran.network != entry.network:
-        return (f"Its official weights learned from {entry.trained_on}, but they are not installed here and cnaps "
-                f"has no weights of its own for {entry.network}: it runs {ran.network} instead, with project "
-                "weights trained on synthetic blur, not the authors' checkpoint.")
-    return (f"Its official weights learned from {entry.trained_on}, but they are not installed here: cnaps runs "
-            "its own project weights, trained on synthetic blur, not the authors' checkpoint.")
+        return "official" if ran.id == entry.id else "other-official"
+    return "project" if ran.network == entry.network else "project-other-network"
+
+
+def _weights_sentence(entry: ZooEntry, runner: tuple[ZooEntry, Provenance] | None) -> str:
+    """Which weights a restoration would use: the official ones only when they are installed."""
+    ran = runner[0] if runner else entry
+    return {
+        "none": f"Its official weights learned from {entry.trained_on}; they are not installed here, so cnaps cannot "
+                "restore images until they are put in CNAPS_WEIGHTS_DIR.",
+        "official": f"cnaps has its official weights, trained on {entry.trained_on}.",
+        "other-official": f"Its official weights are not installed here; cnaps runs the official {ran.id} checkpoint "
+                          f"instead, trained on {ran.trained_on}.",
+        "project-other-network": f"Its official weights learned from {entry.trained_on}, but they are not installed "
+                                 f"here and cnaps has no weights of its own for {entry.network}: it runs {ran.network} "
+                                 "instead, with project weights trained on synthetic blur, not the authors' checkpoint.",
+        "project": f"Its official weights learned from {entry.trained_on}, but they are not installed here: cnaps runs "
+                   "its own project weights, trained on synthetic blur, not the authors' checkpoint.",
+    }[_runner_case(entry, runner)]
 
 
 def _would_run(entry: ZooEntry, name: str | None, runner: tuple[ZooEntry, Provenance] | None) -> str:
     """One sentence for a question that asks for no restoration: what an attached image would get, and which
     weights (the answer is about the model, so the full weights story is not repeated)."""
-    if runner is None:
-        return (f"cnaps cannot restore images with {name} until its official weights are put in "
-                "CNAPS_WEIGHTS_DIR.")
-    ran, provenance = runner
-    if provenance == "official":
-        if ran.id == entry.id:
-            return f"With an image attached, cnaps restores it with {name} and its official weights."
+    ran = runner[0] if runner else entry
+    case = _runner_case(entry, runner)
+    if case == "none":
+        return f"cnaps cannot restore images with {name} until its official weights are put in CNAPS_WEIGHTS_DIR."
+    if case == "official":
+        return f"With an image attached, cnaps restores it with {name} and its official weights."
+    if case == "other-official":
         return (f"With an image attached, cnaps restores it with the official {ran.id} checkpoint ({name}'s own is "
                 "not installed here).")
     return (f"With an image attached, cnaps runs {ran.network} with project weights trained on synthetic blur, not "
