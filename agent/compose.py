@@ -163,10 +163,6 @@ _ASKS_WHICH = re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(?:checkpoint|weights|v
 _ASKS_HOW = re.compile(r"\b(?:how|why|what\s+makes|explain)\b", re.IGNORECASE)
 
 
-def _model_names(ctx: AnswerContext) -> str:
-    return ", ".join(m.name for m in ctx.card.models)
-
-
 def _cited(fact: Fact, number: dict[str, int]) -> str:
     sentence = voiced(fact.sentence, fact.source)
     return f"{sentence[:-1]} [{number[fact.source.url]}]{sentence[-1]}"
