@@ -205,6 +205,9 @@ _REGION = re.compile(r"\b(?:only|just)\s+(?:the\s+|my\s+|that\s+|this\s+)?(?:\w+
 _RUNS_WITHOUT_A_GPU = re.compile(r"\b(?:can|does|will|would)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+model|cnaps|i|you)\s+"
                                  r"(?:run|work|use)\s+(?:it\s+|this\s+|the\s+model\s+)?(?:without\s+(?:a\s+)?(?:gpu|graphics\s+card|cuda)|on\s+(?:a\s+|my\s+|the\s+)?"
                                  r"(?:cpu|laptop)|cpu[- ]only)", re.IGNORECASE)
+# "Is a GPU faster?", "will it be faster with a GPU?"
+_GPU_IS_FASTER = re.compile(r"\b(?:is|are)\s+(?:a\s+|the\s+)?gpus?\s+(?:much\s+)?faster|\bfaster\s+(?:on|with)\s+(?:a\s+|the\s+)?"
+                            r"gpu", re.IGNORECASE)
 # "How long did that take?" after a restoration: the record answers it.
 _ASKS_RUN_TIME = re.compile(r"\bhow\s+(?:long|much\s+time)\s+did\s+(?:it|that|this|the\s+\w+)\s+take|"
                             r"\bhow\s+fast\s+was\s+(?:it|that)|\bhow\s+many\s+seconds\s+did", re.IGNORECASE)
@@ -292,22 +295,18 @@ def verdict(ctx: AnswerContext) -> str | None:
     if (_NEEDS_A_GPU.search(ctx.question) and not re.search(r"\btrain", ctx.question, re.IGNORECASE)) \
             or _EXPECTS_A_SCORE.search(ctx.question):
         return "No."  # "does it need a GPU (to upscale 2x)?", "will I get 32.45 dB?": the notes' sentence follows
-    if _RUNS_WITHOUT_A_GPU.search(ctx.question):
+    if _RUNS_WITHOUT_A_GPU.search(ctx.question) or _GPU_IS_FASTER.search(ctx.question):
         return "Yes."
     if named_in_request(ctx) and _known_entries(ctx.capability):
-        named = _named_papers(ctx)
-        # "Can FeatSharp upscale my photo?": cnaps cannot run it, and how the paper bears on restoration says why
-        how = " ".join(f"{_paper_name(paper, ctx.question)}: "
-                       + paper_relevance(paper.title, paper.summary or "", 0.0).split(" In the authors' summary:")[0]
-                       for paper in named)
-        return f"{_cannot_run(ctx, named)} {how}"
+        return _cannot_run(ctx, _named_papers(ctx))  # "Can FeatSharp upscale my photo?"
     if _MEDICAL.search(ctx.question) and (c.needs or not c.about_model):
         return ("Not for diagnosis: MIMO-UNet learned from photographs and was never validated on medical images, "
                 "and a restored image is an estimate, not a measurement.")
     if _TRAINING.search(ctx.question):
         return None  # "can I fine-tune it on my blurry pairs?" asks about training, not about restoring
     named = _named_papers(ctx)
-    if named and _RUN_IT.search(ctx.question) and _known_entries(ctx.capability):
+    if named and (_RUN_IT.search(ctx.question) or _asks_the_paper_to_do(ctx.question, named)) \
+            and _known_entries(ctx.capability):
         return _cannot_run(ctx, named)
     if _compares_models(ctx.question) and _known_entries(ctx.capability) and not named:
         return ("cnaps cannot say which is better: the documents indexed for this card report the recommended "
@@ -377,12 +376,23 @@ def _recommended_code(ctx: AnswerContext, number: dict[str, int]) -> str | None:
                     for name, url in links)
 
 
+def _asks_the_paper_to_do(question: str, named: list) -> bool:
+    """"Can Mask2Alpha cut out the face?", "will CoF fix it?": a related paper asked to do something itself (not
+    "does FeatSharp upscale images?", which asks what the paper does)."""
+    return any(re.match(rf"^\W*(?:can|could|will|would)\s+(?:the\s+)?{re.escape(alias)}\b(?!\s+(?:paper|authors?))",
+                        question, re.IGNORECASE) for paper in named for alias in _aliases(paper))
+
+
 def _cannot_run(ctx: AnswerContext, named: list) -> str:
+    """cnaps runs only the recommended model; how each named paper bears on restoration says why that matters."""
     names = _paper_names(named, ctx.question)
     one = len(named) == 1
+    how = " ".join(f"{_paper_name(paper, ctx.question)}: "
+                   + paper_relevance(paper.title, paper.summary or "", 0.0).split(" In the authors' summary:")[0]
+                   for paper in named)
     return (f"cnaps cannot run {names}: it runs only the card's recommended model ({ctx.card.models[0].name}); "
             f"{names} {'is listed as a related paper' if one else 'are listed as related papers'}, not as "
-            f"{'a model' if one else 'models'} to run.")
+            f"{'a model' if one else 'models'} to run. {how}")
 
 
 def named_in_request(ctx: AnswerContext) -> bool:
@@ -441,8 +451,9 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += " " + run_time
         elif focus and number:
             text += " In short: " + " ".join(_cited(fact, number) for fact in focus)
-        elif (_compares_models(ctx.question) and not named) or _zoo_answer(ctx.question, ctx.card):
-            pass  # the verdict has said the documents do not compare them, or what cnaps can run
+        elif ((_compares_models(ctx.question) and not named) or _zoo_answer(ctx.question, ctx.card)
+              or (named and (_RUN_IT.search(ctx.question) or _asks_the_paper_to_do(ctx.question, named)))):
+            pass  # the verdict has said it: the documents do not compare them, what cnaps can run, or cannot
         elif _HOW_IT_WORKS.search(ctx.question):
             text += " The workflow below answers it, stage by stage, from the documents indexed for this card."
         else:
@@ -579,6 +590,8 @@ def _focus_question(question: str, request: bool = False) -> str:
     if _NEEDS_A_GPU.search(question) or (_RUNS_WITHOUT_A_GPU.search(question)
                                          and re.search(r"gpu|cuda|graphics|cpu", question, re.IGNORECASE)):
         return "does it need a GPU, or can cnaps run it on a CPU"  # it also runs on a CPU
+    if _GPU_IS_FASTER.search(question):
+        return "is a CUDA GPU faster than a CPU for cnaps"
     kind = KIND_OF_NETWORK.search(question)
     if kind and not re.search(r"transformer|attention|vit\b", kind.group(0), re.IGNORECASE):
         # "is it diffusion-based?", "my photo is blurry. Is it a GAN?" (a transformer question keeps its words: the

@@ -466,12 +466,19 @@ def test_a_why_after_just_deblur_keeps_the_deblurring():
      "Loosely related", "You want an image enlarged"),
     ("Can FeatSharp upscale my photo?", "cnaps cannot run FeatSharp", "FeatSharp: Loosely related", ""),
     ("What is FeatSharp about?", "Your question is about FeatSharp", "In the card's summary", "From its summary"),
+    ("Is a GPU faster?", "Yes.", "A CUDA GPU is far faster", ""),
     ("is there code?", "Your question is about the recommended model",
      "The card links the official code of Deblur-MIMO-UNet-RealBlur: its GitHub repository [2].", "In short"),
 ])
 def test_third_review_questions(home, shared_cards, question, starts, present, absent):
     text = ask(load_card(shared_cards[0]), question=question, llm="none").task.text
     assert text.startswith(starts) and present in text and (not absent or absent not in text), text[:600]
+
+
+def test_a_related_paper_asked_to_do_something_is_told_cnaps_cannot_run_it(home, shared_cards):
+    text = ask(load_card(shared_cards[2]), question="Can Mask2Alpha cut out the face?", llm="none").task.text
+    assert text.startswith("cnaps cannot run Mask2Alpha") and "Mask2Alpha: Loosely related" in text
+    assert "hold no passage" not in text
 
 
 def test_a_fractional_scale_the_user_states_is_not_replaced_by_the_cards(home, shared_cards):
