@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 from agent import __version__
-from agent.errors import CnapsError, OutputError, UsageError
+from agent.errors import CnapsError, UsageError
 
 app = typer.Typer(
     name="cnaps",
@@ -220,99 +220,58 @@ def restore(
                                                     "identical)."),
 ) -> None:
     """Restore (deblur) an image or a folder of images with MIMO-UNet; print what ran and how the image changed."""
-    from PIL import Image
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from agent.errors import InputFileError
-    from agent.settings import get_settings
-    from tools.restoration.engine import check_scale
-    from tools.restoration.imageio import batch_pairs, check_not_reference, check_output, open_image
-    from tools.restoration.metrics import assess, check_reference
-    from tools.restoration.zoo import find
-    from tools.restore import open_restorer
+    from tools.restore import plan_batch, restore_files
 
-    check_scale(scale)
-    if not input_path.exists():
-        raise InputFileError(f"{input_path} does not exist: pass an image file or a folder of images")
-    check_not_reference(output_path, compare)
-    if input_path.is_dir():
-        pairs = batch_pairs(input_path, output_path)
-    else:
-        check_output(output_path, overwrite, input_path)
-        pairs = [(input_path, output_path)]
-    settings = get_settings().restore
-    if compare is not None and not compare.is_dir():
-        check_reference(compare, input_path, scale, settings.max_pixels)  # before the run, not after
-    # A card's model id (Deblur-MIMO-UNet-Plus, -RealBlur) without its official checkpoint runs MIMO-UNet, and each
-    # record says so; a network named as such (MIMO-UNet+) runs that network or fails.
-    entry = find(model)
-    card_id = entry is not None and entry.id != entry.network
-    restorer, stand_in = open_restorer([model], weights=weights, fall_back=card_id, device=device,
-                                       precision=precision, tile=tile)
+    plan = plan_batch(input_path, output_path, model, scale, overwrite=overwrite, compare=compare, weights=weights,
+                      device=device, precision=precision, tile=tile)
     console = Console(stderr=True)
-    records, failures, finished = [], [], 0
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    records, failures = [], []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     quiet = output_format is RecordFormat.json or not console.is_terminal
     with Progress(*columns, console=console, transient=True, disable=quiet) as bar:
-        files = bar.add_task("images", total=len(pairs))
+        files = bar.add_task("images", total=len(plan.pairs))
         tiles = bar.add_task("tiles", total=None, visible=False)
+        current = {"name": ""}
+
+        def on_start(source: Path) -> None:
+            current["name"] = source.name
+            bar.update(files, description=source.name)
 
         def on_tile(done: int, total: int) -> None:
             bar.update(tiles, completed=done, total=total, visible=total > 1)
 
-        for source, target in pairs:
-            bar.update(files, description=source.name)
-            reference = _reference_for(compare, source, scale, settings.max_pixels, console)
-            try:
-                run = restorer.run(source, scale=scale, output=target, overwrite=overwrite, progress=on_tile)
-                if stand_in:
-                    run.notes.append(stand_in)
-            except (InputFileError, OutputError) as error:
-                if len(pairs) == 1:
-                    raise
-                failures.append(f"{source.name}: {error}")
-                console.print(f"skipped {source.name}: {error}", markup=False, highlight=False, soft_wrap=True)
-                continue
-            except KeyboardInterrupt:
-                console.print(f"interrupted: {finished} finished image(s) kept; {source.name} was not written",
-                              markup=False, highlight=False, soft_wrap=True)
-                raise
-            finished += 1
-            ref_image = open_image(reference, settings.max_pixels) if reference is not None else None
-            with Image.open(target) as restored:
-                quality = assess(open_image(source, settings.max_pixels), restored, ref_image,
-                                 str(reference) if reference else None)
-            records.append((run, quality))
-            bar.update(files, advance=1)
-            bar.update(tiles, visible=False, completed=0)
-            if output_format is not RecordFormat.json:
-                _print_restoration(run, quality)
+        try:
+            for result in restore_files(plan, scale, overwrite=overwrite, compare=compare, on_start=on_start,
+                                        progress=on_tile):
+                if result.reference_note:
+                    say(result.reference_note)
+                if result.skipped:
+                    failures.append(f"{result.source.name}: {result.skipped}")
+                    say(f"skipped {result.source.name}: {result.skipped}")
+                    continue
+                records.append((result.run, result.quality))
+                bar.update(files, advance=1)
+                bar.update(tiles, visible=False, completed=0)
+                if output_format is not RecordFormat.json:
+                    _print_restoration(result.run, result.quality)
+        except KeyboardInterrupt:
+            say(f"interrupted: {len(records)} finished image(s) kept; {current['name']} was not written")
+            raise
     if output_format is RecordFormat.json:
         import json
 
         print(json.dumps([{"record": r.model_dump(mode="json"), "quality": q.model_dump(mode="json")}
                           for r, q in records], indent=2))
     if failures:
-        raise InputFileError(f"{len(failures)} of {len(pairs)} images failed ({failures[0]}): fix or remove them")
-
-
-def _reference_for(compare: Optional[Path], source: Path, scale: int, max_pixels: int, console) -> Optional[Path]:
-    """The reference `source`'s output is compared with, checked before the run: a folder's image that is missing
-    or unusable (size, too small for SSIM) leaves sharpness only. A single reference was checked up front."""
-    from tools.restoration.metrics import check_reference
-
-    if compare is None or not compare.is_dir():
-        return compare
-    reference = compare / source.name
-    try:
-        if not reference.is_file():
-            raise UsageError(f"no reference {reference}")
-        check_reference(reference, source, scale, max_pixels)
-    except CnapsError as error:
-        console.print(f"{error}: sharpness only", markup=False, highlight=False, soft_wrap=True)
-        return None
-    return reference
+        raise InputFileError(f"{len(failures)} of {len(plan.pairs)} images failed ({failures[0]}): fix or remove them")
 
 
 def _print_restoration(run, quality) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,7 @@ from tools.restoration.zoo import MAX_SCALE
 
 if TYPE_CHECKING:
     from tools.restoration.engine import Restorer
+    from tools.restoration.metrics import Assessment
 
 _restorers: dict[tuple, "Restorer"] = {}  # loaded networks, reused across calls in one process
 
@@ -122,3 +125,105 @@ def restore_image(request: RestoreRequest) -> ToolRun:
                                               precision=settings.precision, tile=settings.tile)
     output = request.output or _default_output(request.image)
     return restorer.run(request.image, scale=request.scale, output=output)
+
+
+@dataclass
+class BatchPlan:
+    """What `cnaps restore` will do: the (input, output) pairs, the restorer, and the note a stand-in model adds."""
+
+    pairs: list[tuple[Path, Path]]
+    restorer: "Restorer"
+    stand_in: str | None
+
+
+def plan_batch(input_path: Path, output_path: Path, model: str, scale: int, overwrite: bool = False,
+               compare: Path | None = None, weights: Path | None = None, device: str | None = None,
+               precision: str | None = None, tile: str | None = None) -> BatchPlan:
+    """Check a restoration of a file or a folder before any work (paths, reference, scale, model, weights) and
+    open the restorer. A card's model id (Deblur-MIMO-UNet-Plus, -RealBlur) without its official checkpoint runs
+    MIMO-UNet, and each record says so; a network named as such (MIMO-UNet+) runs that network or fails."""
+    from agent.errors import InputFileError
+    from agent.settings import get_settings
+    from tools.restoration.engine import check_scale
+    from tools.restoration.imageio import batch_pairs, check_not_reference, check_output
+    from tools.restoration.metrics import check_reference
+    from tools.restoration.zoo import find
+
+    check_scale(scale)
+    if not input_path.exists():
+        raise InputFileError(f"{input_path} does not exist: pass an image file or a folder of images")
+    check_not_reference(output_path, compare)
+    if input_path.is_dir():
+        pairs = batch_pairs(input_path, output_path)
+    else:
+        check_output(output_path, overwrite, input_path)
+        pairs = [(input_path, output_path)]
+    if compare is not None and not compare.is_dir():
+        check_reference(compare, input_path, scale, get_settings().restore.max_pixels)  # before the run, not after
+    entry = find(model)
+    card_id = entry is not None and entry.id != entry.network
+    restorer, stand_in = open_restorer([model], weights=weights, fall_back=card_id, device=device,
+                                       precision=precision, tile=tile)
+    return BatchPlan(pairs=pairs, restorer=restorer, stand_in=stand_in)
+
+
+@dataclass
+class FileResult:
+    """One file of a batch: its record and quality figures, or why it was skipped."""
+
+    source: Path
+    run: ToolRun | None = None
+    quality: "Assessment | None" = None
+    skipped: str | None = None
+    reference_note: str | None = None
+
+
+def reference_for(compare: Path | None, source: Path, scale: int, max_pixels: int) -> tuple[Path | None, str | None]:
+    """The reference `source`'s output is compared with, and why there is none when a folder's image is missing or
+    unusable (size, too small for SSIM): that file then gets sharpness only. A single reference was checked up
+    front."""
+    from agent.errors import CnapsError
+    from tools.restoration.metrics import check_reference
+
+    if compare is None or not compare.is_dir():
+        return compare, None
+    reference = compare / source.name
+    if not reference.is_file():
+        return None, f"no reference {reference}: sharpness only"
+    try:
+        check_reference(reference, source, scale, max_pixels)
+    except CnapsError as error:
+        return None, f"{error}: sharpness only"
+    return reference, None
+
+
+def restore_files(plan: BatchPlan, scale: int, overwrite: bool = False, compare: Path | None = None,
+                  on_start: Callable[[Path], None] | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> Iterator[FileResult]:
+    """Restore each pair of `plan`, yielding a result per file. A single file's failure is raised; in a batch a
+    file that cannot be read or written is skipped (and said so) and the others go on."""
+    from PIL import Image
+
+    from agent.errors import InputFileError, OutputError
+    from agent.settings import get_settings
+    from tools.restoration.imageio import open_image
+    from tools.restoration.metrics import assess
+
+    max_pixels = get_settings().restore.max_pixels
+    for source, target in plan.pairs:
+        if on_start is not None:
+            on_start(source)
+        reference, note = reference_for(compare, source, scale, max_pixels)
+        try:
+            run = plan.restorer.run(source, scale=scale, output=target, overwrite=overwrite, progress=progress)
+        except (InputFileError, OutputError) as error:
+            if len(plan.pairs) == 1:
+                raise
+            yield FileResult(source=source, skipped=str(error), reference_note=note)
+            continue
+        if plan.stand_in:
+            run.notes.append(plan.stand_in)
+        ref_image = open_image(reference, max_pixels) if reference is not None else None
+        with Image.open(target) as restored:
+            quality = assess(open_image(source, max_pixels), restored, ref_image, str(reference) if reference else None)
+        yield FileResult(source=source, run=run, quality=quality, reference_note=note)

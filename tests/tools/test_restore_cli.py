@@ -233,3 +233,15 @@ def test_an_output_that_is_the_compare_reference_is_refused_and_the_reference_ke
                          "--compare", references, "--overwrite")
     assert code == 4 and "is the --compare reference folder" in err
     assert (references / "a.png").read_bytes() == kept
+
+
+def test_the_batch_policy_lives_in_the_tool_a_missing_folder_reference_leaves_sharpness_only(tmp_path):
+    from tools.restore import reference_for
+
+    source = _image(tmp_path / "a.png")
+    (tmp_path / "refs").mkdir()
+    assert reference_for(None, source, 1, 10**6) == (None, None)
+    reference, note = reference_for(tmp_path / "refs", source, 1, 10**6)
+    assert reference is None and note.startswith("no reference") and note.endswith(": sharpness only")
+    kept = _image(tmp_path / "refs" / "a.png", seed=4)
+    assert reference_for(tmp_path / "refs", source, 1, 10**6) == (kept, None)
