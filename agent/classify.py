@@ -293,7 +293,9 @@ _CUES_COMPILED = {cue: re.compile(pattern) for cue, pattern in _CUES.items()}
 _TYPOS = {"blury": "blurry", "blurr": "blur", "blured": "blurred", "burry": "blurry",
           "biger": "bigger", "bigegr": "bigger", "lager": "larger", "tims": "times", "tiems": "times",
           "foto": "photo", "fotos": "photos", "pic": "picture", "imgae": "image", "iamge": "image",
-          "upscle": "upscale", "upsacle": "upscale", "enlrage": "enlarge", "sharpn": "sharpen", "shakey": "shaky"}
+          "upscle": "upscale", "upsacle": "upscale", "enlrage": "enlarge", "sharpn": "sharpen", "shakey": "shaky",
+          "hw": "how", "dose": "does", "wrok": "work", "waht": "what", "teh": "the", "modle": "model",
+          "nework": "network", "netowrk": "network", "paramters": "parameters", "trianed": "trained"}
 _TYPO = re.compile(r"\b(?:" + "|".join(_TYPOS) + r")\b")
 _FOREIGN: tuple[tuple[str, str], ...] = (
     (r"\b(?:desenfoque|le\s+flou|sfocatura|unsch(?:ä|ae)rfe)\b", " blur "),

@@ -454,7 +454,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         elif ((_compares_models(ctx.question) and not named) or _zoo_answer(ctx.question, ctx.card)
               or (named and (_RUN_IT.search(ctx.question) or _asks_the_paper_to_do(ctx.question, named)))):
             pass  # the verdict has said it: the documents do not compare them, what cnaps can run, or cannot
-        elif _HOW_IT_WORKS.search(ctx.question):
+        elif _HOW_IT_WORKS.search(normalise(ctx.question)):
             text += " The workflow below answers it, stage by stage, from the documents indexed for this card."
         else:
             text += (" The documents indexed for this card hold no passage that answers it directly; the workflow "
@@ -520,7 +520,8 @@ def compose(ctx: AnswerContext) -> Answer:
     # A question about a related paper alone ("what data does CoF use?") is answered from that paper or not at all.
     pool = ([s for s in ctx.passages if s.url in named] if named and not _MENTIONS_MODEL.search(ctx.question)
             else ctx.passages)
-    asked = _focus_question(ctx.question, request=bool(ctx.classification.needs))
+    # read with common misspellings mended ("hw dose it wrok?"), as the classifier reads it
+    asked = _focus_question(normalise(ctx.question), request=bool(ctx.classification.needs))
     if ctx.classification.needs and RUNNING.search(asked):
         # "upscale my photo, how long will it take?" asks about the run cnaps would make here: cnaps's own
         # measurements answer it before the authors' GPU table.

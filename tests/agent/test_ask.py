@@ -467,6 +467,7 @@ def test_a_why_after_just_deblur_keeps_the_deblurring():
     ("Can FeatSharp upscale my photo?", "cnaps cannot run FeatSharp", "FeatSharp: Loosely related", ""),
     ("What is FeatSharp about?", "Your question is about FeatSharp", "In the card's summary", "From its summary"),
     ("Is a GPU faster?", "Yes.", "A CUDA GPU is far faster", ""),
+    ("hw dose it wrok?", "Your question is about the recommended model", "The workflow below answers it", ""),
     ("is there code?", "Your question is about the recommended model",
      "The card links the official code of Deblur-MIMO-UNet-RealBlur: its GitHub repository [2].", "In short"),
 ])
