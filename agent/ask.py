@@ -60,6 +60,10 @@ def ask(
     earlier = [card.question] if card.question.strip() and card.question.strip() != question else []
     earlier += [text for role, text in history or [] if role == "user" and text.strip()]
     classification = about_a_related_paper(card, question, classify_turns([*earlier, question]))
+    if not history and any(item.endswith("from the earlier turn") for item in classification.evidence):
+        # `ask -q "make it bigger"` replaced the card's question: its scale is not the user's (--scale is, else 1)
+        classification = classification.model_copy(update={"scale": None, "scale_note": None, "evidence": [
+            item for item in classification.evidence if not item.endswith("from the earlier turn")]})
     capability = check(card, classification)
     needs_upscale = "upscale" in classification.needs or bool(classification.scale and classification.scale > 1)
 

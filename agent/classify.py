@@ -91,7 +91,7 @@ ABOUT_MODEL = re.compile(
     r"residual\s+blocks?|checkpoints?|pretrained|dataset|gopro|realblur|paper|authors?|licen[cs]e|runtime|"
     r"inference\s+time|psnr|ssim|multiples?\s+of|divisible|flops|install\w*|download\w*|benchmark\w*|variants?|"
     r"model\s+size|how\s+(?:big|large|heavy|fast|slow|deep)\s+(?:is|are)\s+(?:the|this|these|it)\b|"
-    r"convolution\w*|cnns?|neural\s+net\w*|networks?|(?:ai|deep[- ]learning)\s+model|mimo(?:-?unet)?\S*|stand\s+for|acronym|code|open[- ]source|github|repo\w*|optimi[sz]er|"
+    r"convolution\w*|cnns?|(?:image\s+|file\s+)?formats?|file\s+types?|jpe?gs?|pngs?|tiffs?|webp|heic|neural\s+net\w*|networks?|(?:ai|deep[- ]learning)\s+model|mimo(?:-?unet)?\S*|stand\s+for|acronym|code|open[- ]source|github|repo\w*|optimi[sz]er|"
     r"learning\s+rate|epochs?|batch\s+size|train|trained|training|u-?net\w*|stack\w*|gpus?|cpus?|vram|memory|ram|"
     r"hardware|requirements?|light-?weight|(?:on|to)\s+(?:a\s+|my\s+)?(?:phone|smartphone|mobile)|hallucinat\w*|invent\w*|fine-?tun\w*|"
     r"re-?train\w*|weights|(?:maximum|max|largest|biggest)\s+(?:image\s+|photo\s+|file\s+)?(?:size|resolution)|"

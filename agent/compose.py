@@ -194,7 +194,8 @@ _TRAINING = re.compile(r"\b(?:fine-?tun\w*|re-?train\w*|train\s+(?:it|the\s+mode
 _STILL = re.compile(r"\bstill\s+(?:\w+\s+)?(?:looks?\s+)?(?:blurry|blurred|soft|fuzzy)\b", re.IGNORECASE)
 _WHY = re.compile(r"\bwhy\b|\bwhat\s+(?:did\s+i\s+do|went|is|'?s)\s+wrong\b", re.IGNORECASE)
 _COMPLAINT = re.compile(r"\b(?:worse|plastic\w*|ringing|halos?|artifacts?|weird|fake|over-?sharpen\w*|"
-                        r"over-?smooth\w*|smeary|wrong|ugly|disappoint\w*)\b|" + _STILL.pattern, re.IGNORECASE)
+                        r"over-?smooth\w*|smear\w*|smudg\w*|wrong|ugly|disappoint\w*|waxy|painted)\b|" + _STILL.pattern,
+                        re.IGNORECASE)
 _A_RESULT = re.compile(r"\b(?:result|results|output|restored|restoration|enlarged|upscaled|it\s+made|made\s+(?:it|my)|"
                        r"came\s+out|looks?)\b", re.IGNORECASE)
 # "Can it fix only the runner?": a restoration limited to one area.
@@ -205,9 +206,12 @@ _REGION = re.compile(r"\b(?:only|just)\s+(?:the\s+|my\s+|that\s+|this\s+)?(?:\w+
 _RUNS_WITHOUT_A_GPU = re.compile(r"\b(?:can|does|will|would)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+model|cnaps|i|you)\s+"
                                  r"(?:run|work|use)\s+(?:it\s+|this\s+|the\s+model\s+)?(?:without\s+(?:a\s+)?(?:gpu|graphics\s+card|cuda)|on\s+(?:a\s+|my\s+|the\s+)?"
                                  r"(?:cpu|laptop)|cpu[- ]only)", re.IGNORECASE)
-# "Is a GPU faster?", "will it be faster with a GPU?"
+# "Is a GPU faster?", "will it be faster with a GPU?", "can I run it on my Nvidia GPU?", "is CUDA available?"
 _GPU_IS_FASTER = re.compile(r"\b(?:is|are)\s+(?:a\s+|the\s+)?gpus?\s+(?:much\s+)?faster|\bfaster\s+(?:on|with)\s+(?:a\s+|the\s+)?"
-                            r"gpu", re.IGNORECASE)
+                            r"gpu|\b(?:can|could|will|does)\s+(?:i|it|cnaps|you)\s+(?:run|use)\s+(?:it\s+)?(?:on|with)\s+"
+                            r"(?:a\s+|an\s+|my\s+|the\s+)?(?:nvidia\s+)?(?:gpu|cuda|graphics\s+card)|\bis\s+cuda\s+"
+                            r"(?:available|supported)|\b(?:does|will|can)\s+(?:it|cnaps)\s+(?:use|support)\s+(?:a\s+|the\s+)?"
+                            r"(?:gpu|cuda)", re.IGNORECASE)
 # "How long did that take?" after a restoration: the record answers it.
 _ASKS_RUN_TIME = re.compile(r"\bhow\s+(?:long|much\s+time)\s+did\s+(?:it|that|this|the\s+\w+)\s+take|"
                             r"\bhow\s+fast\s+was\s+(?:it|that)|\bhow\s+many\s+seconds\s+did", re.IGNORECASE)
@@ -309,7 +313,9 @@ def verdict(ctx: AnswerContext) -> str | None:
             and _known_entries(ctx.capability):
         return _cannot_run(ctx, named)
     if _compares_models(ctx.question) and _known_entries(ctx.capability) and not named:
-        return ("cnaps cannot say which is better: the documents indexed for this card report the recommended "
+        word = _COMPARISON.search(ctx.question).group(0).split()[0].lower()
+        word = word if word in ("faster", "slower", "sharper", "worse") else "better"
+        return (f"cnaps cannot say which is {word}: the documents indexed for this card report the recommended "
                 "model's own results and do not compare it with the models or tools you name.")
     asked = _YES_NO.search(ctx.question)
     if not c.needs or not asked or not _known_entries(ctx.capability):
@@ -383,13 +389,17 @@ def _asks_the_paper_to_do(question: str, named: list) -> bool:
                         question, re.IGNORECASE) for paper in named for alias in _aliases(paper))
 
 
+def _bears_on(paper, question: str) -> str:
+    """"FeatSharp is loosely related: it touches upsampling ..." from the paper's relevance verdict."""
+    verdict = paper_relevance(paper.title, paper.summary or "", 0.0).split(" In the authors' summary:")[0]
+    return f"{_paper_name(paper, question)} is {verdict[:1].lower()}{verdict[1:]}"
+
+
 def _cannot_run(ctx: AnswerContext, named: list) -> str:
     """cnaps runs only the recommended model; how each named paper bears on restoration says why that matters."""
     names = _paper_names(named, ctx.question)
     one = len(named) == 1
-    how = " ".join(f"{_paper_name(paper, ctx.question)}: "
-                   + paper_relevance(paper.title, paper.summary or "", 0.0).split(" In the authors' summary:")[0]
-                   for paper in named)
+    how = " ".join(_bears_on(paper, ctx.question) for paper in named)
     return (f"cnaps cannot run {names}: it runs only the card's recommended model ({ctx.card.models[0].name}); "
             f"{names} {'is listed as a related paper' if one else 'are listed as related papers'}, not as "
             f"{'a model' if one else 'models'} to run. {how}")
@@ -498,7 +508,8 @@ def _restoration_step(ctx: AnswerContext) -> str | None:
     # The project weights' full recipe is in the record; the answer names what they are in one clause.
     which = (f"project weights trained by cnaps on synthetic blur, not the official checkpoints (sha256 "
              f"{weights.sha256[:12]})" if weights.provenance == "project" else weights.description.rstrip("."))
-    return (f"On your image, cnaps ran {run.network} ({run.model_id}) on {run.device} in {run.precision}{tiles}: "
+    name = run.network if run.model_id == run.network else f"{run.network} ({run.model_id})"
+    return (f"On your image, cnaps ran {name} on {run.device} in {run.precision}{tiles}: "
             f"{w}x{h} in, {ow}x{oh} out{resize}, {run.seconds:.1f} s. Weights: {which}.")
 
 
@@ -592,7 +603,7 @@ def _focus_question(question: str, request: bool = False) -> str:
                                          and re.search(r"gpu|cuda|graphics|cpu", question, re.IGNORECASE)):
         return "does it need a GPU, or can cnaps run it on a CPU"  # it also runs on a CPU
     if _GPU_IS_FASTER.search(question):
-        return "is a CUDA GPU faster than a CPU for cnaps"
+        return "does cnaps use a CUDA GPU when it finds one, and is it faster"
     kind = KIND_OF_NETWORK.search(question)
     if kind and not re.search(r"transformer|attention|vit\b", kind.group(0), re.IGNORECASE):
         # "is it diffusion-based?", "my photo is blurry. Is it a GAN?" (a transformer question keeps its words: the

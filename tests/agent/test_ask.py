@@ -452,7 +452,7 @@ def test_a_why_after_just_deblur_keeps_the_deblurring():
 
 @pytest.mark.parametrize("question, starts, present, absent", [
     ("Is PNG supported?", "Your question", "", "cnaps runs only the MIMO-UNet models"),
-    ("Is CUDA supported?", "Your question", "", "cnaps runs only the MIMO-UNet models"),
+    ("Is CUDA supported?", "Yes.", "cnaps uses one when it finds one", "cnaps runs only the MIMO-UNet models"),
     ("Is SwinIR supported?", "No: cnaps runs only the MIMO-UNet models of its zoo", "SwinIR is not one of them", ""),
     ("Is it a neural network?", "Yes.", "MIMO-UNet is a convolutional network", ""),
     ("Is it a GAN or a CNN?", "Your question", "MIMO-UNet is a convolutional network", "No."),
@@ -464,10 +464,16 @@ def test_a_why_after_just_deblur_keeps_the_deblurring():
     ("how long did that take?", "Your question", "Nothing has been restored in this conversation yet", "RTX"),
     ("what does Elastic-DETR have to do with my photo?", "Your question is about Elastic-DETR",
      "Loosely related", "You want an image enlarged"),
-    ("Can FeatSharp upscale my photo?", "cnaps cannot run FeatSharp", "FeatSharp: Loosely related", ""),
+    ("Can FeatSharp upscale my photo?", "cnaps cannot run FeatSharp", "FeatSharp is loosely related", ""),
     ("What is FeatSharp about?", "Your question is about FeatSharp", "In the card's summary", "From its summary"),
     ("Is a GPU faster?", "Yes.", "A CUDA GPU is far faster", ""),
     ("hw dose it wrok?", "Your question is about the recommended model", "The workflow below answers it", ""),
+    ("Can I run it on my Nvidia GPU?", "Yes.", "cnaps uses one when it finds one", ""),
+    ("What image formats can I use, does it read JPEG?", "Your question is about the recommended model",
+     "cnaps reads PNG, JPEG, TIFF, WebP and BMP files", "enlarge"),
+    ("Is MIMO-UNet faster than DeblurGAN-v2?", "cnaps cannot say which is faster", "", ""),
+    ("The face looks smeared after upscaling, what went wrong?", "You are asking why a restored or enlarged result",
+     "On your question:", ""),
     ("is there code?", "Your question is about the recommended model",
      "The card links the official code of Deblur-MIMO-UNet-RealBlur: its GitHub repository [2].", "In short"),
 ])
@@ -478,7 +484,7 @@ def test_third_review_questions(home, shared_cards, question, starts, present, a
 
 def test_a_related_paper_asked_to_do_something_is_told_cnaps_cannot_run_it(home, shared_cards):
     text = ask(load_card(shared_cards[2]), question="Can Mask2Alpha cut out the face?", llm="none").task.text
-    assert text.startswith("cnaps cannot run Mask2Alpha") and "Mask2Alpha: Loosely related" in text
+    assert text.startswith("cnaps cannot run Mask2Alpha") and "Mask2Alpha is loosely related" in text
     assert "hold no passage" not in text
 
 
@@ -495,3 +501,9 @@ def test_a_complaint_in_chat_reuses_the_enlarged_result(home, shared_cards, monk
     again = ask(card, question="still blurry, what did I do wrong?", image=photo, previous=first.restoration,
                 history=history, llm="none")
     assert runs == [4] and again.restoration.scale == 4  # explained, not silently re-run at 1x
+
+
+def test_a_replaced_question_without_a_scale_does_not_take_the_cards(home, shared_cards, monkeypatch, tmp_path):
+    runs = recorded_restorations(monkeypatch)
+    answer = ask(load_card(shared_cards[1]), question="make it bigger", image=tmp_path / "p.png", llm="none")
+    assert runs == [1] and answer.task.scale is None  # the card asks 3x, but `-q` replaced its question
