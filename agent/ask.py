@@ -59,7 +59,10 @@ def ask(
     # A follow-up ("what about 3x instead?") is read against the card's question and the user's earlier turns.
     earlier = [card.question] if card.question.strip() and card.question.strip() != question else []
     earlier += [text for role, text in history or [] if role == "user" and text.strip()]
-    classification = about_a_related_paper(card, question, classify_turns([*earlier, question]))
+    # A complaint asked in place of the card's question ("why does my output have halos?") is about a result the
+    # user already has, not a follow-up of the card's request: it takes no scale from it.
+    turns = [question] if not history and is_complaint(question) else [*earlier, question]
+    classification = about_a_related_paper(card, question, classify_turns(turns))
     if not history and any(item.endswith("from the earlier turn") for item in classification.evidence):
         # `ask -q "make it bigger"` replaced the card's question: its scale is not the user's (--scale is, else 1)
         classification = classification.model_copy(update={"scale": None, "scale_note": None, "evidence": [

@@ -507,3 +507,9 @@ def test_a_replaced_question_without_a_scale_does_not_take_the_cards(home, share
     runs = recorded_restorations(monkeypatch)
     answer = ask(load_card(shared_cards[1]), question="make it bigger", image=tmp_path / "p.png", llm="none")
     assert runs == [1] and answer.task.scale is None  # the card asks 3x, but `-q` replaced its question
+
+
+def test_a_complaint_in_place_of_the_cards_question_takes_no_scale_from_it(home, shared_cards):
+    answer = ask(load_card(shared_cards[2]), question="Why does my output look oversharpened with halos?", llm="none")
+    assert answer.task.scale is None  # the card asks 2x
+    assert answer.task.text.startswith("You are asking why a restored or enlarged result looks wrong")
