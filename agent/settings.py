@@ -29,6 +29,10 @@ class RestoreSettings(BaseModel):
     )
     cpu_memory_budget_mb: int = Field(1024, description="Peak working memory the CPU engine aims to stay under.",
                                       ge=1)
+    enlarge: Literal["auto", "network", "lanczos"] = Field(
+        "auto", description="How --scale enlarges: 'auto' runs the network after Lanczos only where the weights "
+                            "measured a gain over Lanczos on real photographs at that scale (or were never measured); "
+                            "'network' always; 'lanczos' never.")
 
 
 class LLMSettings(BaseModel):

@@ -1,8 +1,15 @@
 """Restoration quality on images never used in training: PSNR and SSIM against the clean image.
 
     PYTHONPATH=. python benchmarks/quality.py [--weights tools/restoration/weights/mimo-unet.safetensors]
+        [--real-folder ../shared/validation/bsd100] [--real-limit N] [--no-synthetic]
         [--size 192] [--procedural 4] [--seed 20211011] [--json results.json]
 
+First, and deciding which weights ship, the real-photo table of benchmarks/realphotos.py: BSD100 photographs
+enlarged x2/x3/x4 through the path `cnaps restore --scale` takes, against bicubic and Lanczos of the same
+low-resolution file, and deblurring of those photographs blurred at a held-out seed. It is printed when the folder
+is there; when it is not, one line says so and only the synthetic table follows.
+
+Then the synthetic table (it does not predict real photographs: it once reported gains where real photos lost).
 Two sets, both cut from the held-out split (held-out photos and held-out procedural scenes) and degraded with a
 held-out seed:
   deblurring   camera shake, linear motion, defocus, object motion and averaged frames (noise/JPEG as in training);
@@ -29,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks import realphotos  # noqa: E402
 from tools.restoration import build_model, checkpoint, degrade, synthdata, zoo  # noqa: E402
 from tools.restoration.metrics import psnr, ssim  # noqa: E402
 
@@ -170,9 +178,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here (JSON)")
+    parser.add_argument("--real-folder", type=Path, default=realphotos.DEFAULT_FOLDER,
+                        help="BSD100 folder with x2/x3/x4 (*_LR.png, *_HR.png)")
+    parser.add_argument("--real-limit", type=int, default=None, help="first N photographs of each real set")
+    parser.add_argument("--no-synthetic", action="store_true", help="print only the real-photo table")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    real = None
+    if (args.real_folder / "x2").is_dir():
+        restorer = None if args.baselines_only else realphotos.Restorer(
+            "MIMO-UNet" if args.network in (None, "MIMO-UNet") else args.network, weights=args.weights,
+            device="cpu" if args.device == "auto" else args.device)
+        real = realphotos.evaluate(restorer, args.real_folder, realphotos.SCALES, args.real_limit)
+        print(f"real photographs: {_shown_path(args.real_folder)} (validation only, never trained on)")
+        print(realphotos.format_table(real))
+    else:
+        print(f"real photographs: no set at {args.real_folder}, so no real-photo table (pass --real-folder)")
+    if args.no_synthetic:
+        if args.json and real is not None:
+            _write_json(args.json, {"real_photos": real})
+        return 0
+    print("\nsynthetic held-out scenes (procedural and package photos; does not predict real photographs)")
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     model, metadata = (None, {}) if args.baselines_only else load_network(args.weights, args.network, device)
@@ -187,16 +214,20 @@ def main(argv: list[str] | None = None) -> int:
         "heldout_images": [name for name, _ in synthdata.heldout_images(args.size, args.procedural)],
         "size": args.size, "degradation_seed": args.seed, "device": str(device),
         "seconds": round(time.monotonic() - started, 1),
-        "gains": gains(results), "results": results,
+        "gains": gains(results), "results": results, "real_photos": real,
     }
     print(format_table(results))
     print("\n" + json.dumps(report["gains"]))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        temp = args.json.with_name(f".{args.json.name}.tmp")
-        temp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-        temp.replace(args.json)
+        _write_json(args.json, report)
     return 0
+
+
+def _write_json(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    temp.replace(path)
 
 
 if __name__ == "__main__":

@@ -178,3 +178,19 @@ def test_an_unreadable_weights_file_says_it_cannot_be_read(tmp_path):
     path.write_bytes(b"x" * 64)
     reason = load_failure(path, PermissionError(13, "Permission denied"))
     assert reason == "the file cannot be read (Permission denied)"  # not "it is not a PyTorch checkpoint"
+
+
+def test_metadata_update_keeps_the_tensors_and_merges_the_keys(tmp_path):
+    from tools.restoration.checkpoint import load_state, update_metadata
+
+    path = tmp_path / "w.safetensors"
+    model = build_model("test-mimo-unet")
+    save_safetensors(model, path, {"cnaps_provenance": "project", "description": "d"})
+    before = load_state(path)
+    assert update_metadata(path, {"real_photo_gain_db": '{"x2": 0.5}'})["description"] == "d"
+    assert read_metadata(path) == {"cnaps_provenance": "project", "description": "d",
+                                   "real_photo_gain_db": '{"x2": 0.5}'}
+    after = load_state(path)
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    with pytest.raises(WeightsError, match="safetensors"):
+        update_metadata(tmp_path / "w.pt", {})

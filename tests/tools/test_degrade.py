@@ -63,13 +63,44 @@ def test_blur_keeps_flat_images_flat():
     assert torch.allclose(degrade.blur(flat, kernels), flat, atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", degrade.KINDS)
+@pytest.mark.parametrize("kind", [kind for kind in degrade.KINDS if kind != "clean"])
 def test_every_kind_removes_detail_and_keeps_shape(kind):
     images = _texture()
     out = degrade.apply(kind, images, torch.Generator().manual_seed(3), CLEAN)
     assert out.shape == images.shape
     assert out.min() >= 0 and out.max() <= 1
     assert _gradient_energy(out) < 0.85 * _gradient_energy(images)
+
+
+def test_a_clean_sample_is_the_photo_stored_as_8_bit():
+    images = _texture()
+    out = degrade.apply("clean", images, torch.Generator().manual_seed(3), CLEAN)
+    assert torch.equal(out, (images * 255).round() / 255)
+
+
+@pytest.mark.parametrize("size", [(37, 53), (12, 12), (1, 5)])
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_lanczos_enlargement_matches_pillow_on_float_planes(size, factor):
+    from PIL import Image
+
+    plane = np.random.default_rng(factor).random(size).astype(np.float32)
+    expected = np.asarray(Image.fromarray(plane, "F").resize((size[1] * factor, size[0] * factor),
+                                                            Image.Resampling.LANCZOS))
+    got = degrade.lanczos_enlarge(torch.from_numpy(plane)[None, None], factor)[0, 0].numpy()
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() < 1e-5
+
+
+def test_the_enlargement_input_is_made_as_the_restore_path_makes_it():
+    """Reduced by the factor, stored as 8-bit, then enlarged by Lanczos and clipped, as imageio.Source does."""
+    images = _texture(2, 48)
+    for factor in (2, 3, 4):
+        out = degrade.restore_path_input(images, factor)
+        small = torch.nn.functional.interpolate(images, size=(48 // factor, 48 // factor), mode="bicubic",
+                                                antialias=True, align_corners=False).clamp(0, 1)
+        levels = (small * 255).round()
+        assert torch.allclose(out, degrade.lanczos_enlarge(levels / 255, factor).clamp(0, 1), atol=1e-6)
+        assert out.shape == images.shape
 
 
 def test_same_seed_same_degradation_other_seed_another():

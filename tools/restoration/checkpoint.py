@@ -156,3 +156,17 @@ def save_safetensors(model: "nn.Module", path: str | Path, metadata: Mapping[str
     state = {key: value.detach().to("cpu", dtype).contiguous() for key, value in model.state_dict().items()}
     meta = {str(key): str(value) for key, value in (metadata or {}).items()}
     atomic_write(Path(path), lambda stream: stream.write(save(state, metadata=meta)))
+
+
+def update_metadata(path: str | Path, updates: Mapping[str, str]) -> dict[str, str]:
+    """Rewrite a .safetensors file with `updates` merged into its metadata, tensors byte for byte unchanged,
+    atomically. Returns the new metadata."""
+    from safetensors.torch import load_file, save
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise WeightsError(f"{path} is not a .safetensors file: only those carry metadata; export the weights first")
+    metadata = {**read_metadata(path), **{str(key): str(value) for key, value in updates.items()}}
+    state = load_file(str(path), device="cpu")
+    atomic_write(path, lambda stream: stream.write(save(state, metadata=metadata)))
+    return metadata

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
-KINDS = ("shake", "linear", "defocus", "gaussian", "object", "varying", "frames", "upscale")
-BLUR_KINDS = KINDS[:-1]
+KINDS = ("shake", "linear", "defocus", "gaussian", "object", "varying", "frames", "upscale", "enlarge", "clean")
+BLUR_KINDS = KINDS[:7]
 _GAMMA = 2.2  # frames are averaged in (approximately) linear light, as a sensor integrates them
 
 
@@ -47,6 +47,13 @@ RECIPES: dict[str, DegradationRecipe] = {
     "deblur": DegradationRecipe(weights={"shake": 0.35, "linear": 0.15, "defocus": 0.15, "gaussian": 0.05,
                                          "object": 0.1, "varying": 0.1, "frames": 0.1}),
     "upscale": DegradationRecipe(weights={"upscale": 1.0}),
+    # Real photographs as users bring them: enlargement inputs made as the restore path makes them (bicubic-reduced
+    # 8-bit files, Lanczos back up), blur as it happens in cameras, and sharp photos that must pass unharmed.
+    "photos": DegradationRecipe(
+        weights={"enlarge": 0.4, "shake": 0.16, "object": 0.08, "frames": 0.08, "defocus": 0.08, "linear": 0.05,
+                 "varying": 0.05, "clean": 0.1},
+        max_blur=13.0, min_blur=2.0, upscale_blur_prob=0.0, noise_prob=0.3, noise_max=0.01, jpeg_prob=0.2,
+        jpeg_quality=(75, 95)),
     # For small crops (64-128 px, CPU runs): the same cases, blur extents scaled to the crop.
     "users-small": DegradationRecipe(
         weights={"shake": 0.3, "linear": 0.1, "defocus": 0.12, "gaussian": 0.05, "object": 0.05, "varying": 0.05,
@@ -243,6 +250,59 @@ def upscaled(images: torch.Tensor, factor: int, generator: torch.Generator | Non
     return F.interpolate(small, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
+def _lanczos3(x: torch.Tensor) -> torch.Tensor:
+    """The Lanczos window of support 3: sinc(x) * sinc(x / 3) inside |x| < 3."""
+    return torch.where(x.abs() < 3, torch.sinc(x) * torch.sinc(x / 3), torch.zeros_like(x))
+
+
+def lanczos_matrix(size: int, factor: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(size * factor, size) weights that enlarge one axis exactly as Pillow's LANCZOS resize does.
+
+    Written out because torch has no Lanczos mode and the restore path enlarges with Pillow: Pillow centres output
+    pixel i at (i + 0.5) / factor, takes the input pixels whose centres lie within 3 of it (the window is cut, not
+    mirrored, at the border) and normalises the weights to sum to 1.
+    """
+    out = torch.arange(size * factor, dtype=torch.float64, device=device)
+    centre = (out + 0.5) / factor  # (O,)
+    first = (centre - 3 + 0.5).floor().clamp_min(0)
+    last = (centre + 3 + 0.5).floor().clamp_max(size)
+    taps = torch.arange(size, dtype=torch.float64, device=device)  # (I,)
+    inside = (taps[None] >= first[:, None]) & (taps[None] < last[:, None])
+    weights = torch.where(inside, _lanczos3(taps[None] - centre[:, None] + 0.5), torch.zeros(1, dtype=torch.float64,
+                                                                                           device=device))
+    return (weights / weights.sum(dim=1, keepdim=True)).float()
+
+
+def lanczos_enlarge(images: torch.Tensor, factor: int) -> torch.Tensor:
+    """(B, C, h, w) -> (B, C, h * factor, w * factor), matching Pillow's LANCZOS on float planes (no clamping)."""
+    _, _, h, w = images.shape
+    rows = lanczos_matrix(h, factor, images.device)  # (H, h)
+    cols = lanczos_matrix(w, factor, images.device)  # (W, w)
+    return rows @ images @ cols.T
+
+
+def quantize8(images: torch.Tensor) -> torch.Tensor:
+    """Round to the 256 levels of an 8-bit file, as saving and reopening a photo does."""
+    return (images.clamp(0, 1) * 255).round() / 255
+
+
+def restore_path_input(images: torch.Tensor, factor: int, generator: torch.Generator | None = None,
+                       recipe: DegradationRecipe | None = None) -> torch.Tensor:
+    """The enlargement input exactly as `cnaps restore --scale` makes it from a small photo.
+
+    The small photo is the sharp crop reduced by `factor` with antialiased bicubic (as the BSD100 and Urban100
+    low-resolution files were made), with the recipe's noise/JPEG at its own size, stored as 8-bit; the restore
+    path then enlarges it with Lanczos and clips to [0, 1]. `(B, 3, H, W)` with H and W multiples of `factor` ->
+    the same shape.
+    """
+    b, _, h, w = images.shape
+    small = F.interpolate(images, size=(h // factor, w // factor), mode="bicubic", antialias=True,
+                          align_corners=False).clamp(0, 1)  # (B, 3, H/f, W/f)
+    if generator is not None and recipe is not None:
+        small = camera_noise(small, generator, recipe)
+    return lanczos_enlarge(quantize8(small), factor).clamp(0, 1)
+
+
 # --- sensor and codec ---
 
 def add_noise(images: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -334,6 +394,12 @@ def apply(kind: str, images: torch.Tensor, generator: torch.Generator, recipe: D
             if len(rows):
                 out[rows] = upscaled(images[rows], each, generator, recipe)
         return out
+    if kind == "enlarge":
+        factors = recipe.upscale_factors if factor is None else (factor,)
+        choice = torch.randint(len(factors), (1,), generator=generator, device=generator.device).item()
+        return restore_path_input(images, factors[choice], generator, recipe)
+    if kind == "clean":  # a sharp photo must come back as it is (noise/JPEG aside): the network must not harm it
+        return quantize8(camera_noise(images, generator, recipe))
     if kind == "object":
         out = object_motion(images, generator, recipe)
     elif kind == "varying":

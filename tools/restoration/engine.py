@@ -14,6 +14,7 @@ out-of-memory error halves the tile and runs again.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -36,6 +37,8 @@ from tools.restoration.record import ToolRun, WeightsRecord
 Progress = Callable[[int, int], None]  # (tiles done, tiles in all)
 
 PRECISIONS = ("fp32", "fp16", "bf16")
+ENLARGE_POLICIES = ("auto", "network", "lanczos")
+ENLARGE_BAND = 256  # rows per band when Lanczos enlarges alone
 MAX_SCALE = zoo.MAX_SCALE
 MIN_TILE = 64
 OVERLAP = 32  # pixels shared by neighbouring tiles; the blend ramps across them
@@ -398,8 +401,12 @@ def load_weights(entry: zoo.ZooEntry, weights: str | Path | None) -> LoadedWeigh
     else:
         provenance = "user"
         description = f"Weights supplied by the user ({name}); cnaps does not know what they were trained on."
+    gains = None
+    if provenance == "project" and metadata.get("real_photo_gain_db"):
+        gains = {key: float(value) for key, value in json.loads(metadata["real_photo_gain_db"]).items()}
     record = WeightsRecord(file=str(source.path), sha256=checkpoint.sha256(source.path), provenance=provenance,
-                           description=description)
+                           description=description, real_photo_gain_db=gains,
+                           real_photo_set=metadata.get("real_photo_set") if gains else None)
     return LoadedWeights(model=model, record=record)
 
 
@@ -432,8 +439,31 @@ class Restorer:
         budget = get_settings().restore.cpu_memory_budget_mb
         return memory_grid(self.forward.model, self.device, self.precision, height, width, budget)
 
-    def _restore(self, image: Image.Image, scale: int, progress: Progress | None) -> tuple[Image.Image, TileStats]:
+    def enlarges_with_network(self, scale: int, policy: str = "auto") -> bool:
+        """Whether an enlargement by `scale` runs the network after Lanczos.
+
+        'auto' skips the network where these weights measured no gain over Lanczos on real photographs at that
+        scale (the product never knowingly makes a photo worse); 'network' always runs it; 'lanczos' never does.
+        """
+        if policy == "auto":
+            policy = get_settings().restore.enlarge
+        if policy not in ENLARGE_POLICIES:
+            raise UsageError(f"unknown enlargement policy '{policy}': use one of {', '.join(ENLARGE_POLICIES)}")
+        if scale <= 1 or policy == "network":
+            return True
+        if policy == "lanczos":
+            return False
+        gain = self.weights.enlargement_gain(scale)
+        return gain is None or gain > 0
+
+    def _restore(self, image: Image.Image, scale: int, progress: Progress | None,
+                 policy: str = "auto") -> tuple[Image.Image, TileStats]:
         check_scale(scale)
+        if scale > 1 and policy == "network-first":  # deblur at the input's size, then enlarge (benchmarks only)
+            restored, stats = self._restore(image, 1, progress, "network")
+            return restored.resize((restored.width * scale, restored.height * scale), Image.Resampling.LANCZOS), stats
+        if not self.enlarges_with_network(scale, policy):
+            return self._enlarge_only(image, scale)
         width, height = image.size
         limit = get_settings().restore.max_pixels
         if width * height * scale * scale > limit:
@@ -483,12 +513,27 @@ class Restorer:
         stats.notes[:0] = notes
         return sink.image(), stats
 
-    def restore(self, img: Image.Image, scale: int = 1) -> Image.Image:
+    def _enlarge_only(self, image: Image.Image, scale: int) -> tuple[Image.Image, TileStats]:
+        """Lanczos enlargement alone, through the same band reader and writer as the network path."""
+        source = Source(image, scale)
+        width, height = source.size
+        sink = Sink(source)
+        for top in range(0, height, ENLARGE_BAND):
+            bottom = min(height, top + ENLARGE_BAND)
+            sink.write(top, source.rgb(top, bottom), source.alpha(top, bottom))
+        gain = self.weights.enlargement_gain(scale)
+        stats = TileStats(tiles=0, tile_size=None, notes=list(source.notes))
+        stats.notes.append(
+            f"enlarged by Lanczos alone: on real photographs these weights measured {gain:+.2f} dB against Lanczos at "
+            f"x{self.weights.measured_scale(scale)}, so the network was not run (it runs for deblurring at --scale 1)")
+        return sink.image(), stats
+
+    def restore(self, img: Image.Image, scale: int = 1, policy: str = "auto") -> Image.Image:
         """The restored image (enlarged `scale` times with Lanczos first), in the input's mode family."""
-        return self._restore(img, scale, None)[0]
+        return self._restore(img, scale, None, policy)[0]
 
     def run(self, image: Image.Image | str | Path, scale: int = 1, output: str | Path | None = None,
-            overwrite: bool = False, progress: Progress | None = None) -> ToolRun:
+            overwrite: bool = False, progress: Progress | None = None, policy: str = "auto") -> ToolRun:
         """Restore a PIL image or an image file; with `output`, write the result atomically. Returns the record."""
         started = time.perf_counter()
         input_path = None
@@ -497,7 +542,8 @@ class Restorer:
             image = open_image(input_path, get_settings().restore.max_pixels)
         if output is not None:  # refuse a bad output before spending minutes on the network
             check_output(Path(output), overwrite, input_path)
-        restored, stats = self._restore(image, scale, progress)
+        network_ran = self.enlarges_with_network(scale, policy)
+        restored, stats = self._restore(image, scale, progress, policy)
         image_path = None
         if output is not None:
             image_path = str(save_image_atomic(restored, output, overwrite=overwrite, source=input_path))
@@ -510,7 +556,9 @@ class Restorer:
             input_size=image.size,
             output_size=restored.size,
             scale=scale,
-            resize=f"lanczos x{scale} then {self.entry.network}" if scale > 1 else None,
+            resize=(f"lanczos x{scale} then {self.entry.network}" if network_ran else f"lanczos x{scale} only")
+            if scale > 1 else None,
+            network_ran=network_ran,
             tiles=stats.tiles,
             tile_size=stats.tile_size,
             seconds=round(time.perf_counter() - started, 3),

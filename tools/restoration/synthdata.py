@@ -33,9 +33,12 @@ _WORDS = ("EXIT", "MAIN ST", "OPEN", "STOP", "CAFE", "PHARMACY", "NO PARKING", "
 # --- photos shipped in packages ---
 
 def load_photo(name: str) -> np.ndarray:
-    """A shipped sample photo as uint8 (H, W, 3). `name` is 'skimage:<function>' or 'mpl:<sample file>'."""
+    """A sample photo as uint8 (H, W, 3). `name` is 'skimage:<function>', 'mpl:<sample file>' or 'file:<path>'."""
     source, _, key = name.partition(":")
-    if source == "skimage":
+    if source == "file":
+        with Image.open(key) as image:
+            array = np.asarray(image.convert("RGB"))
+    elif source == "skimage":
         from skimage import data
 
         array = np.asarray(getattr(data, key)())
@@ -45,7 +48,7 @@ def load_photo(name: str) -> np.ndarray:
         path = Path(matplotlib.get_data_path()) / "sample_data" / key
         array = np.asarray(Image.open(path))
     else:
-        raise ValueError(f"unknown photo source in '{name}': use 'skimage:' or 'mpl:'")
+        raise ValueError(f"unknown photo source in '{name}': use 'skimage:', 'mpl:' or 'file:'")
     return _to_rgb8(array)
 
 
@@ -287,22 +290,43 @@ def render_scene(kind: str, rng: np.random.Generator, size: int, photos: tuple[s
     return np.asarray(image.convert("RGB").resize((size, size), Image.LANCZOS))
 
 
+# With a folder of real photographs most tiles are cut from them; text and signs stay for the cases users ask about.
+FOLDER_SCENE_WEIGHTS = (0.8, 0.02, 0.08, 0.06, 0.02, 0.0, 0.02)
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+FOLDER_VALIDATION_EVERY = 10  # every 10th photograph of a folder (sorted by name) is the training's validation split
+
+
+def folder_photos(folder: Path, split: str) -> tuple[str, ...]:
+    """'file:' names of a folder's photographs for one split: 'validation' takes every 10th, 'train' the rest."""
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    if not files:
+        raise ValueError(f"no photographs ({', '.join(PHOTO_SUFFIXES)}) in {folder}")
+    chosen = [p for i, p in enumerate(files) if (i % FOLDER_VALIDATION_EVERY == 0) == (split != "train")]
+    return tuple(f"file:{p.resolve()}" for p in chosen)
+
+
 def _scene_rng(seed: int, index: int, split: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, index, _SPLITS[split]]))
 
 
-def _bank_item(args: tuple[int, int, int, str]) -> np.ndarray:
-    seed, index, size, split = args
+def _bank_item(args: tuple[int, int, int, str, tuple[str, ...] | None]) -> np.ndarray:
+    seed, index, size, split, folder = args
     rng = _scene_rng(seed, index, split)
-    kind = SCENES[rng.choice(len(SCENES), p=np.array(SCENE_WEIGHTS) / sum(SCENE_WEIGHTS))]
+    weights = np.array(FOLDER_SCENE_WEIGHTS if folder else SCENE_WEIGHTS)
+    kind = SCENES[rng.choice(len(SCENES), p=weights / weights.sum())]
     photos = TRAIN_PHOTOS if split == "train" else HELDOUT_PHOTOS
+    if folder and kind == "photo" and rng.random() < 0.9:  # the package photos stay as one tile in ten
+        photos = folder
     return render_scene(kind, rng, size, photos)
 
 
-def build_bank(count: int, size: int, seed: int, split: str = "train", workers: int = 1) -> np.ndarray:
+def build_bank(count: int, size: int, seed: int, split: str = "train", workers: int = 1,
+               photos: Path | None = None) -> np.ndarray:
     """`count` clean tiles (count, size, size, 3) uint8, a mix of photos and procedural scenes; deterministic in
-    (seed, split) whatever `workers` is. Train tiles use only TRAIN_PHOTOS and the train seed stream."""
-    jobs = [(seed, index, size, split) for index in range(count)]
+    (seed, split) whatever `workers` is. Train tiles use only TRAIN_PHOTOS and the train seed stream; with a
+    `photos` folder, most tiles come from its photographs of that split (see `folder_photos`)."""
+    folder = folder_photos(photos, split) if photos is not None else None
+    jobs = [(seed, index, size, split, folder) for index in range(count)]
     if workers > 1:
         with get_context("spawn").Pool(workers) as pool:
             tiles = pool.map(_bank_item, jobs, chunksize=16)

@@ -49,7 +49,7 @@ LOG = "log.jsonl"
 FFT_WEIGHT = 0.1  # SEE: the paper's loss, L_content + 0.1 * L_MSFR
 # Fields that must not change when a run resumes: they decide the batches, the schedule and the network.
 _FIXED_ON_RESUME = ("network", "batch", "crop", "seed", "lr", "min_lr", "warmup", "weight_decay", "recipe",
-                    "bank_size", "bank_tile", "bank_refresh", "identity_init", "clip", "init")
+                    "bank_size", "bank_tile", "bank_refresh", "identity_init", "clip", "init", "photos")
 
 
 class TrainConfig(BaseModel):
@@ -75,6 +75,8 @@ class TrainConfig(BaseModel):
     identity_init: bool = Field(True, description="Zero the output convolutions: the untrained net returns its input.")
     init: Path | None = Field(None, description="Start from these weights (.safetensors or checkpoint) instead of a "
                                                 "random network: a fine-tune with a fresh optimizer and schedule.")
+    photos: Path | None = Field(None, description="A folder of real photographs to cut most training tiles from "
+                                                  "(every 10th, by name, is the validation split).")
     val_every: int = Field(200, description="Steps between validation PSNR measurements.")
     val_images: int = Field(8, description="Validation pairs (validation split, fixed degradation seed).")
     ckpt_every: int = Field(200, description="Steps between checkpoints.")
@@ -155,14 +157,14 @@ def zero_output_convs(model: torch.nn.Module) -> None:
 def _bank(config: TrainConfig, step: int, device: torch.device) -> torch.Tensor:
     index = step // config.bank_refresh if config.bank_refresh else 0
     tiles = synthdata.build_bank(config.bank_size, config.bank_tile, seed=config.seed * 100_003 + index,
-                                 split="train", workers=config.workers)
+                                 split="train", workers=config.workers, photos=config.photos)
     return synthdata.bank_tensor(tiles, device)
 
 
 def validation_pairs(config: TrainConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Fixed (degraded, clean) pairs from the validation split (held-out photos, own scene seeds)."""
     size = min(config.crop, 192)
-    clean = synthdata.build_bank(config.val_images, size, seed=config.seed, split="validation")
+    clean = synthdata.build_bank(config.val_images, size, seed=config.seed, split="validation", photos=config.photos)
     clean = synthdata.bank_tensor(clean, device).float() / 255
     generator = torch.Generator(device=device).manual_seed(10_007 + config.seed)
     degraded, _ = degrade.degrade(clean, generator, degrade.RECIPES[config.recipe])
@@ -207,6 +209,12 @@ def train(config: TrainConfig, resume: bool = False,
     if config.crop % 4 or config.crop > config.bank_tile:
         raise UsageError(f"--crop {config.crop} must be a multiple of 4 and at most the bank tile "
                          f"({config.bank_tile}): pick e.g. 128 or 256")
+    recipe = degrade.RECIPES[config.recipe]
+    if recipe.weights.get("enlarge") and (config.crop % 12 or min(config.crop, 192) % 12):
+        raise UsageError(f"--crop {config.crop}: the '{config.recipe}' recipe reduces crops by 2, 3 and 4 exactly, "
+                         "so the crop must be a multiple of 12: pick e.g. 96 or 192")
+    if config.photos is not None and not Path(config.photos).is_dir():
+        raise UsageError(f"--photos {config.photos} is not a folder: pass a folder of photographs")
     if config.threads:
         torch.set_num_threads(config.threads)
     device = pick_device(config.device)
@@ -296,7 +304,6 @@ def train(config: TrainConfig, resume: bool = False,
             on_event(event)
 
     runner = torch.compile(model) if (config.compile and cuda) else model
-    recipe = degrade.RECIPES[config.recipe]
     pairs = validation_pairs(config, device) if config.val_every else None
     bank_index = None
     bank = None
