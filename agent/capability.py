@@ -10,7 +10,7 @@ from __future__ import annotations
 from agent.cards import Card
 from agent.schemas import CapabilityCheck, Classification
 from agent.settings import get_settings
-from tools.restoration.zoo import MAX_SCALE, Provenance, ZooEntry, find, planned_runner
+from tools.restoration.zoo import MAX_SCALE, Provenance, ZooEntry, find, planned_runner, project_weights_facts
 
 # What each need asks of a model, in words for the plan.
 NEED_WORDS = {
@@ -48,6 +48,30 @@ def _scale_words(scale: int | None) -> str:
     return f"x{scale}" if scale else "by the factor you choose (--scale)"
 
 
+def project_weights_words(network: str) -> str:
+    """'project weights trained on <what they learned from>': read from the shipped weights' own record."""
+    facts = project_weights_facts(network)
+    return f"project weights trained on {facts.trained_on if facts else 'synthetic blur'}"
+
+
+def measured_gain_words(gains: dict[str, float] | None, scale: int | None) -> str | None:
+    """The project weights' measured real-photo gain for this request, in a clause; never the paper's figures."""
+    if not gains:
+        return None
+    if scale and scale > 1:
+        measured = [int(key[1:]) for key in gains if key[0] == "x" and key[1:].isdigit()]
+        if not measured:
+            return None
+        nearest = min(measured, key=lambda m: (abs(m - scale), -m))
+        gain = gains[f"x{nearest}"]
+        verdict = "" if gain > 0 else ", so cnaps enlarges by Lanczos alone at that scale"
+        return (f"on real photographs (BSD100) they measured {gain:+.2f} dB PSNR against plain Lanczos enlargement "
+                f"at {nearest}x{verdict}")
+    if "deblur" not in gains:
+        return None
+    return f"on real photographs (BSD100) blurred by cnaps they measured {gains['deblur']:+.2f} dB PSNR"
+
+
 def _runner_case(entry: ZooEntry, runner: tuple[ZooEntry, Provenance] | None) -> str:
     """Which weights a restoration of `entry` would use: 'none' installed, its own 'official' ones, 'other-official'
     (another official checkpoint of the zoo), 'project' weights of its network, or 'project-other-network'."""
@@ -70,9 +94,9 @@ def _weights_sentence(entry: ZooEntry, runner: tuple[ZooEntry, Provenance] | Non
                           f"instead, trained on {ran.trained_on}.",
         "project-other-network": f"Its official weights learned from {entry.trained_on}, but they are not installed "
                                  f"here and cnaps has no weights of its own for {entry.network}: it runs {ran.network} "
-                                 "instead, with project weights trained on synthetic blur, not the authors' checkpoint.",
+                                 f"instead, with {project_weights_words(ran.network)}, not the authors' checkpoint.",
         "project": f"Its official weights learned from {entry.trained_on}, but they are not installed here: cnaps runs "
-                   "its own project weights, trained on synthetic blur, not the authors' checkpoint.",
+                   f"its own {project_weights_words(ran.network)}, not the authors' checkpoint.",
     }[_runner_case(entry, runner)]
 
 
@@ -88,7 +112,7 @@ def _would_run(entry: ZooEntry, name: str | None, runner: tuple[ZooEntry, Proven
     if case == "other-official":
         return (f"With an image attached, cnaps restores it with the official {ran.id} checkpoint ({name}'s own is "
                 "not installed here).")
-    return (f"With an image attached, cnaps runs {ran.network} with project weights trained on synthetic blur, not "
+    return (f"With an image attached, cnaps runs {ran.network} with {project_weights_words(ran.network)}, not "
             f"{name}'s official checkpoint.")
 
 

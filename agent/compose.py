@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from agent.capability import CapabilityCheck, need_words
+from agent.capability import CapabilityCheck, measured_gain_words, need_words, project_weights_words
 from agent.classify import ABOUT_MODEL, normalise
 from agent.cards import Card
 from agent.focus import INTRODUCES, focus_facts, voiced
@@ -268,7 +268,7 @@ def _availability(entry) -> str:
     if official is not None:
         return f"Yes: `{how}` runs it with the official weights installed here ({official.name})."
     if project_weights_path(entry).is_file():
-        return (f"Yes: `{how}` runs it with project weights trained on synthetic blur; the official {files} is not "
+        return (f"Yes: `{how}` runs it with {project_weights_words(entry.network)}; the official {files} is not "
                 "installed here (put it in CNAPS_WEIGHTS_DIR to use it).")
     return (f"Only with its official weights: cnaps knows {entry.id}, but {files} is not installed here and cnaps has "
             f"no project weights for {entry.network}; put {files} in CNAPS_WEIGHTS_DIR, then `{how}` runs it.")
@@ -506,8 +506,14 @@ def _restoration_step(ctx: AnswerContext) -> str | None:
     tiles = f" in {run.tiles} tiles of {run.tile_size} px" if run.tiles > 1 else ""
     weights = run.weights
     # The project weights' full recipe is in the record; the answer names what they are in one clause.
-    which = (f"project weights trained by cnaps on synthetic blur, not the official checkpoints (sha256 "
-             f"{weights.sha256[:12]})" if weights.provenance == "project" else weights.description.rstrip("."))
+    which = (f"{project_weights_words(run.network)}, not the official checkpoints (sha256 {weights.sha256[:12]})"
+             if weights.provenance == "project" else weights.description.rstrip("."))
+    measured = measured_gain_words(weights.real_photo_gain_db, run.scale) if weights.provenance == "project" else None
+    if measured:
+        which += f"; {measured}"
+    if not run.network_ran:
+        return (f"On your image, cnaps enlarged {w}x{h} to {ow}x{oh} by Lanczos alone and did not run {run.network}"
+                f", in {run.seconds:.1f} s. Weights: {which}.")
     name = run.network if run.model_id == run.network else f"{run.network} ({run.model_id})"
     return (f"On your image, cnaps ran {name} on {run.device} in {run.precision}{tiles}: "
             f"{w}x{h} in, {ow}x{oh} out{resize}, {run.seconds:.1f} s. Weights: {which}.")

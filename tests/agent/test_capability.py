@@ -112,3 +112,23 @@ def test_an_enlargement_without_deblurring_is_told_cnaps_always_runs_the_network
     assert "You asked for no deblurring" not in check(_card("MIMO-UNet"), classify("Upscale x3, please.")).plan
     plan = check(_card("MIMO-UNet"), classify("Upscale 2x without sharpening it.")).plan
     assert "You asked for no deblurring" in plan
+
+
+def test_project_weights_are_described_from_their_own_record(tmp_path, monkeypatch):
+    import json
+
+    from agent.capability import measured_gain_words, project_weights_words
+    from tools.restoration import zoo
+
+    monkeypatch.setattr(zoo, "PROJECT_WEIGHTS_DIR", tmp_path)
+    assert zoo.project_weights_facts("MIMO-UNet") is None  # nothing ships: nothing is claimed
+    (tmp_path / "mimo-unet.safetensors").write_bytes(b"")
+    (tmp_path / "mimo-unet.json").write_text(json.dumps({"weights_metadata": {
+        "trained_on": "real photographs (bsd100, urban100) blurred and reduced by cnaps",
+        "real_photo_gain_db": json.dumps({"x2": 0.61, "x3": -0.05, "deblur": 1.4})}}))
+    assert "real photographs (bsd100, urban100)" in project_weights_words("MIMO-UNet")
+    gains = zoo.project_weights_facts("MIMO-UNet").real_photo_gain_db
+    assert "+0.61 dB" in measured_gain_words(gains, 2)
+    assert "-0.05 dB" in measured_gain_words(gains, 3) and "Lanczos alone" in measured_gain_words(gains, 3)
+    assert "+1.40 dB" in measured_gain_words(gains, 1)
+    assert measured_gain_words(None, 2) is None

@@ -427,11 +427,28 @@ def test_the_answer_names_project_weights_in_one_clause_and_keeps_the_checksum()
     from tools.restoration.record import ToolRun, WeightsRecord
 
     ctx = context()
-    ctx.restoration = ToolRun(
-        model_id="MIMO-UNet", network="MIMO-UNet", device="cpu", precision="fp32", input_size=(8, 8),
-        output_size=(8, 8), seconds=0.1,
-        weights=WeightsRecord(file="w", sha256="e1d6dcb29fd8" + "0" * 52, provenance="project",
-                              description="project weights, trained on CPU in three runs: 2500 steps (batch 4) ..."))
+    weights = WeightsRecord(file="w", sha256="e1d6dcb29fd8" + "0" * 52, provenance="project",
+                            description="project weights, trained on CPU in three runs: 2500 steps (batch 4) ...")
+    ctx.restoration = ToolRun(model_id="MIMO-UNet", network="MIMO-UNet", device="cpu", precision="fp32",
+                              input_size=(8, 8), output_size=(8, 8), seconds=0.1, weights=weights)
     step = _restoration_step(ctx)
-    assert step.endswith("Weights: project weights trained by cnaps on synthetic blur, not the official checkpoints "
-                         "(sha256 e1d6dcb29fd8).")
+    assert step.count("Weights:") == 1 and "(sha256 e1d6dcb29fd8)" in step and "2500 steps" not in step
+    assert "dB" not in step  # nothing measured, nothing quoted
+
+
+def test_the_restoration_step_quotes_the_measured_gain_and_says_when_the_network_did_not_run():
+    from agent.compose import _restoration_step
+    from tools.restoration.record import ToolRun, WeightsRecord
+
+    ctx = context()
+    weights = WeightsRecord(file="w", sha256="ab" * 32, provenance="project", description="d",
+                            real_photo_gain_db={"x2": -0.31, "x4": 0.42, "deblur": 1.05})
+    run = dict(model_id="MIMO-UNet", network="MIMO-UNet", device="cpu", precision="fp32", input_size=(8, 8),
+               seconds=0.1, weights=weights)
+    ctx.restoration = ToolRun(**run, output_size=(32, 32), scale=4, resize="lanczos x4 then MIMO-UNet")
+    assert "+0.42 dB" in _restoration_step(ctx) and "32.45" not in _restoration_step(ctx)
+    ctx.restoration = ToolRun(**run, output_size=(16, 16), scale=2, resize="lanczos x2 only", network_ran=False)
+    step = _restoration_step(ctx)
+    assert "-0.31 dB" in step and "Lanczos alone" in step and "cnaps ran MIMO-UNet" not in step
+    ctx.restoration = ToolRun(**run, output_size=(8, 8))
+    assert "+1.05 dB" in _restoration_step(ctx)

@@ -363,7 +363,21 @@ def weights_metadata(state: dict, description: str | None = None) -> dict[str, s
     on_cpu_only = all(device == "cpu" for device in state["devices"])
     init_from = state.get("init_from")
     start = f", fine-tuned from {init_from}" if init_from else ""
-    default = (f"project weights, trained {'on CPU ' if on_cpu_only else ''}for {step} steps on synthetic data "
+    photos = config.get("photos")
+    if photos:
+        names = synthdata.folder_photos(Path(photos), "train")
+        sets = sorted({Path(name).stem.split("_img")[0] for name in names})
+        trained_on = f"real photographs ({', '.join(sets)}) blurred and reduced by cnaps"
+        data = (f"real photographs: {len(names)} files of {photos} ({', '.join(sets)}; every "
+                f"{synthdata.FOLDER_VALIDATION_EVERY}th file held out for the training's validation), package photos "
+                f"({', '.join(synthdata.TRAIN_PHOTOS)}) and procedural scenes ({', '.join(synthdata.SCENES[1:])})")
+    else:
+        trained_on = "synthetic blur"
+        data = (f"synthetic: photos shipped with scikit-image/matplotlib ({', '.join(synthdata.TRAIN_PHOTOS)}) and "
+                f"procedural scenes ({', '.join(synthdata.SCENES[1:])}); held out: "
+                f"{', '.join(synthdata.HELDOUT_PHOTOS)}")
+    default = (f"project weights, trained {'on CPU ' if on_cpu_only else ''}for {step} steps on "
+               f"{data.split(':')[0]} data "
                f"({config['network']}, batch {config['batch']}, crop {config['crop']}, seed {config['seed']}{start}); "
                "not the official checkpoints")
     recipe = degrade.RECIPES[config["recipe"]]
@@ -371,9 +385,8 @@ def weights_metadata(state: dict, description: str | None = None) -> dict[str, s
         "network": config["network"],
         "recipe": json.dumps({"planned_steps": config["steps"], **{key: config.get(key) for key in _FIXED_ON_RESUME}}),
         "steps": str(step),
-        "data": (f"synthetic: photos shipped with scikit-image/matplotlib ({', '.join(synthdata.TRAIN_PHOTOS)}) and "
-                 f"procedural scenes ({', '.join(synthdata.SCENES[1:])}); held out: "
-                 f"{', '.join(synthdata.HELDOUT_PHOTOS)}"),
+        "data": data,
+        "trained_on": trained_on,
         "degradations": recipe.model_dump_json(),
         "seed": str(config["seed"]),
         "init": init_from or "random",

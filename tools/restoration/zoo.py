@@ -5,6 +5,7 @@ No folder scanning and no torch import here: the answer engine reads capabilitie
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Literal
@@ -92,6 +93,28 @@ def network_slug(network: str) -> str:
 def project_weights_path(entry: ZooEntry) -> Path:
     """Where the project's own trained weights for this entry's network ship."""
     return PROJECT_WEIGHTS_DIR / f"{network_slug(entry.network)}.safetensors"
+
+
+class ProjectWeightsFacts(BaseModel):
+    """What the shipped project weights of a network learned from and measured, for answers (read without torch)."""
+
+    trained_on: str = Field(description="What they learned from, in a phrase.")
+    real_photo_gain_db: dict[str, float] | None = Field(
+        None, description="Measured mean PSNR gain on real photographs: 'x2'..'x4' over Lanczos, 'deblur' over the "
+                          "blurred input; None when never measured.")
+
+
+def project_weights_facts(network: str) -> ProjectWeightsFacts | None:
+    """The facts of the project weights shipped for `network`, from the benchmark record beside them (the JSON that
+    benchmarks/quality.py writes for that very file); None when no project weights ship for it."""
+    record = PROJECT_WEIGHTS_DIR / f"{network_slug(network)}.json"
+    if not record.with_suffix(".safetensors").is_file():
+        return None
+    metadata = json.loads(record.read_text(encoding="utf-8")).get("weights_metadata", {}) if record.is_file() else {}
+    gains = metadata.get("real_photo_gain_db")
+    return ProjectWeightsFacts(
+        trained_on=metadata.get("trained_on") or "synthetic blur",
+        real_photo_gain_db={key: float(value) for key, value in json.loads(gains).items()} if gains else None)
 
 
 class WeightsSource(BaseModel):
