@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -238,3 +240,40 @@ def test_bad_run_settings_fail_before_training_and_leave_no_folder(tmp_path):
     with pytest.raises(UsageError, match="name it e.g. w.safetensors"):
         training.run(_config(tmp_path / "run", steps=1), export_to=tmp_path / "w.xyz")
     assert not (tmp_path / "run").exists()  # refused before any training
+
+
+def _photo_folder(folder, count: int = 10):
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        Image.fromarray(rng.integers(0, 256, (60, 70, 3), dtype=np.uint8)).save(folder / f"set{index % 2}_img_{index}.png")
+    return folder
+
+
+def test_a_folder_of_photographs_feeds_the_bank_and_holds_out_every_tenth(tmp_path):
+    folder = _photo_folder(tmp_path / "photos", 20)
+    train_names = synthdata.folder_photos(folder, "train")
+    validation = synthdata.folder_photos(folder, "validation")
+    assert len(validation) == 2 and len(train_names) == 18 and not set(validation) & set(train_names)
+    bank = synthdata.build_bank(6, 48, seed=1, photos=folder)
+    assert bank.shape == (6, 48, 48, 3) and np.array_equal(bank, synthdata.build_bank(6, 48, seed=1, photos=folder))
+    with pytest.raises(ValueError, match="no photographs"):
+        synthdata.folder_photos(tmp_path, "train")
+
+
+def test_the_photos_recipe_trains_and_names_its_data(tmp_path):
+    folder = _photo_folder(tmp_path / "photos")
+    with pytest.raises(UsageError, match="multiple of 12"):
+        training.train(_config(tmp_path / "bad", recipe="photos", photos=folder, crop=32))
+    with pytest.raises(UsageError, match="not a folder"):
+        training.train(_config(tmp_path / "bad2", photos=tmp_path / "missing"))
+    training.train(_config(tmp_path / "run", steps=2, recipe="photos", photos=folder, crop=36, val_every=1,
+                           val_images=2))
+    metadata = training.export(tmp_path / "run", tmp_path / "w.safetensors")
+    assert "real photographs (set0, set1)" in metadata["trained_on"]
+    assert "for 2 steps on real photographs (" in metadata["description"]
+    events = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(e["psnr"] <= training.PSNR_CAP for e in events if e["event"] == "validation")

@@ -140,9 +140,12 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+PSNR_CAP = 60.0  # dB: an untouched 'clean' pair would score 120 dB and swamp the mean of a validation set
+
+
 def psnr(output: torch.Tensor, target: torch.Tensor) -> float:
     mse = F.mse_loss(output.float().clamp(0, 1), target.float()).item()
-    return 10 * math.log10(1 / max(mse, 1e-12))
+    return min(PSNR_CAP, 10 * math.log10(1 / max(mse, 1e-12)))
 
 
 def zero_output_convs(model: torch.nn.Module) -> None:
@@ -377,7 +380,7 @@ def weights_metadata(state: dict, description: str | None = None) -> dict[str, s
                 f"procedural scenes ({', '.join(synthdata.SCENES[1:])}); held out: "
                 f"{', '.join(synthdata.HELDOUT_PHOTOS)}")
     default = (f"project weights, trained {'on CPU ' if on_cpu_only else ''}for {step} steps on "
-               f"{data.split(':')[0]} data "
+               f"{'real photographs' if photos else 'synthetic data'} "
                f"({config['network']}, batch {config['batch']}, crop {config['crop']}, seed {config['seed']}{start}); "
                "not the official checkpoints")
     recipe = degrade.RECIPES[config["recipe"]]
