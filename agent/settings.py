@@ -33,6 +33,31 @@ class RestoreSettings(BaseModel):
         "auto", description="How --scale enlarges: 'auto' runs the network after Lanczos only where the weights "
                             "measured a gain over Lanczos on real photographs at that scale (or were never measured); "
                             "'network' always; 'lanczos' never.")
+    backend: Literal["local", "ray"] = Field(
+        "local", description="Where restorations run: 'local' (this process's worker threads) or 'ray' (worker "
+                             "actors on the Ray cluster of CNAPS_RAY__ADDRESS; needs the `scale` extra).")
+
+
+class RaySettings(BaseModel):
+    address: str = Field("local", description="The Ray cluster, as host:port (or ray://host:port), or 'local' to "
+                                              "start a Ray instance inside this process.")
+    workers: int = Field(0, description="Worker actors, each holding its networks in memory; 0: one per GPU of the "
+                                        "cluster, or 1 on a cluster without GPUs.", ge=0)
+    worker_cpus: float = Field(1.0, description="CPUs each worker actor reserves (fractions allowed).", gt=0)
+    worker_gpus: float | None = Field(None, description="GPUs each worker reserves; default: 1 when the cluster has "
+                                                        "a GPU per worker, an equal share when it has fewer, else 0.",
+                                      ge=0)
+    batch_size: int = Field(4, description="Images of the same size one GPU worker runs as one batch (a folder "
+                                           "restored with `cnaps restore`); CPU workers run one at a time.", ge=1)
+    timeout: float = Field(600.0, description="Seconds one job may take on a worker before it is failed and the "
+                                              "worker restarted.", gt=0)
+    local_cpus: int | None = Field(None, description="CPUs a local Ray instance may use; default: all.", ge=1)
+
+
+class KnowledgeSettings(BaseModel):
+    url: str | None = Field(None, description="A Chroma server (`chroma run`) as http://host:port: the knowledge "
+                                              "store lives there instead of an embedded chromadb under CNAPS_HOME.",
+                            pattern=r"^https?://[^/\s]+/?$")
 
 
 class LLMSettings(BaseModel):
@@ -57,6 +82,9 @@ class ServerSettings(BaseModel):
     queue_size: int = Field(4, description="Restoration jobs that may wait; beyond this the API answers 429.", ge=0)
     keep_runs: int = Field(200, description="Finished web runs kept on disk; older ones are deleted as new ones start.",
                            ge=1)
+    job_timeout: int = Field(3600, description="Seconds one web answer may take, restoration included; a run past it "
+                                               "fails, and a run folder left that long unfinished (a killed server's) "
+                                               "is deleted.", ge=1)
 
 
 class Settings(BaseSettings):
@@ -75,6 +103,8 @@ class Settings(BaseSettings):
     restore: RestoreSettings = Field(default_factory=RestoreSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    ray: RaySettings = Field(default_factory=RaySettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
 
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("OPENAI_API_KEY", "CNAPS_OPENAI_API_KEY"), description="Endpoint key."

@@ -32,7 +32,7 @@ from agent.cards import DEFAULT_CARD, Card, bundled_card, bundled_cards, parse_c
 from agent.errors import BusyError, CnapsError, UsageError
 from agent.schemas import Answer
 from agent.settings import Settings, get_settings
-from agent.web.jobs import WorkerPool
+from agent.web.jobs import Deadline, WorkerPool
 from agent.web.runs import REPORT_MEDIA, RunStore
 from agent.web.sessions import ChatSession, NotFoundError, SessionStore
 from agent.web.uploads import CheckedImage, TooLargeError, UnsupportedTypeError, check_image, check_size, decode_text
@@ -94,7 +94,8 @@ class Server:
         self.restore_pool = WorkerPool(settings.server.workers, settings.server.queue_size, "cnaps-restore")
         self.answer_pool = WorkerPool(ANSWER_WORKERS, ANSWER_QUEUE, "cnaps-answer")
         self.sessions = SessionStore()
-        self.runs = RunStore(settings.output_dir / "web", keep=settings.server.keep_runs)
+        self.runs = RunStore(settings.output_dir / "web", keep=settings.server.keep_runs,
+                             job_timeout=settings.server.job_timeout)
 
     def ask(self, *args: Any, **kwargs: Any) -> Answer:
         if self.ask_fn is None:
@@ -210,15 +211,25 @@ class Server:
         return asyncio.wrap_future(future)
 
     def run_job(self, req: AskRequest, emit: Callable[[str, Any], None]) -> dict:
-        """Runs on a worker thread: restore (when an image came), answer, store the run; returns the API payload."""
+        """Runs on a worker thread: restore (when an image came), answer, store the run; returns the API payload.
+
+        The job fails at its deadline (CNAPS_SERVER__JOB_TIMEOUT): `RunStore.prune` counts on no live job being
+        older, to tell a dead server's leftovers from a run still being answered."""
         run_id, folder = self.runs.create()
+        deadline = Deadline(self.settings.server.job_timeout)
+
+        def emit_in_time(event: str, data: Any) -> None:
+            deadline.check()
+            emit(event, data)
+
         try:
-            return self._answer(run_id, folder, req, emit)
+            return self._answer(run_id, folder, req, emit_in_time, deadline)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # a failed run leaves no half-written folder behind
             raise
 
-    def _answer(self, run_id: str, folder: Path, req: AskRequest, emit: Callable[[str, Any], None]) -> dict:
+    def _answer(self, run_id: str, folder: Path, req: AskRequest, emit: Callable[[str, Any], None],
+                deadline: Deadline) -> dict:
         image_path = None
         if req.image is not None:
             image_path = folder / f"input.{req.image.extension}"
@@ -234,6 +245,7 @@ class Server:
         answer = self.ask(req.card, question=req.question, image=image_path, scale=req.scale, output_dir=folder,
                           on_token=lambda token: emit("token", {"text": token}),
                           history=list(req.session.history), progress=progress, **self.ask_options)
+        deadline.check()
         crops = self.runs.save(run_id, req.question, answer)
         payload = self.payload(run_id, req, answer, crops)
         req.session.add_turn(req.question, payload["markdown"], run_id, self.sessions.max_turns)

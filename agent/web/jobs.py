@@ -12,9 +12,29 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, TypeVar
 
-from agent.errors import BusyError
+from agent.errors import BusyError, CnapsError
 
 T = TypeVar("T")
+
+
+class JobTimeoutError(CnapsError):
+    """A job ran past the server's deadline (CNAPS_SERVER__JOB_TIMEOUT)."""
+
+    http_status = 503
+
+
+class Deadline:
+    """The moment a job must end by. `check()` raises once it has passed; the job calls it at every progress step
+    (tiles, tokens) and before storing its answer, so no job outlives the deadline by more than one step."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.ends:
+            raise JobTimeoutError(f"the answer took longer than this server allows ({self.seconds:g} s): send a "
+                                  "smaller image or a lower scale, or its operator can raise CNAPS_SERVER__JOB_TIMEOUT")
 
 
 class WorkerPool:

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,11 +35,14 @@ class RunRecord:
 
 
 class RunStore:
-    """Run folders under `root`; beyond `keep` finished runs, the oldest are deleted as new ones start."""
+    """Run folders under `root`; beyond `keep` finished runs, the oldest are deleted as new ones start, and so is
+    an unfinished folder untouched for longer than `job_timeout` seconds (no job runs that long, so its server
+    died: a `kill -9` or a power cut would otherwise leak its upload forever)."""
 
-    def __init__(self, root: Path, keep: int = 200) -> None:
+    def __init__(self, root: Path, keep: int = 200, job_timeout: float = 3600) -> None:
         self.root = root
         self.keep = keep
+        self.job_timeout = job_timeout
         self._pruning = threading.Lock()
 
     def create(self) -> tuple[str, Path]:
@@ -54,24 +58,31 @@ class RunStore:
         return run_id, folder
 
     def prune(self) -> int:
-        """Delete the oldest finished runs beyond `keep`; runs still being answered are never touched.
+        """Delete the oldest finished runs beyond `keep`, and unfinished runs abandoned for over `job_timeout`;
+        runs still being answered are never touched (a live job writes into its folder and fails at its deadline).
 
         Workers prune one at a time (a folder another worker is deleting must not be stat'ed), and a folder that
         vanished meanwhile (another server on the same folder) is skipped.
         """
         with self._pruning:
             finished: list[tuple[float, Path]] = []
+            abandoned: list[Path] = []
+            oldest_live = time.time() - self.job_timeout
             for folder in self.root.iterdir():
                 if not OPAQUE_ID.match(folder.name) or not folder.is_dir() or folder.is_symlink():
                     continue
                 try:
                     finished.append(((folder / "run.json").stat().st_mtime, folder))
+                except FileNotFoundError:  # no run.json: still being answered, or its server died
+                    try:
+                        if folder.stat().st_mtime < oldest_live:
+                            abandoned.append(folder)
+                    except OSError:
+                        continue  # gone meanwhile
                 except OSError:
-                    continue  # still being answered (no run.json yet), or gone
-            if len(finished) <= self.keep:
-                return 0
+                    continue
             finished.sort()
-            old = [folder for _, folder in finished[:len(finished) - self.keep]]
+            old = abandoned + [folder for _, folder in finished[:max(0, len(finished) - self.keep)]]
             for folder in old:
                 shutil.rmtree(folder, ignore_errors=True)
             return len(old)
