@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 from agent.cards import Card
-from agent.compose import compose, is_complaint, papers_named_in, training_datasets
+from agent.compose import compose, training_datasets
+from agent.reading import read
 from agent.plan import retrieval_queries
 from agent.errors import UsageError
-from agent.schemas import Answer, AnswerContext, Classification, Source, TaskLabel
+from agent.schemas import Answer, AnswerContext, Source
 from agent.settings import get_settings
 from tools.restoration.record import ToolRun
 from tools.restoration.zoo import MAX_SCALE
@@ -48,7 +48,6 @@ def ask(
     unless this question (or `scale`) asks for another scale.
     """
     from agent.capability import check
-    from agent.classify import classify_turns
 
     question = (question or card.question).strip()
     if not question:
@@ -56,17 +55,8 @@ def ask(
     if scale is not None and not 1 <= scale <= MAX_SCALE:
         raise UsageError(f"scale {scale} is out of range: use an integer from 1 to {MAX_SCALE}")
 
-    # A follow-up ("what about 3x instead?") is read against the card's question and the user's earlier turns.
-    earlier = [card.question] if card.question.strip() and card.question.strip() != question else []
-    earlier += [text for role, text in history or [] if role == "user" and text.strip()]
-    # A complaint asked in place of the card's question ("why does my output have halos?") is about a result the
-    # user already has, not a follow-up of the card's request: it takes no scale from it.
-    turns = [question] if not history and is_complaint(question) else [*earlier, question]
-    classification = about_a_related_paper(card, question, classify_turns(turns))
-    if not history and any(item.endswith("from the earlier turn") for item in classification.evidence):
-        # `ask -q "make it bigger"` replaced the card's question: its scale is not the user's (--scale is, else 1)
-        classification = classification.model_copy(update={"scale": None, "scale_note": None, "evidence": [
-            item for item in classification.evidence if not item.endswith("from the earlier turn")]})
+    reading = read(question, card, history or [])
+    classification = reading.classification
     capability = check(card, classification)
     needs_upscale = "upscale" in classification.needs or bool(classification.scale and classification.scale > 1)
 
@@ -76,7 +66,7 @@ def ask(
         run_scale = scale if scale is not None else min(classification.scale or 1, MAX_SCALE)
         # "never mind, just deblur" after a 4x run asks for the image at its own size: that is a scale too.
         same_size = (bool(classification.needs) and "upscale" not in classification.needs
-                     and not is_complaint(question))  # "still blurry, what did I do wrong?" asks about the run
+                     and not reading.asks("complaint"))  # "still blurry, what did I do wrong?" asks about the run
         asked_scale = scale is not None or classification.scale is not None or same_size
         if previous is not None and (previous.scale == run_scale or not asked_scale):
             note = (f"Your image was restored earlier in this conversation at {previous.scale}x; that result is "
@@ -88,8 +78,8 @@ def ask(
                                            device=device, progress=progress)
     passages = gather_passages(card, question, needs_upscale, training_datasets(capability))
 
-    ctx = AnswerContext(card=card, question=question, classification=classification, capability=capability,
-                        passages=passages, restoration=restoration, history=list(history or []))
+    ctx = AnswerContext(card=card, question=question, reading=reading, classification=classification,
+                        capability=capability, passages=passages, restoration=restoration, history=list(history or []))
     answer = compose(ctx)
     if _use_llm(llm):
         from agent.loop import answer_with_llm
@@ -109,30 +99,6 @@ def _use_llm(choice: str | None) -> bool:
     if choice == "openai":
         return True
     return settings.llm_enabled
-
-
-# The user's own picture, said so ("my photo", "this scan"): a question with it asks for a restoration.
-_MY_IMAGE = re.compile(r"\b(?:my|our|this|these)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|frame|"
-                       r"selfie|portrait|screenshot|still|footage|video|capture)s?\b", re.IGNORECASE)
-
-
-def about_a_related_paper(card: Card, question: str, classification: Classification) -> Classification:
-    """A question that names one of the card's related papers and no picture of the user's ("does FeatSharp upscale
-    images?", "is the brain paper relevant to upscaling?") asks about that paper: its words for deblurring or
-    enlarging describe the paper, not a task to run."""
-    named = papers_named_in(card, question)
-    if not classification.needs or not named:
-        return classification
-    from agent.classify import classify
-
-    own = classify(question)
-    if _MY_IMAGE.search(question) and own.needs and not any(item.startswith("similar to:") for item in own.evidence):
-        # "Can FeatSharp upscale my photo?" asks for a task in words; "what does X have to do with my photo?" does not
-        return classification
-    names = ", ".join(paper.title.split(":")[0] for paper in named)
-    return classification.model_copy(update={
-        "label": TaskLabel.other, "needs": [], "scale": None, "scale_note": None, "refused": [],
-        "evidence": [*classification.evidence, f"about a related paper: {names}"]})
 
 
 def gather_passages(card: Card, question: str, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[Source]:

@@ -15,7 +15,6 @@ This module never imports torch or sentence-transformers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -28,7 +27,6 @@ from agent.schemas import Classification, TaskLabel
 from tools.restoration.zoo import MAX_SCALE
 
 EXAMPLES = Path(__file__).resolve().parent / "data" / "task_examples.jsonl"
-_NEIGHBOURS = 5
 # Questions are a few sentences; only this many characters are read, so a pasted essay cannot stall the rules.
 MAX_CHARS = 2000
 # Below this cosine similarity the nearest prototype is not about the same thing; the vote would be noise.
@@ -685,55 +683,19 @@ def _embedder():
     return shared_embedder()
 
 
-def _prototype_vectors(embedder):
-    """Prototype embeddings, cached under Settings.home keyed by the examples' content and the embedding model."""
-    import numpy as np
-
-    from agent.settings import get_settings
-
-    texts = [text for text, _ in _examples()]
-    key = hashlib.sha256((getattr(embedder, "name", "") + "\n" + "\n".join(texts)).encode()).hexdigest()[:16]
-    cache = get_settings().home.expanduser() / "cache" / f"task_examples-{key}.npy"
-    if cache.exists():
-        try:
-            vectors = np.load(cache)
-            if vectors.shape[0] == len(texts):
-                return vectors
-        except (OSError, ValueError):
-            pass
-    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{id(vectors)}.tmp.npy")
-        np.save(tmp, vectors)
-        tmp.replace(cache)
-    except OSError:
-        pass  # the cache is an optimisation; a read-only home still classifies
-    return vectors
-
-
 def _nearest_label(question: str) -> tuple[str, float, str] | None:
     """(label, confidence, evidence) from the nearest prototypes; None without an embedder or a close prototype."""
+    from agent.reading.router import nearest, vote_confidence
+    from agent.settings import get_settings
+
     embedder = _embedder()
     if embedder is None:
         return None
-    try:
-        vectors = _prototype_vectors(embedder)
-        query = embedder.embed([question])[0]
-    except Exception:  # noqa: BLE001 - a broken embedder must not break classification; rules still answer
+    found = nearest(question, _examples(), "task_examples", get_settings().home, _MIN_SIMILARITY, model=embedder)
+    if found is None:
         return None
-    sims = vectors @ query
-    order = sims.argsort()[::-1][:_NEIGHBOURS]
-    if float(sims[order[0]]) < _MIN_SIMILARITY:
-        return None
-    votes: dict[str, float] = {}
-    for i in order:
-        votes[_examples()[i][1]] = votes.get(_examples()[i][1], 0.0) + max(float(sims[i]), 0.0)
-    label = max(votes, key=votes.get)
-    share = votes[label] / (sum(votes.values()) or 1.0)
-    best = next(i for i in order if _examples()[i][1] == label)
-    confidence = round(min(0.8, max(0.3, share * float(sims[best]) + 0.2)), 2)
-    return label, confidence, f"similar to: '{_examples()[best][0]}' ({float(sims[best]):.2f})"
+    label, share, example, similarity = found
+    return label, vote_confidence(share, similarity), f"similar to: '{example}' ({similarity:.2f})"
 
 
 # --- classify ------------------------------------------------------------------------------------------------------
@@ -860,6 +822,11 @@ _TOO = re.compile(r"\b(?:too|also|as\s+well|in\s+addition)\b")
 
 # "wait, why does it need interpolation?": a why-question about what the answer before said.
 _WHY_ABOUT_THAT = re.compile(r"^(?:(?:wait|hmm+|ok(?:ay)?|so|and|but|sorry)[,.!\s]+)*why\b")
+
+
+def is_follow_up_text(text: str) -> bool:
+    """Whether a normalised turn says it leans on the one before ("what about 3x?", "why?", "tell me more")."""
+    return bool(_CONTENTLESS.match(text) or _FOLLOW_UP.search(text) or _WHY_ABOUT_THAT.match(text))
 
 
 def _is_follow_up(text: str, own: Classification, reading: _Reading) -> bool:

@@ -21,6 +21,8 @@ from agent.cards import Card
 from agent.focus import INTRODUCES, focus_facts, voiced
 from agent.links import scrub, scrub_answer
 from agent.plan import KIND_OF_NETWORK, PRACTICAL, RUNNING, select_facts
+from agent.reading import read
+from agent.reading.papers import aliases, named_papers, paper_name, paper_names, papers_named_in
 from agent.schemas import (
     NOTES_PREFIX,
     Answer,
@@ -32,7 +34,8 @@ from agent.schemas import (
     Workflow,
     WorkflowStep,
 )
-from agent.sentences import SENTENCE_END, Fact, split_at_sentence_ends
+from agent.reading.signals import COMPLAINT
+from agent.sentences import SENTENCE_END, Fact
 from prompts import render
 from tools.restoration.zoo import find
 
@@ -190,14 +193,6 @@ _MODEL_NAME = re.compile(r"(?:the\s+)?(?:[A-Z][\w-]*[A-Z0-9][\w-]*|[A-Z][a-z]+(?
 _MEDICAL = re.compile(r"\b(?:x-?rays?|mri|ct\s+scans?|ultrasound|medical|diagnos\w*|radiolog\w*|patholog\w*|"
                       r"clinical|microscop\w*|histolog\w*|biops\w*)\b", re.IGNORECASE)
 _TRAINING = re.compile(r"\b(?:fine-?tun\w*|re-?train\w*|train\s+(?:it|the\s+model|mimo\S*|my\s+own))\b", re.IGNORECASE)
-# "Why does the result look plasticky?", "It made my photo worse. Why?": a complaint about a result.
-_STILL = re.compile(r"\bstill\s+(?:\w+\s+)?(?:looks?\s+)?(?:blurry|blurred|soft|fuzzy)\b", re.IGNORECASE)
-_WHY = re.compile(r"\bwhy\b|\bwhat\s+(?:did\s+i\s+do|went|is|'?s)\s+wrong\b", re.IGNORECASE)
-_COMPLAINT = re.compile(r"\b(?:worse|plastic\w*|ringing|halos?|artifacts?|weird|fake|over-?sharpen\w*|"
-                        r"over-?smooth\w*|smear\w*|smudg\w*|wrong|ugly|disappoint\w*|waxy|painted)\b|" + _STILL.pattern,
-                        re.IGNORECASE)
-_A_RESULT = re.compile(r"\b(?:result|results|output|restored|restoration|enlarged|upscaled|it\s+made|made\s+(?:it|my)|"
-                       r"came\s+out|looks?)\b", re.IGNORECASE)
 # "Can it fix only the runner?": a restoration limited to one area.
 _REGION = re.compile(r"\b(?:only|just)\s+(?:the\s+|my\s+|that\s+|this\s+)?(?:\w+\s+)?(?:runner|person|people|"
                      r"face|faces|background|foreground|sky|car|plate|sign|subject|area|region|part|corner)\b",
@@ -386,18 +381,18 @@ def _asks_the_paper_to_do(question: str, named: list) -> bool:
     """"Can Mask2Alpha cut out the face?", "will CoF fix it?": a related paper asked to do something itself (not
     "does FeatSharp upscale images?", which asks what the paper does)."""
     return any(re.match(rf"^\W*(?:can|could|will|would)\s+(?:the\s+)?{re.escape(alias)}\b(?!\s+(?:paper|authors?))",
-                        question, re.IGNORECASE) for paper in named for alias in _aliases(paper))
+                        question, re.IGNORECASE) for paper in named for alias in aliases(paper))
 
 
 def _bears_on(paper, question: str) -> str:
     """"FeatSharp is loosely related: it touches upsampling ..." from the paper's relevance verdict."""
     verdict = paper_relevance(paper.title, paper.summary or "", 0.0).split(" In the authors' summary:")[0]
-    return f"{_paper_name(paper, question)} is {verdict[:1].lower()}{verdict[1:]}"
+    return f"{paper_name(paper, question)} is {verdict[:1].lower()}{verdict[1:]}"
 
 
 def _cannot_run(ctx: AnswerContext, named: list) -> str:
     """cnaps runs only the recommended model; how each named paper bears on restoration says why that matters."""
-    names = _paper_names(named, ctx.question)
+    names = paper_names(named, ctx.question)
     one = len(named) == 1
     how = " ".join(_bears_on(paper, ctx.question) for paper in named)
     return (f"cnaps cannot run {names}: it runs only the card's recommended model ({ctx.card.models[0].name}); "
@@ -418,7 +413,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
     detail = _cue_phrase(c.cues, ctx.question)
     plural = detail.endswith("s") and detail != "fine texture" or " and " in detail
     asks_how = bool(_ASKS_HOW.search(ctx.question))
-    complaint = is_complaint(ctx.question)
+    complaint = ctx.reading.asks("complaint")
     if complaint:
         text = "You are asking why a restored or enlarged result looks wrong, not how to get one."
     elif c.label is TaskLabel.both:
@@ -439,7 +434,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         # An open question: answer it first, from the store, then say what cnaps would run.
         about = c.about_model
         named = _named_papers(ctx)
-        text = (f"Your question is about {_paper_names(named, ctx.question)}, "
+        text = (f"Your question is about {paper_names(named, ctx.question)}, "
                 f"{'one of the card' if len(named) == 1 else 'the card'}'s related papers" if named else
                 "Your question is about the recommended model itself" if about else
                 "Your question names no task cnaps recognises (deblurring or enlarging)")
@@ -521,11 +516,13 @@ def _restoration_step(ctx: AnswerContext) -> str | None:
 
 def compose(ctx: AnswerContext) -> Answer:
     """Compose the grounded three-part answer for `ctx` without a language model."""
+    if ctx.reading is None:  # a context built by hand (tests, the LLM loop) is read here, with its own task
+        ctx = ctx.model_copy(update={"reading": read(ctx.question, ctx.card, ctx.history, ctx.classification)})
     needs_upscale = "upscale" in ctx.classification.needs or bool(ctx.classification.scale and ctx.classification.scale > 1)
     references = build_references(ctx)
     number = {r.url: r.n for r in references}
     open_question = (not ctx.classification.needs or bool(_ASKS_WHICH.search(ctx.question))
-                     or is_complaint(ctx.question) or bool(PRACTICAL.search(ctx.question))
+                     or ctx.reading.asks("complaint") or bool(PRACTICAL.search(ctx.question))
                      or _model_question_after_request(ctx.question) is not None
                      or bool(KIND_OF_NETWORK.search(ctx.question) or _NEEDS_A_GPU.search(ctx.question)
                              or _ASKS_A_SCORE.search(ctx.question)))
@@ -538,7 +535,8 @@ def compose(ctx: AnswerContext) -> Answer:
     pool = ([s for s in ctx.passages if s.url in named] if named and not _MENTIONS_MODEL.search(ctx.question)
             else ctx.passages)
     # read with common misspellings mended ("hw dose it wrok?"), as the classifier reads it
-    asked = _focus_question(normalise(ctx.question), request=bool(ctx.classification.needs))
+    asked = _focus_question(normalise(ctx.question), request=bool(ctx.classification.needs),
+                            complaint=ctx.reading.asks("complaint"))
     if ctx.classification.needs and RUNNING.search(asked):
         # "upscale my photo, how long will it take?" asks about the run cnaps would make here: cnaps's own
         # measurements answer it before the authors' GPU table.
@@ -597,12 +595,12 @@ def _model_question_after_request(question: str) -> str | None:
     return None
 
 
-def _focus_question(question: str, request: bool = False) -> str:
+def _focus_question(question: str, request: bool = False, complaint: bool = False) -> str:
     """What the focus answer should answer: for a complaint, the sentence that complains ("Why does the result look
     plasticky?"), not the story before it; for a `request` followed by a question about the model or a practical
     question, that question."""
-    if is_complaint(question):
-        return next((part for part in re.split(r"(?<=[.!?])\s+", question) if _COMPLAINT.search(part)), question)
+    if complaint:
+        return next((part for part in re.split(r"(?<=[.!?])\s+", question) if COMPLAINT.search(part)), question)
     if _ASKS_A_SCORE.search(question):  # the notes on what PSNR says about one photo answer it
         return "PSNR and SSIM of your own photo need a sharp reference: what PSNR to expect, reported figures"
     if _NEEDS_A_GPU.search(question) or (_RUNS_WITHOUT_A_GPU.search(question)
@@ -626,13 +624,6 @@ def _focus_question(question: str, request: bool = False) -> str:
     return question
 
 
-def is_complaint(question: str) -> bool:
-    """A "why" about a result that looks wrong ("why does the result look plasticky?", "the signs are still blurry,
-    what did I do wrong?"), not "why is my photo blurry?"."""
-    still = _STILL.search(question)
-    return bool(_COMPLAINT.search(question) and _WHY.search(question) and (still or _A_RESULT.search(question)))
-
-
 # Tools people compare with, however they write them ("better than photoshop's shake reduction?").
 _TOOL_NAME = re.compile(r"(?:the\s+|plain\s+|just\s+(?:using\s+)?|using\s+)?(?:photoshop|lightroom|topaz|gigapixel|"
                         r"remini|waifu2x|real-?esrgan|esrgan|gfpgan|codeformer|bicubic|bilinear|lanczos|unsharp|"
@@ -651,24 +642,10 @@ def _compares_models(question: str) -> bool:
 
 
 def _named_papers(ctx: AnswerContext) -> list:
-    """The card's related papers the question names, by the name before a colon in the title or by the full title
-    ("FeatSharp", "CoF", "Mask2Alpha" when the summary introduces it). A question that names none but points back
-    ("could I use it instead?", "what is in its repository?") takes those the user's previous turn named."""
-    named = papers_named_in(ctx.card, ctx.question)
-    if named or not _POINTS_BACK.search(ctx.question):
-        return named
-    for role, earlier in reversed([(role, text) for role, text in ctx.history if text.strip()]):
-        if role != "user":
-            # An answer's first sentence says what it was about ("Your question is about FeatSharp, ..."); the
-            # user turn that named the paper may have been trimmed from a long chat's history.
-            named = papers_named_in(ctx.card, split_at_sentence_ends(earlier.strip())[0])
-            if named:
-                return named
-            continue
-        named = papers_named_in(ctx.card, earlier)
-        if named or not _POINTS_BACK.search(earlier):  # a chain of "it"s goes back to the turn that named one
-            return named
-    return []
+    """The card's related papers the question (or, when it points back, the turn before) names."""
+    if ctx.reading is not None:
+        return ctx.reading.papers
+    return named_papers(ctx.card, ctx.question, ctx.history)
 
 
 # The recommended model named in a question: "MIMO-UNet", "this model", "the recommended model".
@@ -698,33 +675,12 @@ _WHERE_CODE = re.compile(r"\b(?:is|are)\s+there\s+(?:any\s+)?(?:code|an?\s+imple
 _CODE = re.compile(r"\b(?:code|github|repo|repository|implementation|open[- ]source)\b", re.IGNORECASE)
 
 
-def _aliases(paper) -> list[str]:
-    """The names a paper goes by: the part of its title before a colon, and what its summary introduces
-    ("we introduce Mask2Alpha")."""
-    return [paper.title.split(":")[0].strip(), *re.findall(r"\bwe\s+(?:introduce|propose|present)\s+([A-Z][\w-]+)",
-                                                          paper.summary or "")]
-
-
-def _paper_name(paper, question: str = "") -> str:
-    """The name the user gave the paper, else its short title, else (for a long title) the name it introduces."""
-    names = _aliases(paper)
-    said = [name for name in names if re.search(rf"\b{re.escape(name)}\b", question, re.IGNORECASE)]
-    if said:
-        return said[0]
-    return names[1] if len(names[0].split()) > 4 and len(names) > 1 else names[0]
-
-
-def _paper_names(papers: list, question: str = "") -> str:
-    names = [_paper_name(paper, question) for paper in papers]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def _what_the_card_gives(ctx: AnswerContext, papers: list, number: dict[str, int]) -> str | None:
     """Who wrote a related paper, or where its code is, answered from what the card gives for it (title, summary,
     links); None for other questions."""
     sentences = []
     for paper in papers:
-        name = _paper_name(paper, ctx.question)
+        name = paper_name(paper, ctx.question)
         paper_ref = f" [{number[paper.paper]}]" if paper.paper in number else ""
         if _WHO_WROTE.search(ctx.question):
             sentences.append(f"The card gives {name}'s title, summary and paper link{paper_ref}, but not its authors.")
@@ -741,38 +697,6 @@ def _what_the_card_gives(ctx: AnswerContext, papers: list, number: dict[str, int
             sentences.append(f"In the card's summary{paper_ref}, the authors' own words: "
                              f"\"{_what_it_does(paper.summary).rstrip('.')}\".")
     return " ".join(sentences) or None
-
-
-# "it", "its", "this paper", "they": a question that leans on the thing the turn before named.
-_POINTS_BACK = re.compile(r"\b(?:it|its|this\s+(?:one|paper|model|method)|that\s+(?:one|paper|model|method)|they|"
-                          r"them|their)\b", re.IGNORECASE)
-
-
-# "the saliency paper", "the brain one": a related paper named by a word of its title.
-_BY_TITLE_WORD = re.compile(r"\b([a-z][\w-]{3,})\s+(?:paper|one|work|study|article)\b")
-_GENERIC_TITLE_WORDS = frozenset("""this that other first second third last related recommended deblurring deblur
-image images model models network networks visual vision neural learning deep mimo-unet mimo same which""".split())
-
-
-def papers_named_in(card: Card, question: str) -> list:
-    """The card's related papers (with a link) that `question` names: by alias, full title, or "the <word> paper"
-    for a word of one related title only."""
-    question = question.lower()
-    named = []
-    for paper in card.papers:
-        names = {name.lower() for name in _aliases(paper)} | {paper.title.strip().lower()}
-        if any(len(name) >= 3 and re.search(rf"\b{re.escape(name)}\b", question) for name in names):
-            named.append(paper)
-    if not named:
-        for match in _BY_TITLE_WORD.finditer(question):
-            word = match.group(1)
-            if word in _GENERIC_TITLE_WORDS:
-                continue
-            holders = [paper for paper in card.papers
-                       if re.search(rf"\b{re.escape(word)}", paper.title.lower())]
-            if len(holders) == 1 and holders[0] not in named:  # a word only one related title holds
-                named.append(holders[0])
-    return [paper for paper in named if paper.paper or paper.github]
 
 
 def _datasets(ctx: AnswerContext) -> tuple[str, ...]:
@@ -816,7 +740,7 @@ def _input_intro(ctx: AnswerContext, needs_upscale: bool) -> str:
 
 def _why_text(ctx: AnswerContext, needs_upscale: bool) -> str:
     detail = _cue_phrase(ctx.classification.cues, ctx.question)
-    if is_complaint(ctx.question):
+    if ctx.reading.asks("complaint"):
         # "the signs are still blurry, what did I do wrong?" asks why detail did not come back, not how it does
         return ("Why a result can still look soft: MIMO-UNet removes blur of the kinds it learned from (motion and "
                 "camera shake); it cannot bring back detail the image never held, and blur of another kind (focus, "
@@ -834,30 +758,9 @@ def _why_text(ctx: AnswerContext, needs_upscale: bool) -> str:
     return " ".join(parts)
 
 
-# Function words of the other languages the classifier reads (French, Spanish, Italian, Portuguese, German).
-_FOREIGN_WORDS = frozenset("""
-le la les des est une pour avec mon ma mes pas comment pourquoi je peux vous cette
-el los las una para con mi cómo qué por puedo esta foto
-il gli per mio come che della questa posso
-os uma meu minha não posso esta isso
-der die das und ist ein eine mit mein meine wie nicht ich kann dieses bild
-""".split())
-_ENGLISH_WORDS = frozenset("the a an is are and my how to of it this can you what why does do with for".split())
-
-
-def asked_in_another_language(question: str) -> bool:
-    """Whether the question is mostly in a language other than English (CJK script, or more function words of
-    French, Spanish, Italian, Portuguese or German than of English)."""
-    if re.search(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]", question):
-        return True
-    words = re.findall(r"[^\W\d_]+", question.lower())
-    foreign = sum(word in _FOREIGN_WORDS for word in words)
-    return foreign >= 2 and foreign > sum(word in _ENGLISH_WORDS for word in words)
-
-
 def _notes(ctx: AnswerContext, facts: list[Fact]):
     yield from getattr(ctx.card, "notes", [])
-    if asked_in_another_language(ctx.question):
+    if ctx.reading.language != "en":
         yield ("cnaps answers in English: its documents are in English, and the composer writes only what they say. "
                "Your question was read for its words for blur, enlarging and the scale.")
     if not facts:

@@ -121,8 +121,10 @@ class AnswerContext(BaseModel):
     passages: list[Source] = Field(default_factory=list, description="Retrieved passages, best first.")
     restoration: ToolRun | None = None
     history: list[tuple[str, str]] = Field(default_factory=list, description="(role, text) turns before this one.")
+    reading: "Reading | None" = Field(None, description="The question read once (agent.reading.read).")
 
 
 from agent.cards import Card  # noqa: E402  (placed last: cards imports nothing from here)
+from agent.reading import Reading  # noqa: E402  (placed last: reading imports the models above)
 
 AnswerContext.model_rebuild()

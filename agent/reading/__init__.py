@@ -1,0 +1,145 @@
+"""A question read once, into a typed `Reading`: the task, the scale, the intents, the papers it names, whether it
+is about the user's own image, its language, and what it leans on. Every interface (ask, chat, web, reports, the
+LLM loop) answers from the Reading.
+
+`read(question, card, history)` is the one entry point; `agent.reading.intents` holds the intent registry.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, Field
+
+from agent.cards import Card
+from agent.reading.intents import DOMAIN, REGISTRY, IntentMatch, artifact_kinds, ordered, rule_matches
+from agent.reading.papers import named_papers, papers_named_in
+from agent.reading.signals import asked_in_another_language, is_complaint, sentences_asked
+from agent.schemas import Classification, TaskLabel
+
+# The user's own picture, said so ("my photo", "this scan"): a question with it asks for a restoration.
+_MY_IMAGE = re.compile(r"\b(?:my|our|this|these)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|frame|"
+                       r"selfie|portrait|screenshot|still|footage|video|capture)s?\b", re.IGNORECASE)
+
+
+class Reading(BaseModel):
+    """What one question asks, read once; nothing downstream reads the raw question for what it asks."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    question: str
+    text: str = Field(description="The question normalised: lower case, plain quotes, misspellings mended.")
+    classification: Classification
+    intents: list[IntentMatch] = Field(description="Intents, highest priority first; never empty ('general').")
+    papers: list = Field(default_factory=list, description="The card's related papers the question names.")
+    own_image: bool = Field(False, description="The question speaks of the user's own picture ('my photo').")
+    language: str = Field("en", description="'en', or 'other' when mostly another language (answers stay English).")
+    artifacts: list[str] = Field(default_factory=list, description="Artifacts a complaint names: 'ringing', 'waxy'...")
+    sentences: int | None = Field(None, description="How many sentences the user asks for ('in three sentences').")
+
+    @property
+    def primary(self) -> str:
+        return self.intents[0].name
+
+    def asks(self, name: str) -> bool:
+        if name not in REGISTRY:
+            raise KeyError(f"no intent named {name!r}")
+        return any(match.name == name for match in self.intents)
+
+    @property
+    def off_topic(self) -> bool:
+        return self.primary == "off-topic"
+
+
+def about_a_related_paper(card: Card, question: str, classification: Classification) -> Classification:
+    """A question that names one of the card's related papers and no picture of the user's ("does FeatSharp upscale
+    images?", "is the brain paper relevant to upscaling?") asks about that paper: its words for deblurring or
+    enlarging describe the paper, not a task to run."""
+    from agent.classify import classify
+
+    named = papers_named_in(card, question)
+    if not classification.needs or not named:
+        return classification
+    own = classify(question)
+    if _MY_IMAGE.search(question) and own.needs and not any(item.startswith("similar to:") for item in own.evidence):
+        # "Can FeatSharp upscale my photo?" asks for a task in words; "what does X have to do with my photo?" does not
+        return classification
+    names = ", ".join(paper.title.split(":")[0] for paper in named)
+    return classification.model_copy(update={
+        "label": TaskLabel.other, "needs": [], "scale": None, "scale_note": None, "refused": [],
+        "evidence": [*classification.evidence, f"about a related paper: {names}"]})
+
+
+def classify_question(card: Card, question: str, history: list[tuple[str, str]]) -> Classification:
+    """The task of `question`, a follow-up read against the card's question and the user's earlier turns."""
+    from agent.classify import classify_turns
+
+    earlier = [card.question] if card.question.strip() and card.question.strip() != question else []
+    earlier += [text for role, text in history if role == "user" and text.strip()]
+    # A complaint asked in place of the card's question ("why does my output have halos?") is about a result the
+    # user already has, not a follow-up of the card's request: it takes no scale from it.
+    turns = [question] if not history and is_complaint(question) else [*earlier, question]
+    classification = about_a_related_paper(card, question, classify_turns(turns))
+    if not history and any(item.endswith("from the earlier turn") for item in classification.evidence):
+        # `ask -q "make it bigger"` replaced the card's question: its scale is not the user's (--scale is, else 1)
+        classification = classification.model_copy(update={"scale": None, "scale_note": None, "evidence": [
+            item for item in classification.evidence if not item.endswith("from the earlier turn")]})
+    return classification
+
+
+def _routed(text: str) -> IntentMatch | None:
+    """The intent of the nearest example questions, for a question no phrase decides."""
+    from agent.reading.router import nearest, vote_confidence
+    from agent.settings import get_settings
+
+    examples = tuple((example, intent.name) for intent in REGISTRY.values() if intent.routed
+                     for example in intent.examples)
+    found = nearest(text, examples, "intent_examples", get_settings().home)
+    if found is None:
+        return None
+    name, share, example, similarity = found
+    return IntentMatch(name=name, confidence=vote_confidence(share, similarity), evidence=f"similar to: '{example}' ({similarity:.2f})")
+
+
+def detect(text: str, classification: Classification, papers: list, follow_up: bool = False,
+           complaint: bool = False) -> list[IntentMatch]:
+    """The intents of a normalised question, highest priority first; 'general' when none is read."""
+    matches = rule_matches(text)
+    if complaint and not any(m.name == "complaint" for m in matches):
+        matches.append(IntentMatch(name="complaint", confidence=0.9, evidence="a why about a result that looks wrong"))
+    if classification.needs:
+        matches.append(IntentMatch(name="restore", confidence=classification.confidence,
+                                   evidence="needs: " + ", ".join(classification.needs)))
+    if papers:
+        matches.append(IntentMatch(name="related-papers", confidence=0.9,
+                                   evidence="names " + ", ".join(p.title.split(":")[0] for p in papers)))
+    on_topic = bool(matches) or bool(DOMAIN.search(text)) or follow_up
+    if not on_topic:
+        return [IntentMatch(name="off-topic", confidence=0.9,
+                            evidence="no word about images, the card's model or papers, or cnaps")]
+    if not matches:
+        routed = _routed(text)
+        if routed is not None and REGISTRY[routed.name].domain:
+            matches.append(routed)
+    return ordered(matches) or [IntentMatch(name="general", confidence=0.5, evidence="no intent read")]
+
+
+def read(question: str, card: Card, history: list[tuple[str, str]] | None = None,
+         classification: Classification | None = None) -> Reading:
+    """Read `question` (asked about `card`, after `history`'s (role, text) turns) once; a `classification` made
+    elsewhere (a test's, the LLM loop's) is taken as the task instead of reading it again."""
+    from agent.classify import MAX_CHARS, is_follow_up_text, normalise
+
+    history = list(history or [])
+    text = normalise(question)[:MAX_CHARS]
+    classification = classification or classify_question(card, question, history)
+    papers = named_papers(card, question, history)
+    complaint = is_complaint(question)
+    intents = detect(text, classification, papers, follow_up=bool(history) and is_follow_up_text(text),
+                     complaint=complaint)
+    return Reading(
+        question=question, text=text, classification=classification, intents=intents, papers=papers,
+        own_image=bool(_MY_IMAGE.search(question)),
+        language="other" if asked_in_another_language(question) else "en",
+        artifacts=artifact_kinds(text) if any(m.name == "complaint" for m in intents) else [],
+        sentences=sentences_asked(text))

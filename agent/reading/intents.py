@@ -1,0 +1,309 @@
+"""What a question asks, as registered intents: a restoration, how the model works, one component, a summary ...
+
+Intents are records in one registry, as timm registers models: each has a name, a description, example questions
+that are it and near misses that are not, a priority, the retrieval queries its answer needs, and the phrases that
+decide it. The examples serve twice: `tests/agent/test_intents.py` reads every one through `detect`, and the
+embedding router (MiniLM, nearest examples) uses them for the questions no phrase decides.
+
+Adding a kind of question is one `register(Intent(...))` here, one answer function in `agent/answers.py` and one
+template in `prompts/`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+
+class IntentMatch(BaseModel):
+    """One intent read in a question, with how sure the reading is and what decided it."""
+
+    name: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: str = Field(description="The phrase that decided it, or the nearest example question.")
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A kind of question. `rule` is read on the normalised question (lower case, plain quotes); `unless` vetoes it."""
+
+    name: str
+    description: str
+    examples: tuple[str, ...]
+    negatives: tuple[str, ...] = ()
+    priority: int = 50
+    queries: tuple[str, ...] = ()
+    rule: re.Pattern | None = None
+    unless: re.Pattern | None = None
+    # Routed by the embedding router only when no rule decides; an intent without a rule must be reachable this way.
+    routed: bool = True
+    domain: bool = True  # False only for off-topic: its examples are not about images, the card or cnaps
+
+
+REGISTRY: dict[str, Intent] = {}
+
+
+def register(intent: Intent) -> Intent:
+    if intent.name in REGISTRY:
+        raise ValueError(f"intent {intent.name!r} is registered twice")
+    REGISTRY[intent.name] = intent
+    return intent
+
+
+def _words(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+# Words that tie a question to images, to the card's model and papers, or to cnaps itself. A question with none of
+# them, no task and no named paper is off-topic.
+DOMAIN = _words(
+    r"\b(?:image|images|photo\w*|picture\w*|pics?|shots?|scans?|selfies?|portraits?|screenshots?|frames?|video\w*|"
+    r"footage|camera\w*|lens\w*|blur\w*|sharp\w*|crisp\w*|focus\w*|shak\w*|motion|upscal\w*|up-?sampl\w*|enlarg\w*|"
+    r"resolution|pixel\w*|zoom\w*|restor\w*|deblur\w*|denois\w*|noise|grain\w*|artifacts?|artefacts?|ringing|halos?|"
+    r"mimo\S*|unet|u-net|models?|networks?|neural|paper\w*|authors?|cnaps|card|checkpoints?|weights|gpu\w*|cpu\w*|"
+    r"cuda|train\w*|dataset\w*|gopro|realblur|psnr|ssim|fam|scm|aff|encoder|decoder|loss|architecture|layers?|"
+    r"code|github|repo\w*|jpe?g|png|tiff?|webp|heic|formats?|folder|batch\w*|detail\w*|texture|edges?|faces?|"
+    r"signs?|text|plates?|print\w*|poster|megapixels?|mp|dpi|4k|8k|hd|1080p|720p|tool\w*|workflow|result\w*|output|"
+    r"input|interpolat\w*|bicubic|lanczos|bilinear|super-?res\w*|sr|esrgan|photoshop|lightroom|topaz|gan|diffusion|"
+    r"transformer\w*|attention|convolution\w*|cnns?|ai|restormer|nafnet|swinir|variants?|plus|related|it|its|"
+    r"this|that|they|them)\b")
+
+_RESULT_WORDS = (r"(?:result|results|output|outputs|restored|restoration|enlarged|upscaled|deblurred|sharpened|"
+                 r"processed|fixed|cleaned|came\s+out|it\s+made|made\s+(?:it|my)|got|gets|get|looks?|turned\s+out)")
+ARTIFACTS = {
+    "ringing": r"ringing|ripples?|echo(?:es)?\s+(?:of|around|along)|ghost\s+edges?|double\s+edges?",
+    "halos": r"halos?|glow\w*\s+(?:around|along)|bright\s+outlines?|white\s+outlines?",
+    "waxy": r"waxy|plastic\w*|smooth(?:ed)?\s+(?:out\s+)?skin|painted|painterly|airbrushed|smeary|smeared|smudg\w*|"
+            r"over-?smooth\w*|mushy|lost\s+(?:the\s+|all\s+)?texture",
+    "oversharpened": r"over-?sharpen\w*|too\s+sharp|crunchy|harsh\s+edges?|jagged",
+    "colour": r"colou?rs?\s+(?:shift\w*|changed|look\s+off|are\s+off|went\s+off)|tint\w*|paler|washed|(?:colou?r|tone)\s+shift\w*",
+    "noise": r"(?:more|extra|added|amplified)\s+(?:noise|grain)|nois(?:y|ier)|speckl\w*",
+    "blocks": r"blocky|blocks|checker\w*|grid\s+pattern",
+    "soft": r"still\s+(?:\w+\s+)?(?:looks?\s+)?(?:blurry|blurred|soft|fuzzy)|not\s+sharp(?:er)?\s+enough|barely\s+(?:changed|sharper)|"
+            r"no\s+(?:real\s+)?(?:difference|improvement)|nothing\s+changed",
+    "worse": r"worse|ugly|weird|fake|wrong|broken|ruined|disappoint\w*|artifacts?|artefacts?",
+}
+ARTIFACT = _words(r"\b(?:" + "|".join(ARTIFACTS.values()) + r")")
+
+
+def artifact_kinds(text: str) -> list[str]:
+    """The artifacts a complaint names, in ARTIFACTS order ('ringing', 'waxy', ...)."""
+    return [kind for kind, pattern in ARTIFACTS.items() if re.search(r"\b(?:" + pattern + r")", text)]
+
+
+register(Intent(
+    name="complaint",
+    description="A result the user already has looks wrong: ringing, halos, waxy skin, still blurry, worse.",
+    examples=("Why did my deblurred photo get ringing around the edges?",
+              "The restored image has halos around every building, what went wrong?",
+              "My upscaled portrait came out waxy, the skin looks plastic. Why?",
+              "It made my photo worse. Why?",
+              "The output still looks blurry, what did I do wrong?",
+              "Why are there weird ripples next to the lines after restoring?",
+              "After deblurring, the faces look painted and fake."),
+    negatives=("Why is my photo blurry?", "Can it remove the halos in my photo?", "Does it cause ringing?"),
+    priority=90,
+    queries=("when the result looks wrong: over-smoothed, plastic, ringing next to strong edges",),
+    rule=_words(r"\b" + _RESULT_WORDS + r"\b[^.!?]{0,80}?\b(?:" + "|".join(ARTIFACTS.values()) + r")|"
+                r"\b(?:" + "|".join(ARTIFACTS.values()) + r")\b[^.!?]{0,60}?\b(?:after|when)\s+(?:i\s+)?"
+                r"(?:restor|deblur|upscal|enlarg|sharpen|process|run)\w*"),
+    unless=_words(r"^(?:can|could|will|would|does|do|is)\s+(?:it|this|the\s+model|mimo\S*|cnaps|you)\s+"
+                  r"(?:\w+\s+){0,2}?(?:remove|fix|reduce|get\s+rid|clean|cause|add|introduce|make)\b"),
+))
+
+register(Intent(
+    name="off-topic",
+    description="Nothing about images, the card's model or papers, or cnaps: declined in one or two sentences.",
+    examples=("What is the capital of France?", "Write a haiku about autumn leaves.",
+              "Who will win the next football world cup?", "What's the weather like tomorrow in Berlin?",
+              "Give me a recipe for banana bread.", "Tell me a joke.", "How do I file my taxes?"),
+    negatives=("What is the capital idea of this paper?", "Write a short summary of the paper.",
+               "Can it restore a photo of autumn leaves?"),
+    priority=85,
+    routed=True,
+    domain=False,
+))
+
+register(Intent(
+    name="summarize-paper",
+    description="A summary of the recommended paper or of a related paper, optionally in a given number of sentences.",
+    examples=("Summarise the recommended paper in three sentences.", "Give me a summary of the MIMO-UNet paper.",
+              "What is the paper about?", "TL;DR of the paper please.", "Can you give an overview of the paper?",
+              "Summarize FeatSharp in two sentences."),
+    negatives=("Who wrote the paper?", "Is there code for the paper?"),
+    priority=80,
+    queries=("the problem MIMO-UNet addresses: coarse-to-fine deblurring in one network",
+             "multi-input single encoder, multi-output single decoder, asymmetric feature fusion",
+             "reported results on GoPro: PSNR and runtime"),
+    rule=_words(r"\b(?:summar\w*|overview|tl;?dr|gist|in\s+(?:one|two|three|four|five|\d)\s+sentences?|"
+                r"what\s+(?:is|was)\s+(?:the|this|that)\s+(?:recommended\s+|main\s+)?paper\s+about|"
+                r"what\s+(?:does|did)\s+(?:the|this)\s+paper\s+(?:say|propose|do))\b"),
+))
+
+register(Intent(
+    name="explain-simply",
+    description="The model explained in plain words, for a newcomer or a child.",
+    examples=("Explain in plain words, like to a ten-year-old, what this network does.",
+              "Explain it like I'm five.", "In simple terms, what does MIMO-UNet do?",
+              "Can you explain this model without jargon?", "I'm not technical: what does this thing actually do?",
+              "Explain MIMO-UNet to my grandmother."),
+    negatives=("Explain the FAM module.", "Explain the loss function."),
+    priority=78,
+    queries=("the problem MIMO-UNet addresses: coarse-to-fine deblurring in one network",
+             "the blurred image enters the encoder at full, half and quarter resolution",
+             "the output has the same size as the input"),
+    rule=_words(r"\b(?:plain\s+(?:words|english|language|terms)|simple\s+(?:words|terms|language)|simply|layman\w*|"
+                r"like\s+(?:i'?m|i\s+am|to|for)\s+(?:a\s+)?(?:five|5|child|kid|ten|\d+[- ]year[- ]old|beginner|"
+                r"non-?expert|grandm\w*)|(?:ten|five|\d+)[- ]year[- ]old|eli5|without\s+(?:the\s+)?jargon|"
+                r"non-?technical|not\s+(?:very\s+)?technical|for\s+(?:a\s+)?(?:beginner|newcomer|dummies)|"
+                r"grandm\w*|grandpa\w*|grandfather)\b"),
+    unless=_words(r"\b(?:fam|scm|aff|loss|encoder|decoder)\b"),
+))
+
+register(Intent(
+    name="related-papers",
+    description="The card's related papers: which matters most, how they relate, their authors or code.",
+    examples=("Which of the related papers matters most for my question, and why?",
+              "How are the other papers on the card related?", "Which related paper should I read first?",
+              "Are any of the related papers useful for upscaling?", "Tell me about the related papers.",
+              "Why are these papers listed on the card?"),
+    negatives=("Summarise the recommended paper.", "Who wrote MIMO-UNet?"),
+    priority=75,
+    rule=_words(r"\b(?:related|other|listed|these|those|the\s+card'?s)\s+(?:\w+\s+)?(?:papers?|works?|studies)\b|"
+                r"\bwhich\s+(?:of\s+the\s+)?(?:\w+\s+)?papers?\b|\bpapers?\s+(?:on|in)\s+the\s+card\b"),
+))
+
+register(Intent(
+    name="compare-other",
+    description="The model compared with a model or tool the card does not document (Photoshop, Real-ESRGAN, ...).",
+    examples=("Is it better than Restormer?", "MIMO-UNet vs Real-ESRGAN: which should I use?",
+              "How does it compare with Photoshop's shake reduction?", "Is this better than Topaz Gigapixel?",
+              "Would NAFNet be sharper than this?"),
+    negatives=("Is MIMO-UNet+ better than MIMO-UNet?", "Is it better than the original photo?"),
+    priority=72,
+    rule=_words(r"\b(?:better|worse|faster|slower|sharper|stronger|weaker)\s+than\s+(?:the\s+|plain\s+|just\s+)?"
+                r"(?!(?:the\s+)?(?:mimo\S*|plus\b|base\b|original|input|before|others?\b|it\b|this\b))[\w-]{3,}|"
+                r"\b(?:vs\.?|versus|compar\w*\s+(?:\w+\s+)?(?:to|with))\s+(?!(?:the\s+)?(?:mimo\S*|plus\b|base\b|"
+                r"original|input|others?\b|it\b|this\b))[\w-]{3,}"),
+))
+
+register(Intent(
+    name="compare-variants",
+    description="The card's own variants and checkpoints compared: MIMO-UNet, MIMO-UNet+, MIMO-UNet++, GoPro, RealBlur.",
+    examples=("Is MIMO-UNet+ better than MIMO-UNet?", "What is the difference between MIMO-UNet and MIMO-UNet++?",
+              "Which variant should I use?", "GoPro or RealBlur weights for my phone photos?",
+              "How much bigger is the plus model?"),
+    negatives=("Is it better than Restormer?",),
+    priority=70,
+    queries=("MIMO-UNet variants: residual blocks and million parameters of MIMO-UNet and MIMO-UNet+",
+             "reported results on the GoPro test set: PSNR and SSIM of MIMO-UNet, MIMO-UNet+ and MIMO-UNet++"),
+    rule=_words(r"\bmimo-?unet\s*\+[^.!?]{0,60}\bmimo-?unet\b|\bmimo-?unet\b[^.!?]{0,60}\bmimo-?unet\s*\+|"
+                r"\bwhich\s+(?:variant|version|checkpoint|weights)\b|\b(?:gopro|realblur)\s+(?:or|vs\.?|versus)\s+"
+                r"(?:gopro|realblur)\b|\bplus\s+(?:model|variant|version)\b|\bvariants?\b"),
+))
+
+register(Intent(
+    name="weights",
+    description="Which weights are available or installed, and how to get the official checkpoints.",
+    examples=("Are the official weights available?", "Where can I download the checkpoints?",
+              "Is MIMO-UNet+ available in cnaps?", "Which models can cnaps run?",
+              "Do you ship the pretrained weights?"),
+    priority=65,
+    queries=("official checkpoints: GoPro weights of MIMO-UNet and MIMO-UNet+, RealBlur weights",),
+    rule=_words(r"\b(?:weights|checkpoints?|pre-?trained)\b|\b(?:is|are)\s+\S+\s+(?:available|supported|included)\b|"
+                r"\bwhich\s+models\s+(?:can|does|do)\b"),
+))
+
+register(Intent(
+    name="practical",
+    description="Running it: time, memory, GPU or CPU, image size limits, a folder of files, file formats.",
+    examples=("How long does it take on my laptop?", "Does it need a GPU?", "How much memory does it use?",
+              "I have 500 shaky wedding photos, how do I batch them?", "Can it do a whole folder at once?",
+              "Which file formats can I give it?", "What is the largest image it can handle?"),
+    priority=60,
+    queries=("running MIMO-UNet with cnaps on a CPU or GPU: seconds and minutes per photo, memory, tiles, "
+             "the largest image size in pixels",),
+    rule=_words(r"\b(?:how\s+long|how\s+much\s+(?:time|memory|ram|vram)|how\s+fast|gpus?|cpus?|cuda|laptop|memory|"
+                r"ram|vram|largest|biggest|maximum|megapixels?|batch\w*|folders?|director(?:y|ies)|bulk|"
+                r"(?:hundreds|thousands|dozens)\s+of|\d{2,}\s+(?:\w+\s+){0,3}?(?:photos|images|pictures|files|scans)|"
+                r"whole\s+(?:album|library|collection)|file\s+formats?|formats?|jpe?gs?|pngs?|tiffs?|heic|raw\s+files?|"
+                r"real[- ]?time)\b"),
+))
+
+register(Intent(
+    name="component",
+    description="One part of the model: FAM, SCM, AFF, the multi-input encoder, the multi-output decoder, the loss.",
+    examples=("What is the FAM module?", "How does the asymmetric feature fusion work?",
+              "What loss does it train with?", "What does the SCM do?", "Why does the decoder output three images?",
+              "Explain the multi-output decoder."),
+    negatives=("How does the model work?",),
+    priority=55,
+    queries=("multi-input single encoder: shallow convolutional module and feature attention module",
+             "multi-output single decoder emits a restored image at each of the three scales",
+             "asymmetric feature fusion merges encoder features of every scale",
+             "training loss: multi-scale content loss and frequency reconstruction loss"),
+    rule=_words(r"\b(?:fam|scm|aff|feature\s+attention|shallow\s+convolution\w*|asymmetric\s+feature\s+fusion|"
+                r"feature\s+fusion|multi-?output|multi-?input|decoder|encoder|loss(?:es)?|loss\s+function|msfr|"
+                r"frequency\s+(?:loss|reconstruction)|residual\s+blocks?|skip\s+connections?)\b"),
+))
+
+register(Intent(
+    name="how-it-works",
+    description="How the model works or recovers detail, as a whole.",
+    examples=("How does this model recreate such detailed scenes from minimal input?", "How does it work?",
+              "How does MIMO-UNet deblur an image?", "Explain the architecture.", "What happens inside the network?"),
+    negatives=("What is the FAM module?", "How long does it take?"),
+    priority=50,
+    queries=("coarse-to-fine deblurring inside one U-shaped network instead of stacked sub-networks",),
+    rule=_words(r"\bhow\s+(?:does|do|did|can|could|is)\s+(?:it|this|that|the|mimo\S*)\b[^.!?]{0,60}?\b(?:work\w*|recreat\w*|"
+                r"recover\w*|restor\w*|deblur\w*|preserv\w*|keep\w*|manag\w*|rebuil\w*|bring\w*|reconstruct\w*|"
+                r"produc\w*|do\s+(?:it|this|that))\b|\bhow\s+(?:it|this\s+model|the\s+model)\s+works\b|"
+                r"\bexplain\s+(?:the\s+)?(?:architecture|model|network|mimo\S*|how)\b|\bwhat\s+happens\s+inside\b|"
+                r"\barchitecture\b"),
+    unless=_words(r"\bhow\s+(?:long|much|fast|big|many)\b"),
+))
+
+register(Intent(
+    name="restore",
+    description="A restoration of the user's own image: deblur it, enlarge it, or both.",
+    examples=("Deblur my photo.", "Upscale this picture 4x.", "Can you sharpen my shaky photo of the band?",
+              "Make my thumbnail bigger and clearer.", "Fix the motion blur in this shot."),
+    priority=40,
+    routed=False,  # read from the classification's needs, not from phrases
+))
+
+register(Intent(
+    name="general",
+    description="Anything else about the card, its model or cnaps: answered from the best retrieved sentences.",
+    examples=("What does MIMO stand for?", "When was the paper published?", "Is it open source?"),
+    priority=0,
+    routed=False,
+))
+
+
+def ordered(matches: list[IntentMatch]) -> list[IntentMatch]:
+    """Highest priority first; one match per intent (the most confident)."""
+    best: dict[str, IntentMatch] = {}
+    for match in matches:
+        if match.name not in best or best[match.name].confidence < match.confidence:
+            best[match.name] = match
+    return sorted(best.values(), key=lambda m: (-REGISTRY[m.name].priority, -m.confidence))
+
+
+def rule_matches(text: str) -> list[IntentMatch]:
+    """The intents whose phrases appear in `text` (normalised) and are not vetoed."""
+    found = []
+    for intent in REGISTRY.values():
+        if intent.rule is None:
+            continue
+        match = intent.rule.search(text)
+        if match and not (intent.unless and intent.unless.search(text)):
+            found.append(IntentMatch(name=intent.name, confidence=0.9, evidence=f"'{match.group(0).strip()}'"))
+    return found
+
+
+def routed_examples() -> list[tuple[str, str]]:
+    """(example question, intent) pairs the embedding router votes with."""
+    return [(example, intent.name) for intent in REGISTRY.values() if intent.routed for example in intent.examples]
