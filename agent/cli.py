@@ -407,6 +407,13 @@ def report(
     print(written)
 
 
+# --- official checkpoints: weights list / download / import (issue 18) ---
+
+from agent.weights_cli import weights_app  # noqa: E402  (typer only: the subcommands import their tools lazily)
+
+app.add_typer(weights_app, name="weights")
+
+
 def main() -> None:
     """Entry point: run the app and turn CnapsError into one line plus an exit code."""
     debug = "--debug" in sys.argv[1:]

@@ -87,6 +87,32 @@ class ServerSettings(BaseModel):
                                                "is deleted.", ge=1)
 
 
+class WeightsSettings(BaseModel):
+    """Where `cnaps weights download` fetches the authors' official checkpoints from (tests point these at loopback).
+
+    SEE: https://github.com/chosj95/MIMO-UNet#model (the authors' README lists their Google Drive links)
+    """
+
+    mimo_unet_url: str = Field(
+        "https://drive.google.com/file/d/1EQJoQj3YMLFfzrbgzWMD3Xj96RqLdIlx/view?usp=sharing",
+        description="The authors' link to MIMO-UNet.pkl (GoPro).")
+    mimo_unet_plus_url: str = Field(
+        "https://drive.google.com/file/d/166sufeHcdDTgXHNbCRzTC4T6DzuflB5m/view?usp=sharing",
+        description="The authors' link to MIMO-UNetPlus.pkl (GoPro).")
+    # No default: the copies of the authors' README cnaps was built from list only the two GoPro links.
+    realblur_url: str | None = Field(
+        None, description="The authors' link to the MIMO-UNet+ RealBlur checkpoint, as their README gives it; unset, "
+                          "`cnaps weights download RealBlur` says where to find it.")
+    timeout: float = Field(30.0, description="Seconds a download may wait for the server between bytes.", gt=0)
+    retries: int = Field(3, description="Reconnections (resuming where the transfer stopped) before a download "
+                                        "gives up.", ge=0, le=10)
+
+    def url(self, download: str) -> str | None:
+        """The link for one of the zoo's official downloads ('MIMO-UNet', 'MIMO-UNet+', 'RealBlur')."""
+        return {"MIMO-UNet": self.mimo_unet_url, "MIMO-UNet+": self.mimo_unet_plus_url,
+                "RealBlur": self.realblur_url}.get(download) or None
+
+
 class Settings(BaseSettings):
     """All of cnaps' configuration."""
 
@@ -100,6 +126,7 @@ class Settings(BaseSettings):
     weights_dir: DirectoryPath | None = Field(
         None, description="Folder holding official MIMO-UNet checkpoints (MIMO-UNet.pkl, MIMO-UNetPlus.pkl, ...)."
     )
+    weights: WeightsSettings = Field(default_factory=WeightsSettings)
     restore: RestoreSettings = Field(default_factory=RestoreSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -119,6 +146,11 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.home.expanduser() / "index"
+
+    @property
+    def installed_weights_dir(self) -> Path:
+        """Where `cnaps weights download` and `cnaps weights import` put verified official checkpoints."""
+        return self.home.expanduser() / "weights"
 
     @property
     def output_dir(self) -> Path:

@@ -25,6 +25,23 @@ _PREFIXES = ("module.", "_orig_mod.")
 _SHOWN = 5  # keys listed in a mismatch message
 
 
+class CheckpointUnreadable(WeightsError):
+    """A file that does not load as a checkpoint; `reason` says why in words, without the fix (callers that verify
+    a download or an import give their own)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class CheckpointMismatch(WeightsError):
+    """A checkpoint whose keys or shapes do not fit the network; `reason` lists them, without the fix."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as file:
@@ -63,9 +80,10 @@ def load_state(path: str | Path) -> dict[str, "torch.Tensor"]:
         else:
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise WeightsError(
-            f"cannot load weights from {path}: {load_failure(path, error)}; pass an official MIMO-UNet checkpoint "
-            "(torch.save of {'model': state_dict}) or a .safetensors file"
+        reason = load_failure(path, error)
+        raise CheckpointUnreadable(
+            f"cannot load weights from {path}: {reason}; pass an official MIMO-UNet checkpoint "
+            "(torch.save of {'model': state_dict}) or a .safetensors file", reason
         ) from error
     return _flatten(raw, path)
 
@@ -99,7 +117,8 @@ def _flatten(raw: object, path: Path) -> dict[str, "torch.Tensor"]:
             break
         raw = raw[wrapper]
     if not isinstance(raw, Mapping) or not raw:
-        raise WeightsError(f"{path} holds no state_dict: pass a checkpoint saved as {{'model': state_dict}}")
+        raise CheckpointUnreadable(f"{path} holds no state_dict: pass a checkpoint saved as {{'model': state_dict}}",
+                                   "it holds no state_dict")
     state: dict[str, torch.Tensor] = {}
     for key, value in raw.items():
         if not isinstance(value, torch.Tensor):
@@ -113,7 +132,7 @@ def _flatten(raw: object, path: Path) -> dict[str, "torch.Tensor"]:
                     name, stripped = name[len(prefix):], True
         state[name] = value
     if not state:
-        raise WeightsError(f"{path} holds no tensors: pass a MIMO-UNet checkpoint")
+        raise CheckpointUnreadable(f"{path} holds no tensors: pass a MIMO-UNet checkpoint", "it holds no tensors")
     return state
 
 
@@ -131,9 +150,10 @@ def load_into(model: "nn.Module", state: Mapping[str, "torch.Tensor"], strict: b
             if keys:
                 more = f" (+{len(keys) - _SHOWN} more)" if len(keys) > _SHOWN else ""
                 parts.append(f"{len(keys)} {label}: {', '.join(keys[:_SHOWN])}{more}")
-        raise WeightsError(
+        reason = f"its keys do not fit the network ({'; '.join(parts)})"
+        raise CheckpointMismatch(
             f"{source} does not match this network ({'; '.join(parts)}): pass weights for this model, "
-            "e.g. MIMO-UNet.pkl for MIMO-UNet and MIMO-UNetPlus.pkl for MIMO-UNet+"
+            "e.g. MIMO-UNet.pkl for MIMO-UNet and MIMO-UNetPlus.pkl for MIMO-UNet+", reason
         )
     model.load_state_dict(dict(state), strict=strict)
 

@@ -80,6 +80,53 @@ def user_models() -> list[ZooEntry]:
     return [entry for entry in ZOO.values() if not entry.test_only]
 
 
+# --- the authors' downloads (their links are settings: agent.settings.WeightsSettings) ---
+
+OFFICIAL_PAGE = "https://github.com/chosj95/MIMO-UNet#model"
+
+
+class OfficialDownload(BaseModel):
+    """One checkpoint the MIMO-UNet authors publish, as `cnaps weights download NAME` fetches it."""
+
+    name: str = Field(description="What `cnaps weights download` calls it: 'MIMO-UNet', 'MIMO-UNet+' or 'RealBlur'.")
+    model_id: str = Field(description="The zoo entry it belongs to (its network is the one it must load into).")
+    file: str = Field(description="The file name it is installed under (one of the entry's official_files).")
+    trained_on: str = Field(description="What it learned from.")
+
+
+OFFICIAL_DOWNLOADS: dict[str, OfficialDownload] = {
+    item.name: item
+    for item in [
+        OfficialDownload(name="MIMO-UNet", model_id="MIMO-UNet", file="MIMO-UNet.pkl", trained_on=_GOPRO),
+        OfficialDownload(name="MIMO-UNet+", model_id="MIMO-UNet+", file="MIMO-UNetPlus.pkl", trained_on=_GOPRO),
+        OfficialDownload(name="RealBlur", model_id="Deblur-MIMO-UNet-RealBlur", file="MIMO-UNetRealBlur.pkl",
+                         trained_on=_REALBLUR),
+    ]
+}
+
+
+def official_download(name: str) -> OfficialDownload:
+    """The download for a download name or any zoo model id ('Deblur-MIMO-UNet-Plus' and 'MIMO-UNet++' get
+    MIMO-UNet+'s checkpoint); tolerant like `lookup`."""
+    item = next((d for d in OFFICIAL_DOWNLOADS.values() if _key(d.name) == _key(name)), None)
+    entry = find(name) if item is None else None
+    if entry is not None:
+        item = next((d for d in OFFICIAL_DOWNLOADS.values() if d.file in entry.official_files), None)
+    if item is None:
+        names = ", ".join(OFFICIAL_DOWNLOADS)
+        raise UsageError(f"'{name}' has no official checkpoint to download: use one of {names} (or --all)")
+    return item
+
+
+def install_command(model_id: str) -> str | None:
+    """The one command that installs the official checkpoint a zoo model runs with, e.g. 'cnaps weights download
+    MIMO-UNet+' for Deblur-MIMO-UNet-Plus; None for a model without one (the test network, a model cnaps lacks)."""
+    entry = find(model_id)
+    if entry is None or not entry.official_files:
+        return None
+    return f"cnaps weights download {official_download(entry.id).name}"
+
+
 # --- weights lookup (torch-free: it only finds files; tools.restoration.checkpoint loads them) ---
 
 PROJECT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -119,9 +166,17 @@ def project_weights_facts(network: str) -> ProjectWeightsFacts | None:
 
 class WeightsSource(BaseModel):
     path: Path = Field(description="The weights file to load.")
-    found_by: Literal["argument", "weights_dir", "project"] = Field(
-        description="'argument' (--weights / weights=), 'weights_dir' ($CNAPS_WEIGHTS_DIR) or 'project' (shipped)."
+    found_by: Literal["argument", "weights_dir", "installed", "project"] = Field(
+        description="'argument' (--weights / weights=), 'weights_dir' ($CNAPS_WEIGHTS_DIR), 'installed' "
+                    "($CNAPS_HOME/weights, by `cnaps weights download/import`) or 'project' (shipped)."
     )
+
+
+def installed_dir() -> Path:
+    """$CNAPS_HOME/weights, where `cnaps weights download` and `import` put verified official checkpoints."""
+    from agent.settings import get_settings  # here, not at the top: the zoo's table is read before settings exist
+
+    return get_settings().installed_weights_dir
 
 
 def official_entry(entry: ZooEntry, file_name: str) -> ZooEntry | None:
@@ -135,31 +190,46 @@ def official_entry(entry: ZooEntry, file_name: str) -> ZooEntry | None:
 
 def locate_weights(entry: ZooEntry, weights: str | Path | None = None,
                    weights_dir: Path | None = None) -> WeightsSource:
-    """Find the weights for `entry`: the explicit path, then weights_dir/<official name>, then the project's file."""
+    """Find the weights for `entry`: the explicit path, then weights_dir/<official name>, then $CNAPS_HOME/weights
+    (refused when the file changed since `cnaps weights` verified it), then the project's file."""
     if weights is not None:
         return WeightsSource(path=Path(weights).expanduser(), found_by="argument")
-    official = official_weights(entry, weights_dir)
-    if official is not None:
-        return WeightsSource(path=official, found_by="weights_dir")
+    found = official_source(entry, weights_dir)
+    if found is not None:
+        if found.found_by == "installed":
+            from tools.restoration.installed import check_unchanged
+
+            check_unchanged(found.path)
+        return found
     project = project_weights_path(entry)
     if project.is_file():
         return WeightsSource(path=project, found_by="project")
     if entry.official_files:
         names = " or ".join(entry.official_files)
         where = f"{weights_dir}" if weights_dir else "a folder named by CNAPS_WEIGHTS_DIR"
-        hint = (f"put the official {names} (https://github.com/chosj95/MIMO-UNet) into {where}"
-                f"{'' if weights_dir else ' (e.g. export CNAPS_WEIGHTS_DIR=~/weights)'}, or pass --weights PATH")
+        hint = (f"run `{install_command(entry.id)}`, or put the official {names} ({OFFICIAL_PAGE}) into {where}, "
+                "or pass --weights PATH")
     else:
         hint = "pass --weights PATH (a file saved for this network)"
     raise WeightsError(f"no weights found for {entry.id} ({entry.network}): {hint}")
 
 
+def official_source(entry: ZooEntry, weights_dir: Path | None) -> WeightsSource | None:
+    """The first official checkpoint for `entry` in `weights_dir`, then in $CNAPS_HOME/weights (unchecked)."""
+    folders: list[tuple[Literal["weights_dir", "installed"], Path]] = [("installed", installed_dir())]
+    if weights_dir is not None:
+        folders.insert(0, ("weights_dir", Path(weights_dir).expanduser()))
+    for found_by, folder in folders:
+        for name in entry.official_files:
+            if (folder / name).is_file():
+                return WeightsSource(path=folder / name, found_by=found_by)
+    return None
+
+
 def official_weights(entry: ZooEntry, weights_dir: Path | None) -> Path | None:
-    """The official checkpoint for `entry` in `weights_dir`, if one is there."""
-    if weights_dir is None:
-        return None
-    return next((path for name in entry.official_files
-                 if (path := Path(weights_dir).expanduser() / name).is_file()), None)
+    """The official checkpoint for `entry` in `weights_dir`, else in $CNAPS_HOME/weights, if one is there."""
+    found = official_source(entry, weights_dir)
+    return None if found is None else found.path
 
 
 Provenance = Literal["official", "project"]
