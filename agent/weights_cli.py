@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from agent.errors import UsageError
+from agent.errors import CnapsError, UsageError
 
 weights_app = typer.Typer(
     name="weights",
@@ -70,7 +70,6 @@ def download_weights(
 
     from agent.settings import get_settings
     from tools.restoration import zoo
-    from agent.errors import CnapsError
     from tools.restoration.download import SOURCE_NOTICE, already_installed, download
 
     if every == bool(models):
@@ -81,28 +80,29 @@ def download_weights(
     settings = get_settings()
     folder = settings.installed_weights_dir
     console = Console(stderr=True)
-    console.print(SOURCE_NOTICE, markup=False, highlight=False, soft_wrap=True)
-    failures = []
+    todo = []
     for item in items:
-        final = folder / item.file
         if already_installed(item, folder) is not None:
-            print(f"{item.name}: already installed and verified ({final})")
-            continue
-        url = settings.weights.url(item.name)
+            print(f"{item.name}: already installed and verified ({folder / item.file})")
+        else:
+            todo.append(item)
+    if todo:
+        console.print(SOURCE_NOTICE, markup=False, highlight=False, soft_wrap=True)
+    failures: list[CnapsError] = []
+    for item in todo:
         try:
             with _bar(console, item.file) as progress:
-                installed = download(item, url, folder, progress=progress, timeout=settings.weights.timeout,
-                                     retries=settings.weights.retries)
+                installed = download(item, settings.weights.url(item.name), folder, progress=progress,
+                                     timeout=settings.weights.timeout, retries=settings.weights.retries)
         except CnapsError as error:
-            if len(items) == 1:
-                raise
-            console.print(f"{item.name}: {error}", markup=False, highlight=False, soft_wrap=True)
             failures.append(error)
             continue
-        print(f"{item.name}: installed {final} ({installed.size / 1e6:.1f} MB, sha256 {installed.sha256[:16]}), "
-              "verified: it loads strictly into the network")
+        print(f"{item.name}: installed {folder / item.file} ({installed.size / 1e6:.1f} MB, sha256 "
+              f"{installed.sha256[:16]}), verified: it loads strictly into the network")
+    for error in failures[:-1]:  # the last one is the command's error line; each is said once
+        console.print(f"cnaps: error: {error}", markup=False, highlight=False, soft_wrap=True)
     if failures:
-        raise failures[0]
+        raise failures[-1]
 
 
 class _bar:

@@ -394,9 +394,11 @@ def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = No
 
     @app.get("/healthz", summary="Liveness and queue state")
     def healthz() -> dict:
+        from tools.restoration.installed import installed_summary
+
         return {"status": "ok", "version": __version__,
                 "restore_queue": {"pending": server.restore_pool.pending, "capacity": server.restore_pool.capacity},
-                "sessions": len(server.sessions)}
+                "sessions": len(server.sessions), "weights": installed_summary(server.settings.weights_dir)}
 
     @app.get("/api/cards", summary="The bundled cards")
     def cards() -> list[dict]:

@@ -12,7 +12,7 @@ import pytest
 
 from agent.errors import UsageError, WeightsError
 from tests.conftest import DATA
-from tests.tools.weights_server import WeightsServer
+from tests.tools.weights_server import WeightsServer, official_checkpoint
 from tools.restoration import zoo
 from tools.restoration.download import WeightsDownloadError, download, import_file
 from tools.restoration.installed import MANIFEST, read_manifest, weights_table
@@ -20,23 +20,12 @@ from tools.restoration.installed import MANIFEST, read_manifest, weights_table
 MIMO = zoo.OFFICIAL_DOWNLOADS["MIMO-UNet"]
 
 
-def _official_bytes(network: str) -> bytes:
-    import torch
-
-    from tools.restoration import build_model
-
-    torch.manual_seed(0)
-    buffer = io.BytesIO()
-    torch.save({"model": build_model(network).state_dict()}, buffer)
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def official_mimo() -> bytes:
     """A generated MIMO-UNet checkpoint in the authors' layout: the very keys and shapes of their file."""
     import torch
 
-    data = _official_bytes("MIMO-UNet")
+    data = official_checkpoint("MIMO-UNet")
     state = torch.load(io.BytesIO(data), weights_only=True)["model"]
     listed = [line.split(" (")[0] for line in (DATA / "official_keys_mimo_unet.txt").read_text().splitlines()]
     assert sorted(state) == sorted(listed)
@@ -150,7 +139,7 @@ def test_no_network_is_one_line_naming_the_url_and_the_import(folder):
 
 
 def test_a_wrong_layout_file_is_refused(server, folder):
-    server.served.body = _official_bytes("test-mimo-unet")
+    server.served.body = official_checkpoint("test-mimo-unet")
     with pytest.raises(WeightsError) as caught:
         _fetch(server, folder)
     assert "missing" in str(caught.value) or "unexpected" in str(caught.value)
@@ -182,7 +171,7 @@ def test_import_asks_which_checkpoint_when_two_share_a_network(tmp_path, folder,
                                             trained_on="nothing") for name in ("TinyA", "TinyB")}
     monkeypatch.setattr(zoo, "OFFICIAL_DOWNLOADS", downloads)
     hand = tmp_path / "checkpoint.pkl"
-    hand.write_bytes(_official_bytes("test-mimo-unet"))
+    hand.write_bytes(official_checkpoint("test-mimo-unet"))
     with pytest.raises(UsageError) as caught:
         import_file(hand, folder)
     assert "--model TinyA" in str(caught.value) and "--model TinyB" in str(caught.value)
@@ -235,3 +224,18 @@ def test_listing_names_what_runs_and_how_to_get_the_official(tmp_path, folder, o
 ])
 def test_install_command_names_the_download_for_each_model(model, command):
     assert zoo.install_command(model) == command
+
+
+def test_the_summary_follows_what_is_installed(tmp_path, folder, official_mimo, monkeypatch):
+    from tools.restoration.installed import installed_summary
+
+    monkeypatch.setenv("CNAPS_HOME", str(folder.parent))
+    monkeypatch.setattr(zoo, "PROJECT_WEIGHTS_DIR", tmp_path / "no-project-weights")
+    from agent.settings import get_settings
+
+    get_settings.cache_clear()
+    assert installed_summary(None) == {"MIMO-UNet": "none", "MIMO-UNet+": "none", "RealBlur": "none"}
+    hand = tmp_path / "MIMO-UNet.pkl"
+    hand.write_bytes(official_mimo)
+    import_file(hand, folder)
+    assert installed_summary(None)["MIMO-UNet"] == "official"

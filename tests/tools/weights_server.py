@@ -1,8 +1,10 @@
 """A loopback HTTP server standing in for the authors' download links: it serves bytes with Range support, and can
-answer 500 or cut the first transfer off part way (to test resuming)."""
+answer 500 or cut the first transfer off part way (to test resuming). And checkpoints to serve, in the authors'
+layout."""
 
 from __future__ import annotations
 
+import io
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,3 +70,15 @@ class WeightsServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+
+
+def official_checkpoint(network: str) -> bytes:
+    """The bytes of torch.save({'model': state_dict}) for the zoo's `network`, as the authors saved theirs."""
+    import torch
+
+    from tools.restoration import build_model
+
+    torch.manual_seed(0)
+    buffer = io.BytesIO()
+    torch.save({"model": build_model(network).state_dict()}, buffer)
+    return buffer.getvalue()

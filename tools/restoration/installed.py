@@ -152,3 +152,19 @@ def _describe(entry, source) -> tuple[Literal["official", "project", "user"], st
     if read_metadata(source.path).get("cnaps_provenance") == "project":
         return "project", "trained by the cnaps project (its metadata says so), passed with --weights"
     return "user", "a file passed with --weights; cnaps does not know what it learned from"
+
+
+def installed_summary(weights_dir: Path | None) -> dict[str, str]:
+    """Official download -> what a restoration with it would load: 'official' (its checkpoint is in $CNAPS_WEIGHTS_DIR
+    or $CNAPS_HOME/weights), 'project' (only the project's weights for its network) or 'none'. Only looks for
+    files (no hashing): the web app's header shows it on every status poll."""
+    from tools.restoration import zoo
+
+    summary = {}
+    for item in zoo.OFFICIAL_DOWNLOADS.values():
+        entry = zoo.lookup(item.model_id)
+        if zoo.official_source(entry, weights_dir) is not None:
+            summary[item.name] = "official"
+        else:
+            summary[item.name] = "project" if zoo.project_weights_path(entry).is_file() else "none"
+    return summary

@@ -385,6 +385,10 @@ async function checkHealth() {
     const health = await response.json();
     badge.className = "health ok";
     badge.textContent = `cnaps ${health.version} · queue ${health.restore_queue.pending}/${health.restore_queue.capacity}`;
+    // Which weights a restoration loads, per official checkpoint: "MIMO-UNet official · MIMO-UNet+ project · ..."
+    const weights = Object.entries(health.weights || {}).map(([name, kind]) => `${name} ${kind}`).join(" · ");
+    if (weights) badge.textContent += ` · weights: ${weights}`;
+    badge.title = "server status; official weights: cnaps weights download MODEL";
   } catch (_) {
     badge.className = "health bad";
     badge.textContent = "server unreachable";
