@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 
 import pytest
 
-from agent.cli import main
+from tests.tools.test_restore_cli import cnaps as run_cli
 from tests.tools.weights_server import WeightsServer, official_checkpoint
 from tools.restoration import zoo
 
@@ -29,15 +28,8 @@ def _loopback(monkeypatch):
 def cnaps(monkeypatch, capsys, *args) -> tuple[int, str, str]:
     from agent.settings import get_settings
 
-    get_settings.cache_clear()
-    monkeypatch.setattr(sys, "argv", ["cnaps", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as stop:
-        code = stop.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+    get_settings.cache_clear()  # the settings these tests put in the environment
+    return run_cli(monkeypatch, capsys, *args)
 
 
 def _home(monkeypatch, tmp_path):
