@@ -87,23 +87,48 @@ def ask(
     question: Optional[str] = typer.Option(None, "--question", "-q", help="Replace the card's question."),
     image: Optional[Path] = typer.Option(None, "--image", "-i", help="Restore this image and report what ran."),
     scale: Optional[int] = typer.Option(None, "--scale", help="Enlargement 1-8 (default: the question's, else 1)."),
-    output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Where the restored image goes."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o",
+                                              help="Where the restored image and the answer (Markdown) go."),
     model: Optional[str] = typer.Option(None, "--model", help="Run this zoo model instead of the card's."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Weights file for the restoration."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
     llm: Optional[str] = typer.Option(None, "--llm", help="none or openai (default: openai when configured)."),
     output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text, markdown or json."),
 ) -> None:
-    """Answer a card's question in three parts: task, workflow, references."""
+    """Answer a card's question in three parts: task, workflow, references. With --output-dir, the answer is also
+    written there as Markdown, beside the restored image."""
     from agent.ask import ask as run_ask
     from agent.cards import bundled_card, load_card
+    from agent.report import write_answer_markdown
+    from tools.restoration.imageio import folder_kept_only_if_used
 
     _check_options(llm, model, weights, device)
+    _check_image(image)
     the_card = load_card(card) if card else bundled_card()
     stream = _token_printer() if output_format is OutputFormat.text else None
-    answer = run_ask(the_card, question=question, image=image, scale=scale, llm=llm, output_dir=output_dir,
-                     on_token=stream, model=model, weights=weights, device=device)
+    with folder_kept_only_if_used(output_dir):  # a refused image leaves no empty --output-dir behind
+        answer = run_ask(the_card, question=question, image=image, scale=scale, llm=llm, output_dir=output_dir,
+                         on_token=stream, model=model, weights=weights, device=device)
+        written = write_answer_markdown(answer, _make_folder(output_dir)) if output_dir is not None else None
     _print_answer(answer, output_format)
+    if written is not None:
+        print(f"answer written to {written}", file=sys.stderr)
+
+
+def _check_image(image: Path | None) -> None:
+    """An attached image read from its header before anything is loaded or created (missing, not an image, over
+    CNAPS_RESTORE__MAX_PIXELS)."""
+    if image is not None:
+        from agent.settings import get_settings
+        from tools.restoration.imageio import check_image_file
+
+        check_image_file(image, get_settings().restore.max_pixels)
+
+
+def _make_folder(folder: Path) -> Path:
+    from tools.restoration.imageio import make_folder
+
+    return make_folder(folder)
 
 
 @app.command()
@@ -398,10 +423,18 @@ def report(
 
     _check_options(llm, model, weights, device)
     check_output(output, overwrite, (card, image))  # before minutes of restoration, not after
+    _check_image(image)
+    if image is not None:
+        _check_home_is_writable()  # the restored image goes there
     the_card = load_card(card) if card else bundled_card()
     answer = run_ask(the_card, question=question, image=image, scale=scale, llm=llm, model=model, weights=weights,
                      device=device)
-    written = write_report(answer, question or the_card.question, output, overwrite=overwrite)
+    try:
+        written = write_report(answer, question or the_card.question, output, overwrite=overwrite)
+    except BaseException:
+        if answer.restoration and answer.restoration.image_path:  # a refused report leaves no restoration behind
+            Path(answer.restoration.image_path).unlink(missing_ok=True)
+        raise
     if answer.restoration and answer.restoration.image_path:
         print(f"restored image: {answer.restoration.image_path}", file=sys.stderr)
     print(written)

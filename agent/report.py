@@ -13,6 +13,7 @@ import importlib
 import io
 import os
 import re
+import tempfile
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -305,6 +306,31 @@ def report_bytes(answer: Answer, question: str, fmt: ReportFormat, created: date
     return render_report(answer, question, fmt, created).encode("utf-8")
 
 
+def write_answer_markdown(answer: Answer, folder: str | os.PathLike[str]) -> Path:
+    """The answer's Markdown in `folder`, named after the restored image written there (`photo-restored-….md`
+    beside `photo-restored-….png`), else `answer.md`; never over an existing file."""
+    from tools.restore import unused_name
+
+    folder = Path(folder)
+    run = answer.restoration
+    image = Path(run.image_path) if run is not None and run.image_path else None
+    stem = image.stem if image is not None and image.parent.resolve() == folder.resolve() else "answer"
+    path = unused_name(folder, stem, ".md")
+    text = answer.markdown if answer.markdown.endswith("\n") else answer.markdown + "\n"
+    return write_atomically(path, text.encode("utf-8"))
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse a folder this process cannot create files in, by creating one: permission bits say nothing for root,
+    and a read-only mount or a full inode table only shows when a file is made."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OutputError(f"folder {folder} cannot be written ({error.strerror or type(error).__name__}): choose "
+                          "another output folder") from None
+
+
 def check_output(path: str | os.PathLike[str], overwrite: bool = False,
                  inputs: tuple[str | os.PathLike[str] | None, ...] = ()) -> ReportFormat:
     """Refuse a bad report path before any slow work: unknown suffix, an existing file (unless `overwrite`),
@@ -323,8 +349,7 @@ def check_output(path: str | os.PathLike[str], overwrite: bool = False,
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"folder {folder} does not exist: create it first")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"folder {folder} is not writable: choose another output folder")
+    check_writable(folder)
     return fmt
 
 

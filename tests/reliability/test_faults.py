@@ -230,29 +230,73 @@ def test_disk_full_simulated(cnaps, tiny_weights, tmp_path, monkeypatch, offline
 # --- Ctrl-C in a batch ------------------------------------------------------------------------------------------
 
 
+_HELD_BATCH = """
+import sys, time
+from tools.restoration.engine import TileForward
+
+HOLD_AT = int(sys.argv[1])
+runs = []
+start_run = TileForward.start_run
+
+
+def held(self):
+    start_run(self)
+    runs.append(1)
+    if len(runs) == HOLD_AT:  # this image is being restored; the ones before it are written
+        print("cnaps-test: holding image", HOLD_AT, file=sys.stderr, flush=True)
+        time.sleep(120)  # Ctrl-C arrives here
+
+
+TileForward.start_run = held
+from agent.cli import main
+
+sys.argv = ["cnaps", *sys.argv[2:]]
+main()
+"""
+
+
 def test_ctrl_c_during_a_batch_keeps_finished_files_and_removes_the_unfinished(tiny_weights, tmp_path):
+    """The batch is held in the middle of its sixth image (it says so on stderr) and interrupted there: no race
+    with a fast batch that could finish before the signal on a busy machine."""
+    import threading
+
     source, out = tmp_path / "in", tmp_path / "out"
     source.mkdir()
-    count = 40
+    count, hold = 12, 6
     for i in range(count):
         (source / f"img{i:02d}.png").write_bytes(encode(Image.fromarray(noise(192, 128, i), "RGB"), "PNG"))
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "agent.cli", "restore", source, out, *tiny(tiny_weights),
-                                "--tile", "none"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-c", _HELD_BATCH, str(hold), "restore", source, out,
+                                *tiny(tiny_weights), "--tile", "none"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and process.poll() is None:
-        if any(not p.name.startswith(".") for p in files_under(out)):
-            break
-        time.sleep(0.02)
-    assert process.poll() is None, "the batch ended before it could be interrupted"
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
+    holding = threading.Event()  # set when the batch holds, or when it ended without holding
+    lines: list[str] = []
+
+    def read_stderr() -> None:
+        for line in process.stderr:
+            lines.append(line)
+            if line.startswith("cnaps-test: holding"):
+                holding.set()
+        holding.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    try:
+        holding.wait(timeout=180)
+        assert any(line.startswith("cnaps-test: holding") for line in lines), "".join(lines)[-800:]
+        assert process.poll() is None
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=20)
+    reader.join(timeout=20)
+    stderr = "".join(lines)
     assert process.returncode == 130, stderr[-800:]
     assert "Traceback" not in stderr and "interrupted" in stderr
     written = files_under(out)
-    assert 1 <= len(written) < count
-    assert all(not p.name.startswith(".") and p.suffix == ".png" for p in written), written  # no temp files
+    assert [p.name for p in written] == [f"img{i:02d}.png" for i in range(hold - 1)]  # no temp or partial file
     for path in written:
         with Image.open(path) as image:
             image.load()

@@ -8,6 +8,7 @@ profile kept, grayscale and CMYK rebuilt. No whole-image float copy is ever made
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,7 +69,10 @@ def _opened(path: Path, max_pixels: int) -> Iterator[Image.Image]:
                 _refuse_float(image, str(path))
                 yield image
     except Image.DecompressionBombError as error:
-        raise ImageError(f"{path} is too large to decode safely ({error}): {_BOMB_FIX}") from error
+        # Pillow refuses before cnaps can look, quoting its own internal limit; the user can only change cnaps's.
+        declared = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"declares {int(declared[1]):,} pixels" if declared else "declares too many pixels to decode safely"
+        raise ImageError(f"{path} {size}, more than the limit of {max_pixels:,}: {_BOMB_FIX}") from error
     except _UNREADABLE as error:
         reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
         raise ImageError(f"cannot read {path} as an image ({reason}): {_FORMATS_HINT}") from error
@@ -304,6 +308,27 @@ def make_folder(folder: Path) -> Path:
         raise OutputError(f"cannot write into {folder} ({error.strerror or error}): choose a writable folder") \
             from error
     return folder
+
+
+@contextmanager
+def folder_kept_only_if_used(folder: Path | None) -> Iterator[None]:
+    """Run the block; when it fails, remove what it created of `folder` (and of its missing parents) if left
+    empty, so a refused input never leaves an empty output folder behind. What existed before is never touched."""
+    missing: list[Path] = []  # deepest first
+    if folder is not None:
+        level = Path(folder).expanduser().absolute()
+        while not level.exists() and level != level.parent:
+            missing.append(level)
+            level = level.parent
+    try:
+        yield
+    except BaseException:
+        for level in missing:
+            try:
+                level.rmdir()  # an empty folder only
+            except OSError:
+                break
+        raise
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif")
