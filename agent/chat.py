@@ -85,6 +85,24 @@ def remembered(answer: Answer) -> str:
     return " ".join(part for part in (answer.task.text, steps, answer.workflow.text) if part)
 
 
+def chat_markdown(answer: Answer) -> str:
+    """The answer's Markdown with its references as a list, one item each. The composer writes them as lines of
+    one block, which a terminal Markdown renderer joins into a single run-on paragraph."""
+    from agent.report import md_text
+
+    head, found, rest = answer.markdown.partition("\n## References\n")
+    if not found or not answer.references:
+        return answer.markdown
+    after = rest.find("\n## ")
+    tail = rest[after:] if after >= 0 else "\n"
+    items = []
+    for ref in answer.references:
+        link = "" if ref.url.startswith("cnaps:notes/") else f": {ref.url}"
+        relevance = f" — {md_text(ref.relevance)}" if ref.relevance else ""
+        items.append(f"- [{ref.n}] {md_text(ref.title)} ({md_text(ref.role)}, {md_text(ref.kind)}){link}{relevance}")
+    return f"{head}\n## References\n\n" + "\n".join(items) + "\n" + tail
+
+
 class ChatSession:
     """One conversation about `card`. `ask` defaults to `agent.ask.ask`; tests pass a stand-in."""
 
@@ -178,4 +196,4 @@ class ChatSession:
         self.last, self.last_question = answer, question
         self.history = trim_history(self.history + [("user", question), ("assistant", remembered(answer))],
                                     self.budget)
-        return Turn("answer", answer.markdown, answer)
+        return Turn("answer", chat_markdown(answer), answer)

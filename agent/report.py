@@ -165,7 +165,7 @@ def _cite_html(known: set[int]):
     return cite
 
 
-def _md_text(text: str) -> str:
+def md_text(text: str) -> str:
     """One line of text that Markdown shows literally: no raw HTML, emphasis, images or links sneak in from user
     or document text; [n] citation markers stay readable."""
     text = re.sub(r"([\\`*_<>!|#])", r"\\\1", " ".join(text.split()))
@@ -248,7 +248,7 @@ def render_report(answer: Answer, question: str, fmt: ReportFormat = "html",
         basename=lambda path: Path(path).name,  # a report is shared: no local folder names in it
     )
     if fmt == "md":
-        return render("report.md.j2", md=_md_text, **context)
+        return render("report.md.j2", md=md_text, **context)
     known = {reference.n for reference in answer.references}
     return render("report.html.j2", cite=_cite_html(known), **context)
 

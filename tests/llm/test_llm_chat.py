@@ -152,3 +152,25 @@ def test_chat_refuses_an_unknown_llm_choice():
 def test_chat_ends(line, monkeypatch):
     result = CliRunner().invoke(app, ["chat"], input=line + "\n")
     assert result.exit_code == 0 and "cnaps chat about" in result.stdout
+
+
+def test_chat_prints_each_reference_on_its_own_line(ctx, fallback):
+    import io
+
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    assert len(fallback.references) >= 2
+    session = ChatSession(ctx.card, llm="none", history_tokens=500, ask=RecordingAsk(fallback))
+    turn = session.handle("How does it deblur?")
+    console = Console(file=io.StringIO(), width=300, color_system=None)
+    console.print(Markdown(turn.text))  # what `cnaps chat` shows in a terminal
+    lines = console.file.getvalue().splitlines()
+    starts = [next((i for i, line in enumerate(lines) if line.lstrip(" •-*").startswith(f"[{ref.n}]")), None)
+              for ref in fallback.references]
+    assert None not in starts, lines
+    assert len(set(starts)) == len(starts)  # not one run-on paragraph
+    for ref, start in zip(fallback.references, starts):
+        if not ref.url.startswith("cnaps:"):
+            assert ref.url in lines[start]
+    assert turn.text.split("## References")[0] == fallback.markdown.split("## References")[0]  # the rest as composed
