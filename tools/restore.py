@@ -16,6 +16,7 @@ from tools.restoration.zoo import MAX_SCALE
 
 if TYPE_CHECKING:
     from tools.restoration.engine import Restorer
+    from tools.restoration.ray_backend import RayRestorer
     from tools.restoration.metrics import Assessment
 
 _restorers: dict[tuple, "Restorer"] = {}  # loaded networks, reused across calls in one process
@@ -32,8 +33,23 @@ class RestoreRequest(BaseModel):
 
 def open_restorer(model_ids: list[str], weights: Path | str | None = None, fall_back: bool = True,
                   device: str | None = None, precision: str | None = None,
-                  tile: str | None = None) -> tuple["Restorer", str | None]:
-    """A Restorer for the first of `model_ids`, and a note when another model had to stand in.
+                  tile: str | None = None) -> tuple["Restorer | RayRestorer", str | None]:
+    """`open_local_restorer`, or with CNAPS_RESTORE__BACKEND=ray its stand-in whose `run` is done by a Ray worker
+    (which opens the restorer there, stand-in note included in each record)."""
+    from agent.settings import get_settings
+
+    settings = get_settings().restore
+    if settings.backend == "ray":
+        from tools.restoration.ray_backend import RayRestorer
+
+        return RayRestorer.open(model_ids, weights, fall_back, device, precision, tile, policy=settings.enlarge), None
+    return open_local_restorer(model_ids, weights, fall_back, device, precision, tile)
+
+
+def open_local_restorer(model_ids: list[str], weights: Path | str | None = None, fall_back: bool = True,
+                        device: str | None = None, precision: str | None = None,
+                        tile: str | None = None) -> tuple["Restorer", str | None]:
+    """A Restorer for the first of `model_ids` in this process, and a note when another model had to stand in.
 
     `device`, `precision` and `tile` default to the settings (CNAPS_RESTORE__DEVICE and the others). With explicit
     `weights`, or `fall_back=False`, only the first id is tried. Otherwise, when it has no weights here (official or
@@ -132,7 +148,7 @@ class BatchPlan:
     """What `cnaps restore` will do: the (input, output) pairs, the restorer, and the note a stand-in model adds."""
 
     pairs: list[tuple[Path, Path]]
-    restorer: "Restorer"
+    restorer: "Restorer | RayRestorer"
     stand_in: str | None
 
 
@@ -204,19 +220,26 @@ def restore_files(plan: BatchPlan, scale: int, overwrite: bool = False, compare:
     file that cannot be read or written is skipped (and said so) and the others go on."""
     from PIL import Image
 
-    from agent.errors import InputFileError, OutputError
+    from agent.errors import CnapsError, InputFileError, OutputError
     from agent.settings import get_settings
     from tools.restoration.imageio import open_image
     from tools.restoration.metrics import assess
+    from tools.restoration.ray_backend import WorkerLostError
 
     max_pixels = get_settings().restore.max_pixels
+    sent = _send_all(plan, scale, overwrite)  # a Ray pool gets the whole folder at once; None runs them here
     for source, target in plan.pairs:
         if on_start is not None:
             on_start(source)
         reference, note = reference_for(compare, source, scale, max_pixels)
         try:
-            run = plan.restorer.run(source, scale=scale, output=target, overwrite=overwrite, progress=progress)
-        except (InputFileError, OutputError) as error:
+            if sent is None:
+                run = plan.restorer.run(source, scale=scale, output=target, overwrite=overwrite, progress=progress)
+            elif isinstance(outcome := next(sent), CnapsError):
+                raise outcome
+            else:
+                run = outcome
+        except (InputFileError, OutputError, WorkerLostError) as error:  # a lost worker loses its job, not all
             if len(plan.pairs) == 1:
                 raise
             yield FileResult(source=source, skipped=str(error), reference_note=note)
@@ -227,3 +250,12 @@ def restore_files(plan: BatchPlan, scale: int, overwrite: bool = False, compare:
         with Image.open(target) as restored:
             quality = assess(open_image(source, max_pixels), restored, ref_image, str(reference) if reference else None)
         yield FileResult(source=source, run=run, quality=quality, reference_note=note)
+
+
+def _send_all(plan: BatchPlan, scale: int, overwrite: bool) -> "Iterator[ToolRun | Exception] | None":
+    """With the ray backend, every pair of `plan` sent to the pool at once, outcomes in order; None locally."""
+    from tools.restoration.ray_backend import RayRestorer
+
+    if not isinstance(plan.restorer, RayRestorer):
+        return None
+    return plan.restorer.run_all(plan.pairs, scale, overwrite)

@@ -91,7 +91,12 @@ class Server:
         self.settings = settings
         self.ask_fn = ask_fn
         self.ask_options = ask_options
-        self.restore_pool = WorkerPool(settings.server.workers, settings.server.queue_size, "cnaps-restore")
+        restore_workers = settings.server.workers
+        if settings.restore.backend == "ray":  # one thread per Ray worker, each waiting on its job: a full
+            from tools.restoration.ray_backend import shared_pool  # cluster is a full pool, hence a 429
+
+            restore_workers = shared_pool().size
+        self.restore_pool = WorkerPool(restore_workers, settings.server.queue_size, "cnaps-restore")
         self.answer_pool = WorkerPool(ANSWER_WORKERS, ANSWER_QUEUE, "cnaps-answer")
         self.sessions = SessionStore()
         self.runs = RunStore(settings.output_dir / "web", keep=settings.server.keep_runs,

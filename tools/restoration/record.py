@@ -55,3 +55,6 @@ class ToolRun(BaseModel):
     notes: list[str] = Field(default_factory=list, description="Anything the user should know (first frame only...).")
     input_path: str | None = Field(None, description="The input image file, when the input came from a file.")
     image_path: str | None = Field(None, description="Where the restored image was written, when it was.")
+    backend: Literal["local", "ray"] = Field("local", description="Where the network ran: 'local' (this process) or "
+                                                                "'ray' (a worker of a Ray cluster).")
+    worker: str | None = Field(None, description="The Ray worker that ran it, as host:pid; None for 'local'.")

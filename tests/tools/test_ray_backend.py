@@ -1,0 +1,210 @@
+"""The ray restoration backend: a local Ray instance on loopback with two worker actors and the tiny network.
+
+One Ray instance serves the whole module (starting one costs ~6 s on the 2-core machine); each worker reserves
+half a CPU. The batching tests need no Ray at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.tools.test_restore_cli import _image, cnaps
+from tools.restoration import ray_backend
+from tools.restoration.ray_backend import BatchingForward, ImageJob, JobSpec, RestoreWorker, WorkerLostError
+
+# Ray gives a local instance this machine's outward address unless told it is no cluster: loopback only.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+ray = pytest.importorskip("ray", reason="the ray backend needs the `scale` extra (pip install 'cnaps[scale]')")
+
+
+def _spec(weights: Path, **changes) -> JobSpec:
+    data = weights.read_bytes()
+    return JobSpec(model_ids=("test-mimo-unet",), fall_back=False, device="cpu", precision="fp32", tile="auto",
+                   weights_name=weights.name, weights_sha256=hashlib.sha256(data).hexdigest(), weights_ref=[data],
+                   **changes)
+
+
+# --- batching, without Ray -----------------------------------------------------------------------------------------
+
+
+def test_images_of_one_size_run_as_one_batch_with_the_same_pixels_as_alone(tmp_path, tiny_weights):
+    from tools.restoration.engine import Restorer
+
+    paths = [_image(tmp_path / f"in{i}.png", 48, 40, seed=i) for i in range(3)]
+    worker = RestoreWorker(batch_on_cpu=True)
+    results = worker.restore(_spec(tiny_weights), [ImageJob(p.name, p.read_bytes(), ".png") for p in paths], 1)
+    forward = worker.open(_spec(tiny_weights))[0].forward
+    assert isinstance(forward, BatchingForward) and max(forward.calls) >= 2  # tiles of several images, one call
+    alone = Restorer("test-mimo-unet", weights=tiny_weights, device="cpu", precision="fp32")
+    for path, result in zip(paths, results):
+        alone.run(path, output=tmp_path / f"alone-{path.name}")
+        batched = np.asarray(Image.open(io.BytesIO(result.data)), dtype=np.int16)
+        single = np.asarray(Image.open(tmp_path / f"alone-{path.name}"), dtype=np.int16)
+        assert np.abs(batched - single).max() <= 1  # float rounding of a batched convolution, at most 1 level
+        assert result.record.backend == "ray" and result.record.worker == worker.name
+
+
+def test_a_bad_image_in_a_batch_fails_alone(tmp_path, tiny_weights):
+    good = _image(tmp_path / "good.png", 48, 40)
+    worker = RestoreWorker(batch_on_cpu=True)
+    jobs = [ImageJob("good.png", good.read_bytes(), ".png"), ImageJob("bad.png", b"\x89PNG broken", ".png"),
+            ImageJob("good2.png", good.read_bytes(), ".png")]
+    results = worker.restore(_spec(tiny_weights), jobs, 1)
+    from agent.errors import ImageError
+
+    assert isinstance(results[1], ImageError)
+    assert [type(r).__name__ for r in (results[0], results[2])] == ["WorkerResult", "WorkerResult"]
+
+
+def test_a_worker_loads_each_network_once(tmp_path, tiny_weights, monkeypatch):
+    import tools.restore
+
+    opened = []
+    real = tools.restore.open_local_restorer
+    monkeypatch.setattr(tools.restore, "open_local_restorer", lambda *a, **k: opened.append(1) or real(*a, **k))
+    worker = RestoreWorker()
+    source = _image(tmp_path / "in.png")
+    for _ in range(3):
+        worker.restore(_spec(tiny_weights), [ImageJob("in.png", source.read_bytes(), ".png")], 1)
+    assert len(opened) == 1
+
+
+def test_a_cluster_address_where_nothing_listens_is_a_one_line_error_at_once():
+    from agent.settings import RaySettings
+
+    with socket.socket() as probe:  # a loopback port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(ray_backend.ClusterError) as caught:
+        ray_backend.RayPool(RaySettings(address=f"127.0.0.1:{port}"))
+    assert time.monotonic() - started < 10 and "\n" not in str(caught.value)
+    assert "CNAPS_RAY__ADDRESS" in str(caught.value)  # the fix names the setting to change
+
+
+# --- a local Ray instance with two workers ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pool():
+    from agent.settings import RaySettings
+
+    temp = tempfile.mkdtemp(prefix="cnaps-ray-", dir="/tmp")  # short: Ray's socket paths have a length limit
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False, configure_logging=False)
+    assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+    try:
+        ray_backend._pool = ray_backend.RayPool(RaySettings(workers=2, worker_cpus=0.5, timeout=60))
+        yield ray_backend._pool
+    finally:
+        ray_backend.shutdown_pool()
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture
+def on_ray(pool, monkeypatch):
+    from agent.settings import get_settings
+
+    monkeypatch.setenv("CNAPS_RESTORE__BACKEND", "ray")
+    get_settings.cache_clear()
+    return pool
+
+
+@pytest.mark.slow
+def test_a_folder_is_restored_by_both_workers_with_the_pixels_of_a_local_run(tmp_path, monkeypatch, capsys,
+                                                                            tiny_weights, on_ray):
+    folder, out, local = tmp_path / "in", tmp_path / "out", tmp_path / "local"
+    folder.mkdir()
+    for i in range(4):
+        _image(folder / f"{i}.png", 96, 64, seed=i)
+    tiny = ["--model", "test-mimo-unet", "--weights", tiny_weights, "--device", "cpu", "--format", "json"]
+    code, stdout, err = cnaps(monkeypatch, capsys, "restore", folder, out, *tiny)
+    assert code == 0, err
+    records = [item["record"] for item in json.loads(stdout)]
+    assert {r["backend"] for r in records} == {"ray"}
+    assert {r["worker"] for r in records} == set(on_ray.workers)  # both workers took jobs
+    assert [Path(r["input_path"]).name for r in records] == [f"{i}.png" for i in range(4)]
+
+    monkeypatch.setenv("CNAPS_RESTORE__BACKEND", "local")
+    from agent.settings import get_settings
+
+    get_settings.cache_clear()
+    assert cnaps(monkeypatch, capsys, "restore", folder, local, *tiny)[0] == 0
+    for i in range(4):
+        assert np.array_equal(np.asarray(Image.open(out / f"{i}.png")), np.asarray(Image.open(local / f"{i}.png")))
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_job_fails_that_job_and_the_next_job_runs(tmp_path, tiny_weights, on_ray):
+    from tools.restore import open_restorer
+
+    pids = dict(zip([id(a) for a in on_ray._actors], ray.get([a.pid.remote() for a in on_ray._actors])))
+    restorer, _ = open_restorer(["test-mimo-unet"], weights=tiny_weights, fall_back=False, device="cpu")
+    big = _image(tmp_path / "big.png", 1536, 1536)  # ~3 s on half a core with the tiny network
+    target = tmp_path / "out" / "big.png"
+    outcome: dict = {}
+
+    def job() -> None:
+        try:
+            outcome["run"] = restorer.run(big, output=target)
+        except Exception as error:  # noqa: BLE001 - the test inspects it
+            outcome["error"] = error
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while on_ray._idle.qsize() == on_ray.size and time.monotonic() < deadline:  # until a worker took it
+        time.sleep(0.02)
+    busy = [a for a in on_ray._actors if a not in list(on_ray._idle.queue)]
+    assert len(busy) == 1
+    time.sleep(0.8)  # well inside the job
+    os.kill(pids[id(busy[0])], signal.SIGKILL)
+    worker.join(timeout=30)
+
+    error = outcome.get("error")
+    assert isinstance(error, WorkerLostError), outcome
+    assert "\n" not in str(error) and "died" in str(error)
+    assert not target.exists() and not any((tmp_path / "out").glob("*"))  # nothing partial was left behind
+
+    small = _image(tmp_path / "small.png")
+    for attempt in range(2):  # the next jobs run, on the live worker and on the restarted one
+        run = restorer.run(small, output=tmp_path / f"next{attempt}.png")
+        assert run.backend == "ray" and Image.open(run.image_path).size == (40, 30)
+
+
+@pytest.mark.slow
+def test_the_web_app_sends_restorations_to_the_cluster_and_sizes_its_queue_by_it(tmp_path, tiny_weights, on_ray,
+                                                                                 shared_cards):
+    from fastapi.testclient import TestClient
+
+    from agent.web.app import create_app
+
+    app = create_app(ask_options={"model": "test-mimo-unet", "weights": tiny_weights, "llm": "none",
+                                  "device": "cpu"})
+    server = app.state.server
+    assert server.restore_pool.workers == on_ray.size  # a full cluster fills the pool: the 429 of a local run
+    buffer = io.BytesIO()
+    Image.open(_image(tmp_path / "photo.png", 64, 48)).save(buffer, format="PNG")
+    with TestClient(app) as client:
+        response = client.post("/api/ask", files={"image": ("photo.png", buffer.getvalue(), "image/png")},
+                               data={"question": "Deblur this photo please", "scale": "1"})
+        assert response.status_code == 200, response.text
+        run = response.json()["restoration"]
+        live = {f"{socket.gethostname()}:{pid}" for pid in ray.get([a.pid.remote() for a in on_ray._actors])}
+        assert run["backend"] == "ray" and run["worker"] in live
+        restored = Image.open(io.BytesIO(client.get(run["image_url"]).content))
+        assert restored.size == (64, 48)
