@@ -239,3 +239,16 @@ def test_the_summary_follows_what_is_installed(tmp_path, folder, official_mimo, 
     hand.write_bytes(official_mimo)
     import_file(hand, folder)
     assert installed_summary(None)["MIMO-UNet"] == "official"
+
+
+def test_a_file_passed_with_weights_is_user_unless_it_bears_an_official_name(tmp_path, official_mimo):
+    mine = tmp_path / "finetuned.pkl"
+    mine.write_bytes(official_mimo)
+    [row] = [row for row in weights_table(None, mine) if row.model == "MIMO-UNet"]
+    assert (row.provenance, row.found_by, row.get) == ("user", "argument", "cnaps weights download MIMO-UNet")
+    named = tmp_path / "MIMO-UNet.pkl"
+    named.write_bytes(official_mimo)
+    [row] = [row for row in weights_table(None, named) if row.model == "MIMO-UNet"]
+    assert row.provenance == "official" and row.sha256 == hashlib.sha256(official_mimo).hexdigest()
+    with pytest.raises(UsageError):
+        weights_table(None, tmp_path / "absent.pkl")

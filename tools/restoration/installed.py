@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from agent.errors import WeightsError
+from agent.errors import UsageError, WeightsError
 from tools.atomic import atomic_write
 from tools.restoration.checkpoint import sha256
 
@@ -102,6 +102,8 @@ def weights_table(weights_dir: Path | None, weights: Path | None = None) -> list
     then $CNAPS_HOME/weights, then the project's weights."""
     from tools.restoration import zoo
 
+    if weights is not None and not Path(weights).expanduser().is_file():
+        raise UsageError(f"{weights} does not exist or is not a file: check the path passed with --weights")
     digests: dict[Path, str] = {}
     rows = []
     for entry in zoo.user_models():
