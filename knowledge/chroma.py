@@ -45,4 +45,25 @@ if "chromadb" not in sys.modules:
 else:
     import chromadb  # noqa: E402
 
-__all__ = ["chromadb", "unchecked_overrides"]
+
+
+def server_client(url: str):
+    """A chromadb HttpClient for the `chroma run` server at `url` (http[s]://host:port), telemetry off.
+
+    Raises ConnectionError when nothing answers there (chromadb checks the server's tenant as it connects)."""
+    from urllib.parse import urlsplit
+
+    from chromadb.config import Settings as ChromaSettings
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not http://host:port")
+    port = parts.port or (443 if parts.scheme == "https" else 8000)
+    try:
+        return chromadb.HttpClient(host=parts.hostname, port=port, ssl=parts.scheme == "https",
+                                   settings=ChromaSettings(anonymized_telemetry=False))
+    except ValueError as error:  # "Could not connect to a Chroma server. Are you sure it is running?"
+        raise ConnectionError(str(error)) from None
+
+
+__all__ = ["chromadb", "server_client", "unchecked_overrides"]

@@ -6,6 +6,11 @@ rules); when either differs from this code's, the collection is rebuilt. Cards a
 
 Failure policy: an index folder chromadb cannot open (corrupted, half-deleted) is moved out of the way and rebuilt
 with a logged warning; writes from several processes are serialised by a file lock beside the folder.
+
+With CNAPS_KNOWLEDGE__URL the collection lives on a Chroma server (`chroma run`) that every cnaps process shares:
+the same collection, metadata and content-hash check, no folder, lock or generation file under CNAPS_HOME. cnaps
+embeds passages and queries itself, so the server holds vectors and needs no model. A server that does not
+answer is a KnowledgeError naming it.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ import shutil
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from knowledge.chroma import chromadb  # first: chromadb loads without the `overrides` checks
+from knowledge.chroma import chromadb, server_client  # first: chromadb loads without the `overrides` checks
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
@@ -107,10 +113,14 @@ class IndexInfo(BaseModel):
 
 
 class KnowledgeStore:
-    """Persistent chromadb collection of passages. `path` defaults to `Settings.index_dir`."""
+    """Persistent chromadb collection of passages: embedded under `path` (default `Settings.index_dir`), or on the
+    Chroma server at `url` (default CNAPS_KNOWLEDGE__URL, unless a `path` is given)."""
 
     def __init__(self, path: Path | str | None = None, embedder: Embedder | None = None,
-                 docs: list[Document] | None = None) -> None:
+                 docs: list[Document] | None = None, url: str | None = None) -> None:
+        if url is None and path is None:
+            url = get_settings().knowledge.url  # an explicit path is always an embedded store
+        self.url = url.rstrip("/") if url else None
         self.path = Path(path).expanduser() if path is not None else get_settings().index_dir
         self.embedder = embedder or shared_embedder()
         self.docs = project_docs() if docs is None else docs
@@ -128,7 +138,7 @@ class KnowledgeStore:
 
     @property
     def collection(self):
-        if self._collection is not None:
+        if self._collection is not None and self.url is None:  # a server shows every process's writes itself
             self._follow_other_writers()
         if self._collection is None:
             self._open()
@@ -158,6 +168,8 @@ class KnowledgeStore:
 
     def _wrote(self) -> None:
         """Stamp a new generation after a write (with the lock held), so other processes reopen."""
+        if self.url is not None:
+            return
         stamp = uuid.uuid4().hex
         temp = self._generation_file.with_name(f"{self._generation_file.name}.{stamp}.tmp")
         temp.write_text(stamp, encoding="utf-8")
@@ -168,7 +180,8 @@ class KnowledgeStore:
     def reopen(self) -> None:
         """Drop this process's chromadb state for the folder and open it again from disk."""
         with self._locked():
-            _forget_system(self.path)
+            if self.url is None:
+                _forget_system(self.path)
             self._client = self._system = self._collection = None
             self._ensured.clear()
             self._open()
@@ -177,6 +190,9 @@ class KnowledgeStore:
         return {"embedding_model": self.embedder.name, "content_hash": self.content_hash}
 
     def _open(self) -> None:
+        if self.url is not None:
+            self._open_server()
+            return
         if self.path.exists() and not self.path.is_dir():
             raise KnowledgeError(f"index path {self.path} is a file: remove it or set CNAPS_HOME to another folder")
         # Opening takes the lock too: two processes creating one fresh folder at once make SQLite fail, and that
@@ -200,6 +216,50 @@ class KnowledgeStore:
                 _seen_generation[str(self.path)] = self._generation_on_disk()
                 return
             self._collection = self._create(replace=collection is not None)
+
+    def _open_server(self) -> None:
+        """The server's collection, rebuilt there when its embedding model or content hash differ from this code's.
+        Two processes that rebuild at once both end with a complete collection: the loser of the create reads the
+        winner's."""
+        collection = self._existing()
+        metadata = (collection.metadata or {}) if collection is not None else {}
+        if collection is not None and all(metadata.get(k) == v for k, v in self._expected_metadata().items()):
+            self._collection = collection
+            return
+        log.warning("knowledge collection on %s %s; building it for %s / %s", self.url,
+                    "is missing" if collection is None else f"was built with {metadata.get('embedding_model')} / "
+                    f"content {metadata.get('content_hash')}", self.embedder.name, self.content_hash)
+        try:
+            self._collection = self._create(replace=collection is not None)
+        except KnowledgeError:
+            raise
+        except Exception as error:  # noqa: BLE001 - chromadb's errors for a name taken meanwhile vary
+            again = self._existing()
+            if again is None or (again.metadata or {}).get("content_hash") != self.content_hash:
+                raise self._server_failure(error) from None
+            self._collection = again
+
+    def _existing(self):
+        """The collection as it is (None when absent): on the server, or in the folder (a damaged one is discarded;
+        call with the lock held)."""
+        if self.url is None:
+            return self._connect_or_recover()
+        try:
+            self._client = server_client(self.url)
+            return self._get()
+        except Exception as error:  # noqa: BLE001 - connection refused, timeouts, HTTP errors
+            raise self._server_failure(error) from None
+
+    def _server_failure(self, error: Exception) -> KnowledgeError:
+        """The one-line error for a failed call to the server: that it does not answer, or what it said."""
+        import httpx
+
+        reason = (str(error).strip().splitlines() or [""])[0][:200]
+        down = isinstance(error, (ConnectionError, httpx.TransportError, TimeoutError))
+        return KnowledgeError(f"the Chroma server at {self.url} {'does not answer' if down else 'failed'} "
+                              f"({type(error).__name__}: {reason}): start it with `chroma run --path DIR --host "
+                              "HOST --port PORT` (or check its log), or unset CNAPS_KNOWLEDGE__URL to use the "
+                              "embedded store")
 
     def _connect_or_recover(self):
         """The collection (None when absent); a folder chromadb cannot open is discarded. Call with the lock held."""
@@ -256,6 +316,8 @@ class KnowledgeStore:
             shutil.rmtree(trash, ignore_errors=True)
 
     def _locked(self):
+        if self.url is not None:  # the server serialises its own writes; no lock file under CNAPS_HOME
+            return nullcontext()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return self._lock.acquire(timeout=LOCK_TIMEOUT_S)
@@ -278,6 +340,8 @@ class KnowledgeStore:
             except KnowledgeError:
                 raise
             except Exception as error:  # noqa: BLE001 - chromadb/SQLite write failures share one fix
+                if self.url is not None:
+                    raise self._server_failure(error) from None
                 raise KnowledgeError(f"cannot write to the knowledge index at {self.path} ({type(error).__name__}: "
                                      f"{error}): check free disk space, then run `cnaps index --rebuild`") from error
 
@@ -310,13 +374,19 @@ class KnowledgeStore:
     def _missing(self, ids: list[str]) -> list[str]:
         if not ids:
             return []
-        present = set(self.collection.get(ids=ids, include=[])["ids"])
+        collection = self.collection
+        try:
+            present = set(collection.get(ids=ids, include=[])["ids"])
+        except Exception as error:  # noqa: BLE001
+            if self.url is not None:
+                raise self._server_failure(error) from None
+            raise
         return [i for i in ids if i not in present]
 
     def rebuild(self) -> IndexInfo:
         """Drop every passage and re-index the project documents (cards are re-added by `ensure`)."""
         with self._locked():
-            existing = self._connect_or_recover()
+            existing = self._existing()
             self._collection = self._create(replace=existing is not None)
         return self.describe()
 
@@ -335,6 +405,8 @@ class KnowledgeStore:
         except KnowledgeError:
             raise
         except Exception as error:  # noqa: BLE001
+            if self.url is not None:
+                raise self._server_failure(error) from None
             raise KnowledgeError(f"the knowledge index at {self.path} cannot be queried ({type(error).__name__}: "
                                  f"{error}): rebuild it with `cnaps index --rebuild`") from error
         out = []
@@ -351,11 +423,16 @@ class KnowledgeStore:
     def describe(self) -> IndexInfo:
         """What the index holds: documents, passages, per-role counts, embedding model and content hash."""
         collection = self.collection
-        metadatas = collection.get(include=["metadatas"])["metadatas"]
+        try:
+            metadatas = collection.get(include=["metadatas"])["metadatas"]
+        except Exception as error:  # noqa: BLE001
+            if self.url is not None:
+                raise self._server_failure(error) from None
+            raise
         roles: dict[str, int] = {}
         for meta in metadatas:
             roles[meta["role"]] = roles.get(meta["role"], 0) + 1
-        return IndexInfo(path=str(self.path), documents=len({m["doc_id"] for m in metadatas}),
+        return IndexInfo(path=self.url or str(self.path), documents=len({m["doc_id"] for m in metadatas}),
                          passages=len(metadatas), embedding_model=collection.metadata["embedding_model"],
                          content_hash=collection.metadata["content_hash"], roles=roles)
 
