@@ -13,6 +13,8 @@ import importlib
 import io
 import os
 import re
+import secrets
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -130,8 +132,22 @@ def crop_pairs(before: Image.Image, after: Image.Image, count: int = 2) -> list[
     return pairs
 
 
-def data_uri(image: Image.Image, max_edge: int | None = None) -> str:
-    """A PNG (small images) or JPEG (large photos) data URI, downscaled to `max_edge` when given."""
+@dataclass(frozen=True)
+class Picture:
+    """One picture of a report, encoded: embedded as a data URI (HTML, PDF) or written as `name` in the folder
+    beside a Markdown report."""
+
+    name: str  # e.g. 'before.jpg', 'crop-1-after.png'
+    data: bytes
+    mime: str
+
+    @property
+    def data_uri(self) -> str:
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+def encode_picture(image: Image.Image, stem: str, max_edge: int | None = None) -> Picture:
+    """A PNG (small images, transparency) or JPEG (large photos), downscaled to `max_edge` when given."""
     if max_edge and max(image.size) > max_edge:
         factor = max_edge / max(image.size)
         image = image.resize((max(1, round(image.width * factor)), max(1, round(image.height * factor))),
@@ -139,11 +155,9 @@ def data_uri(image: Image.Image, max_edge: int | None = None) -> str:
     buffer = io.BytesIO()
     if image.width * image.height <= 400_000 or image.mode == "RGBA":
         image.save(buffer, format="PNG", optimize=True)
-        mime = "image/png"
-    else:
-        image.convert("RGB").save(buffer, format="JPEG", quality=90)
-        mime = "image/jpeg"
-    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+        return Picture(f"{stem}.png", buffer.getvalue(), "image/png")
+    image.convert("RGB").save(buffer, format="JPEG", quality=90)
+    return Picture(f"{stem}.jpg", buffer.getvalue(), "image/jpeg")
 
 
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -208,11 +222,15 @@ def diagram(answer: Answer) -> list[DiagramBox]:
 
 @dataclass(frozen=True)
 class ReportImages:
-    before: str  # data URIs
-    after: str
+    before: Picture
+    after: Picture
     before_size: tuple[int, int]
     after_size: tuple[int, int]
-    crops: list[tuple[Crop, str, str]]
+    crops: list[tuple[Crop, Picture, Picture]]
+
+    @property
+    def pictures(self) -> list[Picture]:
+        return [self.before, self.after, *(picture for _, *pair in self.crops for picture in pair)]
 
 
 def report_images(answer: Answer) -> ReportImages | None:
@@ -223,19 +241,48 @@ def report_images(answer: Answer) -> ReportImages | None:
     if not (Path(run.input_path).is_file() and Path(run.image_path).is_file()):
         return None
     before, after = open_image(run.input_path), open_image(run.image_path)
-    crops = [(p.crop, data_uri(p.before), data_uri(p.after)) for p in crop_pairs(before, after)]
-    return ReportImages(before=data_uri(before, PREVIEW_EDGE), after=data_uri(after, PREVIEW_EDGE),
+    crops = [(p.crop, encode_picture(p.before, f"crop-{i}-before"), encode_picture(p.after, f"crop-{i}-after"))
+             for i, p in enumerate(crop_pairs(before, after), start=1)]
+    return ReportImages(before=encode_picture(before, "before", PREVIEW_EDGE),
+                        after=encode_picture(after, "after", PREVIEW_EDGE),
                         before_size=before.size, after_size=after.size, crops=crops)
 
 
-def render_report(answer: Answer, question: str, fmt: ReportFormat = "html",
-                  created: datetime | None = None) -> str:
-    """The report as HTML or Markdown text (PDF is rendered from the HTML by `write_report`)."""
+_BREAK_AFTER = re.compile(r"([-_./\\])")
+
+
+def breakable(text: str) -> Markup:
+    """Escaped text with a line-break opportunity after each '-', '_', '.' or slash: a long file name in a
+    narrow diagram box wraps between its parts instead of mid-word. (Escaping adds none of these characters.)"""
+    return Markup(_BREAK_AFTER.sub(r"\1<wbr>", str(escape(text))))
+
+
+def files_folder(path: Path) -> Path:
+    """The folder a Markdown report's pictures go in: `report.md` -> `report_files/`."""
+    return path.with_name(f"{path.stem}_files")
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    """A report's text and, for Markdown, the pictures it links (relative to the report, in `folder`)."""
+
+    text: str
+    pictures: list[Picture]
+    folder: str | None = None
+
+
+def build_report(answer: Answer, question: str, fmt: ReportFormat = "html", created: datetime | None = None,
+                 folder: str = "report_files") -> RenderedReport:
+    """The report as HTML (pictures as data URIs) or Markdown (pictures linked as `folder/<name>`, to be written
+    beside it: a Markdown viewer shows linked files, and base64 would make the file unreadable and huge)."""
+    from urllib.parse import quote
+
     from prompts import render
 
     from agent.links import scrub
 
     created = created or datetime.now(timezone.utc)
+    images = report_images(answer)
     context = dict(
         answer=answer,
         # A report is shared: the quoted question keeps only links the answer cites, as the answer itself does.
@@ -243,14 +290,24 @@ def render_report(answer: Answer, question: str, fmt: ReportFormat = "html",
         created=created.strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
         boxes=diagram(answer),
-        images=report_images(answer),
+        images=images,
         safe_link=safe_link,
         basename=lambda path: Path(path).name,  # a report is shared: no local folder names in it
     )
     if fmt == "md":
-        return render("report.md.j2", md=md_text, **context)
+        text = render("report.md.j2", md=md_text, src=lambda picture: f"{quote(folder)}/{quote(picture.name)}",
+                      **context)
+        return RenderedReport(text, images.pictures if images else [], folder if images else None)
     known = {reference.n for reference in answer.references}
-    return render("report.html.j2", cite=_cite_html(known), **context)
+    text = render("report.html.j2", cite=_cite_html(known), src=lambda picture: picture.data_uri,
+                  breakable=breakable, **context)
+    return RenderedReport(text, [])
+
+
+def render_report(answer: Answer, question: str, fmt: ReportFormat = "html",
+                  created: datetime | None = None) -> str:
+    """The report's text as HTML or Markdown (PDF is rendered from the HTML by `write_report`)."""
+    return build_report(answer, question, fmt, created).text
 
 
 def report_format(path: Path) -> ReportFormat:
@@ -301,6 +358,7 @@ def write_atomically(path: Path, data: bytes, overwrite: bool = False) -> Path:
 
 
 def report_bytes(answer: Answer, question: str, fmt: ReportFormat, created: datetime | None = None) -> bytes:
+    """An HTML or PDF report as one file's bytes (Markdown has files beside it: `write_report`)."""
     if fmt == "pdf":
         return html_to_pdf(render_report(answer, question, "html", created))
     return render_report(answer, question, fmt, created).encode("utf-8")
@@ -334,7 +392,8 @@ def check_writable(folder: Path) -> None:
 def check_output(path: str | os.PathLike[str], overwrite: bool = False,
                  inputs: tuple[str | os.PathLike[str] | None, ...] = ()) -> ReportFormat:
     """Refuse a bad report path before any slow work: unknown suffix, an existing file (unless `overwrite`),
-    one of the inputs, or a folder that does not exist. Returns the format."""
+    one of the inputs, a folder that does not exist or cannot be written. A Markdown report's pictures folder
+    (`report_files/`) is checked too. Returns the format."""
     path = Path(path)
     fmt = report_format(path)
     if fmt == "pdf":
@@ -349,13 +408,60 @@ def check_output(path: str | os.PathLike[str], overwrite: bool = False,
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"folder {folder} does not exist: create it first")
+    if fmt == "md":
+        pictures = files_folder(path)
+        if pictures.exists() and not pictures.is_dir():
+            raise OutputError(f"{pictures} is a file, where the report's pictures would go: move it or choose "
+                              "another report name")
+        if pictures.exists() and not overwrite:
+            raise OutputError(f"{pictures} already exists: choose another report name or pass --overwrite")
+        for source in inputs:
+            if source is not None and Path(source).exists() and Path(source).resolve().is_relative_to(
+                    pictures.resolve()):
+                raise OutputError(f"the report's pictures folder {pictures} holds an input: choose another name")
     check_writable(folder)
     return fmt
 
 
+def _write_pictures(folder: Path, pictures: list[Picture]) -> None:
+    """Fill `folder` with `pictures`, replacing what it held: built in a temporary folder beside it, then swapped
+    in, so an interrupted write leaves the old folder or none, never half of one."""
+    temp = folder.with_name(f".{folder.name}.{secrets.token_hex(6)}.partial")
+    old = folder.with_name(f".{folder.name}.{secrets.token_hex(6)}.old")
+    try:
+        temp.mkdir()
+        for picture in pictures:
+            write_atomically(temp / picture.name, picture.data)
+        if folder.exists():
+            folder.rename(old)
+        temp.rename(folder)
+    except OSError as error:
+        raise OutputError(f"cannot write {folder} ({error.strerror or error}): free some space or choose another "
+                          "folder") from error
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def write_report(answer: Answer, question: str, path: str | os.PathLike[str], overwrite: bool = False,
                  created: datetime | None = None) -> Path:
-    """Write the report to `path` (.html, .md or .pdf), atomically; an existing file is kept unless `overwrite`."""
+    """Write the report to `path` (.html, .md or .pdf), atomically; an existing file is kept unless `overwrite`.
+    A Markdown report's pictures go in `<name>_files/` beside it, linked relatively."""
+    path = Path(path)
     inputs = (answer.restoration.input_path, answer.restoration.image_path) if answer.restoration else ()
     fmt = check_output(path, overwrite, inputs)
-    return write_atomically(Path(path), report_bytes(answer, question, fmt, created), overwrite=overwrite)
+    if fmt != "md":
+        return write_atomically(path, report_bytes(answer, question, fmt, created), overwrite=overwrite)
+    folder = files_folder(path)
+    report = build_report(answer, question, "md", created, folder=folder.name)
+    if report.pictures:
+        _write_pictures(folder, report.pictures)
+    try:
+        written = write_atomically(path, report.text.encode("utf-8"), overwrite=overwrite)
+    except BaseException:
+        if report.pictures:
+            shutil.rmtree(folder, ignore_errors=True)  # no pictures without their report
+        raise
+    if not report.pictures and folder.is_dir() and overwrite:
+        shutil.rmtree(folder, ignore_errors=True)  # the replaced report's pictures: this one has none
+    return written

@@ -33,7 +33,7 @@ from agent.errors import BusyError, CnapsError, UsageError
 from agent.schemas import Answer
 from agent.settings import Settings, get_settings
 from agent.web.jobs import Deadline, WorkerPool
-from agent.web.runs import REPORT_MEDIA, RunStore
+from agent.web.runs import REPORT_FILES, REPORT_MEDIA, RunStore
 from agent.web.sessions import ChatSession, NotFoundError, SessionStore
 from agent.web.uploads import CheckedImage, TooLargeError, UnsupportedTypeError, check_image, check_size, decode_text
 from tools.restoration.zoo import MAX_SCALE
@@ -270,7 +270,7 @@ class Server:
         data["report_url"] = self.runs.url(run_id, "report.html")
         from agent.report import pdf_unavailable
 
-        data["report_urls"] = {fmt: self.runs.url(run_id, f"report.{fmt}") for fmt in REPORT_MEDIA
+        data["report_urls"] = {fmt: self.runs.url(run_id, name) for fmt, name in REPORT_FILES.items()
                                if fmt != "pdf" or pdf_unavailable() is None}  # no link that would answer 500
         data["question"] = req.question
         data["session_id"] = req.session.id
@@ -493,13 +493,13 @@ def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = No
     @app.get("/api/runs/{run_id}/{kind}", summary="A run's image, crop or report, by opaque id")
     async def run_file(run_id: str, kind: str) -> Response:
         if kind.startswith("report."):
-            fmt = kind.removeprefix("report.")
-            if fmt not in REPORT_MEDIA:
-                raise UsageError("reports come as report.html, report.md or report.pdf")
+            fmt = next((fmt for fmt, name in REPORT_FILES.items() if name == kind), None)
+            if fmt is None:
+                raise UsageError("reports come as report.html, report.md.zip or report.pdf")
             path = await asyncio.to_thread(server.runs.report, run_id, fmt)
             headers = {"Content-Security-Policy": REPORT_CSP} if fmt == "html" else {}
             return FileResponse(path, media_type=REPORT_MEDIA[fmt], headers=headers,
-                                filename=f"cnaps-report-{run_id[:8]}.{fmt}")
+                                filename=f"cnaps-report-{run_id[:8]}{path.name.removeprefix('report')}")
         path = server.runs.file(run_id, kind)
         return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 

@@ -17,13 +17,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from agent.errors import OutputError
-from agent.report import ReportFormat, crop_pairs, open_image, report_bytes, write_atomically
+from agent.report import ReportFormat, crop_pairs, open_image, report_bytes, write_atomically, write_report
 from agent.schemas import Answer
 from agent.web.sessions import OPAQUE_ID, NotFoundError, new_id
 
 CROPS = 3
 _CROP_NAME = re.compile(r"^crop-([1-9])-(before|after)$")
-REPORT_MEDIA = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8", "pdf": "application/pdf"}
+# A Markdown report is report.md plus its report_files/ folder: the browser gets both in one zip.
+REPORT_MEDIA = {"html": "text/html; charset=utf-8", "md": "application/zip", "pdf": "application/pdf"}
+REPORT_FILES = {"html": "report.html", "md": "report.md.zip", "pdf": "report.pdf"}
 
 
 @dataclass(frozen=True)
@@ -141,14 +143,33 @@ class RunStore:
         return self._inside(folder, path)
 
     def report(self, run_id: str, fmt: ReportFormat) -> Path:
-        """The run's report in `fmt`, rendered on first request and kept."""
+        """The run's report in `fmt`, rendered on first request and kept; Markdown as a zip of report.md and
+        its pictures folder (report_files/), as `cnaps report -o report.md` writes them."""
         folder = self.folder(run_id)
-        path = folder / f"report.{fmt}"
+        path = folder / REPORT_FILES[fmt]
         if not path.is_file():
             record = self.load(run_id)
-            data = report_bytes(record.answer, record.question, fmt, created=record.created)
-            write_atomically(path, data, overwrite=True)
+            if fmt == "md":
+                write_atomically(path, self._markdown_zip(folder, record), overwrite=True)
+            else:
+                data = report_bytes(record.answer, record.question, fmt, created=record.created)
+                write_atomically(path, data, overwrite=True)
         return self._inside(folder, path)
+
+    @staticmethod
+    def _markdown_zip(folder: Path, record: RunRecord) -> bytes:
+        import io
+        import tempfile
+        import zipfile
+
+        with tempfile.TemporaryDirectory(dir=folder) as scratch:
+            written = write_report(record.answer, record.question, Path(scratch) / "report.md", overwrite=True,
+                                   created=record.created)
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for file in sorted(p for p in written.parent.rglob("*") if p.is_file()):
+                    archive.write(file, file.relative_to(written.parent).as_posix())
+        return buffer.getvalue()
 
     @staticmethod
     def _inside(folder: Path, path: Path) -> Path:

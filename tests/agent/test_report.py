@@ -59,7 +59,38 @@ def test_markdown_has_sections_and_neutralises_markup(answer):
     assert "<script>" not in text
     assert "](javascript:" not in text and "](<javascript:" not in text
     assert "![x](http" not in text  # an image tag in user text does not become an image
-    assert "data:image/png;base64," in text
+    assert "data:image" not in text and "base64" not in text  # pictures are files beside it, not inline
+
+
+def test_markdown_report_links_its_pictures_in_a_folder_beside_it(answer, tmp_path):
+    target = tmp_path / "out" / "report.md"
+    target.parent.mkdir()
+    write_report(answer, HOSTILE, target)
+    text = target.read_text(encoding="utf-8")
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(links) >= 4  # before, after and a crop pair
+    for link in links:
+        assert not link.startswith(("/", "data:", "http")) and link.startswith("report_files/")
+        with Image.open(target.parent / link) as picture:  # each link opens a real picture beside the report
+            picture.load()
+    assert sorted(p.name for p in (target.parent / "report_files").iterdir()) == sorted(
+        link.removeprefix("report_files/") for link in links)
+    assert target.stat().st_size < 20_000  # text only: no 800 KB of base64
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.md", "report_files"]  # no temp left
+
+    with pytest.raises(OutputError, match="--overwrite"):  # an existing pictures folder counts as the report
+        target.unlink()
+        write_report(answer, HOSTILE, target)
+    answer.restoration = None
+    write_report(answer, HOSTILE, target, overwrite=True)  # no pictures now: the old folder goes with the old report
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.md"]
+
+
+def test_markdown_report_into_an_existing_file_named_like_its_folder_is_refused_up_front(tmp_path):
+    (tmp_path / "report_files").write_text("mine")
+    with pytest.raises(OutputError, match="report_files"):
+        check_output(tmp_path / "report.md")
+    assert (tmp_path / "report_files").read_text() == "mine"
 
 
 def test_change_crops_find_the_changed_region():
@@ -278,3 +309,61 @@ def test_a_picture_beyond_pillows_bomb_limit_is_a_one_line_input_error(tmp_path,
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 4,096 pixels is then more than twice the limit
     with pytest.raises(InputFileError, match="too large for a report's pictures"):
         open_image(path)
+
+
+def _pdf_layout(html: str) -> tuple[list[list[str]], dict[str, float], float]:
+    """The PDF's diagram boxes as their lines of text, each picture's laid-out width by alt text, and the width of
+    the page's content."""
+    weasyprint = pytest.importorskip("weasyprint")
+    from weasyprint.formatting_structure import boxes
+
+    diagram_lines, widths, content = [], {}, 0.0
+    for page in weasyprint.HTML(string=html).render().pages:
+        for box in page._page_box.descendants():
+            element = getattr(box, "element", None)
+            if element is None:
+                continue
+            if isinstance(box, boxes.BlockBox) and box.element_tag == "main":
+                content = max(content, box.width)
+            if isinstance(box, boxes.BlockBox) and box.element_tag == "div" and "box" in (element.get("class") or
+                                                                                          "").split():
+                diagram_lines.append([
+                    "".join(t.text for t in line.descendants() if isinstance(t, boxes.TextBox)).replace("\u200b", "")
+                    for line in box.descendants() if isinstance(line, boxes.LineBox)])
+            if isinstance(box, (boxes.InlineReplacedBox, boxes.BlockReplacedBox)):
+                widths[element.get("alt")] = box.width
+    return diagram_lines, widths, content
+
+
+def test_pdf_wraps_long_file_names_between_their_parts_and_shows_pictures_page_wide(tmp_path):
+    from agent.report import diagram
+
+    image = tmp_path / "holiday_photo-from-the-harbour_2026-07-14_final-version-edited-again.png"
+    image.write_bytes(blurry_png((320, 200)))
+    answer = ScriptedAsk()(bundled_card(), question="q", image=image, scale=2, output_dir=tmp_path)
+    lines, widths, content = _pdf_layout(render_report(answer, "How?", "html"))
+
+    texts = {box.title: [box.stage.upper(), box.title, *box.lines] for box in diagram(answer)}  # CSS upper-cases
+    assert len(lines) == len(texts)
+    for rendered, box in zip(lines, diagram(answer)):
+        originals, offset, breaks = list(texts[box.title]), 0, 0
+        for line in rendered:  # walk the box's texts along its laid-out lines
+            text = originals[0]
+            assert text.startswith(line.strip(), offset), (line, text)
+            offset += len(line.strip())
+            if offset < len(text):
+                breaks += 1
+                assert text[offset] == " " or text[offset - 1] in "-_./", (line, text)  # never inside a word
+                offset = offset + 1 if text[offset] == " " else offset
+            else:
+                originals.pop(0)
+                offset = 0
+        assert not originals
+        if box.stage == "input" and box.title == "Input":
+            assert breaks >= 3  # the long name did wrap
+
+    assert widths["input image"] >= 0.95 * content and widths["restored image"] >= 0.95 * content
+    crops = [alt for alt in widths if alt.startswith("input crop")]
+    assert crops  # a zoomed pair for each region where the change is largest
+    for alt in crops:
+        assert widths[alt] >= 0.45 * content and widths[alt.replace("input", "restored")] >= 0.45 * content

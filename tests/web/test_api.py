@@ -107,8 +107,25 @@ def test_ask_with_image_serves_restored_image_crops_and_reports(client, scripted
     assert "default-src 'none'" in report.headers["content-security-policy"]
     assert "data:image/png;base64," in report.text
     assert not re.search(r"""src=["']https?://""", report.text)
-    markdown = client.get(data["report_urls"]["md"])
-    assert markdown.status_code == 200 and "## 3 References" in markdown.text
+    bundle = client.get(data["report_urls"]["md"])
+    assert bundle.status_code == 200 and bundle.headers["content-type"] == "application/zip"
+    markdown, pictures = markdown_bundle(bundle.content)
+    assert "## 3 References" in markdown
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert links and set(links) == set(pictures)  # every linked picture is in the zip, beside report.md
+    for link in links:
+        assert Image.open(io.BytesIO(pictures[link])).size
+
+
+def markdown_bundle(data: bytes) -> tuple[str, dict[str, bytes]]:
+    """The web's Markdown report: report.md and the pictures under report_files/, from its zip."""
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    markdown = files.pop("report.md").decode("utf-8")
+    assert all(name.startswith("report_files/") for name in files)
+    return markdown, files
 
 
 def test_markdown_names_files_and_links_the_image_but_shows_no_server_path(client, scripted):
@@ -256,7 +273,7 @@ def test_script_question_is_escaped_in_report_and_page_uses_text_nodes(client):
     report = client.get(data["report_url"]).text
     assert "<script>" not in report and "<img src=x" not in report
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in report
-    markdown = client.get(data["report_urls"]["md"]).text
+    markdown, _ = markdown_bundle(client.get(data["report_urls"]["md"]).content)
     assert "<script>" not in markdown
     script = client.get("/static/app.js").text
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script

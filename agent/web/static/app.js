@@ -305,7 +305,7 @@ function renderAnswer(data, prefix) {
   parts.push(el("div", { class: "downloads" }, "Report:",
     ownUrl(reports.html) ? el("a", { class: "main", href: reports.html, download: "cnaps-report.html", text: "HTML" }) : null,
     ownUrl(reports.pdf) ? el("a", { href: reports.pdf, download: "cnaps-report.pdf", text: "PDF" }) : null,
-    ownUrl(reports.md) ? el("a", { href: reports.md, download: "cnaps-report.md", text: "Markdown" }) : null,
+    ownUrl(reports.md) ? el("a", { href: reports.md, download: "cnaps-report-md.zip", text: "Markdown (.zip)" }) : null,
     el("span", { class: "engine", text: `engine: ${data.engine}` })));
   return parts;
 }
