@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from agent.cards import Card
+from agent.answers import decline
 from agent.compose import compose, training_datasets
 from agent.reading import read
 from agent.plan import retrieval_queries
@@ -58,6 +59,10 @@ def ask(
     reading = read(question, card, history or [])
     classification = reading.classification
     capability = check(card, classification)
+    if reading.off_topic and image is None:
+        # "What is the capital of France?": a short decline, no retrieval, no workflow, no language model
+        return decline(AnswerContext(card=card, question=question, reading=reading, classification=classification,
+                                     capability=capability, history=list(history or [])))
     needs_upscale = "upscale" in classification.needs or bool(classification.scale and classification.scale > 1)
 
     # Restore first: a bad image or missing weights fails before the index is touched.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from agent import answers
 from agent.capability import CapabilityCheck, measured_gain_words, need_words, project_weights_words
 from agent.classify import ABOUT_MODEL, normalise
 from agent.cards import Card
@@ -454,6 +455,12 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
                 text += " From its summary: " + " ".join(_cited(fact, number) for fact in focus)
         elif run_time:
             text += " " + run_time
+        elif ctx.reading.primary == "summarize-paper" and not named:
+            text += " " + answers.summary(ctx, number or {})
+        elif ctx.reading.asks("explain-simply") and not named:
+            text += " " + answers.plain(ctx, number or {})
+        elif ctx.reading.primary == "related-papers" and not named:
+            text += " " + answers.papers_that_matter(ctx, number or {})
         elif focus and number:
             text += " In short: " + " ".join(_cited(fact, number) for fact in focus)
         elif ((_compares_models(ctx.question) and not named) or _zoo_answer(ctx.question, ctx.card)
@@ -462,8 +469,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         elif _HOW_IT_WORKS.search(normalise(ctx.question)):
             text += " The workflow below answers it, stage by stage, from the documents indexed for this card."
         else:
-            text += (" The documents indexed for this card hold no passage that answers it directly; the workflow "
-                     "below says how the model works.")
+            text += " " + answers.general(ctx, number or {})
     else:
         needs = [n for n in c.needs if n not in ("deblur", "upscale")]
         text = (f"Your question is not about deblurring or enlarging: it asks for "
@@ -476,6 +482,10 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
     if focus and number and (c.needs or complaint):
         text += " On your question: " + " ".join(_cited(fact, number) for fact in focus)
+    if complaint:
+        text += " " + answers.complaint(ctx)
+    if ctx.reading.asks("batch"):
+        text += " " + answers.folder()
     # "who wrote FeatSharp?" is not told what cnaps would run, nor a question whose image already ran (see output)
     if plan and not (not c.needs and (_named_papers(ctx) or ctx.restoration is not None)):
         text += f" {plan}"

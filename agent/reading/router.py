@@ -55,9 +55,11 @@ def vote_confidence(share: float, similarity: float) -> float:
 
 
 def nearest(question: str, examples: tuple[tuple[str, str], ...], tag: str, home: Path,
-            min_similarity: float = MIN_SIMILARITY, model=None) -> tuple[str, float, str, float] | None:
+            min_similarity: float = MIN_SIMILARITY, model=None,
+            decisive: float | None = None) -> tuple[str, float, str, float] | None:
     """(label, share of the neighbours' vote, nearest example of that label, its similarity) for `question`
-    against (text, label) `examples`; None without an embedder or an example closer than `min_similarity`."""
+    against (text, label) `examples`; None without an embedder or an example closer than `min_similarity`.
+    An example at `decisive` similarity or more (the same question in other words) decides alone."""
     model = model or embedder()
     if model is None or not examples:
         return None
@@ -70,6 +72,8 @@ def nearest(question: str, examples: tuple[tuple[str, str], ...], tag: str, home
     order = sims.argsort()[::-1][:NEIGHBOURS]
     if float(sims[order[0]]) < min_similarity:
         return None
+    if decisive is not None and float(sims[order[0]]) >= decisive:
+        return examples[order[0]][1], 1.0, examples[order[0]][0], float(sims[order[0]])
     votes: dict[str, float] = {}
     for i in order:
         votes[examples[i][1]] = votes.get(examples[i][1], 0.0) + max(float(sims[i]), 0.0)

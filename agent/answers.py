@@ -1,0 +1,190 @@
+"""Answers for the intents the workflow does not answer by itself: an off-topic decline, a summary of the recommended
+paper, a plain-language explanation, which related paper matters most, what an artifact in a result means, a folder
+of photos, and the general answer (the best retrieved sentences) for what no intent covers.
+
+Each takes the `AnswerContext` (with its `Reading`) and the citation numbers, and returns text whose outside facts
+are sentences of retrieved passages with their citation markers; cnaps's own fixed sentences come from the
+templates in `prompts/answers/`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agent.reading.papers import paper_name
+from agent.schemas import NOTES_PREFIX, Answer, AnswerContext, Source, Task, TaskLabel, Workflow
+from agent.sentences import Fact, split_sentences
+from prompts import render
+
+# Below this cosine similarity a sentence does not answer the question; the answer then says the documents do not.
+MIN_SIMILARITY = 0.35
+# Maximal marginal relevance: how much a sentence's closeness to those already chosen counts against it.
+DIVERSITY = 0.35
+
+
+_SENTENCES: dict[str, object] = {}
+
+
+def _embedder():
+    """The shared MiniLM behind a cache of sentence vectors: the card's documents hold a few hundred sentences, so
+    a warm process embeds only the question."""
+    from agent.reading.router import embedder
+    from agent.settings import get_settings
+
+    model = embedder()
+    if model is None:
+        return None
+    folder = get_settings().home.expanduser() / "cache"
+    if str(folder) not in _SENTENCES:
+        from knowledge.embed import QueryCache
+
+        _SENTENCES[str(folder)] = QueryCache(model, folder, capacity=4096, prefix="sentences")
+    return _SENTENCES[str(folder)]
+
+
+def ranked_sentences(query: str, passages: list[Source], k: int = 3, urls: frozenset[str] | None = None,
+                     min_similarity: float = MIN_SIMILARITY) -> list[Fact]:
+    """The `k` sentences of `passages` (those from `urls` only, when given) closest in meaning to `query`, chosen
+    by maximal marginal relevance so that two sentences saying the same thing are not both picked."""
+    candidates = [(sentence, source) for source in passages if urls is None or source.url in urls
+                  for sentence in split_sentences(source.text)]
+    model = _embedder()
+    if not candidates or model is None:
+        return []
+    texts = list(dict.fromkeys(sentence for sentence, _ in candidates))
+    first = {sentence: source for sentence, source in reversed(candidates)}
+    vectors = np.asarray(model.embed([query, *texts]), dtype=np.float32)
+    sims = vectors[1:] @ vectors[0]  # (n,)
+    chosen: list[int] = []
+    while len(chosen) < k:
+        best, best_score = None, -1.0
+        for i in range(len(texts)):
+            if i in chosen or sims[i] < min_similarity:
+                continue
+            overlap = max((float(vectors[1 + i] @ vectors[1 + j]) for j in chosen), default=0.0)
+            score = (1 - DIVERSITY) * float(sims[i]) - DIVERSITY * overlap
+            if score > best_score:
+                best, best_score = i, score
+        if best is None:
+            break
+        chosen.append(best)
+    return [Fact("answer", "task", texts[i], first[texts[i]]) for i in chosen]
+
+
+def cite(facts: list[Fact], number: dict[str, int]) -> str:
+    """The facts as sentences, each ending with its reference's marker."""
+    return " ".join(f"{fact.sentence[:-1]} [{number[fact.source.url]}]{fact.sentence[-1]}" for fact in facts
+                    if fact.source.url in number)
+
+
+def _recommended_urls(ctx: AnswerContext) -> frozenset[str]:
+    """The recommended model's paper and code, and cnaps's notes about it."""
+    return frozenset([link for model in ctx.card.models for link in (model.paper, model.github) if link]
+                     + [s.url for s in ctx.passages if s.url.startswith(NOTES_PREFIX)])
+
+
+def decline(ctx: AnswerContext) -> Answer:
+    """An off-topic question's answer: one or two sentences that say what cnaps answers; no workflow, no references."""
+    from agent.links import scrub
+
+    model = ctx.card.models[0].name if ctx.card.models else "the recommended model"
+    text = " ".join(render("answers/decline.j2", model=model, papers=len(ctx.card.papers)).split())
+    task = Task(label=TaskLabel.other, mismatch=False, text=text, confidence=ctx.classification.confidence)
+    answer = Answer(task=task, workflow=Workflow(steps=[], text=""), references=[], engine="composer")
+    answer.markdown = render("answers/decline.md.j2", text=text,
+                             question=" ".join(scrub(ctx.question, ctx.card.provided_links).split()))
+    return answer
+
+
+def general(ctx: AnswerContext, number: dict[str, int]) -> str:
+    """What no intent covers: the best one to three cited sentences, or one sentence saying the card's documents do
+    not cover it."""
+    facts = ranked_sentences(ctx.reading.question, [s for s in ctx.passages if s.url in number], k=3)
+    if facts:
+        return "From the documents: " + cite(facts, number)
+    return "The documents indexed for this card do not cover that."
+
+
+# One sentence for each, in this order: the problem, the design, its parts, the results, the training.
+SUMMARY_QUERIES = ("older coarse-to-fine deblurring networks stack a sub-network for each input scale",
+                   "MIMO-UNet keeps the coarse-to-fine idea in a single U-shaped network",
+                   "reported results on the GoPro test set: PSNR and runtime of MIMO-UNet and MIMO-UNet+",
+                   "asymmetric feature fusion merges encoder features of every scale",
+                   "training loss: multi-scale content loss and frequency reconstruction loss")
+
+
+def _one_each(queries: tuple[str, ...], passages: list[Source], urls: frozenset[str]) -> list[Fact]:
+    """The sentence closest to each query, each used once."""
+    facts: list[Fact] = []
+    for query in queries:
+        for fact in ranked_sentences(query, passages, k=2, urls=urls, min_similarity=0.25):
+            if all(fact.sentence != seen.sentence for seen in facts):
+                facts.append(fact)
+                break
+    return facts
+
+
+def summary(ctx: AnswerContext, number: dict[str, int]) -> str:
+    """The recommended paper in the number of sentences asked for (three by default), from its own passages."""
+    model = ctx.card.models[0] if ctx.card.models else None
+    count = ctx.reading.sentences or 3
+    urls = frozenset(link for m in ctx.card.models for link in (m.paper, m.github) if link)
+    facts = _one_each(SUMMARY_QUERIES[:count], ctx.passages, urls)
+    if not facts:
+        return "The documents indexed for this card hold no passage of the recommended paper to summarise."
+    paper = f" [{number[model.paper]}]" if model and model.paper in number else ""
+    return f"The recommended paper{paper} in {len(facts)} sentence{'s' if len(facts) != 1 else ''}: " + cite(facts, number)
+
+
+PLAIN_QUERIES = ("MIMO-UNet keeps the coarse-to-fine idea in a single U-shaped network",
+                 "the blurred image enters the encoder at full, half and quarter size",
+                 "the decoder produces a restored image at each of the three scales")
+
+
+def plain(ctx: AnswerContext, number: dict[str, int]) -> str:
+    """The model in plain words, then the documents' own sentences that back it."""
+    model = ctx.card.models[0].name if ctx.card.models else "The recommended model"
+    lead = " ".join(render("answers/plain.j2", model=model,
+                           enlarges="upscale" in ctx.classification.needs).split())
+    facts = _one_each(PLAIN_QUERIES, ctx.passages, _recommended_urls(ctx))
+    return lead + (" In the documents' words: " + cite(facts, number) if facts else "")
+
+
+def papers_that_matter(ctx: AnswerContext, number: dict[str, int]) -> str:
+    """Which of the card's related papers bears most on the user's task, and each one's relevance, said once."""
+    from agent.compose import paper_relevance
+
+    papers = [paper for paper in ctx.card.papers if paper.paper or paper.github]
+    if not papers:
+        return "The card lists no related papers."
+    model = _embedder()
+    task = ctx.card.question or ctx.reading.question
+    if model is not None:
+        vectors = np.asarray(model.embed([task, *[f"{p.title}. {p.summary}" for p in papers]]), dtype=np.float32)
+        order = list(np.argsort(-(vectors[1:] @ vectors[0])))
+    else:
+        order = list(range(len(papers)))
+    ranked = [papers[i] for i in order]
+
+    def verdict(paper) -> str:
+        line = paper_relevance(paper.title, paper.summary or "", 0.0).split(" In the authors' summary:")[0]
+        marker = f" [{number[paper.paper or paper.github]}]" if (paper.paper or paper.github) in number else ""
+        return f"{paper_name(paper)}{marker} is {line[:1].lower()}{line[1:]}"
+
+    best, rest = ranked[0], ranked[1:]
+    text = (f"Of the card's {len(papers)} related papers, the closest to your task: {verdict(best)} "
+            "None of them is a restoration model cnaps can run; the recommended model does the restoration.")
+    if rest:
+        text += " The others: " + " ".join(verdict(paper) for paper in rest)
+    return text
+
+
+def complaint(ctx: AnswerContext) -> str:
+    """What the artifacts a complaint names usually mean, and what to try."""
+    upscaled = "upscale" in ctx.classification.needs or bool(ctx.restoration and ctx.restoration.scale > 1)
+    return " ".join(render("answers/complaint.j2", kinds=ctx.reading.artifacts, upscaled=upscaled).split())
+
+
+def folder() -> str:
+    """How to restore many photos at once."""
+    return " ".join(render("answers/folder.j2").split())

@@ -1,0 +1,37 @@
+"""The typed reading of one question (see `agent.reading.read`)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from agent.reading.intents import REGISTRY, IntentMatch
+from agent.schemas import Classification
+
+
+class Reading(BaseModel):
+    """What one question asks, read once; nothing downstream reads the raw question for what it asks."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    question: str
+    text: str = Field(description="The question normalised: lower case, plain quotes, misspellings mended.")
+    classification: Classification
+    intents: list[IntentMatch] = Field(description="Intents, highest priority first; never empty ('general').")
+    papers: list = Field(default_factory=list, description="The card's related papers the question names.")
+    own_image: bool = Field(False, description="The question speaks of the user's own picture ('my photo').")
+    language: str = Field("en", description="'en', or 'other' when mostly another language (answers stay English).")
+    artifacts: list[str] = Field(default_factory=list, description="Artifacts a complaint names: 'ringing', 'waxy'...")
+    sentences: int | None = Field(None, description="How many sentences the user asks for ('in three sentences').")
+
+    @property
+    def primary(self) -> str:
+        return self.intents[0].name
+
+    def asks(self, name: str) -> bool:
+        if name not in REGISTRY:
+            raise KeyError(f"no intent named {name!r}")
+        return any(match.name == name for match in self.intents)
+
+    @property
+    def off_topic(self) -> bool:
+        return self.primary == "off-topic"

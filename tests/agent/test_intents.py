@@ -1,0 +1,134 @@
+"""The intent registry and the Reading: every example and near miss of every intent, each kind asked five more
+ways, and the answers' shapes per kind (a decline has no workflow or references; a summary cites the paper)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agent.ask import ask
+from agent.cards import load_card
+from agent.reading import read
+from agent.reading.intents import REGISTRY, Intent, register
+
+
+@pytest.fixture
+def card(shared_cards):
+    return load_card(shared_cards[0])
+
+
+EXAMPLES = [(intent.name, example) for intent in REGISTRY.values() for example in intent.examples]
+NEGATIVES = [(intent.name, example) for intent in REGISTRY.values() for example in intent.negatives]
+
+# Each kind asked in five ways that are not its registered examples.
+PARAPHRASES = {
+    "off-topic": ["What's 17 times 23?", "Recommend a good movie for tonight.", "Who won the 2018 election?",
+                  "Translate 'good morning' into Spanish.", "What should I cook for dinner?"],
+    "summarize-paper": ["Could you sum up the paper for me?", "Give me the gist of the MIMO-UNet paper.",
+                        "Summarize the main paper in two sentences.", "What did the paper propose, in short? tl;dr",
+                        "A quick overview of the recommended paper, please."],
+    "explain-simply": ["Explain this model in simple terms.", "How would you explain MIMO-UNet to a 12-year-old?",
+                       "Describe what it does in plain English.", "ELI5: what does this network do?",
+                       "I'm a beginner, explain it without the jargon."],
+    "related-papers": ["Which paper on the card is most relevant to me?", "What do the listed papers have to do with this?",
+                       "Are the other papers useful for my task?", "Rank the related papers for my question.",
+                       "Which of these papers should I read?"],
+    "complaint": ["Why does my restored photo have ringing near the edges?",
+                  "The output looks waxy and fake, what went wrong?",
+                  "After sharpening, there are halos around the trees. Why?",
+                  "Why did the upscaled image come out smeared?", "My deblurred picture looks worse than before, why?"],
+    "batch": ["How do I run it on a folder of 300 pictures?", "Can I restore all my photos in one go?",
+              "Is there a way to process hundreds of scans?", "How do I deblur a whole album?",
+              "I need to fix 2000 images from a shoot, how?"],
+    "compare-other": ["Is MIMO-UNet better than Real-ESRGAN?", "How does it compare to Photoshop?",
+                      "MIMO-UNet or NAFNet for my photos?", "Would Topaz do a better job?",
+                      "Is this sharper than Restormer?"],
+}
+
+
+@pytest.mark.parametrize("name, question", EXAMPLES)
+def test_every_registered_example_reads_as_its_intent(home, card, name, question):
+    reading = read(question, card)
+    if name == "restore":
+        assert reading.asks("restore") and reading.classification.needs
+    else:
+        assert reading.primary == name, reading.intents
+
+
+@pytest.mark.parametrize("name, question", NEGATIVES)
+def test_no_near_miss_reads_as_the_intent_it_resembles(home, card, name, question):
+    assert read(question, card).primary != name
+
+
+@pytest.mark.parametrize("name, question", [(name, q) for name, qs in PARAPHRASES.items() for q in qs])
+def test_each_kind_asked_five_other_ways(home, card, name, question):
+    assert read(question, card).asks(name), read(question, card).intents
+
+
+def test_registering_a_name_twice_is_refused():
+    with pytest.raises(ValueError):
+        register(Intent(name="complaint", description="again", examples=("x",)))
+
+
+def test_every_intent_has_examples_and_a_way_to_be_read():
+    for intent in REGISTRY.values():
+        assert len(intent.examples) >= 3, intent.name
+        assert intent.rule is not None or intent.routed or intent.name == "restore", intent.name
+
+
+def test_the_reading_names_papers_artifacts_and_a_sentence_count(home, card):
+    reading = read("Why did my deblurred photo get ringing and halos around the edges?", card)
+    assert reading.primary == "complaint" and reading.artifacts[:2] == ["ringing", "halos"]
+    assert read("Summarise the recommended paper in two sentences.", card).sentences == 2
+    named = read("Who wrote FeatSharp?", card)
+    assert [paper.title.split(":")[0] for paper in named.papers] == ["FeatSharp"]
+    assert read("¿Puedo mejorar esta foto borrosa?", card).language == "other"
+
+
+@pytest.mark.parametrize("question", PARAPHRASES["off-topic"][:3] + ["What is the capital of France?"])
+def test_an_off_topic_question_is_declined_in_two_sentences(home, card, question):
+    answer = ask(card, question=question, llm="none")
+    assert not answer.references and not answer.workflow.steps and not answer.notes
+    assert len(re.findall(r"[.!?](?:\s|$)", answer.task.text)) <= 2 and len(answer.markdown.split()) <= 80
+    assert card.models[0].name in answer.task.text  # it says what cnaps can answer instead
+
+
+def _cited(text: str, answer) -> set[int]:
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
+    assert numbers <= {ref.n for ref in answer.references}  # every marker resolves
+    return numbers
+
+
+def test_a_summary_gives_the_asked_number_of_cited_sentences_from_the_paper(home, card):
+    answer = ask(card, question="Summarise the recommended paper in three sentences.", llm="none")
+    paper = next(ref.n for ref in answer.references if ref.kind == "paper" and ref.role == "recommended-model")
+    summary = answer.task.text.split(" in 3 sentences: ")[1] if " in 3 sentences: " in answer.task.text else ""
+    assert summary.count(f"[{paper}]") >= 3 and _cited(summary, answer) == {paper}
+
+
+def test_a_plain_explanation_is_backed_by_cited_sentences(home, card):
+    answer = ask(card, question="Explain in plain words, like to a ten-year-old, what this network does.",
+                 llm="none")
+    assert len(_cited(answer.task.text, answer)) >= 1 and "no passage" not in answer.task.text
+
+
+def test_which_related_paper_matters_names_each_related_paper_once(home, card):
+    answer = ask(card, question="Which of the related papers matters most for my question, and why?", llm="none")
+    related = [ref for ref in answer.references if ref.role == "related-paper" and ref.kind == "paper"]
+    for ref in related:
+        assert answer.task.text.count(f"[{ref.n}]") == 1
+    _cited(answer.task.text, answer)
+
+
+def test_a_complaint_about_ringing_is_answered_as_a_complaint_not_as_a_request(home, card):
+    answer = ask(card, question="Why did my deblurred photo get ringing around the edges?", llm="none")
+    reading = read("Why did my deblurred photo get ringing around the edges?", card)
+    assert reading.primary == "complaint" and "ringing" in reading.artifacts
+    assert "ringing" in answer.task.text.lower()  # the artifact the user named is the subject of the answer
+    assert "--compare" in answer.task.text  # and what to try
+
+
+def test_a_batch_question_is_told_the_folder_command(home, card):
+    answer = ask(card, question="I have 500 shaky wedding photos, how do I batch them?", llm="none")
+    assert re.search(r"`cnaps restore \S+/ \S+/`", answer.task.text)
