@@ -125,3 +125,60 @@ def test_upload_ask_restore_download_and_follow_up(live_server, page, tmp_path):
     statuses = page.locator(".msg.assistant .status-text").all_inner_texts()
     assert len(statuses) == 2 and all(status.startswith("Answered in") for status in statuses), statuses
     assert page.locator(".msg.error").count() == 0
+
+
+DROP = """([name, b64, type]) => {
+    const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], name, { type }));
+    const zone = document.querySelector("#drop");
+    zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+}"""
+
+
+def _drop(page, name: str, data: bytes, media_type: str = "image/png") -> None:
+    page.evaluate(DROP, [name, base64.b64encode(data).decode(), media_type])
+
+
+def test_a_file_that_is_not_an_image_is_refused_in_the_page_before_sending(live_server, page, tmp_path):
+    base, scripted = live_server
+    asks: list[str] = []
+    page.on("request", lambda request: asks.append(request.url) if "/api/ask" in request.url else None)
+    page.goto(base + "/")
+    page.wait_for_selector("#card-select option", state="attached")
+
+    _drop(page, "holiday.png", b"this is a text file, not a picture\n" * 20)  # a picture's name and type, no picture
+    page.wait_for_selector("#drop-error:not(.hidden)")
+    assert "holiday.png" in page.inner_text("#drop-error")
+    assert page.locator("#drop-full.hidden").count() == 1  # nothing attached
+    broken = "() => [...document.images].filter(i => i.getAttribute('src') && i.complete && !i.naturalWidth).length"
+    assert page.evaluate(broken) == 0
+
+    page.fill("#question", "How does it deblur?")
+    page.click("#send")
+    page.wait_for_selector(".msg.assistant .answer:not(.hidden)", timeout=60_000)
+    assert scripted.calls[-1]["image"] is None  # the question went without the file
+    assert page.evaluate(broken) == 0 and len(asks) == 1
+
+    _drop(page, "real.png", blurry_png((90, 60)))  # a real picture clears the message and attaches
+    page.wait_for_selector("#drop-full:not(.hidden)")
+    assert page.locator("#drop-error.hidden").count() == 1
+    assert page.eval_on_selector("#drop-thumb", "i => i.complete && i.naturalWidth") == 90
+
+
+def test_the_queue_chip_is_refreshed_after_an_answer(live_server, page, tmp_path):
+    base, scripted = live_server
+    scripted.gate = threading.Event()  # holds the restoration, so the queue has a job in it
+    page.goto(base + "/")
+    page.wait_for_selector("#card-select option", state="attached")
+    _drop(page, "blurry.png", blurry_png((90, 60)))
+    page.wait_for_selector("#drop-full:not(.hidden)")
+    page.fill("#question", "sharpen this")
+    page.click("#send")
+    assert scripted.started.acquire(timeout=30)
+    page.evaluate("checkHealth()")  # the page's own poll, landing while the job runs
+    page.wait_for_function("() => document.querySelector('#health').textContent.includes('queue 1/')")
+    scripted.gate.set()
+    page.wait_for_selector(".msg.assistant .answer:not(.hidden)", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#health').textContent.includes('queue 0/')",
+                           timeout=5_000)  # well before the next 15 s poll

@@ -85,16 +85,55 @@ function setTab(name) {
   document.querySelectorAll(".tab-panel").forEach((panel) => panel.classList.toggle("hidden", panel.dataset.panel !== name));
 }
 
-function setImage(file) {
+// `preview`: the browser decodes the file, so a thumbnail can show it (a TIFF is sent without one).
+function setImage(file, preview = true) {
   if (state.imageUrl) URL.revokeObjectURL(state.imageUrl);
   state.image = file || null;
-  state.imageUrl = file ? URL.createObjectURL(file) : null;
+  state.imageUrl = file && preview ? URL.createObjectURL(file) : null;
   $("#drop-empty").classList.toggle("hidden", !!file);
   $("#drop-full").classList.toggle("hidden", !file);
+  $("#drop-thumb").classList.toggle("hidden", !state.imageUrl);
+  if (state.imageUrl) $("#drop-thumb").src = state.imageUrl;
+  else $("#drop-thumb").removeAttribute("src");
   if (file) {
-    $("#drop-thumb").src = state.imageUrl;
-    $("#drop-name").textContent = `${file.name} · ${(file.size / 1024).toFixed(0)} KB`;
+    $("#drop-name").textContent = `${file.name} · ${(file.size / 1024).toFixed(0)} KB${preview ? "" : " (no preview)"}`;
   }
+}
+
+function decodes(file) {
+  if (typeof createImageBitmap === "function") {
+    return createImageBitmap(file).then((bitmap) => { bitmap.close(); return true; }, () => false);
+  }
+  return new Promise((resolve) => {
+    const url = URL.createObjectURL(file);
+    const probe = new Image();
+    probe.onload = () => { URL.revokeObjectURL(url); resolve(true); };
+    probe.onerror = () => { URL.revokeObjectURL(url); resolve(false); };
+    probe.src = url;
+  });
+}
+
+async function isTiff(file) {
+  const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+  const magic = String.fromCharCode(...head);
+  return magic === "II*\u0000" || magic === "MM\u0000*";
+}
+
+// A file is attached only once it decodes here (or is a TIFF, which the server reads and browsers do not):
+// anything else is refused on the spot, before an upload and without a broken-image icon.
+async function attachImage(file) {
+  const message = $("#drop-error");
+  message.classList.add("hidden");
+  if (!file) return setImage(null);
+  const picture = await decodes(file);
+  if (!picture && !(await isTiff(file))) {
+    setImage(null);
+    $("#image-file").value = "";
+    message.textContent = `${file.name} is not an image this page can read: choose a PNG, JPEG, WebP, GIF, BMP or TIFF file.`;
+    message.classList.remove("hidden");
+    return;
+  }
+  setImage(file, picture);
 }
 
 function newChat() {
@@ -136,7 +175,7 @@ function addUserMessage(question) {
   const bundled = state.tab === "bundled" ? (state.cards || {})[$("#card-select").value] : null;
   const message = el("div", { class: "msg user" }, question || bundled?.question || "(the card's own question)");
   if (state.image) {
-    message.append(el("div", { class: "attach" }, el("img", { src: state.imageUrl, alt: "attached image" }),
+    message.append(el("div", { class: "attach" }, state.imageUrl ? el("img", { src: state.imageUrl, alt: "attached image" }) : null,
                       `${state.image.name}${$("#scale").value ? ` · ×${$("#scale").value}` : ""}`));
   }
   if (!state.session || cardKey() !== state.cardKey) message.append(el("div", { class: "card-tag", text: `card: ${card || "default"}` }));
@@ -175,6 +214,7 @@ async function ask(question) {
     if (!answered && !$("#question").value) $("#question").value = question;
     state.busy = false;
     $("#send").disabled = false;
+    checkHealth();  // the queue chip shows this job gone, not the count from the last poll
   }
 }
 
@@ -406,15 +446,15 @@ function wire() {
   const input = $("#image-file");
   drop.addEventListener("click", (event) => { if (!event.target.closest("#drop-clear")) input.click(); });
   drop.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") input.click(); });
-  input.addEventListener("change", () => setImage(input.files[0]));
+  input.addEventListener("change", () => attachImage(input.files[0]));
   ["dragenter", "dragover"].forEach((name) => drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add("over"); }));
   ["dragleave", "drop"].forEach((name) => drop.addEventListener(name, () => drop.classList.remove("over")));
   drop.addEventListener("drop", (event) => {
     event.preventDefault();
     const file = event.dataTransfer.files[0];
-    if (file) setImage(file);
+    if (file) attachImage(file);
   });
-  $("#drop-clear").addEventListener("click", (event) => { event.stopPropagation(); input.value = ""; setImage(null); });
+  $("#drop-clear").addEventListener("click", (event) => { event.stopPropagation(); input.value = ""; attachImage(null); });
   $("#composer").addEventListener("submit", (event) => { event.preventDefault(); ask($("#question").value.trim()); });
   $("#question").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("#composer").requestSubmit(); }
