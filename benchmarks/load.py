@@ -9,6 +9,10 @@ memory before and after each round. Stops the server by itself.
     PYTHONPATH=. python benchmarks/load.py                   # tiny random network: measures the server, not MIMO-UNet
     PYTHONPATH=. python benchmarks/load.py --clients 8 --requests 400 --image-share 0.5
     PYTHONPATH=. python benchmarks/load.py --model MIMO-UNet --weights ~/weights/MIMO-UNet.pkl
+    PYTHONPATH=. python benchmarks/load.py --backend ray --ray-workers 2 --image-share 1 --image-size 256x192
+
+With --backend ray the server starts a local Ray instance (CNAPS_RAY__ADDRESS=local) with --ray-workers worker
+actors of --ray-cpus CPUs each, and its restore pool is sized by them; the RSS is the web process's alone.
 """
 
 from __future__ import annotations
@@ -81,10 +85,10 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def small_images(count: int = 4) -> list[bytes]:
+def small_images(count: int = 4, size: tuple[int, int] = (64, 48)) -> list[bytes]:
     images = []
     for seed in range(count):
-        pixels = np.random.default_rng(seed).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+        pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
         buffer = io.BytesIO()
         Image.fromarray(pixels, "RGB").filter(ImageFilter.GaussianBlur(1.5)).save(buffer, format="PNG")
         images.append(buffer.getvalue())
@@ -109,7 +113,11 @@ def start_server(args: argparse.Namespace, home: Path, port: int, log: Path) -> 
     command = [sys.executable, "-m", "agent.cli", "serve", "--host", HOST, "--port", str(port), "--llm", "none",
                "--device", "cpu", "--model", args.model, "--weights", str(args.weights)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "CNAPS_HOME": str(home), "HF_HUB_OFFLINE": "1",
-           "CNAPS_SERVER__WORKERS": str(args.workers), "CNAPS_SERVER__QUEUE_SIZE": str(args.queue)}
+           "CNAPS_SERVER__WORKERS": str(args.workers), "CNAPS_SERVER__QUEUE_SIZE": str(args.queue),
+           "CNAPS_RESTORE__BACKEND": args.backend}
+    if args.backend == "ray":
+        env.update({"CNAPS_RAY__ADDRESS": "local", "CNAPS_RAY__WORKERS": str(args.ray_workers),
+                    "CNAPS_RAY__WORKER_CPUS": str(args.ray_cpus)})
     env.pop("OPENAI_API_KEY", None)
     env.pop("OPENAI_BASE_URL", None)
     with open(log, "w") as stderr:  # a file, not a pipe: a full pipe would stall the server
@@ -173,8 +181,10 @@ def percentile(values: list[float], q: float) -> float:
 
 def report(tally: Tally, elapsed: float, rss_before: float, rss_after: float, args: argparse.Namespace) -> None:
     done = sum(tally.statuses.values())
-    print(f"\ncnaps serve under load: {args.clients} clients, {args.image_share:.0%} with a 64x48 image, "
-          f"model {args.model}, {args.workers} restore worker(s), queue {args.queue}")
+    workers = (f"ray backend, {args.ray_workers} local Ray worker(s) of {args.ray_cpus:g} CPU" if args.backend == "ray"
+               else f"local backend, {args.workers} restore worker(s)")
+    print(f"\ncnaps serve under load: {args.clients} clients, {args.image_share:.0%} with a {args.image_size} image, "
+          f"model {args.model}, {workers}, queue {args.queue}")
     print(f"{done} responses in {elapsed:.1f} s = {done / elapsed:.2f} requests/s")
     print(f"{'kind':<10}{'ok':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for kind, values in tally.latencies.items():
@@ -200,15 +210,25 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=None, help="Weights (default: random tiny weights).")
     parser.add_argument("--workers", type=int, default=1, help="Restoration workers (CNAPS_SERVER__WORKERS).")
     parser.add_argument("--queue", type=int, default=4, help="Restoration queue size (CNAPS_SERVER__QUEUE_SIZE).")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="Where restorations run (CNAPS_RESTORE__BACKEND).")
+    parser.add_argument("--ray-workers", type=int, default=1, help="With --backend ray: worker actors.")
+    parser.add_argument("--ray-cpus", type=float, default=1.0, help="With --backend ray: CPUs each worker reserves.")
+    parser.add_argument("--image-size", default="64x48", help="Width x height of the request images.")
     parser.add_argument("--home", type=Path, default=None, help="CNAPS_HOME for the server (default: a temp "
                                                                  "folder; reuse one to skip the index build).")
     parser.add_argument("--timeout", type=float, default=120.0, help="Seconds one request may take.")
     parser.add_argument("--startup", type=float, default=300.0, help="Seconds to wait for the server and warm-up.")
     args = parser.parse_args()
     if not (1 <= args.clients <= 64 and 1 <= args.requests <= 10_000 and 0 < args.duration <= 3600
-            and 0 <= args.image_share <= 1 and 1 <= args.rounds <= 20):
+            and 0 <= args.image_share <= 1 and 1 <= args.rounds <= 20 and 1 <= args.ray_workers <= 16):
         raise SystemExit("keep --clients 1-64, --requests 1-10000, --duration under an hour, --image-share 0-1, "
-                         "--rounds 1-20")
+                         "--rounds 1-20, --ray-workers 1-16")
+    try:
+        size = tuple(int(part) for part in args.image_size.lower().split("x"))
+        assert len(size) == 2 and all(16 <= side <= 4096 for side in size)
+    except (ValueError, AssertionError):
+        raise SystemExit(f"--image-size takes WIDTHxHEIGHT, each 16-4096, e.g. 256x192; got {args.image_size!r}")
 
     with tempfile.TemporaryDirectory(prefix="cnaps-load-") as scratch:
         scratch_path = Path(scratch)
@@ -223,7 +243,7 @@ def main() -> None:
         server = start_server(args, home, port, log)
         try:
             wait_ready(base, server, log, args.startup)
-            images = small_images()
+            images = small_images(size=size)
             with httpx.Client() as client:  # warm-up: builds the index, loads the network
                 for ticket, share in ((0, 0.0), (1, 1.0)):
                     kind, response = ask(client, base, ticket, images, share, args.startup)
