@@ -148,6 +148,20 @@ def test_a_folder_is_restored_by_both_workers_with_the_pixels_of_a_local_run(tmp
         assert np.array_equal(np.asarray(Image.open(out / f"{i}.png")), np.asarray(Image.open(local / f"{i}.png")))
 
 
+def test_errors_from_the_worker_and_the_image_check_reach_the_caller_as_themselves(tmp_path, tiny_weights, on_ray):
+    from agent.errors import ImageError, UsageError
+    from tools.restore import open_restorer
+
+    with pytest.raises(UsageError):  # raised by the worker as it opens the restorer
+        open_restorer(["no-such-model"], weights=tiny_weights, fall_back=False, device="cpu")
+    restorer, _ = open_restorer(["test-mimo-unet"], weights=tiny_weights, fall_back=False, device="cpu")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG broken")
+    with pytest.raises(ImageError):
+        restorer.run(broken, output=tmp_path / "out.png")
+    assert not (tmp_path / "out.png").exists()
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_job_fails_that_job_and_the_next_job_runs(tmp_path, tiny_weights, on_ray):
     from tools.restore import open_restorer

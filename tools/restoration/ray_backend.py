@@ -366,6 +366,22 @@ class RayPool:
         self._actors = []
 
 
+_shipped: dict[tuple[str, int, int], tuple[str, Any]] = {}  # weights file (path, size, mtime) -> (sha256, object ref)
+
+
+def _shipped_weights(path: Path) -> tuple[str, Any]:
+    """The file's SHA-256 and its bytes in the Ray object store, put there once per version of the file (a web app
+    with --weights would otherwise hash and send the checkpoint with every request)."""
+    stat = path.stat()  # open_restorer's callers checked the file exists
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    with _pool_lock:
+        if key not in _shipped:
+            data = path.read_bytes()
+            _shipped.clear()  # one checkpoint at a time: an older version's bytes are no longer sent
+            _shipped[key] = (hashlib.sha256(data).hexdigest(), _ray().put(data))
+        return _shipped[key]
+
+
 _pool: RayPool | None = None
 _pool_lock = threading.Lock()
 
@@ -385,6 +401,7 @@ def shutdown_pool() -> None:
     """Kill this process's workers (tests, server shutdown); the Ray connection itself is left to its owner."""
     global _pool
     with _pool_lock:
+        _shipped.clear()
         if _pool is not None:
             _pool.shutdown()
             _pool = None
@@ -405,11 +422,9 @@ class RayRestorer:
         pool = shared_pool()
         extra: dict[str, Any] = {}
         if weights is not None:
-            ray = _ray()
             path = Path(weights).expanduser()
-            data = path.read_bytes()  # open_restorer's callers checked the file exists
-            extra = {"weights_name": path.name, "weights_sha256": hashlib.sha256(data).hexdigest(),
-                     "weights_ref": [ray.put(data)]}
+            sha256, ref = _shipped_weights(path)
+            extra = {"weights_name": path.name, "weights_sha256": sha256, "weights_ref": [ref]}
         spec = JobSpec(model_ids=tuple(model_ids), fall_back=fall_back, device=device, precision=precision,
                        tile=tile, policy=policy, **extra)
         return cls(spec, pool, pool.call("prepare", spec))
