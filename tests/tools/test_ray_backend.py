@@ -83,6 +83,19 @@ def test_a_worker_loads_each_network_once(tmp_path, tiny_weights, monkeypatch):
     assert len(opened) == 1
 
 
+@pytest.mark.parametrize("gpus, workers, worker_gpus, shape", [
+    (0, 0, None, (1, 0.0)),  # no GPUs: one CPU worker, asking for none
+    (4, 0, None, (4, 1.0)),  # one worker per GPU, a whole GPU each
+    (1, 2, None, (2, 0.5)),  # more workers than GPUs: an equal share each
+    (8, 2, None, (2, 1.0)),
+    (2, 3, 0.25, (3, 0.25)),  # the setting wins
+])
+def test_workers_ask_for_gpus_when_the_cluster_has_them(gpus, workers, worker_gpus, shape):
+    from agent.settings import RaySettings
+
+    assert ray_backend.worker_shape(gpus, RaySettings(workers=workers, worker_gpus=worker_gpus)) == shape
+
+
 def test_a_cluster_address_where_nothing_listens_is_a_one_line_error_at_once():
     from agent.settings import RaySettings
 

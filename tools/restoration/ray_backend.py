@@ -298,18 +298,22 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         raise ConnectionError(error.strerror or type(error).__name__) from None
 
 
+def worker_shape(cluster_gpus: float, settings: "RaySettings") -> tuple[int, float]:
+    """(workers, GPUs each asks for): CNAPS_RAY__WORKERS or one per GPU (one without GPUs); CNAPS_RAY__WORKER_GPUS
+    or a whole GPU each when there are enough, else an equal share (several workers on one GPU), 0 without GPUs."""
+    workers = settings.workers or max(1, int(cluster_gpus))
+    if settings.worker_gpus is not None:
+        return workers, settings.worker_gpus
+    return workers, 1.0 if cluster_gpus >= workers else round(cluster_gpus / workers, 3)
+
+
 class RayPool:
     """`size` worker actors and a queue of the idle ones; `call` runs one job on an idle worker, waiting for one."""
 
     def __init__(self, settings: "RaySettings") -> None:
         connect(settings)
         ray = _ray()
-        gpus = float(ray.cluster_resources().get("GPU", 0))
-        self.size = settings.workers or max(1, int(gpus))
-        if settings.worker_gpus is not None:
-            per_worker = settings.worker_gpus
-        else:  # a whole GPU each when there are enough, else an equal share (several workers on one GPU)
-            per_worker = 1.0 if gpus >= self.size else round(gpus / self.size, 3)
+        self.size, per_worker = worker_shape(float(ray.cluster_resources().get("GPU", 0)), settings)
         self.gpus_per_worker = per_worker
         self.batch_size = settings.batch_size if per_worker > 0 else 1
         self.timeout = settings.timeout
