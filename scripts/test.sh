@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q torch==2.13.0
-python3 -m pip install -q -e '.[test,pdf,train,scale]'
+python3 -m pip install -q -e '.[test,pdf,train,scale,reference]'
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 python3 -m pytest -q "$@"

@@ -21,7 +21,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData, MutableHeaders, UploadFile
 from starlette.exceptions import HTTPException
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_QUESTION_CHARS = 4000
 ANSWER_WORKERS, ANSWER_QUEUE = 2, 16  # questions without an image: fast, but still bounded
+SSE_PING_SECONDS = 15  # a comment line this often keeps a long restoration's stream open through proxies
 PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
@@ -356,8 +358,8 @@ def _swagger_assets() -> Path | None:
     return folder if (folder / "swagger-ui-bundle.js").is_file() else None
 
 
-def _sse(event: str, data: Any) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode("utf-8")
+def _sse(event: str, data: Any) -> ServerSentEvent:
+    return ServerSentEvent(json.dumps(data, ensure_ascii=False), event=event, sep="\n")
 
 
 def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = None,
@@ -436,7 +438,7 @@ def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = No
         return JSONResponse(payload)
 
     @app.post("/api/ask/stream", summary="Like /api/ask, streamed as server-sent events", openapi_extra=ASK_FORM)
-    async def ask_stream(request: Request) -> StreamingResponse:
+    async def ask_stream(request: Request) -> EventSourceResponse:
         req = await server.parse_ask(request)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
@@ -470,25 +472,19 @@ def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = No
 
         future.add_done_callback(finished)
 
-        async def events() -> AsyncIterator[bytes]:
+        async def events() -> AsyncIterator[ServerSentEvent]:
             yield _sse("session", {"session_id": req.session.id})
             yield _sse("status", {"stage": "queued", "ahead": ahead,
                                   "message": f"Queued behind {ahead} job(s)…" if ahead else "Starting…"})
             try:
-                while True:
-                    try:
-                        item = await asyncio.wait_for(queue.get(), timeout=15)
-                    except asyncio.TimeoutError:
-                        yield b": keep-alive\n\n"
-                        continue
-                    if item is None:
-                        break
+                while (item := await queue.get()) is not None:
                     yield _sse(*item)
             finally:
                 closed.set()
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        # sse-starlette frames the events, pings every 15 s through proxies that drop quiet connections, and stops
+        # the generator when the client goes away. One '\n' per line, as the page's reader splits on blank lines.
+        return EventSourceResponse(events(), ping=SSE_PING_SECONDS, sep="\n")
 
     @app.get("/api/runs/{run_id}/{kind}", summary="A run's image, crop or report, by opaque id")
     async def run_file(run_id: str, kind: str) -> Response:

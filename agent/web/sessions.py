@@ -1,7 +1,8 @@
 """Chat sessions: the card and the conversation so far, kept in memory under opaque ids.
 
 A session lets a follow-up question reuse the card and pass the earlier turns to the answer engine. The store is
-bounded (least recently used sessions go first) so a client that opens sessions in a loop cannot grow the server.
+bounded (least recently used sessions go first) so a client that opens sessions in a loop cannot grow the server,
+and a session nobody has used for `idle_seconds` expires (cachetools' TTLCache does both).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import re
 import secrets
 import threading
 import time
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from cachetools import TTLCache
 
 from agent.cards import Card
 from agent.errors import UsageError
@@ -46,21 +49,24 @@ class ChatSession:
         self.updated = time.time()
 
 
-class SessionStore:
-    """At most `max_sessions` sessions, each keeping its last `max_turns` question/answer pairs."""
+IDLE_SECONDS = 6 * 3600  # a chat left alone this long is forgotten
 
-    def __init__(self, max_sessions: int = 256, max_turns: int = 10) -> None:
+
+class SessionStore:
+    """At most `max_sessions` sessions, each keeping its last `max_turns` question/answer pairs; a session unused
+    for `idle_seconds` expires. `timer` is the clock (tests pass a fake one)."""
+
+    def __init__(self, max_sessions: int = 256, max_turns: int = 10, idle_seconds: float = IDLE_SECONDS,
+                 timer: Callable[[], float] = time.monotonic) -> None:
         self.max_sessions = max_sessions
         self.max_turns = max_turns
-        self._sessions: OrderedDict[str, ChatSession] = OrderedDict()
-        self._lock = threading.Lock()
+        self._sessions: TTLCache[str, ChatSession] = TTLCache(maxsize=max_sessions, ttl=idle_seconds, timer=timer)
+        self._lock = threading.Lock()  # TTLCache is not thread-safe; workers and the event loop share the store
 
     def create(self, card: Card, card_label: str) -> ChatSession:
         session = ChatSession(id=new_id(), card=card, card_label=card_label)
         with self._lock:
-            self._sessions[session.id] = session
-            while len(self._sessions) > self.max_sessions:
-                self._sessions.popitem(last=False)
+            self._sessions[session.id] = session  # beyond max_sessions, the least recently used goes
         return session
 
     def get(self, session_id: str) -> ChatSession:
@@ -68,9 +74,10 @@ class SessionStore:
             session = self._sessions.get(session_id) if OPAQUE_ID.match(session_id) else None
             if session is None:
                 raise NotFoundError("unknown or expired chat session: start a new chat (send the card again)")
-            self._sessions.move_to_end(session_id)
+            self._sessions[session_id] = session  # setting it again restarts its idle time (and marks it used)
             return session
 
     def __len__(self) -> int:
         with self._lock:
+            self._sessions.expire()
             return len(self._sessions)

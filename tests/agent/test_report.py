@@ -367,3 +367,20 @@ def test_pdf_wraps_long_file_names_between_their_parts_and_shows_pictures_page_w
     assert crops  # a zoomed pair for each region where the change is largest
     for alt in crops:
         assert widths[alt] >= 0.45 * content and widths[alt.replace("input", "restored")] >= 0.45 * content
+
+
+def test_markdown_report_parses_to_no_markup_from_user_or_document_text(answer):
+    """A real CommonMark parser (markdown-it-py) reads the hostile report: the only links are the references'
+    http(s) URLs, the only images the report's own pictures, and no raw HTML survives."""
+    from markdown_it import MarkdownIt
+
+    answer.task.text = "Sharp *now* <b>bold</b> [click](javascript:alert(1)) ![pixel](http://evil.example/p.png) `x`"
+    tokens = MarkdownIt("commonmark").parse(render_report(answer, HOSTILE, "md"))
+    inline = [child for token in tokens for child in (token.children or [])]
+    assert not [t for t in tokens + inline if t.type in ("html_inline", "html_block")]
+    links = [t.attrs["href"] for t in inline if t.type == "link_open"]
+    assert links and set(links) <= {ref.url for ref in answer.references if safe_link(ref.url)}
+    images = [t.attrs["src"] for t in inline if t.type == "image"]
+    assert images and all(src.startswith("report_files/") for src in images)
+    text = "".join(t.content for t in inline if t.type == "text")
+    assert "<b>bold</b>" in text and "*now*" in text  # shown literally, as typed

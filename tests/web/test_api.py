@@ -159,6 +159,20 @@ def test_stream_sends_status_tokens_and_answer(client):
     assert events[-1][1]["restoration"]["image_url"]
 
 
+def test_a_quiet_stream_is_kept_open_with_comments_and_still_answers(client, scripted, monkeypatch):
+    monkeypatch.setattr("agent.web.app.SSE_PING_SECONDS", 0.05)
+    scripted.gate = threading.Event()
+    threading.Timer(0.6, scripted.gate.set).start()  # a restoration that says nothing for a while
+    with client.stream("POST", "/api/ask/stream", data={"question": "what is this?"},
+                       files={"image": ("p.png", blurry_png(), "image/png")}) as response:
+        body = "".join(response.iter_text())
+    blocks = [block for block in body.split("\n\n") if block.strip()]
+    assert any(block.startswith(":") for block in blocks)  # comment lines, which every SSE client ignores
+    assert "\r" not in body  # one '\n' per line: the page's reader splits events on blank lines
+    events = [re.match(r"event: (\w+)\ndata: (.*)$", block, re.S) for block in blocks if not block.startswith(":")]
+    assert all(events) and events[-1][1] == "answer" and json.loads(events[-1][2])["restoration"]
+
+
 @pytest.mark.parametrize("name, data, content_type, status", [
     ("not-image.png", b"this is plain text, not a PNG", "image/png", 415),
     ("empty.png", b"", "image/png", 422),
