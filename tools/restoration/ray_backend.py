@@ -13,9 +13,11 @@ Ray is imported only here and only when the backend is used (`pip install 'cnaps
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import queue
+import shutil
 import socket
 import sys
 import tempfile
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from agent.settings import RaySettings
     from tools.restoration.engine import Restorer
 
+SCRATCH_PREFIX = "cnaps-ray-worker-"
 PLACEMENT_TIMEOUT_S = 60.0  # workers the cluster cannot place within this are a configuration error, not a wait
 BATCH_WAIT_S = 0.05  # how long a tile waits for same-shaped tiles of the other images in its batch
 
@@ -189,7 +192,10 @@ class RestoreWorker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._batch_on_cpu = batch_on_cpu
         self._restorers: dict[tuple, tuple["Restorer", str | None]] = {}
-        self._scratch = Path(tempfile.mkdtemp(prefix="cnaps-ray-worker-"))
+        _sweep_dead_scratch()
+        # Private (0700) and this process's: jobs' files and shipped checkpoints; gone when the worker exits.
+        self._scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+        atexit.register(shutil.rmtree, self._scratch, True)
 
     def describe(self) -> dict:
         import torch
@@ -259,6 +265,20 @@ class RestoreWorker:
             return [one(job) for job in images]
         with ThreadPoolExecutor(max_workers=len(images), thread_name_prefix="cnaps-batch") as threads:
             return list(threads.map(one, images))
+
+
+def _sweep_dead_scratch() -> None:
+    """Remove the scratch folders of workers on this machine that were killed (their exit hook never ran)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name.removeprefix(SCRATCH_PREFIX).split("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)  # mkdtemp made it 0700: only its owner can remove it
+        except PermissionError:
+            pass  # another user's live process
 
 
 # --- the driver -------------------------------------------------------------------------------------------------
