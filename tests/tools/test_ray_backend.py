@@ -83,6 +83,26 @@ def test_a_worker_loads_each_network_once(tmp_path, tiny_weights, monkeypatch):
     assert len(opened) == 1
 
 
+def test_a_job_lost_with_its_worker_skips_that_file_and_the_folder_goes_on(tmp_path, tiny_weights):
+    from tools.restoration.engine import Restorer
+    from tools.restore import BatchPlan, restore_files
+
+    local = Restorer("test-mimo-unet", weights=tiny_weights, device="cpu")
+
+    class OneWorkerDies(ray_backend.RayRestorer):
+        def run_all(self, pairs, scale, overwrite=False, progress=None):
+            for index, (source, target) in enumerate(pairs):
+                yield (WorkerLostError("the Ray worker running this restoration died") if index == 1
+                       else local.run(source, scale=scale, output=target))
+
+    pairs = [(_image(tmp_path / f"{i}.png", seed=i), tmp_path / "out" / f"{i}.png") for i in range(3)]
+    (tmp_path / "out").mkdir()
+    plan = BatchPlan(pairs=pairs, restorer=OneWorkerDies.__new__(OneWorkerDies), stand_in=None)
+    results = list(restore_files(plan, 1))
+    assert [r.skipped is not None for r in results] == [False, True, False]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "2.png"]
+
+
 @pytest.mark.parametrize("gpus, workers, worker_gpus, shape", [
     (0, 0, None, (1, 0.0)),  # no GPUs: one CPU worker, asking for none
     (4, 0, None, (4, 1.0)),  # one worker per GPU, a whole GPU each
