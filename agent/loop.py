@@ -334,6 +334,7 @@ class AgentRun:
         ]
         self.max_tokens = get_settings().llm.max_tokens
         self.truncated = False
+        self.tools_ran: str | None = None  # the tools' results when cnaps ran them for a model that called none
         # The endpoint's own timeout is per read: an endpoint that drips a token a second never trips it. Each
         # request gets three CNAPS_LLM__TIMEOUTs in all (a slow local model writing a long JSON answer needs more than
         # one), the whole answer (up to seven requests) eight.
@@ -374,6 +375,9 @@ class AgentRun:
         answer_prompt = render("agent_answer.j2", schema=SHAPE, label=self.ctx.classification.label.value,
                                scale=self.ctx.classification.scale,
                                mismatch=self.ctx.capability.mismatch)
+        if self.tools_ran:  # the question, the tools' results and the request as one user turn: the model's
+            # prose reply was dropped, and some chat templates (Gemma's) refuse two user turns in a row
+            answer_prompt = f"{_text(messages.pop())}\n\n{self.tools_ran}\n\n{answer_prompt}"
         messages.append(HumanMessage(answer_prompt))
         raw = self.ask_json(messages)
         answer, problems = self.judge(raw)
@@ -392,6 +396,9 @@ class AgentRun:
         answer, removed = strip_unprovided_links(answer, self.ctx.card.provided_links)
         note = (f"Written by the language model {self.model_name}; cnaps' grounding guard checked its links, "
                 "citations, numbers and what it says ran against the sources and the record")
+        if self.tools_ran:
+            answer.notes.append("The language model called no tool; cnaps ran the classifier and the document "
+                                "search for it and the model wrote the answer from their results.")
         answer.notes.append(note + (", after one repair round." if repaired else "."))
         if removed:
             answer.notes.append(f"{len(removed)} link(s) the card does not provide were removed.")
@@ -416,6 +423,11 @@ class AgentRun:
                 raise
             log.info("the endpoint refused tool calling (%s); planning in text instead", type(error).__name__)
             return self.plan(messages)
+        if not reply.tool_calls and not reply.invalid_tool_calls:
+            # Asked to call tools, the model wrote prose instead (small local models do, at length). cnaps runs
+            # the tools itself and the answer request carries their results; the prose is dropped.
+            self.tools_ran = self.run_tools_for_the_model()
+            return messages  # still ending in the user's question, which the answer request takes up
         for _ in range(MAX_TOOL_ROUNDS):
             if reply.invalid_tool_calls:
                 bad = reply.invalid_tool_calls[0]
@@ -430,6 +442,34 @@ class AgentRun:
         if reply.content and not reply.tool_calls:
             messages.append(AIMessage(_text(reply)))
         return messages
+
+    def run_tools_for_the_model(self) -> str:
+        """The tools the offline path runs (classify the question, search the card's documents for it), run here
+        on the model's behalf; their results as the text that opens the answer request."""
+        number = {ref.url: ref.n for ref in self.fallback.references}
+        classification, passages = None, []
+        if "classify_task" in self.tools:
+            message = self.run_tool({"name": "classify_task", "args": {"question": self.ctx.question},
+                                     "id": "cnaps-classify"})
+            try:
+                classification = json.loads(str(message.content))
+            except ValueError:
+                classification = None
+        if "search_knowledge" in self.tools:
+            message = self.run_tool({"name": "search_knowledge", "args": {"query": self.ctx.question, "k": 4},
+                                     "id": "cnaps-search"})
+            try:
+                found = json.loads(str(message.content)).get("passages", [])
+            except (ValueError, AttributeError):
+                found = []
+            provided = self.ctx.card.provided_links
+            passages = [{"n": number.get(item.get("url")), "title": item.get("title", ""),
+                         "text": scrub_text(clip(str(item.get("text", "")), PASSAGE_CHARS), provided)}
+                        for item in found if isinstance(item, dict) and item.get("text")][:MAX_PASSAGES]
+        log.info("the model called no tool; cnaps ran %s for it", ", ".join(
+            name for name in ("classify_task", "search_knowledge") if name in self.tools))
+        return render("agent_tools_ran.j2", question=self.ctx.question, classification=classification,
+                      passages=passages)
 
     def plan(self, messages: list[BaseMessage]) -> list[BaseMessage]:
         prompt = HumanMessage(render("agent_plan.j2"))

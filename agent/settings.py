@@ -68,8 +68,10 @@ class LLMSettings(BaseModel):
     timeout: float = Field(60.0, description="Seconds one read from the endpoint may wait; a whole request gets three "
                                              "times this, a whole answer eight.", gt=0)
     retries: int = Field(2, description="Retries with exponential backoff after a failed request.", ge=0, le=10)
-    max_tokens: int = Field(1500, description="Cap on generated tokens per request (a full JSON answer needs ~1000).",
-                            ge=1)
+    max_tokens: int = Field(700, description="Cap on the tokens each request may generate, sent as max_tokens (which "
+                                             "OpenAI-compatible servers and llama.cpp honour): a tool call needs a "
+                                             "few dozen, a concise JSON answer 400-700; a small model that rambles "
+                                             "instead of calling a tool stops here.", ge=1)
     temperature: float = Field(0.1, description="Sampling temperature.", ge=0, le=2)
     history_tokens: int = Field(1500, description="Chat history kept for follow-ups, in tokens (about 4 characters each).",
                                 ge=0)

@@ -82,3 +82,50 @@ def test_running_out_of_tool_rounds_still_answers(ctx, fallback, fake_tools, sea
     model = ToolCallingFake(messages=iter([call] * 5 + [json.dumps(good_draft())]))  # the 5th call is not run
     answer = answer_with_llm(ctx, fallback, model=model, tools=fake_tools)
     assert answer.engine.startswith("llm:") and len(searches) == 4
+
+
+def _classify_tool(calls: list[str]):
+    from langchain_core.tools import StructuredTool
+    from pydantic import BaseModel
+
+    class ClassifyArgs(BaseModel):
+        question: str
+
+    def classify(question: str) -> str:
+        calls.append(question)
+        return json.dumps({"label": "both", "scale": 4, "cues": ["text"]})
+
+    return StructuredTool.from_function(classify, name="classify_task", description="Classify the question.",
+                                        args_schema=ClassifyArgs)
+
+
+def test_a_model_that_calls_no_tool_gets_the_tools_run_for_it_and_is_asked_once(ctx, fallback, fake_tools,
+                                                                                 searches):
+    """Gemma 3 270M on llama.cpp, offered tools, wrote prose instead: cnaps runs the offline path's tools and the
+    one answer request carries their results (and not the prose), before the guard."""
+    classified: list[str] = []
+    rambling = "Let me think about how the model works in general terms. " * 40
+    SEEN.clear()
+    model = ToolCallingFake(messages=iter([rambling, json.dumps(good_draft())]))
+    answer = answer_with_llm(ctx, fallback, model=model, tools=[*fake_tools, _classify_tool(classified)])
+
+    assert classified == [ctx.question] and searches == [ctx.question]  # run by cnaps, not by the model
+    assert len(SEEN) == 2  # the tool request, then one answer request
+    request = SEEN[1]
+    asked = request[-1].content
+    assert "Asymmetric feature fusion" in asked and "both" in asked  # the search's passage, the classifier's label
+    assert rambling.strip()[:60] not in " ".join(str(m.content) for m in request)
+    roles = [m.type for m in request]
+    assert all(a != b for a, b in zip(roles, roles[1:]))  # user and assistant turns alternate (Gemma's template)
+    assert answer.engine.startswith("llm:")  # the guard passed the answer written from those results
+    assert any("called no tool" in note for note in answer.notes)
+    assert "t1" in {source.id for source in answer.sources}  # the passages cnaps searched ground the answer
+
+
+def test_a_model_that_calls_a_tool_is_not_given_tools_it_did_not_ask_for(ctx, fallback, fake_tools, searches):
+    classified: list[str] = []
+    call = AIMessage(content="", tool_calls=[{"name": "search_knowledge", "args": {"query": "FAM"}, "id": "c1"}])
+    model = ToolCallingFake(messages=iter([call, "enough", json.dumps(good_draft())]))
+    answer = answer_with_llm(ctx, fallback, model=model, tools=[*fake_tools, _classify_tool(classified)])
+    assert searches == ["FAM"] and classified == []
+    assert not any("called no tool" in note for note in answer.notes)

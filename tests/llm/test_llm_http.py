@@ -388,3 +388,18 @@ def test_every_template_is_rendered_by_the_code_that_uses_it(endpoint, ctx, fall
     assert "## Task" in render_markdown(fallback, question=ctx.question)
     assert "<html" in render_report(fallback, ctx.question, "html") and "# " in render_report(fallback, ctx.question, "md")
     assert set(seen) == set(template_names())
+
+
+def test_every_request_is_capped_at_the_default_max_tokens(endpoint, ctx, fallback, fake_tools, searches,
+                                                           monkeypatch):
+    monkeypatch.delenv("CNAPS_LLM__MAX_TOKENS")
+    get_settings.cache_clear()
+    assert get_settings().llm.max_tokens == 700
+    endpoint.add(Reply.text("A long answer without any tool call. " * 30), Reply.json(good_draft()))
+    answer = run(ctx, fallback, fake_tools)
+    assert answer.engine == "llm:fake-model" and searches == [ctx.question]
+    assert len(endpoint.requests) == 2
+    for body in endpoint.requests:  # the field OpenAI-compatible servers and llama.cpp's both honour
+        assert body["max_tokens"] == 700 and "max_completion_tokens" not in body
+    answer_request = endpoint.requests[1]
+    assert "tools" not in answer_request and "Asymmetric feature fusion" in answer_request["messages"][-1]["content"]
