@@ -42,10 +42,12 @@ def ask(
     device: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     previous: ToolRun | None = None,
+    detail: Literal["short", "brief", "full"] = "brief",
 ) -> Answer:
     """Answer `question` (default: the card's) about `card`; restore `image` when one is attached.
 
-    `previous` is an earlier restoration of the same `image` in this conversation: it is reused, not run again,
+    `detail` is how much of the workflow the answer states: 'brief' (each fact once), 'full', or 'short' (a chat's
+    later turn). `previous` is an earlier restoration of the same `image` in this conversation: it is reused, not run again,
     unless this question (or `scale`) asks for another scale.
     """
     from agent.capability import check
@@ -84,7 +86,8 @@ def ask(
     passages = gather_passages(card, question, needs_upscale, training_datasets(capability))
 
     ctx = AnswerContext(card=card, question=question, reading=reading, classification=classification,
-                        capability=capability, passages=passages, restoration=restoration, history=list(history or []))
+                        capability=capability, passages=passages, detail=detail, restoration=restoration,
+                        history=list(history or []))
     answer = compose(ctx)
     if _use_llm(llm):
         from agent.loop import answer_with_llm

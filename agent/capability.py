@@ -88,16 +88,24 @@ def _weights_sentence(entry: ZooEntry, runner: tuple[ZooEntry, Provenance] | Non
     ran = runner[0] if runner else entry
     return {
         "none": f"Its official weights learned from {entry.trained_on}; they are not installed here, so cnaps cannot "
-                "restore images until they are put in CNAPS_WEIGHTS_DIR.",
+                f"restore images until they are installed ({_installs(entry)}).",
         "official": f"cnaps has its official weights, trained on {entry.trained_on}.",
         "other-official": f"Its official weights are not installed here; cnaps runs the official {ran.id} checkpoint "
                           f"instead, trained on {ran.trained_on}.",
-        "project-other-network": f"Its official weights learned from {entry.trained_on}, but they are not installed "
-                                 f"here and cnaps has no weights of its own for {entry.network}: it runs {ran.network} "
-                                 f"instead, with {project_weights_words(ran.network)}, not the authors' checkpoint.",
+        "project-other-network": f"Its official weights ({entry.trained_on.split(' (')[0]}) are not installed here, "
+                                 f"and cnaps has none of its own for {entry.network}: it runs {ran.network} instead, "
+                                 f"with {project_weights_words(ran.network)}.",
         "project": f"Its official weights learned from {entry.trained_on}, but they are not installed here: cnaps runs "
                    f"its own {project_weights_words(ran.network)}, not the authors' checkpoint.",
     }[_runner_case(entry, runner)]
+
+
+def _installs(entry: ZooEntry) -> str:
+    """How to install a model's official weights: the download command, or CNAPS_WEIGHTS_DIR."""
+    from tools.restoration.zoo import install_command
+
+    command = install_command(entry.id)
+    return f"`{command}`, or `cnaps weights import FILE`" if command else "put them in CNAPS_WEIGHTS_DIR"
 
 
 def _would_run(entry: ZooEntry, name: str | None, runner: tuple[ZooEntry, Provenance] | None) -> str:
@@ -106,7 +114,7 @@ def _would_run(entry: ZooEntry, name: str | None, runner: tuple[ZooEntry, Proven
     ran = runner[0] if runner else entry
     case = _runner_case(entry, runner)
     if case == "none":
-        return f"cnaps cannot restore images with {name} until its official weights are put in CNAPS_WEIGHTS_DIR."
+        return f"cnaps cannot restore images with {name} until its official weights are installed ({_installs(entry)})."
     if case == "official":
         return f"With an image attached, cnaps restores it with {name} and its official weights."
     if case == "other-official":

@@ -187,8 +187,10 @@ class ChatSession:
         if ask is None:
             from agent.ask import ask
         try:
+            # A later turn answers the follow-up and one line per workflow stage: the first answer gave the rest.
             answer = ask(self.card, question=question, image=self.image, llm=self.llm, on_token=self.on_token,
-                         history=list(self.history), output_dir=self.output_dir, previous=self.run)
+                         history=list(self.history), output_dir=self.output_dir, previous=self.run,
+                         detail="short" if self.history else "brief")
         except CnapsError as error:
             return Turn("error", str(error))
         if self.image is not None:

@@ -74,6 +74,11 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+class Detail(str, Enum):
+    brief = "brief"
+    full = "full"
+
+
 class RecordFormat(str, Enum):
     """For commands that print a record rather than an answer: no markdown form."""
 
@@ -94,6 +99,7 @@ def ask(
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
     llm: Optional[str] = typer.Option(None, "--llm", help="none or openai (default: openai when configured)."),
     output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text, markdown or json."),
+    detail: Detail = typer.Option(Detail.brief, "--detail", help="brief (each fact once) or full (every workflow fact)."),
 ) -> None:
     """Answer a card's question in three parts: task, workflow, references. With --output-dir, the answer is also
     written there as Markdown, beside the restored image."""
@@ -108,7 +114,7 @@ def ask(
     stream = _token_printer() if output_format is OutputFormat.text else None
     with folder_kept_only_if_used(output_dir):  # a refused image leaves no empty --output-dir behind
         answer = run_ask(the_card, question=question, image=image, scale=scale, llm=llm, output_dir=output_dir,
-                         on_token=stream, model=model, weights=weights, device=device)
+                         on_token=stream, model=model, weights=weights, device=device, detail=detail.value)
         written = write_answer_markdown(answer, _make_folder(output_dir)) if output_dir is not None else None
     _print_answer(answer, output_format)
     if written is not None:
@@ -308,7 +314,8 @@ def _print_restoration(run, quality) -> None:
     print(f"  weights: {weights.file} [{weights.provenance}] sha256 {weights.sha256[:16]}")
     print(f"    {weights.description}")
     tiles = f"{run.tiles} tiles of {run.tile_size} px" if run.tile_size else "whole image"
-    print(f"  device: {run.device}, {run.precision}, {tiles}, {run.seconds:.2f} s")
+    print(f"  device: {run.device}, {run.precision}, {tiles}, {run.seconds:.2f} s"
+          f"{f' on Ray worker {run.worker}' if run.backend == 'ray' else ''}")
     if quality.reference:
         print(f"  vs {quality.reference}: PSNR(Y) {quality.psnr_y:.2f} dB (input {quality.input_psnr_y:.2f} dB), "
               f"SSIM(Y) {quality.ssim_y:.4f}")

@@ -38,7 +38,7 @@ from agent.schemas import (
 from agent.reading.signals import COMPLAINT
 from agent.sentences import SENTENCE_END, Fact
 from prompts import render
-from tools.restoration.zoo import find
+from tools.restoration.zoo import find, install_command, official_weights
 
 # --- references --------------------------------------------------------------------------------------------
 
@@ -91,7 +91,7 @@ def _quoted_paper_title(text: str) -> str | None:
     return match.group(1) if match else None
 
 
-def build_references(ctx: AnswerContext) -> list[Reference]:
+def build_references(ctx: AnswerContext, brief: bool = False) -> list[Reference]:
     """Recommended models' paper and GitHub links first, then related papers by relevance to the question."""
     card = ctx.card
     titles = {s.url: title for s in ctx.passages if (title := _quoted_paper_title(s.text))}
@@ -114,6 +114,7 @@ def build_references(ctx: AnswerContext) -> list[Reference]:
             "The recommended model's official implementation; the repository links the GoPro weights of MIMO-UNet "
             "and MIMO-UNet+." if mimo else "The recommended model's official implementation.")
 
+    named = _named_papers(ctx)
     best = {}
     for source in ctx.passages:
         best[source.url] = max(best.get(source.url, 0.0), source.score)
@@ -121,14 +122,18 @@ def build_references(ctx: AnswerContext) -> list[Reference]:
     for paper in ranked:
         score = best.get(paper.paper or paper.github or "", 0.0)
         relevance = paper_relevance(paper.title, paper.summary, score)
+        if brief:  # one line: the verdict, not the authors' summary
+            relevance = relevance.split(" In the authors' summary:")[0]
         add(paper.title, paper.paper, "related-paper", "paper", relevance)
+        if brief and paper not in named:
+            continue  # a brief answer lists each related paper once; its code link is given when it is asked about
         add(f"{paper.title}: code", paper.github, "related-paper", "code", "Code released with the paper above.")
     # cnaps's own background documents last: `compose` drops the ones no sentence cites.
     for source in ctx.passages:
         if source.url.startswith(NOTES_PREFIX):
             add(f"cnaps notes: {source.title}", source.url, "cnaps-notes", "notes",
-                "Background written for cnaps (general facts about deblurring and interpolation, and cnaps's own "
-                "measurements), not a quotation of the papers above; it has no outside link.")
+                "Background cnaps wrote itself (general facts and its own measurements), not a quotation of the "
+                "papers above; it has no outside link.")
     return references
 
 
@@ -529,7 +534,7 @@ def compose(ctx: AnswerContext) -> Answer:
     if ctx.reading is None:  # a context built by hand (tests, the LLM loop) is read here, with its own task
         ctx = ctx.model_copy(update={"reading": read(ctx.question, ctx.card, ctx.history, ctx.classification)})
     needs_upscale = "upscale" in ctx.classification.needs or bool(ctx.classification.scale and ctx.classification.scale > 1)
-    references = build_references(ctx)
+    references = build_references(ctx, brief=ctx.detail != "full")
     number = {r.url: r.n for r in references}
     open_question = (not ctx.classification.needs or bool(_ASKS_WHICH.search(ctx.question))
                      or ctx.reading.asks("complaint") or bool(PRACTICAL.search(ctx.question))
@@ -563,11 +568,12 @@ def compose(ctx: AnswerContext) -> Answer:
     number = {r.url: r.n for r in references}
     cite = {f.aspect: number[f.source.url] for f in facts}
 
+    shown = [f for stage in ("input", "model", "output") for f in _stage_facts(facts, stage, ctx.detail)]
     steps = []
     for stage in ("input", "model", "output"):
-        sentences = [_cited(f, number) for f in facts if f.stage == stage]
+        sentences = [_cited(f, number) for f in shown if f.stage == stage]
         if stage == "input":
-            sentences.insert(0, _input_intro(ctx, needs_upscale))
+            sentences.insert(0, _input_intro(ctx, needs_upscale, brief=ctx.detail != "full"))
         if stage == "output":
             record = _restoration_step(ctx)
             if record:
@@ -582,13 +588,35 @@ def compose(ctx: AnswerContext) -> Answer:
     # The "why detail comes back" paragraph answers restoration questions; an open question has had its answer,
     # and a question about noise, rain or colour is told in the task part what the model will not do.
     other = ctx.classification.label is TaskLabel.other
-    workflow = Workflow(steps=steps, text="" if other else _why_text(ctx, needs_upscale))
+    # A brief answer whose output step says how detail comes back (and what cannot) does not say it again.
+    said = (ctx.detail == "brief" and any(f.aspect == "no-invention" for f in shown)
+            and not ctx.reading.asks("complaint"))  # a complaint is told why a result can still look soft
+    why = "" if other or said or ctx.detail == "short" else _why_text(ctx, needs_upscale, brief=ctx.detail == "brief")
+    workflow = Workflow(steps=steps, text=why)
     used_sources = _used_sources(ctx.passages, focus + facts)
     answer = Answer(task=task, workflow=workflow, references=references, notes=notes, sources=used_sources,
                     restoration=ctx.restoration, engine="composer")
     scrub_answer(answer, ctx.card.provided_links)
     answer.markdown = render_markdown(answer, question=scrub(ctx.question, ctx.card.provided_links))
     return answer
+
+
+# The workflow facts a brief answer states: the input at three scales, what interpolation adds, the coarse-to-fine
+# design, the multi-scale output, and what an enlargement gains; the task part has stated the output size and the
+# weights' training data, and the parts (SCM, FAM, AFF, loss, size) are answered when asked.
+BRIEF_ASPECTS = frozenset({"three-scale-input", "interpolation", "coarse-to-fine", "decoder", "upscale-gain",
+                           "no-invention"})
+
+
+def _stage_facts(facts: list[Fact], stage: str, detail: str) -> list[Fact]:
+    """The facts one workflow stage states: all ('full'), the brief aspects ('brief'), or one line ('short', a chat's
+    later turn: the input's own sentence alone); a stage is never left without a fact it has."""
+    own = [f for f in facts if f.stage == stage]
+    if detail == "full":
+        return own
+    if detail == "short":
+        return [] if stage == "input" else own[:1]
+    return [f for f in own if f.aspect in BRIEF_ASPECTS] or own[:1]
 
 
 # A later clause that asks about the model: "my photo is blurry, what is FAM?", "deblur it. How many parameters?"
@@ -728,9 +756,11 @@ def training_datasets(capability: CapabilityCheck) -> tuple[str, ...]:
     return tuple(dict.fromkeys(entry.trained_on.split()[0].lower() for entry in _known_entries(capability)))
 
 
-def _input_intro(ctx: AnswerContext, needs_upscale: bool) -> str:
+def _input_intro(ctx: AnswerContext, needs_upscale: bool, brief: bool = False) -> str:
     scale = ctx.classification.scale
     run = ctx.restoration
+    if brief and needs_upscale and scale and (run is None or run.scale == scale):
+        return f"Your low-resolution image, enlarged {scale}x by Lanczos interpolation."  # the task part said why
     if run is not None and run.scale != (scale or 1):
         # The run's scale (--scale) overrides the question's: describe what really happened.
         if run.scale > 1:
@@ -748,7 +778,7 @@ def _input_intro(ctx: AnswerContext, needs_upscale: bool) -> str:
     return "Your blurred photo, at its own size."
 
 
-def _why_text(ctx: AnswerContext, needs_upscale: bool) -> str:
+def _why_text(ctx: AnswerContext, needs_upscale: bool, brief: bool = False) -> str:
     detail = _cue_phrase(ctx.classification.cues, ctx.question)
     if ctx.reading.asks("complaint"):
         # "the signs are still blurry, what did I do wrong?" asks why detail did not come back, not how it does
@@ -761,7 +791,7 @@ def _why_text(ctx: AnswerContext, needs_upscale: bool) -> str:
     parts = [f"Why {detail} can come back sharp: MIMO-UNet learned, from pairs of blurred and sharp images, how blur "
              "spreads each point of a scene; it undoes that spreading, so detail that the camera recorded but "
              "smeared is pulled back together. Detail the image never held cannot be recovered this way."]
-    if needs_upscale:
+    if needs_upscale and not brief:  # brief: the input step has said what interpolation adds
         parts.append("For an enlargement the two steps share the work: interpolation only makes the image bigger "
                      "and leaves it soft, and MIMO-UNet then sharpens the enlarged image; it does not add "
                      "resolution that the small image lacked.")
@@ -781,6 +811,13 @@ def _notes(ctx: AnswerContext, facts: list[Fact]):
             name = getattr(model, "name", model)
             yield f"cnaps does not know the model '{name}', so it cannot run it or state its capabilities."
     run = ctx.restoration
+    from agent.settings import get_settings
+
+    installs = [(entry, command) for entry in _known_entries(ctx.capability)
+                if (command := install_command(entry.id)) and official_weights(entry, get_settings().weights_dir) is None]
+    for entry, command in installs[:1]:
+        yield (f"The official {entry.id} checkpoint is not installed here: `{command}` downloads it from the authors' "
+               "links, or `cnaps weights import FILE` installs one you downloaded.")
     if run is not None:
         if run.weights.provenance != "official":
             yield (f"Your image was restored with {run.weights.provenance} weights, not the official checkpoint of "

@@ -122,6 +122,9 @@ class AnswerContext(BaseModel):
     restoration: ToolRun | None = None
     history: list[tuple[str, str]] = Field(default_factory=list, description="(role, text) turns before this one.")
     reading: "Reading | None" = Field(None, description="The question read once (agent.reading.read).")
+    detail: Literal["short", "brief", "full"] = Field(
+        "brief", description="'brief' (default): each fact once, the workflow's main facts; 'full': every workflow "
+                             "fact and the why paragraph; 'short': a chat's later turn, one line per workflow stage.")
 
 
 from agent.cards import Card  # noqa: E402  (placed last: cards imports nothing from here)

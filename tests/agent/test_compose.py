@@ -70,7 +70,7 @@ def test_recommended_links_come_first_then_related():
 
 
 def test_every_citation_resolves_and_cites_the_passage_it_came_from():
-    answer = compose(context())
+    answer = compose(context().model_copy(update={"detail": "full"}))  # the full form states the fusion fact
     numbers = {r.n: r.url for r in answer.references}
     text = " ".join(step.text for step in answer.workflow.steps) + answer.task.text
     cited = [int(n) for n in re.findall(r"\[(\d+)\]", text)]
