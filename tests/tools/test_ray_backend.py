@@ -157,6 +157,11 @@ def on_ray(pool, monkeypatch):
     return pool
 
 
+def _live_workers(pool) -> set[str]:
+    """host:pid of the pool's workers now (a restarted worker has a new pid)."""
+    return {f"{socket.gethostname()}:{pid}" for pid in ray.get([a.pid.remote() for a in pool._actors])}
+
+
 @pytest.mark.slow
 def test_a_folder_is_restored_by_both_workers_with_the_pixels_of_a_local_run(tmp_path, monkeypatch, capsys,
                                                                             tiny_weights, on_ray):
@@ -169,8 +174,10 @@ def test_a_folder_is_restored_by_both_workers_with_the_pixels_of_a_local_run(tmp
     assert code == 0, err
     records = [item["record"] for item in json.loads(stdout)]
     assert {r["backend"] for r in records} == {"ray"}
-    assert {r["worker"] for r in records} == set(on_ray.workers)  # both workers took jobs
+    assert {r["worker"] for r in records} == _live_workers(on_ray)  # both workers took jobs
     assert [Path(r["input_path"]).name for r in records] == [f"{i}.png" for i in range(4)]
+    code, text, err = cnaps(monkeypatch, capsys, "restore", folder / "0.png", tmp_path / "one.png", *tiny[:-2])
+    assert code == 0 and any(worker in text for worker in _live_workers(on_ray)), err  # the text record too
 
     monkeypatch.setenv("CNAPS_RESTORE__BACKEND", "local")
     from agent.settings import get_settings
@@ -251,7 +258,6 @@ def test_the_web_app_sends_restorations_to_the_cluster_and_sizes_its_queue_by_it
                                data={"question": "Deblur this photo please", "scale": "1"})
         assert response.status_code == 200, response.text
         run = response.json()["restoration"]
-        live = {f"{socket.gethostname()}:{pid}" for pid in ray.get([a.pid.remote() for a in on_ray._actors])}
-        assert run["backend"] == "ray" and run["worker"] in live
+        assert run["backend"] == "ray" and run["worker"] in _live_workers(on_ray)
         restored = Image.open(io.BytesIO(client.get(run["image_url"]).content))
         assert restored.size == (64, 48)
