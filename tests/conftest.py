@@ -46,7 +46,7 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     get_settings.cache_clear()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_cards() -> list[Path]:
     """The shared example cards: ../shared/cards beside a development checkout, else the copies bundled in
     agent/data/cards (a clean clone, CI)."""

@@ -68,7 +68,7 @@ DOMAIN = _words(
     r"signs?|text|plates?|print\w*|poster|megapixels?|mp|dpi|4k|8k|hd|1080p|720p|tool\w*|workflow|result\w*|output|"
     r"input|interpolat\w*|bicubic|lanczos|bilinear|super-?res\w*|sr|esrgan|photoshop|lightroom|topaz|gan|diffusion|"
     r"transformer\w*|attention|convolution\w*|cnns?|ai|restormer|nafnet|swinir|variants?|plus|related|it|its|"
-    r"this|that|they|them)\b")
+    r"this|that|they|them)\b|\b\d+(?:\.\d+)?\s?x\b|\bx\d")  # "not 4x please" is about a scale
 
 _RESULT_WORDS = (r"(?:result|results|output|outputs|restored|restoration|enlarged|upscaled|deblurred|sharpened|"
                  r"processed|fixed|cleaned|came\s+out|it\s+made|made\s+(?:it|my)|got|gets|get|looks?|turned\s+out)")
