@@ -47,8 +47,9 @@ class RaySettings(BaseModel):
     worker_gpus: float | None = Field(None, description="GPUs each worker reserves; default: 1 when the cluster has "
                                                         "a GPU per worker, an equal share when it has fewer, else 0.",
                                       ge=0)
-    batch_size: int = Field(4, description="Images of the same size one GPU worker runs as one batch (a folder "
-                                           "restored with `cnaps restore`); CPU workers run one at a time.", ge=1)
+    batch_size: int = Field(4, description="Jobs a GPU worker takes at once; their images of one size and scale run "
+                                           "through the network as one batch. CPU workers take one job at a time.",
+                            ge=1)
     timeout: float = Field(600.0, description="Seconds one job may take on a worker before it is failed and the "
                                               "worker restarted.", gt=0)
     local_cpus: int | None = Field(None, description="CPUs a local Ray instance may use; default: all.", ge=1)

@@ -94,10 +94,10 @@ class Server:
         self.ask_fn = ask_fn
         self.ask_options = ask_options
         restore_workers = settings.server.workers
-        if settings.restore.backend == "ray":  # one thread per Ray worker, each waiting on its job: a full
-            from tools.restoration.ray_backend import shared_pool  # cluster is a full pool, hence a 429
+        if settings.restore.backend == "ray":  # one thread per job the Ray workers take at once, each waiting
+            from tools.restoration.ray_backend import shared_pool  # on it: a full cluster is a full pool, a 429
 
-            restore_workers = shared_pool().size
+            restore_workers = shared_pool().slots
         self.restore_pool = WorkerPool(restore_workers, settings.server.queue_size, "cnaps-restore")
         self.answer_pool = WorkerPool(ANSWER_WORKERS, ANSWER_QUEUE, "cnaps-answer")
         self.sessions = SessionStore()

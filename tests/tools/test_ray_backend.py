@@ -41,14 +41,32 @@ def _spec(weights: Path, **changes) -> JobSpec:
 # --- batching, without Ray -----------------------------------------------------------------------------------------
 
 
-def test_images_of_one_size_run_as_one_batch_with_the_same_pixels_as_alone(tmp_path, tiny_weights):
+def _start_together(forward: BatchingForward, count: int, monkeypatch) -> threading.Barrier:
+    """Hold each image at the start of its batch membership until `count` are members: a tiny image restores in
+    milliseconds, so without this one could finish before the next has joined."""
+    from contextlib import contextmanager
+
+    barrier, joined = threading.Barrier(count, timeout=30), forward.member
+
+    @contextmanager
+    def member_then_wait(key):
+        with joined(key):
+            barrier.wait()
+            yield
+
+    monkeypatch.setattr(forward, "member", member_then_wait)
+    return barrier
+
+
+def test_images_of_one_size_run_as_one_batch_with_the_same_pixels_as_alone(tmp_path, tiny_weights, monkeypatch):
     from tools.restoration.engine import Restorer
 
     paths = [_image(tmp_path / f"in{i}.png", 48, 40, seed=i) for i in range(3)]
     worker = RestoreWorker(batch_on_cpu=True)
+    _start_together(worker.open(_spec(tiny_weights))[0].forward, 3, monkeypatch)
     results = worker.restore(_spec(tiny_weights), [ImageJob(p.name, p.read_bytes(), ".png") for p in paths], 1)
     forward = worker.open(_spec(tiny_weights))[0].forward
-    assert isinstance(forward, BatchingForward) and max(forward.calls) >= 2  # tiles of several images, one call
+    assert isinstance(forward, BatchingForward) and max(forward.calls) == 3  # the three images' tiles, one call
     alone = Restorer("test-mimo-unet", weights=tiny_weights, device="cpu", precision="fp32")
     for path, result in zip(paths, results):
         alone.run(path, output=tmp_path / f"alone-{path.name}")
@@ -56,6 +74,33 @@ def test_images_of_one_size_run_as_one_batch_with_the_same_pixels_as_alone(tmp_p
         single = np.asarray(Image.open(tmp_path / f"alone-{path.name}"), dtype=np.int16)
         assert np.abs(batched - single).max() <= 1  # float rounding of a batched convolution, at most 1 level
         assert result.record.backend == "ray" and result.record.worker == worker.name
+
+
+def _concurrently(worker: RestoreWorker, spec: JobSpec, paths: list[Path]) -> list:
+    """Each image in its own call, all at once (the calls a GPU worker takes side by side)."""
+    results: dict[int, list] = {}
+    threads = [threading.Thread(target=lambda i=i, p=p: results.__setitem__(
+        i, worker.restore(spec, [ImageJob(p.name, p.read_bytes(), ".png")], 1))) for i, p in enumerate(paths)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return [results[i][0] for i in range(len(paths))]
+
+
+def test_calls_running_side_by_side_batch_images_of_one_size_only(tmp_path, tiny_weights, monkeypatch):
+    worker, spec = RestoreWorker(batch_on_cpu=True), _spec(tiny_weights)
+    forward = worker.open(spec)[0].forward
+    both_in = _start_together(forward, 2, monkeypatch)
+    same = [_image(tmp_path / f"same{i}.png", 64, 48, seed=i) for i in range(2)]
+    assert all(r.record.output_size == (64, 48) for r in _concurrently(worker, spec, same))
+    assert 2 in forward.calls  # the two calls' tiles ran as one batch
+    forward.calls.clear()
+    both_in.reset()
+    mixed = [_image(tmp_path / "a.png", 64, 48), _image(tmp_path / "b.png", 48, 64)]
+    started = time.monotonic()
+    assert [r.record.output_size for r in _concurrently(worker, spec, mixed)] == [(64, 48), (48, 64)]
+    assert set(forward.calls) == {1} and time.monotonic() - started < 5  # other sizes never wait for each other
 
 
 def test_a_bad_image_in_a_batch_fails_alone(tmp_path, tiny_weights):
@@ -221,7 +266,7 @@ def test_a_worker_killed_mid_job_fails_that_job_and_the_next_job_runs(tmp_path, 
     worker = threading.Thread(target=job)
     worker.start()
     deadline = time.monotonic() + 10
-    while on_ray._idle.qsize() == on_ray.size and time.monotonic() < deadline:  # until a worker took it
+    while on_ray._idle.qsize() == on_ray.slots and time.monotonic() < deadline:  # until a worker took it
         time.sleep(0.02)
     busy = [a for a in on_ray._actors if a not in list(on_ray._idle.queue)]
     assert len(busy) == 1
@@ -250,7 +295,7 @@ def test_the_web_app_sends_restorations_to_the_cluster_and_sizes_its_queue_by_it
     app = create_app(ask_options={"model": "test-mimo-unet", "weights": tiny_weights, "llm": "none",
                                   "device": "cpu"})
     server = app.state.server
-    assert server.restore_pool.workers == on_ray.size  # a full cluster fills the pool: the 429 of a local run
+    assert server.restore_pool.workers == on_ray.slots == 2  # a full cluster fills the pool: the 429 of a local run
     buffer = io.BytesIO()
     Image.open(_image(tmp_path / "photo.png", 64, 48)).save(buffer, format="PNG")
     with TestClient(app) as client:

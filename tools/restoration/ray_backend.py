@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import io
 import os
 import queue
 import shutil
@@ -23,7 +24,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -73,70 +75,73 @@ class _Slot:
 
 
 class BatchingForward:
-    """Wraps the engine's tile forward: (1, 3, h, w) tiles of one shape that the images of a batch (one thread
-    each) hand in together run as one (B, 3, h, w) call. Images of one size have the same grid, so their k-th
-    tiles meet here; a tile whose partners do not arrive within `wait_s` runs with those that did."""
+    """Wraps the engine's tile forward: (1, 3, h, w) tiles that several images of one size and scale (one thread
+    each, inside `member`) hand in together run as one (B, 3, h, w) call. Such images have the same grid, so their
+    k-th tiles meet here. A tile whose partners do not come within `wait_s` runs with those that did, and its image
+    stops waiting (its partners are out of step): at most one wait lost per image, never one per tile."""
 
     def __init__(self, forward: Callable[["torch.Tensor"], "torch.Tensor"], wait_s: float = BATCH_WAIT_S) -> None:
         self._forward = forward
         self._wait_s = wait_s
         self._cond = threading.Condition()
-        self._members = 0  # images of the current batch still running
-        self._pending: dict[tuple[int, ...], list[_Slot]] = {}
-        self.calls: list[int] = []  # batch size of each network call (benchmarks and tests read it)
+        self._members: Counter = Counter()  # images running now, by (size, scale)
+        self._pending: dict[tuple, list[_Slot]] = {}
+        self._thread = threading.local()  # this thread's image: its key, and whether it stopped waiting
+        self.calls: list[int] = []  # batch size of each network call (tests read it)
 
     def __getattr__(self, name: str) -> Any:  # model, start_run, fell_back: the wrapped forward's
         return getattr(self._forward, name)
 
     @contextmanager
-    def member(self) -> Iterator[None]:
-        """One image of a batch runs inside this block."""
+    def member(self, key: Hashable) -> Iterator[None]:
+        """One image runs inside this block; `key` (its size and scale) says which images it may batch with."""
         with self._cond:
-            self._members += 1
+            self._members[key] += 1
+        self._thread.key, self._thread.solo = key, False
         try:
             yield
         finally:
+            self._thread.key = None
             with self._cond:
-                self._members -= 1
+                self._members[key] -= 1
                 self._cond.notify_all()  # waiting tiles need not wait for an image that finished or failed
 
     def __call__(self, x: "torch.Tensor") -> "torch.Tensor":
         import torch
 
-        key = tuple(x.shape)
+        member = getattr(self._thread, "key", None)
+        key = (member, tuple(x.shape))
         slot = _Slot(x)
+        group = None
         with self._cond:
-            if self._members <= 1:
-                group = None
-            else:
+            if member is not None and not self._thread.solo and self._members[member] > 1:
                 group = self._pending.setdefault(key, [])
                 group.append(slot)
                 deadline = time.monotonic() + self._wait_s
                 while not slot.done:
-                    if self._pending.get(key) is group and (len(group) >= self._members
-                                                            or time.monotonic() >= deadline):
+                    waiting = self._pending.get(key) is group  # not yet taken by a partner
+                    late = time.monotonic() >= deadline
+                    if waiting and (len(group) >= self._members[member] or late):
                         del self._pending[key]  # this thread runs the group
+                        self._thread.solo = late and len(group) < self._members[member]
                         break
-                    self._cond.wait(timeout=max(0.001, deadline - time.monotonic()))
+                    self._cond.wait(timeout=max(0.001, deadline - time.monotonic()) if waiting else None)
         if group is None:
             self.calls.append(1)
             return self._forward(x)
-        if slot.done:
-            if slot.error is not None:
-                raise slot.error
-            return slot.result
-        try:
-            self.calls.append(len(group))
-            out = self._forward(torch.cat([s.x for s in group]))  # (B, 3, h, w)
-            for index, member in enumerate(group):
-                member.result = out[index:index + 1]
-        except BaseException as error:  # e.g. CUDA out of memory: every image retries with smaller tiles
-            for member in group:
-                member.error = error
-        with self._cond:
-            for member in group:
-                member.done = True
-            self._cond.notify_all()
+        if not slot.done:  # this thread runs the group
+            try:
+                self.calls.append(len(group))
+                out = self._forward(torch.cat([s.x for s in group]))  # (B, 3, h, w)
+                for index, partner in enumerate(group):
+                    partner.result = out[index:index + 1]
+            except BaseException as error:  # e.g. CUDA out of memory: every image retries with smaller tiles
+                for partner in group:
+                    partner.error = error
+            with self._cond:
+                for partner in group:
+                    partner.done = True
+                self._cond.notify_all()
         if slot.error is not None:
             raise slot.error
         return slot.result
@@ -192,6 +197,7 @@ class RestoreWorker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._batch_on_cpu = batch_on_cpu
         self._restorers: dict[tuple, tuple["Restorer", str | None]] = {}
+        self._opening = threading.Lock()
         _sweep_dead_scratch()
         # Private (0700) and this process's: jobs' files and shipped checkpoints; gone when the worker exits.
         self._scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
@@ -209,16 +215,17 @@ class RestoreWorker:
         """The restorer for `spec`, loaded on first use and kept (at most two networks at once, as in-process)."""
         from tools.restore import open_local_restorer
 
-        if spec.key in self._restorers:
-            return self._restorers[spec.key]
-        weights = self._weights_file(spec)
-        restorer, note = open_local_restorer(list(spec.model_ids), weights=weights, fall_back=spec.fall_back,
-                                             device=spec.device, precision=spec.precision, tile=spec.tile)
-        restorer.forward = BatchingForward(restorer.forward)
-        if len(self._restorers) >= 2:
-            self._restorers.clear()
-        self._restorers[spec.key] = (restorer, note)
-        return restorer, note
+        with self._opening:  # concurrent jobs (a GPU worker's) load one network once, not once each
+            if spec.key in self._restorers:
+                return self._restorers[spec.key]
+            weights = self._weights_file(spec)
+            restorer, note = open_local_restorer(list(spec.model_ids), weights=weights, fall_back=spec.fall_back,
+                                                 device=spec.device, precision=spec.precision, tile=spec.tile)
+            restorer.forward = BatchingForward(restorer.forward)
+            if len(self._restorers) >= 2:
+                self._restorers.clear()
+            self._restorers[spec.key] = (restorer, note)
+            return restorer, note
 
     def _weights_file(self, spec: JobSpec) -> Path | None:
         if spec.weights_sha256 is None:
@@ -240,10 +247,11 @@ class RestoreWorker:
         return self.name
 
     def restore(self, spec: JobSpec, images: list[ImageJob], scale: int) -> list[WorkerResult | CnapsError]:
-        """Restore `images` (one size each batch), returning per image its record and encoded output, or the
-        CnapsError that image failed with (a bad file fails alone)."""
+        """Restore `images`, returning per image its record and encoded output, or the CnapsError that image failed
+        with (a bad file fails alone). On a GPU the images of one size and scale, of this call and of the calls
+        running beside it, batch their tiles."""
         restorer, note = self.open(spec)
-        batch = len(images) > 1 and (restorer.device.type == "cuda" or self._batch_on_cpu)
+        batch = restorer.device.type == "cuda" or self._batch_on_cpu
         forward: BatchingForward = restorer.forward
 
         def one(job: ImageJob) -> WorkerResult | CnapsError:
@@ -252,7 +260,8 @@ class RestoreWorker:
                 source.write_bytes(job.data)
                 target = Path(folder) / f"output{job.output_suffix}"
                 try:
-                    with forward.member() if batch else nullcontext():
+                    size = _header_size(job.data) if batch else None
+                    with forward.member((size, scale)) if size else nullcontext():
                         run = restorer.run(source, scale=scale, output=target, policy=spec.policy)
                 except CnapsError as error:
                     return error
@@ -261,10 +270,21 @@ class RestoreWorker:
                 run.backend, run.worker = "ray", self.name
                 return WorkerResult(record=run, data=target.read_bytes())
 
-        if not batch:
+        if not batch or len(images) == 1:
             return [one(job) for job in images]
         with ThreadPoolExecutor(max_workers=len(images), thread_name_prefix="cnaps-batch") as threads:
             return list(threads.map(one, images))
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from an encoded image's header, or None when it cannot be read (it then fails alone)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 - Pillow raises many types; restorer.run reports the real error
+        return None
 
 
 def _sweep_dead_scratch() -> None:
@@ -328,17 +348,20 @@ def worker_shape(cluster_gpus: float, settings: "RaySettings") -> tuple[int, flo
 
 
 class RayPool:
-    """`size` worker actors and a queue of the idle ones; `call` runs one job on an idle worker, waiting for one."""
+    """`size` worker actors, each taking `concurrency` jobs at once (CNAPS_RAY__BATCH_SIZE on a GPU, so that its
+    jobs' images of one size batch; 1 on a CPU), and a queue of the free slots; `call` runs one job in a free slot,
+    waiting for one. `slots` is how many jobs the pool runs at once."""
 
     def __init__(self, settings: "RaySettings") -> None:
         connect(settings)
         ray = _ray()
         self.size, per_worker = worker_shape(float(ray.cluster_resources().get("GPU", 0)), settings)
         self.gpus_per_worker = per_worker
-        self.batch_size = settings.batch_size if per_worker > 0 else 1
+        self.concurrency = settings.batch_size if per_worker > 0 else 1
+        self.slots = self.size * self.concurrency
         self.timeout = settings.timeout
         actor = ray.remote(RestoreWorker).options(
-            num_cpus=settings.worker_cpus, num_gpus=per_worker,
+            num_cpus=settings.worker_cpus, num_gpus=per_worker, max_concurrency=self.concurrency,
             max_restarts=-1,  # a dead worker comes back (loading its network again on first use) ...
             max_task_retries=0)  # ... but the job it was running fails: rerunning could kill the next one too
         self._actors = [actor.remote() for _ in range(self.size)]
@@ -353,8 +376,9 @@ class RayPool:
                                "or CNAPS_RAY__WORKER_CPUS, or add nodes") from None
         self.workers = [item["worker"] for item in described]
         self._idle: queue.Queue = queue.Queue()
-        for handle in self._actors:
-            self._idle.put(handle)
+        for _ in range(self.concurrency):  # round robin: every worker gets a job before any gets two
+            for handle in self._actors:
+                self._idle.put(handle)
 
     def call(self, method: str, *args: Any) -> Any:
         """Run `method(*args)` on an idle worker. A worker that dies meanwhile is a WorkerLostError (Ray restarts
@@ -465,45 +489,42 @@ class RayRestorer:
 
     def run_all(self, pairs: list[tuple[Path, Path]], scale: int, overwrite: bool = False,
                 progress: Callable[[int, int], None] | None = None) -> Iterator[ToolRun | CnapsError]:
-        """Restore every (input, output) pair on the pool, all workers at once, images of one size batched on GPU
-        workers; yield each pair's record (or the error it failed with) in the order of `pairs`."""
+        """Restore every (input, output) pair on the pool, every slot at once, images of one size sent together (a
+        GPU worker batches them); yield each pair's record (or the error it failed with) in the order of `pairs`.
+        A file is read only as its job is sent, so a large folder never sits in memory."""
         from tools.restoration.imageio import check_image_file, check_output
 
         outcomes: dict[int, ToolRun | CnapsError] = {}
-        jobs: dict[tuple, list[tuple[int, ImageJob]]] = {}
+        order: list[tuple[tuple[int, int], int]] = []
         for index, (source, target) in enumerate(pairs):
             try:
                 check_output(target, overwrite, source)  # before any work is sent
-                size = check_image_file(source, _max_pixels())  # the decompression-bomb check, as locally
-                data = source.read_bytes()
+                order.append((check_image_file(source, _max_pixels()), index))  # the pixel limit, as locally
             except CnapsError as error:
                 outcomes[index] = error
-                continue
-            except OSError as error:
-                outcomes[index] = InputFileError(f"cannot read {source} ({error.strerror}): check the file")
-                continue
-            jobs.setdefault(size, []).append((index, ImageJob(source.name, data, target.suffix)))
-        batches = [group[start:start + self.pool.batch_size] for group in jobs.values()
-                   for start in range(0, len(group), self.pool.batch_size)]
+        order.sort()
         done = threading.Condition()
 
-        def send(batch: list[tuple[int, ImageJob]]) -> None:
+        def send(index: int) -> None:
+            source, target = pairs[index]
             try:
-                results = self.pool.call("restore", self.spec, [job for _, job in batch], scale)
+                job = ImageJob(source.name, source.read_bytes(), target.suffix)
+                result = self.pool.call("restore", self.spec, [job], scale)[0]
             except CnapsError as error:
-                results = [error] * len(batch)
+                result = error
+            except OSError as error:
+                result = InputFileError(f"cannot read {source} ({error.strerror}): check the file")
             except BaseException as error:  # noqa: BLE001 - a bug on the worker: its own record, not a hang here
-                results = [DeviceError(f"the Ray worker failed ({type(error).__name__}): see the worker's log")] \
-                    * len(batch)
+                result = DeviceError(f"the Ray worker failed ({type(error).__name__}): see the worker's log")
+            landed = self._land(result, pairs[index], overwrite)
             with done:
-                for (index, _), result in zip(batch, results):
-                    outcomes[index] = self._land(result, pairs[index], overwrite)
+                outcomes[index] = landed
                 done.notify_all()
 
-        threads = ThreadPoolExecutor(max_workers=self.pool.size, thread_name_prefix="cnaps-ray")
+        threads = ThreadPoolExecutor(max_workers=self.pool.slots, thread_name_prefix="cnaps-ray")
         try:
-            for batch in batches:
-                threads.submit(send, batch)
+            for _, index in order:
+                threads.submit(send, index)
             for index in range(len(pairs)):
                 with done:
                     while index not in outcomes:
