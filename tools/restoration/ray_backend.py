@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -87,7 +87,7 @@ class BatchingForward:
         self._members: Counter = Counter()  # images running now, by (size, scale)
         self._pending: dict[tuple, list[_Slot]] = {}
         self._thread = threading.local()  # this thread's image: its key, and whether it stopped waiting
-        self.calls: list[int] = []  # batch size of each network call (tests read it)
+        self.calls: deque[int] = deque(maxlen=1000)  # batch sizes of the latest network calls (tests read them)
 
     def __getattr__(self, name: str) -> Any:  # model, start_run, fell_back: the wrapped forward's
         return getattr(self._forward, name)
