@@ -132,8 +132,11 @@ def summary(ctx: AnswerContext, number: dict[str, int]) -> str:
     facts = _one_each(SUMMARY_QUERIES[:count], ctx.passages, urls)
     if not facts:
         return "The documents indexed for this card hold no passage of the recommended paper to summarise."
+    count = f"{len(facts)} sentence{'s' if len(facts) != 1 else ''}"
+    if model and any(fact.source.url != model.paper for fact in facts):
+        return f"The recommended model's paper and code, in {count}: " + cite(facts, number)
     paper = f" [{number[model.paper]}]" if model and model.paper in number else ""
-    return f"The recommended paper{paper} in {len(facts)} sentence{'s' if len(facts) != 1 else ''}: " + cite(facts, number)
+    return f"The recommended paper{paper}, in {count}: " + cite(facts, number)
 
 
 PLAIN_QUERIES = ("MIMO-UNet keeps the coarse-to-fine idea in a single U-shaped network",

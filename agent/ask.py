@@ -17,7 +17,7 @@ from typing import Literal
 from agent.cards import Card
 from agent.answers import decline
 from agent.compose import compose, training_datasets
-from agent.reading import read
+from agent.reading import Reading, read
 from agent.plan import retrieval_queries
 from agent.errors import UsageError
 from agent.schemas import Answer, AnswerContext, Source
@@ -83,7 +83,7 @@ def ask(
         else:
             restoration = restore_for_card(card, Path(image), run_scale, output_dir, model=model, weights=weights,
                                            device=device, progress=progress)
-    passages = gather_passages(card, question, needs_upscale, training_datasets(capability))
+    passages = gather_passages(card, reading, needs_upscale, training_datasets(capability))
 
     ctx = AnswerContext(card=card, question=question, reading=reading, classification=classification,
                         capability=capability, passages=passages, detail=detail, restoration=restoration,
@@ -109,7 +109,7 @@ def _use_llm(choice: str | None) -> bool:
     return settings.llm_enabled
 
 
-def gather_passages(card: Card, question: str, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[Source]:
+def gather_passages(card: Card, reading: Reading, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[Source]:
     """Passages for the question and for each fact the workflow wants, from the card's documents only."""
     from knowledge.retrieve import rank_papers, retrieve_many
     from knowledge.store import KnowledgeStore
@@ -117,14 +117,14 @@ def gather_passages(card: Card, question: str, needs_upscale: bool, datasets: tu
     store = KnowledgeStore()
     store.ensure(card)
     found: dict[str, Source] = {}
-    queries = [query for _, query in retrieval_queries(question, needs_upscale, datasets)]
+    queries = [query for _, query in retrieval_queries(reading, needs_upscale, datasets)]
     for passages in retrieve_many(store, card, queries, k=4):
         for passage in passages:
             source = Source(id=passage.id, url=passage.url, score=passage.score, title=passage.title,
                             text=passage.text)
             if passage.id not in found or found[passage.id].score < source.score:
                 found[passage.id] = source
-    for paper, score in rank_papers(store, card, question):
+    for paper, score in rank_papers(store, card, reading.question):
         url = paper.paper or paper.github
         if url:
             key = f"paper:{url}"

@@ -11,17 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.reading.intents import REGISTRY
+from agent.reading.model import Reading
 from agent.schemas import Source
 from agent.sentences import LEANS_ON_PREVIOUS, Fact, about_other_variant, split_sentences
 
-# "Is it a GAN?", "does MIMO-UNet use diffusion?", "is it based on transformers?" (not "does it use attention?": the
-# FAM is called an attention module).
-KIND_OF_NETWORK = re.compile(
-    r"(?:^|[.!?]\s+)\W*(?:is|does|did)\s+(?:it|this|mimo-?unet\S*|(?:this|the)\s+(?:model|network))\s+(?:a\s+|an\s+)?"
-    r"(?:(?:use|rely\s+on|based\s+on|work\s+like)\s+(?:a\s+|an\s+)?)?"
-    r"(?:gans?|generative\s+adversarial|adversarial|diffusion|transformers?|vision\s+transformers?|vit|self-?attention|"
-    r"(?P<cnn>cnns?|convolutional(?:\s+neural)?(?:\s+network)?|conv\s*net|neural\s+net(?:work)?|network|u-?net|"
-    r"(?:deep[- ]learning|ai)\s+model))\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -80,25 +74,6 @@ ASPECTS: tuple[Aspect, ...] = (
            (("invent", "hallucinat", "never", "not present", "no new", "cannot create", "not recover"),)),
 )
 
-# A question about size or speed also wants the variants' parameter counts and runtimes.
-_LIGHT = re.compile(r"\b(?:light\w*|small\s+model|tiny\s+model|fast\w*|efficien\w*|speed\w*|real-?time|mobile|"
-                    r"phone|compact|how\s+(?:big|large|heavy|many\s+param\w*)|size\s+of\s+(?:the\s+)?"
-                    r"(?:model|network)|(?:model|network)\s+size|param(?:eter)?s?|runtime|latency|slow\w*|differ\w*|"
-                    r"compar\w*|versus|vs)\b")
-
-
-# A practical question inside a request ("how long does it take to deblur a 12 MP photo on my laptop?", "does
-# deblurring need a GPU?"): it gets its own answer from the documents, beside the task.
-PRACTICAL = re.compile(r"\b(?:how\s+long|how\s+much\s+(?:time|memory)|largest|biggest|maximum|need\s+a\s+gpu|gpu|laptop|"
-                       r"(?:will|would|can|does)\s+it\s+run|real[- ]?time|same\s+size|megapixels?)\b", re.IGNORECASE)
-# A question about running it here: time, hardware, memory, image size, batches ("how long on my laptop?").
-RUNNING = re.compile(r"\b(?:how\s+long|how\s+much\s+time|minutes?|hours?|seconds?|laptop|macbook|desktop|pc|cpus?|"
-                     r"phone|iphone|android|smartphone|gpus?|memory|ram|vram|megapixels?|mp|largest|biggest|"
-                     r"max(?:imum)?|limit|batch\w*|\d+\s+(?:photos|images|pictures|files)|real[- ]?time|fast\w*|slow\w*|"
-                     r"speed\w*)\b", re.IGNORECASE)
-# A question about how good the variants are ("is MIMO-UNet+ better than MIMO-UNet?", "what PSNR does it get?").
-_RESULTS = re.compile(r"\b(?:better|worse|best|psnr|ssim|accura\w*|quality|results?|scores?|benchmarks?|db|differ\w*|"
-                      r"compar\w*|vs|versus)\b", re.IGNORECASE)
 RESULTS_QUERIES = ("reported results on the GoPro test set: PSNR and SSIM of MIMO-UNet, MIMO-UNet+ and MIMO-UNet++, "
                    "runtime per image",
                    "MIMO-UNet variants: residual blocks and million parameters of MIMO-UNet and MIMO-UNet+")
@@ -107,20 +82,18 @@ RUNNING_QUERY = ("running MIMO-UNet with cnaps on a CPU or GPU: seconds and minu
                  "the largest image size in pixels")
 
 
-def retrieval_queries(question: str, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+def retrieval_queries(reading: Reading, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """The (aspect key, query) pairs `ask` retrieves for, plus the question itself (and, for a question about
     running the model here, cnaps's notes on time, memory and size)."""
-    light = _mentions_light(question)
+    wants = reading.wants
+    light = wants.light
     queries = [(a.key, f"{a.query} {' '.join(datasets)}" if a.key == "training" else a.query)
                for a in ASPECTS if _wanted(a, needs_upscale, light)]
-    running = [("running", RUNNING_QUERY)] if RUNNING.search(question) else []
-    results = [("results", query) for query in RESULTS_QUERIES] if _RESULTS.search(question) else []
-    kind = [("kind", KIND_QUERY)] if KIND_OF_NETWORK.search(question) else []
-    return [("question", question), *queries, *running, *results, *kind]
-
-
-def _mentions_light(question: str) -> bool:
-    return bool(_LIGHT.search(question.lower()))
+    running = [("running", RUNNING_QUERY)] if wants.running else []
+    results = [("results", query) for query in RESULTS_QUERIES] if wants.results else []
+    kind = [("kind", KIND_QUERY)] if wants.kind_of_network_words else []
+    intents = [(match.name, query) for match in reading.intents for query in REGISTRY[match.name].queries]
+    return [("question", reading.question), *queries, *running, *results, *kind, *intents]
 
 
 def _wanted(aspect: Aspect, needs_upscale: bool, light: bool) -> bool:
@@ -140,7 +113,7 @@ def _overlap(sentence: str, query: str) -> float:
     return len(words & found) / max(len(words), 1)
 
 
-def select_facts(passages: list[Source], needs_upscale: bool, question: str,
+def select_facts(passages: list[Source], needs_upscale: bool, light: bool,
                  datasets: tuple[str, ...] = (), networks: tuple[str, ...] = (),
                  exclude: tuple[str, ...] = ()) -> list[Fact]:
     """For each wanted aspect, the best supporting sentences from the passages, each used once.
@@ -150,7 +123,6 @@ def select_facts(passages: list[Source], needs_upscale: bool, question: str,
     variants: a size fact must not quote another variant's parameter count. Sentences in `exclude` (already
     stated elsewhere in the answer) are not used again.
     """
-    light = _mentions_light(question)
     used: set[str] = {part for sentence in exclude for part in split_sentences(sentence)}
     facts: list[Fact] = []
     for aspect in ASPECTS:

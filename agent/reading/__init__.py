@@ -11,6 +11,7 @@ import re
 
 from agent.schemas import Classification, TaskLabel  # first: it imports agent.reading.model
 from agent.cards import Card
+from agent.reading.asks import read_wants
 from agent.reading.intents import DOMAIN, REGISTRY, IntentMatch, artifact_kinds, ordered, rule_matches
 from agent.reading.model import Reading
 from agent.reading.papers import named_papers, papers_named_in
@@ -100,6 +101,15 @@ def detect(text: str, classification: Classification, papers: list, follow_up: b
     return ordered(matches) or [IntentMatch(name="general", confidence=0.5, evidence="no intent read")]
 
 
+def _wants(question: str, text: str, classification: Classification, papers: list, intents: list[IntentMatch],
+           card: Card):
+    wants = read_wants(question, text, classification.needs, papers,
+                       complaint=any(match.name == "complaint" for match in intents))
+    if wants.zoo_model and papers_named_in(card, wants.zoo_model):
+        wants.zoo_model_paper = True  # "is FeatSharp available?": a related paper, which cnaps cannot run
+    return wants
+
+
 def read(question: str, card: Card, history: list[tuple[str, str]] | None = None,
          classification: Classification | None = None) -> Reading:
     """Read `question` (asked about `card`, after `history`'s (role, text) turns) once; a `classification` made
@@ -118,4 +128,5 @@ def read(question: str, card: Card, history: list[tuple[str, str]] | None = None
         own_image=bool(_MY_IMAGE.search(question)),
         language="other" if asked_in_another_language(question) else "en",
         artifacts=artifact_kinds(text) if any(m.name == "complaint" for m in intents) else [],
-        sentences=sentences_asked(text))
+        sentences=sentences_asked(text),
+        wants=_wants(question, text, classification, papers, intents, card))

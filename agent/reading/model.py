@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from agent.reading.asks import Wants
 from agent.reading.intents import REGISTRY, IntentMatch
 from agent.schemas import Classification
 
@@ -22,6 +23,18 @@ class Reading(BaseModel):
     language: str = Field("en", description="'en', or 'other' when mostly another language (answers stay English).")
     artifacts: list[str] = Field(default_factory=list, description="Artifacts a complaint names: 'ringing', 'waxy'...")
     sentences: int | None = Field(None, description="How many sentences the user asks for ('in three sentences').")
+    wants: Wants = Field(default_factory=Wants, description="What it asks beyond its intents (yes/no, a comparison...).")
+
+    def name_of(self, paper) -> str:
+        """The name the user gave a related paper, else its short title."""
+        from agent.reading.papers import paper_name
+
+        return paper_name(paper, self.question)
+
+    def names_of(self, papers: list) -> str:
+        from agent.reading.papers import paper_names
+
+        return paper_names(papers, self.question)
 
     @property
     def primary(self) -> str:

@@ -105,7 +105,7 @@ def test_no_mismatch_for_plain_deblurring():
 
 
 def test_sentence_selection_needs_the_aspect_words():
-    facts = select_facts(passages(), needs_upscale=True, question="how?")
+    facts = select_facts(passages(), needs_upscale=True, light=False)
     assert {f.aspect for f in facts} >= {"three-scale-input", "decoder", "fusion", "training", "same-resolution"}
     assert all(f.sentence.endswith(".") for f in facts)
 
@@ -142,7 +142,7 @@ def test_size_fact_quotes_the_recommended_variant_only():
     srcs = [Source(id="v", url=PAPER, score=0.9, title="variants", text=text)]
 
     def size_fact(networks):
-        facts = select_facts(srcs, needs_upscale=False, question="Is this a lightweight model?", networks=networks)
+        facts = select_facts(srcs, needs_upscale=False, light=True, networks=networks)  # "is it lightweight?"
         return [f.sentence for f in facts if f.aspect == "size"]
 
     assert "16.1 million" in size_fact(("MIMO-UNet+",))[0]

@@ -102,9 +102,10 @@ def _cited(text: str, answer) -> set[int]:
 
 def test_a_summary_gives_the_asked_number_of_cited_sentences_from_the_paper(home, card):
     answer = ask(card, question="Summarise the recommended paper in three sentences.", llm="none")
-    paper = next(ref.n for ref in answer.references if ref.kind == "paper" and ref.role == "recommended-model")
-    summary = answer.task.text.split(" in 3 sentences: ")[1] if " in 3 sentences: " in answer.task.text else ""
-    assert summary.count(f"[{paper}]") >= 3 and _cited(summary, answer) == {paper}
+    own = {ref.n for ref in answer.references if ref.role == "recommended-model"}  # its paper and code
+    summary = answer.task.text.split(", in 3 sentences: ")[1] if ", in 3 sentences: " in answer.task.text else ""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", summary) if re.search(r"\[\d+\]", s)]
+    assert len(sentences) >= 3 and _cited(summary, answer) <= own
 
 
 def test_a_plain_explanation_is_backed_by_cited_sentences(home, card):
