@@ -155,7 +155,7 @@ def plain(ctx: AnswerContext, number: dict[str, int]) -> str:
 
 def papers_that_matter(ctx: AnswerContext, number: dict[str, int]) -> str:
     """Which of the card's related papers bears most on the user's task, and each one's relevance, said once."""
-    from agent.compose import paper_relevance
+    from agent.references import paper_relevance
 
     papers = [paper for paper in ctx.card.papers if paper.paper or paper.github]
     if not papers:

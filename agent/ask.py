@@ -16,7 +16,8 @@ from typing import Literal
 
 from agent.cards import Card
 from agent.answers import decline
-from agent.compose import compose, training_datasets
+from agent.compose import compose
+from agent.verdicts import training_datasets
 from agent.reading import Reading, read
 from agent.plan import retrieval_queries
 from agent.errors import UsageError

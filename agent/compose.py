@@ -7,141 +7,27 @@ Two kinds of sentence make an answer:
   carrying the citation marker of the reference its passage came from. A fact the store does not hold for this
   card is left out rather than written from memory.
 
-A yes/no question gets its verdict first (from the capability check); an open question about the model ("what is
-the FAM module?") gets, in the task part, the retrieved sentences that best cover its words, then the workflow.
+A yes/no question gets its verdict first (agent.verdicts); an open question about the model ("what is the FAM
+module?") gets, in the task part, the retrieved sentences that best cover its words, and an intent with its own
+answer (a summary, a plain explanation, a complaint...) gets it from agent.answers; then the workflow. What the
+question asks is read once, in agent.reading: this module takes the Reading and never reads the question itself.
 """
 
 from __future__ import annotations
 
-import re
-
 from agent import answers
-from agent.capability import CapabilityCheck, measured_gain_words, need_words, project_weights_words
-from agent.cards import Card
-from agent.focus import INTRODUCES, focus_facts, voiced
+from agent.capability import measured_gain_words, need_words, project_weights_words
+from agent.focus import focus_facts, voiced
 from agent.links import scrub, scrub_answer
 from agent.plan import select_facts
 from agent.reading import read
-from agent.reading.asks import Wants
-from agent.reading.model import Reading
-from agent.schemas import (
-    NOTES_PREFIX,
-    Answer,
-    AnswerContext,
-    Reference,
-    Source,
-    Task,
-    TaskLabel,
-    Workflow,
-    WorkflowStep,
-)
-from agent.reading.signals import COMPLAINT
-from agent.sentences import SENTENCE_END, Fact
+from agent.schemas import NOTES_PREFIX, Answer, AnswerContext, Source, Task, TaskLabel, Workflow, WorkflowStep
+from agent.references import build_references, cited_only_notes
+from agent.sentences import Fact
+from agent.verdicts import (datasets_of, known_entries, networks_of, recommended_code, run_time, verdict,
+                            what_the_card_gives, zoo_answer)
 from prompts import render
-from tools.restoration.zoo import find, install_command, official_weights
-
-# --- references --------------------------------------------------------------------------------------------
-
-# Stems found in a title or summary, and how the relevance line names them.
-_RESTORATION_WORDS = {
-    "deblur": "deblurring", "super-resolution": "super-resolution", "super resolution": "super-resolution",
-    "upsampl": "upsampling", "upscal": "upscaling", "restor": "restoration", "denois": "denoising",
-    "sharp": "sharpness", "high resolution": "high resolution", "high-resolution": "high resolution",
-    "fine-grained detail": "fine detail", "resolution": "image resolution",
-}
-
-
-def _what_it_does(summary: str) -> str:
-    """The sentence of a summary where the authors say what they introduce, shortened; data, never a link."""
-    sentences = [s.strip() for s in SENTENCE_END.split(" ".join(summary.split())) if s.strip()]
-    for sentence in sentences:
-        if INTRODUCES.search(sentence):
-            break
-    else:
-        sentence = sentences[0] if sentences else ""
-    sentence = re.sub(r"https?://\S+|www\.\S+", "", sentence).strip()
-    words = sentence.split()
-    return " ".join(words[:32]) + ("..." if len(words) > 32 else "")
-
-
-def paper_relevance(title: str, summary: str, score: float) -> str:
-    """One honest line on how a related paper bears on an image-restoration question."""
-    text = f"{title} {summary}".lower()
-    topic = [_RESTORATION_WORDS[w] for w in _RESTORATION_WORDS if w in text]
-    topic = list(dict.fromkeys(topic))
-    if "high resolution" in topic and "image resolution" in topic:
-        topic.remove("image resolution")  # one topic, not "high resolution and image resolution"
-    does = _what_it_does(summary) or "No summary was provided."
-    if not topic:
-        verdict = "Only loosely related: it does not restore or enlarge images."
-    elif any(w in text for w in ("deblur", "super-resolution", "super resolution", "restor", "denois")):
-        verdict = "Related: it works on image restoration."
-    else:
-        verdict = (f"Loosely related: it touches {' and '.join(topic[:2])}, but it is not a tool for deblurring or "
-                   "enlarging photos.")
-    return f"{verdict} In the authors' summary: {does}"
-
-
-_QUOTED_TITLE = re.compile(r"\bpaper\s+[\"“]([^\"”]{10,200})[\"”]")
-
-
-def _quoted_paper_title(text: str) -> str | None:
-    """A paper title as the store's documents quote it ('the ICCV 2021 paper "..."'), if they do."""
-    match = _QUOTED_TITLE.search(text)
-    return match.group(1) if match else None
-
-
-def build_references(ctx: AnswerContext, brief: bool = False) -> list[Reference]:
-    """Recommended models' paper and GitHub links first, then related papers by relevance to the question."""
-    card = ctx.card
-    titles = {s.url: title for s in ctx.passages if (title := _quoted_paper_title(s.text))}
-    references: list[Reference] = []
-    seen: set[str] = set()
-
-    def add(title: str, url: str | None, role: str, kind: str, relevance: str) -> None:
-        if url and url not in seen:
-            seen.add(url)
-            references.append(Reference(n=len(references) + 1, title=title, url=url, role=role, kind=kind,
-                                        relevance=relevance))
-
-    for model in card.models:
-        names = ", ".join(m.name for m in card.models if m.paper == model.paper)
-        paper_title = titles.get(model.paper or "", "")
-        add(f"{paper_title} ({names})" if paper_title else f"{names}: paper", model.paper, "recommended-model",
-            "paper", "The recommended model's paper: the architecture and training this answer explains.")
-        mimo = find(model.name) is not None and not find(model.name).test_only
-        add(f"{names}: official code and checkpoints", model.github, "recommended-model", "code",
-            "The recommended model's official implementation; the repository links the GoPro weights of MIMO-UNet "
-            "and MIMO-UNet+." if mimo else "The recommended model's official implementation.")
-
-    named = _named_papers(ctx)
-    best = {}
-    for source in ctx.passages:
-        best[source.url] = max(best.get(source.url, 0.0), source.score)
-    ranked = sorted(card.papers, key=lambda p: best.get(p.paper or p.github or "", 0.0), reverse=True)
-    for paper in ranked:
-        score = best.get(paper.paper or paper.github or "", 0.0)
-        relevance = paper_relevance(paper.title, paper.summary, score)
-        if brief:  # one line: the verdict, not the authors' summary
-            relevance = relevance.split(" In the authors' summary:")[0]
-        add(paper.title, paper.paper, "related-paper", "paper", relevance)
-        if brief and paper not in named:
-            continue  # a brief answer lists each related paper once; its code link is given when it is asked about
-        add(f"{paper.title}: code", paper.github, "related-paper", "code", "Code released with the paper above.")
-    # cnaps's own background documents last: `compose` drops the ones no sentence cites.
-    for source in ctx.passages:
-        if source.url.startswith(NOTES_PREFIX):
-            add(f"cnaps notes: {source.title}", source.url, "cnaps-notes", "notes",
-                "Background cnaps wrote itself (general facts and its own measurements), not a quotation of the "
-                "papers above; it has no outside link.")
-    return references
-
-
-def _cited_only_notes(references: list[Reference], facts: list[Fact]) -> list[Reference]:
-    """`references` without the cnaps notes no fact cites, renumbered."""
-    used = {f.source.url for f in facts}
-    kept = [r for r in references if r.role != "cnaps-notes" or r.url in used]
-    return [r.model_copy(update={"n": n}) for n, r in enumerate(kept, 1)]
+from tools.restoration.zoo import install_command, official_weights
 
 
 # --- the answer --------------------------------------------------------------------------------------------
@@ -162,158 +48,6 @@ def _cue_phrase(cues: list[str], text_words: str = "text") -> str:
 def _cited(fact: Fact, number: dict[str, int]) -> str:
     sentence = voiced(fact.sentence, fact.source)
     return f"{sentence[:-1]} [{number[fact.source.url]}]{sentence[-1]}"
-
-
-_CHECKPOINT_NAMES = {"realblur": "Deblur-MIMO-UNet-RealBlur", "gopro": "MIMO-UNet", "plus": "MIMO-UNet+"}
-
-
-def _zoo_answer(wants: Wants) -> str | None:
-    """What cnaps can run, from its model zoo: "Is MIMO-UNet++ available in cnaps?", "Is Real-ESRGAN available?",
-    "Can I use the RealBlur checkpoint in cnaps?", "Which models can cnaps run?"."""
-    from tools.restoration.zoo import user_models
-
-    known = ", ".join(entry.id for entry in user_models())
-    if wants.which_models:
-        return f"cnaps runs the MIMO-UNet models of its zoo: {known}; `cnaps restore --model ID` picks one."
-    name = wants.zoo_model
-    if name is None:
-        return None
-    entry = find(_CHECKPOINT_NAMES.get(name.lower(), name))
-    if entry is not None and not entry.test_only:
-        return _availability(entry)
-    if not wants.zoo_model_like:
-        return None  # "is PNG supported?", "can I use Windows?", "is CUDA supported?": not a model
-    if wants.zoo_model_paper:
-        return None  # a related paper of the card: the "cannot run" verdict answers it
-    return f"No: cnaps runs only the MIMO-UNet models of its zoo ({known}); {name} is not one of them."
-
-
-def _availability(entry) -> str:
-    """Whether cnaps can run a zoo model here, and with which weights (`cnaps restore --model`)."""
-    from agent.settings import get_settings
-    from tools.restoration.zoo import official_weights, project_weights_path
-
-    official = official_weights(entry, get_settings().weights_dir)
-    files = " or ".join(entry.official_files)
-    how = f"cnaps restore --model {entry.id}"
-    if official is not None:
-        return f"Yes: `{how}` runs it with the official weights installed here ({official.name})."
-    if project_weights_path(entry).is_file():
-        return (f"Yes: `{how}` runs it with {project_weights_words(entry.network)}; the official {files} is not "
-                "installed here (put it in CNAPS_WEIGHTS_DIR to use it).")
-    return (f"Only with its official weights: cnaps knows {entry.id}, but {files} is not installed here and cnaps has "
-            f"no project weights for {entry.network}; put {files} in CNAPS_WEIGHTS_DIR, then `{how}` runs it.")
-
-
-
-
-def verdict(ctx: AnswerContext) -> str | None:
-    """A yes/no question's short answer, from the capability check; None for other questions."""
-    c = ctx.classification
-    wants = ctx.reading.wants
-    zoo = _zoo_answer(wants) if not c.needs else None
-    if zoo:
-        return zoo
-    if wants.kind_of_network:  # "a GAN or a CNN?" is no yes/no question: the reading leaves it None
-        return "Yes." if wants.kind_of_network == "cnn" else "No."  # "is it a GAN?", "is it a CNN?": the notes' sentence follows
-    if wants.needs_a_gpu or wants.expects_a_score:
-        return "No."  # "does it need a GPU (to upscale 2x)?", "will I get 32.45 dB?": the notes' sentence follows
-    if wants.runs_without_a_gpu or wants.gpu_is_faster:
-        return "Yes."
-    if named_in_request(ctx) and _known_entries(ctx.capability):
-        return _cannot_run(ctx, _named_papers(ctx))  # "Can FeatSharp upscale my photo?"
-    if wants.medical and (c.needs or not c.about_model):
-        return ("Not for diagnosis: MIMO-UNet learned from photographs and was never validated on medical images, "
-                "and a restored image is an estimate, not a measurement.")
-    if wants.training:
-        return None  # "can I fine-tune it on my blurry pairs?" asks about training, not about restoring
-    named = _named_papers(ctx)
-    if named and (wants.run_it or wants.paper_asked_to_act) \
-            and _known_entries(ctx.capability):
-        return _cannot_run(ctx, named)
-    if wants.comparison and _known_entries(ctx.capability) and not named:
-        return (f"cnaps cannot say which is {wants.comparison}: the documents indexed for this card report the recommended "
-                "model's own results and do not compare it with the models or tools you name.")
-    if not c.needs or not wants.yes_no or not _known_entries(ctx.capability):
-        return None
-    missing = set(ctx.capability.missing)
-    deblur = "deblur" in c.needs
-    if set(c.needs) == {"downscale"}:
-        return "No model is needed for that: making an image smaller is plain resizing."
-    if deblur and missing == {"downscale"}:
-        return ("Yes for the blur, which the recommended model removes; making the image smaller afterwards is plain "
-                "resizing and needs no model.")
-    if "deblur" in c.needs and wants.region:
-        return ("Only for the whole image: cnaps restores every pixel and has no mask to limit the restoration to "
-                "one area.")
-    if not missing and "focus" in c.cues and "motion" not in c.cues:
-        return ("Partly: the official weights learned from motion blur (GoPro, RealBlur), not from out-of-focus "
-                "blur, so expect a smaller gain on a defocused photo.")
-    if not missing:
-        why = ("removing blur is what the recommended model was trained for; how much comes back depends on how strong "
-               "the blur is and on which weights run.")
-        # A need read from weak words ("unreadable", "soft") may have another cause than blur.
-        return f"Yes: {why}" if c.confidence >= 0.8 else f"If the cause is blur, yes: {why}"
-    if missing == {"upscale"}:
-        return ("Partly: the recommended model removes the blur but does not enlarge; cnaps enlarges by "
-                "interpolation first." if deblur else
-                "Not by itself: the recommended model does not enlarge images; cnaps enlarges by interpolation "
-                "and the model then sharpens the result.")
-    if "upscale" in c.needs and not deblur and missing - {"upscale"}:
-        rest = [need for need in c.needs if need in missing and need != "upscale"]
-        return (f"Partly: cnaps enlarges by interpolation and the recommended model sharpens the result; "
-                f"{need_words(rest)} {'is' if len(rest) == 1 else 'are'} beyond it.")
-    if deblur:
-        rest = [need for need in c.needs if need in missing and need != "upscale"]
-        beyond = need_words(rest) if rest else "the other problems you name"
-        return f"Only the blur: the recommended model removes blur; {beyond} {'is' if len(rest) <= 1 else 'are'} beyond it."
-    return "No, not with this model."
-
-
-def _run_time(ctx: AnswerContext) -> str | None:
-    """"How long did that take?" after a restoration: the record's own time, not the authors' table."""
-    run = ctx.restoration
-    if not ctx.reading.wants.run_time:
-        return None
-    if run is None:
-        return ("Nothing has been restored in this conversation yet: attach an image (--image, or /image in chat) "
-                "and cnaps reports how long its run took.")
-    (w, h), (ow, oh) = run.input_size, run.output_size
-    seconds = f"{run.seconds:.2f}" if run.seconds < 1 else f"{run.seconds:.1f}"
-    return (f"Your restoration took {seconds} s on {run.device} ({run.precision}): {run.network}, "
-            f"{w}x{h} in, {ow}x{oh} out.")
-
-
-def _recommended_code(ctx: AnswerContext, number: dict[str, int]) -> str | None:
-    """"Is there code?", "where is the GitHub repo?": the card's link to the recommended model's code."""
-    links = [(model.name, model.github) for model in ctx.card.models if model.github and model.github in number]
-    if not links:
-        return None
-    return " ".join(f"The card links the official code of {name}: its GitHub repository [{number[url]}]."
-                    for name, url in links)
-
-
-
-def _bears_on(paper, reading: Reading) -> str:
-    """"FeatSharp is loosely related: it touches upsampling ..." from the paper's relevance verdict."""
-    verdict = paper_relevance(paper.title, paper.summary or "", 0.0).split(" In the authors' summary:")[0]
-    return f"{reading.name_of(paper)} is {verdict[:1].lower()}{verdict[1:]}"
-
-
-def _cannot_run(ctx: AnswerContext, named: list) -> str:
-    """cnaps runs only the recommended model; how each named paper bears on restoration says why that matters."""
-    names = ctx.reading.names_of(named)
-    one = len(named) == 1
-    how = " ".join(_bears_on(paper, ctx.reading) for paper in named)
-    return (f"cnaps cannot run {names}: it runs only the card's recommended model ({ctx.card.models[0].name}); "
-            f"{names} {'is listed as a related paper' if one else 'are listed as related papers'}, not as "
-            f"{'a model' if one else 'models'} to run. {how}")
-
-
-def named_in_request(ctx: AnswerContext) -> bool:
-    """A related paper named inside a restoration request ("Can FeatSharp upscale my photo 4x?", "is Elastic-DETR
-    useful for enlarging my photo?"), not beside the recommended model."""
-    return bool(ctx.classification.needs and _named_papers(ctx) and not ctx.reading.wants.mentions_model)
 
 
 def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
@@ -344,27 +78,27 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
     elif not c.needs:
         # An open question: answer it first, from the store, then say what cnaps would run.
         about = c.about_model
-        named = _named_papers(ctx)
+        named = ctx.reading.papers
         text = (f"Your question is about {ctx.reading.names_of(named)}, "
                 f"{'one of the card' if len(named) == 1 else 'the card'}'s related papers" if named else
                 "Your question is about the recommended model itself" if about else
                 "Your question names no task cnaps recognises (deblurring or enlarging)")
-        card_says = _what_the_card_gives(ctx, named, number or {}) if named else None
+        card_says = what_the_card_gives(ctx, named, number or {}) if named else None
         if card_says:
             focus = [fact for fact in focus if fact.source.url in {p.paper or p.github for p in named}]
         own = wants.own  # "what PSNR can I expect on my photo?"
         text += ("; your image was restored too (see the output step)." if ctx.restoration is not None else
                  " rather than a restoration of your own." if about and not own and not named else ".")
-        run_time = _run_time(ctx)
-        code = _recommended_code(ctx, number or {}) if not named and wants.where_code else None
+        took = run_time(ctx)
+        code = recommended_code(ctx, number or {}) if not named and wants.where_code else None
         if code:
             text += " " + code  # the link is the answer: no passage is quoted beside it
         elif card_says:
             text += " " + card_says
             if focus and number and not wants.summarize:  # "does FeatSharp upscale images?"
                 text += " From its summary: " + " ".join(_cited(fact, number) for fact in focus)
-        elif run_time:
-            text += " " + run_time
+        elif took:
+            text += " " + took
         elif ctx.reading.primary == "summarize-paper" and not named:
             text += " " + answers.summary(ctx, number or {})
         elif ctx.reading.asks("explain-simply") and not named:
@@ -373,7 +107,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += " " + answers.papers_that_matter(ctx, number or {})
         elif focus and number:
             text += " In short: " + " ".join(_cited(fact, number) for fact in focus)
-        elif ((wants.comparison and not named) or _zoo_answer(wants)
+        elif ((wants.comparison and not named) or zoo_answer(wants)
               or (named and (wants.run_it or wants.paper_asked_to_act))):
             pass  # the verdict has said it: the documents do not compare them, what cnaps can run, or cannot
         elif wants.how_it_works:
@@ -397,7 +131,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
     if ctx.reading.asks("batch"):
         text += " " + answers.folder()
     # "who wrote FeatSharp?" is not told what cnaps would run, nor a question whose image already ran (see output)
-    if plan and not (not c.needs and (_named_papers(ctx) or ctx.restoration is not None)):
+    if plan and not (not c.needs and (ctx.reading.papers or ctx.restoration is not None)):
         text += f" {plan}"
     if c.scale_note:
         text += f" {c.scale_note}"
@@ -447,7 +181,7 @@ def compose(ctx: AnswerContext) -> Answer:
                      or wants.needs_a_gpu_words or wants.asks_a_score)
     # The recommended model's paper and code, cnaps's own notes about it, and a related paper the question names
     # answer before the other related papers.
-    named = [paper.paper or paper.github for paper in _named_papers(ctx)]
+    named = [paper.paper or paper.github for paper in ctx.reading.papers]
     recommended = frozenset([link for model in ctx.card.models for link in (model.paper, model.github) if link]
                             + [s.url for s in ctx.passages if s.url.startswith(NOTES_PREFIX)] + named)
     # A question about a related paper alone ("what data does CoF use?") is answered from that paper or not at all.
@@ -459,14 +193,14 @@ def compose(ctx: AnswerContext) -> Answer:
         # "upscale my photo, how long will it take?" asks about the run cnaps would make here: cnaps's own
         # measurements answer it before the authors' GPU table.
         recommended = frozenset(s.url for s in ctx.passages if s.url.startswith(NOTES_PREFIX)) or recommended
-    focus = [f for f in focus_facts(pool, asked, _networks(ctx), preferred=recommended, datasets=_datasets(ctx))
+    focus = [f for f in focus_facts(pool, asked, networks_of(ctx), preferred=recommended, datasets=datasets_of(ctx))
              if f.source.url in number] if open_question else []
-    if (wants.comparison and not named) or (not ctx.classification.needs and _zoo_answer(wants)):
+    if (wants.comparison and not named) or (not ctx.classification.needs and zoo_answer(wants)):
         focus = []  # "better than photoshop?", "is Real-ESRGAN available?": the verdict is the whole answer
-    facts = [f for f in select_facts(ctx.passages, needs_upscale, wants.light, _datasets(ctx), _networks(ctx),
+    facts = [f for f in select_facts(ctx.passages, needs_upscale, wants.light, datasets_of(ctx), networks_of(ctx),
                                      exclude=tuple(f.sentence for f in focus))
              if f.source.url in number]
-    references = _cited_only_notes(references, facts + focus)
+    references = cited_only_notes(references, facts + focus)
     number = {r.url: r.n for r in references}
     cite = {f.aspect: number[f.source.url] for f in facts}
 
@@ -526,55 +260,6 @@ def _stage_facts(facts: list[Fact], stage: str, detail: str) -> list[Fact]:
 
 
 
-def _named_papers(ctx: AnswerContext) -> list:
-    """The card's related papers the question (or, when it points back, the turn before) names."""
-    return ctx.reading.papers
-
-
-
-
-def _what_the_card_gives(ctx: AnswerContext, papers: list, number: dict[str, int]) -> str | None:
-    """Who wrote a related paper, or where its code is, answered from what the card gives for it (title, summary,
-    links); None for other questions."""
-    sentences = []
-    for paper in papers:
-        name = ctx.reading.name_of(paper)
-        wants = ctx.reading.wants
-        paper_ref = f" [{number[paper.paper]}]" if paper.paper in number else ""
-        if wants.who_wrote:
-            sentences.append(f"The card gives {name}'s title, summary and paper link{paper_ref}, but not its authors.")
-        elif wants.code:
-            if paper.github and paper.github in number:
-                sentences.append(f"The card links code for {name}: its GitHub repository [{number[paper.github]}]; "
-                                 "cnaps has not indexed that repository's contents.")
-            else:
-                sentences.append(f"The card links no code for {name}, only its paper{paper_ref}.")
-        if wants.relevance:
-            verdict = paper_relevance(paper.title, paper.summary or "", 0.0).split(" In the authors' summary:")[0]
-            sentences.append(f"{name} is on the card as a related paper{paper_ref}. {verdict}")
-        elif wants.summarize and paper.summary:
-            sentences.append(f"In the card's summary{paper_ref}, the authors' own words: "
-                             f"\"{_what_it_does(paper.summary).rstrip('.')}\".")
-    return " ".join(sentences) or None
-
-
-def _datasets(ctx: AnswerContext) -> tuple[str, ...]:
-    return training_datasets(ctx.capability)
-
-
-def _networks(ctx: AnswerContext) -> tuple[str, ...]:
-    """The networks of the card's known, real models ('MIMO-UNet', 'MIMO-UNet+')."""
-    return tuple(dict.fromkeys(entry.network for entry in _known_entries(ctx.capability)))
-
-
-def _known_entries(capability: CapabilityCheck) -> list:
-    """The zoo entries of the card's recommended models that cnaps knows, test-only networks left out."""
-    return [entry for _, entry in capability.models if entry is not None and not entry.test_only]
-
-
-def training_datasets(capability: CapabilityCheck) -> tuple[str, ...]:
-    """The training data of the card's known models, as lower-case words ('realblur', 'gopro')."""
-    return tuple(dict.fromkeys(entry.trained_on.split()[0].lower() for entry in _known_entries(capability)))
 
 
 def _input_intro(ctx: AnswerContext, needs_upscale: bool, brief: bool = False) -> str:
@@ -634,7 +319,7 @@ def _notes(ctx: AnswerContext, facts: list[Fact]):
     run = ctx.restoration
     from agent.settings import get_settings
 
-    installs = [(entry, command) for entry in _known_entries(ctx.capability)
+    installs = [(entry, command) for entry in known_entries(ctx.capability)
                 if (command := install_command(entry.id)) and official_weights(entry, get_settings().weights_dir) is None]
     for entry, command in installs[:1]:
         yield (f"The official {entry.id} checkpoint is not installed here: `{command}` downloads it from the authors' "
@@ -658,4 +343,7 @@ def render_markdown(answer: Answer, question: str = "") -> str:
     """The answer as Markdown with the headings Task, Workflow and References. The question is quoted on one line:
     a line break in it cannot start a heading ("## References") that passes for part of the answer."""
     question = " ".join(question.split())
-    return re.sub(r"\n{3,}", "\n\n", render("answer.md.j2", answer=answer, question=question))  # one blank line
+    text = render("answer.md.j2", answer=answer, question=question)
+    while "\n\n\n" in text:  # one blank line between blocks
+        text = text.replace("\n\n\n", "\n\n")
+    return text

@@ -32,3 +32,20 @@ def test_a_stray_tools_package_in_the_working_folder_does_not_shadow_ours(tmp_pa
     done = subprocess.run([script, "restore", "bad.png", "out.png"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 3 and "cannot read bad.png as an image" in done.stderr, done.stderr[-500:]
+
+
+def test_the_composer_reads_only_the_reading():
+    """agent/compose.py, verdicts.py and answers.py take what a question asks from its Reading: no regex, and the raw
+    question appears only where it is read (the fallback for a hand-made context) or quoted back to the user."""
+    import ast
+
+    for name in ("compose", "verdicts", "answers"):
+        tree = ast.parse((REPO / "agent" / f"{name}.py").read_text(encoding="utf-8"))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        assert "re" not in imported, name
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("read", "scrub"):
+                node.args = []  # the two places the question may appear
+        uses = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == "question"
+                and isinstance(node.value, ast.Name) and node.value.id == "ctx"]
+        assert not uses, (name, uses)

@@ -6,7 +6,8 @@ import json
 import re
 
 from agent.cards import Card, RecommendedModel, RelatedPaper
-from agent.compose import compose, paper_relevance
+from agent.compose import compose
+from agent.references import paper_relevance
 from agent.focus import focus_facts
 from agent.plan import select_facts
 from agent.sentences import split_sentences
