@@ -26,7 +26,7 @@ def about_a_related_paper(card: Card, question: str, classification: Classificat
     """A question that names one of the card's related papers and no picture of the user's ("does FeatSharp upscale
     images?", "is the brain paper relevant to upscaling?") asks about that paper: its words for deblurring or
     enlarging describe the paper, not a task to run."""
-    from agent.classify import classify
+    from agent.reading.task import classify
 
     named = papers_named_in(card, question)
     if not classification.needs or not named:
@@ -43,7 +43,7 @@ def about_a_related_paper(card: Card, question: str, classification: Classificat
 
 def classify_question(card: Card, question: str, history: list[tuple[str, str]]) -> Classification:
     """The task of `question`, a follow-up read against the card's question and the user's earlier turns."""
-    from agent.classify import classify_turns
+    from agent.reading.task import classify_turns
 
     earlier = [card.question] if card.question.strip() and card.question.strip() != question else []
     earlier += [text for role, text in history if role == "user" and text.strip()]
@@ -114,7 +114,8 @@ def read(question: str, card: Card, history: list[tuple[str, str]] | None = None
          classification: Classification | None = None) -> Reading:
     """Read `question` (asked about `card`, after `history`'s (role, text) turns) once; a `classification` made
     elsewhere (a test's, the LLM loop's) is taken as the task instead of reading it again."""
-    from agent.classify import MAX_CHARS, is_follow_up_text, normalise
+    from agent.reading.needs import MAX_CHARS, normalise
+    from agent.reading.task import is_follow_up_text
 
     history = list(history or [])
     text = normalise(question)[:MAX_CHARS]

@@ -185,7 +185,7 @@ _CODE = re.compile(r"\b(?:code|github|repo|repository|implementation|open[- ]sou
 
 def _model_question_after_request(question: str) -> str | None:
     """The clause after a request that asks about the model itself, if there is one."""
-    from agent.classify import ABOUT_MODEL, normalise
+    from agent.reading.needs import ABOUT_MODEL, normalise
 
     parts = [part.strip() for part in re.split(r"[,.;!?]\s+|\s+-\s+", question.strip()) if part.strip()]
     for part in parts[1:]:
@@ -292,7 +292,7 @@ class Wants(BaseModel):
 
 
 def read_wants(question: str, text: str, needs: list[str], papers: list, complaint: bool) -> Wants:
-    """`question` as typed and `text` normalised (agent.classify.normalise); `needs` the task's; `papers` those it
+    """`question` as typed and `text` normalised (agent.reading.needs.normalise); `needs` the task's; `papers` those it
     names."""
     kind = KIND_OF_NETWORK.search(question)
     yes_no = _YES_NO.search(question)

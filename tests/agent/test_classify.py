@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import agent.classify as classify_module
+import agent.reading.task as classify_module
 from agent.cards import load_card
 from agent.classify import classify, classify_turns, find_scale
 from agent.schemas import TaskLabel
