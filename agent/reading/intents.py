@@ -242,7 +242,7 @@ register(Intent(
 
 register(Intent(
     name="practical",
-    description="Running it: time, memory, GPU or CPU, image size limits, a folder of files, file formats.",
+    description="Running it: time, memory, GPU or CPU, image size limits, file formats.",
     examples=("How long does it take on my laptop?", "Does it need a GPU?", "How much memory does it use?",
               "Which file formats can I give it?", "What is the largest image it can handle?",
               "Will it run on a CPU?"),
