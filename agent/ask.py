@@ -113,9 +113,8 @@ def _use_llm(choice: str | None) -> bool:
 def gather_passages(card: Card, reading: Reading, needs_upscale: bool, datasets: tuple[str, ...] = ()) -> list[Source]:
     """Passages for the question and for each fact the workflow wants, from the card's documents only."""
     from knowledge.retrieve import rank_papers, retrieve_many
-    from knowledge.store import KnowledgeStore
 
-    store = KnowledgeStore()
+    store = get_settings().knowledge_store()
     store.ensure(card)
     found: dict[str, Source] = {}
     queries = [query for _, query in retrieval_queries(reading, needs_upscale, datasets)]

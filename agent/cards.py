@@ -23,9 +23,12 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
 
 from agent.errors import CardError
+from knowledge.cards import Card, RecommendedModel, RelatedPaper
+
+__all__ = ["Card", "RecommendedModel", "RelatedPaper", "bundled_card", "bundled_cards", "format_card", "load_card",
+           "parse_card"]
 
 MAX_CARD_BYTES = 1_000_000
 DEFAULT_CARD = "mimo-unet"
@@ -43,36 +46,6 @@ _FIELD_NAMES = {"paper": "Paper", "github": "GitHub", "summary": "Summary"}
 _ANSWER_LINE = re.compile(r"^\s*answer\s*:\s*$", re.IGNORECASE)
 _MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(\s*(\S+?)\s*\)")  # "[paper](https://...)" -> its target
 _QUOTES = {'"': '"', "\u201c": "\u201d", "'": "'", "\u2018": "\u2019", "\u00ab": "\u00bb"}
-
-
-class RecommendedModel(BaseModel):
-    name: str = Field(description="Model id as written in the card, e.g. 'Deblur-MIMO-UNet-RealBlur'.")
-    paper: str | None = Field(None, description="The card's Paper: link.")
-    github: str | None = Field(None, description="The card's GitHub: link.")
-
-
-class RelatedPaper(BaseModel):
-    title: str
-    paper: str | None = None
-    github: str | None = None
-    summary: str = ""
-
-
-class Card(BaseModel):
-    question: str
-    models: list[RecommendedModel]
-    papers: list[RelatedPaper] = Field(default_factory=list)
-    source: str | None = Field(None, description="Where the card came from (a path, 'bundled' or 'upload').")
-    notes: list[str] = Field(
-        default_factory=list, description="What the parser dropped or merged (bad links, duplicate blocks)."
-    )
-
-    @property
-    def provided_links(self) -> set[str]:
-        """Every URL the answer may cite: the Paper: and GitHub: fields, nothing else."""
-        links = {m.paper for m in self.models} | {m.github for m in self.models}
-        links |= {p.paper for p in self.papers} | {p.github for p in self.papers}
-        return {link for link in links if link}
 
 
 def _one_line(text: str) -> str:

@@ -192,10 +192,12 @@ def index(
     output_format: RecordFormat = typer.Option(RecordFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
     """Build the knowledge index (project documents plus cards) and describe it."""
-    from agent.cards import load_card
+    from agent.cards import bundled_cards, load_card
+    from agent.settings import get_settings
     from knowledge.store import build_index
 
-    info = build_index([load_card(path) for path in card] if card else None, rebuild=rebuild)
+    paths = card or list(bundled_cards().values())  # no card: the bundled ones
+    info = build_index(get_settings().knowledge_store(), [load_card(path) for path in paths], rebuild=rebuild)
     if output_format is RecordFormat.json:
         print(info.model_dump_json(indent=2))
         return

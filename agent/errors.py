@@ -1,4 +1,5 @@
-"""Errors that carry their fix.
+"""Errors that carry their fix: the agent's own (cards, the language model, a busy server), and every other cnaps
+error re-exported from where it is defined (tools.errors, knowledge.errors), so the edges catch them from one place.
 
 Core code raises a `CnapsError` subclass whose message says what went wrong and what to do next, in one line.
 Only the edges translate them: the CLI prints the message and exits with `exit_code`, the web app answers with
@@ -7,38 +8,20 @@ Only the edges translate them: the CLI prints the message and exits with `exit_c
 
 from __future__ import annotations
 
+from knowledge.errors import KnowledgeError
+from tools.errors import (
+    CnapsError,
+    DeviceError,
+    ImageError,
+    InputFileError,
+    OutputError,
+    TrainingError,
+    UsageError,
+    WeightsError,
+)
 
-class CnapsError(Exception):
-    """Base class: a one-line message that includes the fix."""
-
-    exit_code: int = 1
-    http_status: int = 400
-
-    def __init__(self, message: str, web: str | None = None) -> None:
-        # One line, always: a multi-line message would break the CLI's one-line contract.
-        super().__init__(" ".join(str(message).split()))
-        self.web = " ".join(web.split()) if web else None
-
-    @property
-    def message(self) -> str:
-        return str(self)
-
-    @property
-    def web_message(self) -> str:
-        """The message the web app shows: its fix names a form field where the CLI's names an option."""
-        return self.web or self.message
-
-
-class UsageError(CnapsError):
-    """The command or request was called wrong (bad option value, missing argument)."""
-
-    exit_code = 2
-
-
-class InputFileError(CnapsError):
-    """An input file is missing, unreadable or not what it claims to be."""
-
-    exit_code = 3
+__all__ = ["BusyError", "CardError", "CnapsError", "DeviceError", "ImageError", "InputFileError", "KnowledgeError",
+           "LLMError", "OutputError", "TrainingError", "UsageError", "WeightsError"]
 
 
 class CardError(CnapsError):
@@ -46,33 +29,6 @@ class CardError(CnapsError):
 
     exit_code = 3
     http_status = 422
-
-
-class ImageError(InputFileError):
-    """An image cannot be decoded, is too large, or has an unsupported layout."""
-
-    http_status = 422
-
-
-class OutputError(CnapsError):
-    """An output cannot be written (exists, same as input, folder not writable, disk full)."""
-
-    exit_code = 4
-    http_status = 500
-
-
-class WeightsError(CnapsError):
-    """Weights are missing, unsafe or do not match the network."""
-
-    exit_code = 5
-    http_status = 503
-
-
-class KnowledgeError(CnapsError):
-    """The knowledge store cannot be built, opened or queried."""
-
-    exit_code = 6
-    http_status = 503
 
 
 class LLMError(CnapsError):
@@ -87,17 +43,3 @@ class BusyError(CnapsError):
 
     exit_code = 8
     http_status = 429
-
-
-class DeviceError(CnapsError):
-    """The requested compute device is missing or ran out of memory."""
-
-    exit_code = 9
-    http_status = 503
-
-
-class TrainingError(CnapsError):
-    """A training run cannot go on (its loss diverged); its last good checkpoint is kept."""
-
-    exit_code = 10
-    http_status = 500

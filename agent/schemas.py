@@ -11,11 +11,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tools.restoration.record import ToolRun
+from knowledge.cards import NOTES_PREFIX  # re-exported: answers cite cnaps's notes under this id, never as a link
 from tools.restoration.zoo import ZooEntry
 
-# The url of a project document that is cnaps's own background rather than a source's facts (knowledge/docs):
-# answers cite it as cnaps's notes; it is an id, never a link.
-NOTES_PREFIX = "cnaps:notes/"
+__all__ = ["NOTES_PREFIX"]  # and the models below
 
 class TaskLabel(str, Enum):
     deblurring = "deblurring"

@@ -7,18 +7,12 @@ import re
 from dataclasses import dataclass
 
 from agent.schemas import Source
+from knowledge.sentences import SENTENCE_END, split_at_sentence_ends
 
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
+__all__ = ["SENTENCE_END", "Fact", "LEANS_ON_PREVIOUS", "about_other_variant", "clip", "split_at_sentence_ends",
+           "split_sentences"]
+
 _MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+\.\s+|#+\s+)")
-# A full stop that ends an abbreviation ("e.g. CLIP", "et al. (2021)") does not end the sentence.
-_ABBREVIATION = re.compile(r"\b(e\.g|i\.e|et\s+al|cf|vs|fig|figs|eq|approx|resp)\.\s", re.IGNORECASE)
-_KEEP = "\u2060"  # a word joiner stands in for the space after an abbreviation while splitting
-
-
-def split_at_sentence_ends(text: str, end: re.Pattern = SENTENCE_END) -> list[str]:
-    """`text` cut where `end` matches, except after an abbreviation ("e.g. CLIP", "et al. (2021)")."""
-    protected = _ABBREVIATION.sub(lambda match: f"{match.group(1)}.{_KEEP}", text)
-    return [part.replace(_KEEP, " ") for part in end.split(protected)]
 
 
 def split_sentences(text: str) -> list[str]:

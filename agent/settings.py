@@ -150,6 +150,14 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         return self.home.expanduser() / "index"
 
+    def knowledge_store(self, **options):
+        """The knowledge store these settings name: the Chroma server at knowledge.url when set, else the embedded
+        index under `home` (`options` go to `KnowledgeStore`: embedder, docs)."""
+        from knowledge.store import KnowledgeStore
+
+        return KnowledgeStore(self.index_dir, url=self.knowledge.url, cache_dir=self.home.expanduser() / "cache",
+                              **options)
+
     @property
     def installed_weights_dir(self) -> Path:
         """Where `cnaps weights download` and `cnaps weights import` put verified official checkpoints."""

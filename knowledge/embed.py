@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.errors import KnowledgeError
+from knowledge.errors import KnowledgeError
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSION = 384

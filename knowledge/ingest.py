@@ -25,9 +25,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agent.cards import Card, RecommendedModel, RelatedPaper
-from agent.errors import KnowledgeError
-from agent.sentences import split_at_sentence_ends
+from knowledge.cards import Card, RecommendedModel, RelatedPaper
+from knowledge.errors import KnowledgeError
+from knowledge.sentences import split_at_sentence_ends
 
 DOCS_DIR = Path(__file__).resolve().parent / "docs"
 # Bump when chunking or document text layout changes: it is part of the store's content hash.

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from agent.cards import Card, RelatedPaper
-from agent.errors import KnowledgeError
-from agent.schemas import NOTES_PREFIX
+from knowledge.cards import NOTES_PREFIX, Card, RelatedPaper
+from knowledge.errors import KnowledgeError
 from knowledge.ingest import Role, paper_doc_id
 
 if TYPE_CHECKING:  # the store imports chromadb (~2.5 s); Passage users need not pay for it

@@ -33,9 +33,8 @@ from chromadb.utils.embedding_functions import register_embedding_function
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field
 
-from agent.cards import Card
-from agent.errors import KnowledgeError
-from agent.settings import get_settings
+from knowledge.cards import Card
+from knowledge.errors import KnowledgeError
 from knowledge.embed import Embedder, QueryCache, shared_embedder
 from knowledge.ingest import Chunk, Document, card_documents, chunk_document, docs_hash, project_docs
 
@@ -113,20 +112,23 @@ class IndexInfo(BaseModel):
 
 
 class KnowledgeStore:
-    """Persistent chromadb collection of passages: embedded under `path` (default `Settings.index_dir`), or on the
-    Chroma server at `url` (default CNAPS_KNOWLEDGE__URL, unless a `path` is given)."""
+    """Persistent chromadb collection of passages: embedded under `path`, or on the Chroma server at `url` (`path`
+    then only names the process-local lock). The caller passes both: `Settings.knowledge_store()` opens the one
+    CNAPS_HOME and CNAPS_KNOWLEDGE__URL name. Query vectors are cached in `cache_dir` (default: beside `path`)."""
 
     def __init__(self, path: Path | str | None = None, embedder: Embedder | None = None,
-                 docs: list[Document] | None = None, url: str | None = None) -> None:
+                 docs: list[Document] | None = None, url: str | None = None,
+                 cache_dir: Path | str | None = None) -> None:
         if url is None and path is None:
-            url = get_settings().knowledge.url  # an explicit path is always an embedded store
+            raise KnowledgeError("no knowledge store given: pass the index folder or the Chroma server's url "
+                                 "(cnaps takes them from CNAPS_HOME and CNAPS_KNOWLEDGE__URL)")
         self.url = url.rstrip("/") if url else None
-        self.path = Path(path).expanduser() if path is not None else get_settings().index_dir
+        self.path = Path(path).expanduser() if path is not None else Path.home() / ".cnaps" / "index"
         self.embedder = embedder or shared_embedder()
         self.docs = project_docs() if docs is None else docs
         self.content_hash = docs_hash(self.docs)
         self._function = MiniLMEmbeddingFunction(self.embedder)
-        self._queries = QueryCache(self.embedder, get_settings().home.expanduser() / "cache")
+        self._queries = QueryCache(self.embedder, Path(cache_dir) if cache_dir else self.path.parent / "cache")
         self._lock = FileLock(str(self.path.with_name(self.path.name + ".lock")))
         self._generation_file = self.path.with_name(self.path.name + ".generation")
         self._ensured: set[str] = set()
@@ -437,13 +439,8 @@ class KnowledgeStore:
                          content_hash=collection.metadata["content_hash"], roles=roles)
 
 
-def build_index(cards: list[Card] | None = None, rebuild: bool = False, path: Path | str | None = None) -> IndexInfo:
-    """Open (or rebuild) the index and add the cards' documents; no cards means the bundled cards."""
-    if cards is None:
-        from agent.cards import bundled_cards, load_card
-
-        cards = [load_card(card_path) for card_path in bundled_cards().values()]
-    store = KnowledgeStore(path)
+def build_index(store: KnowledgeStore, cards: list[Card], rebuild: bool = False) -> IndexInfo:
+    """Open (or rebuild) the index and add the cards' documents."""
     if rebuild:
         store.rebuild()
     for card in cards:

@@ -49,3 +49,29 @@ def test_the_composer_reads_only_the_reading():
         uses = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == "question"
                 and isinstance(node.value, ast.Name) and node.value.id == "ctx"]
         assert not uses, (name, uses)
+
+
+def test_knowledge_imports_nothing_from_the_agent():
+    """knowledge/ holds what it needs (its card models, errors, sentence ends); the agent passes settings in."""
+    import ast
+
+    for path in (REPO / "knowledge").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(name == "agent" or name.startswith("agent.") for name in names), (path, names)
+
+
+def test_tools_take_only_settings_from_the_agent():
+    """tools/ define their own errors; what they still read from agent/ is the settings (and the classify tool,
+    which wraps the agent's classifier)."""
+    import ast
+
+    allowed = {"agent.settings", "agent.classify", "agent.schemas"}
+    for path in (REPO / "tools").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("agent"):
+                assert node.module in allowed and (node.module == "agent.settings" or path.name == "classify.py"), \
+                    (path, node.module)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from agent.errors import OutputError
+from tools.errors import OutputError
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], replace: bool = True) -> Path:

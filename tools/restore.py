@@ -56,7 +56,7 @@ def open_local_restorer(model_ids: list[str], weights: Path | str | None = None,
     project), the other candidates of `zoo.runner_candidates` are tried in order (another official checkpoint of the
     same network, then the plain MIMO-UNet) and the note says which ran instead.
     """
-    from agent.errors import WeightsError
+    from tools.errors import WeightsError
     from agent.settings import get_settings
     from tools.restoration import Restorer
     from tools.restoration.zoo import find, runner_candidates
@@ -85,7 +85,7 @@ def check_restore_options(model: str | None = None, weights: Path | str | None =
                           device: str | None = None) -> None:
     """Refuse a bad --model, --weights or --device up front, before any answer or server that would only fail (or
     silently ignore them) when an image arrives. Loads nothing."""
-    from agent.errors import UsageError, WeightsError
+    from tools.errors import UsageError, WeightsError
     from tools.restoration.zoo import lookup
 
     if model is not None:
@@ -158,7 +158,7 @@ def plan_batch(input_path: Path, output_path: Path, model: str, scale: int, over
     """Check a restoration of a file or a folder before any work (paths, reference, scale, model, weights) and
     open the restorer. A card's model id (Deblur-MIMO-UNet-Plus, -RealBlur) without its official checkpoint runs
     MIMO-UNet, and each record says so; a network named as such (MIMO-UNet+) runs that network or fails."""
-    from agent.errors import InputFileError
+    from tools.errors import InputFileError
     from agent.settings import get_settings
     from tools.restoration.engine import check_scale
     from tools.restoration.imageio import batch_pairs, check_not_reference, check_output
@@ -198,7 +198,7 @@ def reference_for(compare: Path | None, source: Path, scale: int, max_pixels: in
     """The reference `source`'s output is compared with, and why there is none when a folder's image is missing or
     unusable (size, too small for SSIM): that file then gets sharpness only. A single reference was checked up
     front."""
-    from agent.errors import CnapsError
+    from tools.errors import CnapsError
     from tools.restoration.metrics import check_reference
 
     if compare is None or not compare.is_dir():
@@ -220,7 +220,7 @@ def restore_files(plan: BatchPlan, scale: int, overwrite: bool = False, compare:
     file that cannot be read or written is skipped (and said so) and the others go on."""
     from PIL import Image
 
-    from agent.errors import CnapsError, InputFileError, OutputError
+    from tools.errors import CnapsError, InputFileError, OutputError
     from agent.settings import get_settings
     from tools.restoration.imageio import open_image
     from tools.restoration.metrics import assess

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from agent.cards import Card
+from knowledge.cards import Card
 from knowledge.retrieve import Passage
 
-_stores: dict[Path, object] = {}
+_stores: dict[tuple[Path, str | None], object] = {}
 
 
 class SearchRequest(BaseModel):
@@ -29,10 +29,9 @@ def search_knowledge(request: SearchRequest) -> SearchResult:
     about a model, its training data or its results; cite only the urls it returns."""
     from agent.settings import get_settings
     from knowledge.retrieve import retrieve
-    from knowledge.store import KnowledgeStore
-
-    path = get_settings().index_dir
-    store = _stores.get(path)
+    settings = get_settings()
+    key = (settings.index_dir, settings.knowledge.url)
+    store = _stores.get(key)
     if store is None:
-        store = _stores[path] = KnowledgeStore(path)
+        store = _stores[key] = settings.knowledge_store()
     return SearchResult(passages=retrieve(store, request.card, request.query, k=request.k))

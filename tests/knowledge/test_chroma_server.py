@@ -82,7 +82,7 @@ def test_the_store_lives_on_the_server_and_nothing_is_embedded_under_home(server
 
     get_settings.cache_clear()
     embedder = CountingEmbedder()
-    store = KnowledgeStore(embedder=embedder, docs=tiny_docs())
+    store = get_settings().knowledge_store(embedder=embedder, docs=tiny_docs())
     store.ensure(CARD)
     assert "31.73 dB" in retrieve(store, CARD, "PSNR in dB on the GoPro benchmark", k=1)[0].text
     info = store.describe()
@@ -93,7 +93,7 @@ def test_the_store_lives_on_the_server_and_nothing_is_embedded_under_home(server
 
     # Another process (here: another store) finds the passages on the server and embeds none of them again.
     second = CountingEmbedder()
-    again = KnowledgeStore(embedder=second, docs=tiny_docs())
+    again = get_settings().knowledge_store(embedder=second, docs=tiny_docs())
     again.ensure(CARD)
     assert retrieve(again, CARD, "rain streaks", k=1)[0].url == RAIN.paper
     assert second.texts == 1  # the query only: the server holds the vectors, cnaps computed them

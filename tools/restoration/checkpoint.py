@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.errors import WeightsError
+from tools.errors import WeightsError
 from tools.atomic import atomic_write
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from agent.errors import UsageError, WeightsError
+from tools.errors import UsageError, WeightsError
 from tools.restoration import zoo
 from tools.restoration.checkpoint import CheckpointMismatch, CheckpointUnreadable, sha256
 from tools.restoration.installed import InstalledFile, check_unchanged, record

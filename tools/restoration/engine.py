@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from agent.errors import DeviceError, UsageError
+from tools.errors import DeviceError, UsageError
 from agent.settings import get_settings
 from tools.restoration import build_model, checkpoint, zoo
 from tools.restoration.imageio import Sink, Source, check_output, open_image, save_image_atomic

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from agent.errors import ImageError, OutputError
+from tools.errors import ImageError, OutputError
 from tools.atomic import atomic_write
 
 _SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}

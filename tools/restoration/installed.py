@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from agent.errors import UsageError, WeightsError
+from tools.errors import UsageError, WeightsError
 from tools.atomic import atomic_write
 from tools.restoration.checkpoint import sha256
 

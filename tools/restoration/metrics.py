@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, Field, field_serializer
 
-from agent.errors import UsageError
+from tools.errors import UsageError
 
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64) / 255.0  # ITU-R BT.601, offset 16 dropped
 SSIM_WINDOW = 11  # pixels: the 11x11 Gaussian window of Wang et al. 2004

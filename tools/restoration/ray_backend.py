@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.errors import CnapsError, DeviceError, InputFileError
+from tools.errors import CnapsError, DeviceError, InputFileError
 from tools.restoration.record import ToolRun
 
 if TYPE_CHECKING:
@@ -549,7 +549,7 @@ class RayRestorer:
         except CnapsError as error:
             return error
         except OSError as error:
-            from agent.errors import OutputError
+            from tools.errors import OutputError
 
             return OutputError(f"cannot write {target} ({error.strerror}): choose a writable folder")
         return result.record.model_copy(update={"input_path": str(source), "image_path": str(target)})

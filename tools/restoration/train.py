@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
-from agent.errors import OutputError, TrainingError, UsageError, WeightsError
+from tools.errors import OutputError, TrainingError, UsageError, WeightsError
 from tools.atomic import atomic_write
 from tools.restoration import build_model, checkpoint, degrade, synthdata
 
@@ -498,7 +498,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Nam
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agent.errors import CnapsError
+    from tools.errors import CnapsError
 
     try:
         config, args = parse_args(argv)

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agent.errors import UsageError, WeightsError
+from tools.errors import UsageError, WeightsError
 
 # SEE: https://github.com/chosj95/MIMO-UNet (official checkpoints and their training data)
 
