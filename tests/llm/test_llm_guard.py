@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.guard import LinkFilter, check, scrub_text, strip_unprovided_links
-from agent.loop import AgentRun, JsonPreview, parse_draft
+from agent.drafts import JsonPreview, parse_draft
+from agent.loop import AgentRun
 
 
 def build(ctx, fallback, draft: dict):
