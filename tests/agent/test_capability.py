@@ -76,7 +76,10 @@ def test_unknown_models_are_unknown_not_able_or_unable():
 def test_a_question_with_no_need_is_no_mismatch():
     result = check(_card("MIMO-UNet"), Classification(label=TaskLabel.other, confidence=0.3, needs=[]))
     assert not result.mismatch and result.plan.startswith("With an image attached")
-    assert "project weights trained on synthetic blur, not MIMO-UNet's official checkpoint" in result.plan
+    from tools.restoration.zoo import project_weights_facts
+
+    learned = project_weights_facts("MIMO-UNet").trained_on  # what the shipped weights' own record says
+    assert f"project weights trained on {learned}, not MIMO-UNet's official checkpoint" in result.plan
     assert result.plan.count(". ") == 0  # one sentence: the answer is about the model, not about a run
 
 

@@ -22,10 +22,12 @@ def test_shipped_weights_say_what_they_are():
     assert metadata["cnaps_provenance"] == "project"
     assert metadata["network"] == "MIMO-UNet"
     assert "not the official checkpoints" in metadata["description"]
-    assert "synthetic data" in metadata["description"]
-    assert f"{metadata['steps']} steps (" in metadata["description"]  # the last run's steps, with its settings
+    assert metadata["trained_on"] and metadata["trained_on"].split(" (")[0] in metadata["description"]  # what it learned from
+    assert f"{metadata['steps']} steps " in metadata["description"]  # the last run's steps, with its settings
     sidecar = json.loads(WEIGHTS.with_suffix(".json").read_text())
     assert sidecar["sha256"] == checkpoint.sha256(WEIGHTS)  # the quality table belongs to this very file
+    gains = json.loads(metadata["real_photo_gain_db"])  # measured on real photographs, and in the sidecar's table
+    assert {key: round(value["mean_db"], 2) for key, value in sidecar["real_photos"]["gains"].items()} == gains
     total = sum(path.stat().st_size for path in WEIGHTS.parent.glob("*.safetensors"))
     assert total < 40 * 2**20
 
