@@ -32,6 +32,8 @@ from agent.drafts import SHAPE, DraftAnswer, JsonPreview, parse_draft
 from agent.guard import LinkFilter, check, scrub_text, strip_unprovided_links
 from agent.links import scrub
 from agent.llm import chat_model, describe_failure, redact
+from agent.reading import Reading, read
+from agent.reading.intents import REGISTRY
 from agent.schemas import NOTES_PREFIX, Answer, AnswerContext, Reference, Source, Task, Workflow
 from agent.schemas import WorkflowStep
 from agent.sentences import clip
@@ -202,12 +204,20 @@ class AgentRun:
                           + [self.fallback.workflow.text])
         return render(
             "system.j2", question=self.ctx.question, classification=self.ctx.classification,
+            intents=[(match.name, REGISTRY[match.name].description) for match in self._reading().intents],
             mismatch=self.ctx.capability.mismatch,
             missing=list(self.ctx.capability.missing),
             plan=self.ctx.capability.plan,
             references=self.fallback.references, passages=passages, restoration=_restoration_text(self.ctx),
             draft=draft, tools=sorted(self.tools),
         )
+
+    def _reading(self) -> Reading:
+        """The question's reading (a context built by hand is read here, with its own task)."""
+        if self.ctx.reading is None:
+            self.ctx = self.ctx.model_copy(update={"reading": read(self.ctx.question, self.ctx.card, self.ctx.history,
+                                                                   self.ctx.classification)})
+        return self.ctx.reading
 
     def opening(self) -> list[BaseMessage]:
         messages: list[BaseMessage] = [SystemMessage(self.system_prompt())]
