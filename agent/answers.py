@@ -88,7 +88,8 @@ def decline(ctx: AnswerContext) -> Answer:
     from agent.links import scrub
 
     model = ctx.card.models[0].name if ctx.card.models else "the recommended model"
-    text = " ".join(render("answers/decline.j2", model=model, papers=len(ctx.card.papers)).split())
+    text = " ".join(render("answers/decline.j2", model=model, papers=len(ctx.card.papers),
+                           greeting=ctx.reading.greeting).split())
     task = Task(label=TaskLabel.other, mismatch=False, text=text, confidence=ctx.classification.confidence)
     answer = Answer(task=task, workflow=Workflow(steps=[], text=""), references=[], engine="composer")
     answer.markdown = render("answers/decline.md.j2", text=text,

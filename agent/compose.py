@@ -81,6 +81,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         named = ctx.reading.papers
         text = (f"Your question is about {ctx.reading.names_of(named)}, "
                 f"{'one of the card' if len(named) == 1 else 'the card'}'s related papers" if named else
+                "Your question is about the card's related papers" if ctx.reading.primary == "related-papers" else
                 "Your question is about the recommended model itself" if about else
                 "Your question names no task cnaps recognises (deblurring or enlarging)")
         card_says = what_the_card_gives(ctx, named, number or {}) if named else None
@@ -112,7 +113,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             pass  # the verdict has said it: the documents do not compare them, what cnaps can run, or cannot
         elif wants.how_it_works:
             text += " The workflow below answers it, stage by stage, from the documents indexed for this card."
-        else:
+        elif not ctx.reading.asks("batch"):  # a batch question gets the folder command below
             text += " " + answers.general(ctx, number or {})
     else:
         needs = [n for n in c.needs if n not in ("deblur", "upscale")]

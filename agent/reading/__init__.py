@@ -15,7 +15,7 @@ from agent.reading.asks import read_wants
 from agent.reading.intents import DOMAIN, REGISTRY, IntentMatch, artifact_kinds, ordered, rule_matches
 from agent.reading.model import Reading
 from agent.reading.papers import named_papers, papers_named_in
-from agent.reading.signals import asked_in_another_language, is_complaint, sentences_asked
+from agent.reading.signals import asked_in_another_language, is_complaint, is_greeting, sentences_asked
 
 # The user's own picture, said so ("my photo", "this scan"): a question with it asks for a restoration.
 _MY_IMAGE = re.compile(r"\b(?:my|our|this|these)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|frame|"
@@ -105,6 +105,8 @@ def _wants(question: str, text: str, classification: Classification, papers: lis
            card: Card):
     wants = read_wants(question, text, classification.needs, papers,
                        complaint=any(match.name == "complaint" for match in intents))
+    if wants.comparison is None and any(match.name == "compare-other" for match in intents):
+        wants.comparison = "better"  # "Is Topaz better?", "MIMO-UNet or NAFNet?": the tool is named before the word
     if wants.zoo_model and papers_named_in(card, wants.zoo_model):
         wants.zoo_model_paper = True  # "is FeatSharp available?": a related paper, which cnaps cannot run
     return wants
@@ -129,5 +131,5 @@ def read(question: str, card: Card, history: list[tuple[str, str]] | None = None
         own_image=bool(_MY_IMAGE.search(question)),
         language="other" if asked_in_another_language(question) else "en",
         artifacts=artifact_kinds(text) if any(m.name == "complaint" for m in intents) else [],
-        sentences=sentences_asked(text),
+        sentences=sentences_asked(text), greeting=is_greeting(text),
         wants=_wants(question, text, classification, papers, intents, card))

@@ -141,7 +141,8 @@ register(Intent(
              "reported results on GoPro: PSNR and runtime"),
     rule=_words(r"\b(?:summar\w*|overview|tl;?dr|gist|sum\s+(?:it\s+|this\s+|(?:the|this)\s+\w+\s+)?up|in\s+(?:one|two|three|four|five|\d)\s+sentences?|"
                 r"what\s+(?:is|was)\s+(?:the|this|that)\s+(?:recommended\s+|main\s+)?paper\s+about|"
-                r"what\s+(?:does|did)\s+(?:the|this)\s+paper\s+(?:say|propose|do))\b"),
+                r"what\s+(?:does|did)\s+(?:the|this)\s+(?:[\w-]+\s+)?paper\s+(?:say|propose|do|find|show|conclude|"
+                r"contribute))\b"),
 ))
 
 register(Intent(
@@ -183,6 +184,10 @@ OTHER_TOOLS = (r"restormer|nafnet|swinir|hat|real-?esrgan|esrgan|hinet|mprnet|de
                r"fftformer|topaz|gigapixel|photoshop|lightroom|gimp|snapseed|remini|gfpgan|codeformer|waifu2x|"
                r"midjourney|stable\s+diffusion|dall-?e|chatgpt|google\s+photos|unsharp\s+mask")
 
+# What the other side of a comparison is when it is the card's own (a variant, a checkpoint) or the user's photo.
+OWN_SIDE = (r"mimo\S*|plus\b|base\b|original|input|before|others?\b|it\b|this\b|gopro|realblur|official|project|"
+            r"checkpoints?\b|weights\b|variants?\b|versions?\b|ones?\b")
+
 register(Intent(
     name="compare-other",
     description="The model compared with a model or tool the card does not document (Photoshop, Real-ESRGAN, ...).",
@@ -195,9 +200,8 @@ register(Intent(
                 r"instead|compar\w*|differ\w*)\b|\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|instead\s+of|"
                 r"compar\w*\s+(?:\w+\s+)?(?:to|with)|differ\w*\s+from)\s+(?:\w+\s+){0,2}?(?:" + OTHER_TOOLS + r")\b|"
                 r"\b(?:better|worse|faster|slower|sharper|stronger|weaker)\s+than\s+(?:the\s+|plain\s+|just\s+)?"
-                r"(?!(?:the\s+)?(?:mimo\S*|plus\b|base\b|original|input|before|others?\b|it\b|this\b))[\w-]{3,}|"
-                r"\b(?:vs\.?|versus|compar\w*\s+(?:\w+\s+)?(?:to|with))\s+(?!(?:the\s+)?(?:mimo\S*|plus\b|base\b|"
-                r"original|input|others?\b|it\b|this\b))[\w-]{3,}"),
+                r"(?!(?:the\s+)?(?:" + OWN_SIDE + r"))[\w-]{3,}|"
+                r"\b(?:vs\.?|versus|compar\w*\s+(?:\w+\s+)?(?:to|with))\s+(?!(?:the\s+)?(?:" + OWN_SIDE + r"))[\w-]{3,}"),
 ))
 
 register(Intent(

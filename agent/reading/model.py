@@ -23,6 +23,7 @@ class Reading(BaseModel):
     language: str = Field("en", description="'en', or 'other' when mostly another language (answers stay English).")
     artifacts: list[str] = Field(default_factory=list, description="Artifacts a complaint names: 'ringing', 'waxy'...")
     sentences: int | None = Field(None, description="How many sentences the user asks for ('in three sentences').")
+    greeting: bool = Field(False, description="Only a greeting or thanks ('hi', 'thanks!').")
     wants: Wants = Field(default_factory=Wants, description="What it asks beyond its intents (yes/no, a comparison...).")
 
     def name_of(self, paper) -> str:

@@ -54,3 +54,13 @@ def sentences_asked(text: str) -> int | None:
     if not match:
         return None
     return min(5, max(1, _COUNTS.get(match.group(1)) or int(match.group(1))))
+
+
+# "hi", "thanks!", "ok": a greeting or thanks, not a question; declined without calling it off-topic.
+_GREETING = re.compile(r"^\W*(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening)|thanks?|thank\s+you|thx|cheers|"
+                       r"ok(?:ay)?|bye|goodbye)\b[\w\s!,.']{0,24}$")
+
+
+def is_greeting(text: str) -> bool:
+    """Whether a normalised turn is only a greeting or thanks."""
+    return bool(_GREETING.match(text))

@@ -133,3 +133,38 @@ def test_a_complaint_about_ringing_is_answered_as_a_complaint_not_as_a_request(h
 def test_a_batch_question_is_told_the_folder_command(home, card):
     answer = ask(card, question="I have 500 shaky wedding photos, how do I batch them?", llm="none")
     assert re.search(r"`cnaps restore \S+/ \S+/`", answer.task.text)
+
+
+def test_every_answer_template_renders_and_refuses_a_missing_variable():
+    import jinja2
+
+    from prompts import TEMPLATE_DIR, render
+
+    names = sorted(path.name for path in (TEMPLATE_DIR / "answers").glob("*.j2"))
+    assert names == ["complaint.j2", "decline.j2", "decline.md.j2", "folder.j2", "plain.j2"]
+    for greeting in (True, False):
+        assert "Model-X" in render("answers/decline.j2", model="Model-X", papers=2, greeting=greeting)
+    from agent.reading.intents import ARTIFACTS
+
+    for kind in ARTIFACTS:
+        assert "What to try" in render("answers/complaint.j2", kinds=[kind], upscaled=True)
+    assert "Model-X" in render("answers/plain.j2", model="Model-X", enlarges=False)
+    assert "`cnaps restore" in render("answers/folder.j2")
+    assert "quoted" in render("answers/decline.md.j2", question="quoted", text="t")
+    for name in names:
+        if name != "folder.j2":
+            with pytest.raises(jinja2.UndefinedError):
+                render(f"answers/{name}")
+
+
+@pytest.mark.parametrize("question, comparison", [("Is Topaz better?", "better"), ("MIMO-UNet or NAFNet?", "better"),
+                                                  ("Is it faster than Restormer?", "faster"),
+                                                  ("Is MIMO-UNet+ better than MIMO-UNet?", None)])
+def test_a_comparison_with_an_undocumented_tool_is_read_however_it_is_worded(home, card, question, comparison):
+    assert read(question, card).wants.comparison == comparison
+
+
+@pytest.mark.parametrize("question, greeting", [("thanks!", True), ("hi", True), ("Hello there", True),
+                                                ("hi, how does it work?", False), ("Tell me a joke.", False)])
+def test_a_greeting_is_told_what_cnaps_does(home, card, question, greeting):
+    assert read(question, card).greeting is greeting
