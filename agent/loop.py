@@ -24,11 +24,12 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.tools import BaseTool, StructuredTool
-from pydantic import BaseModel, Field, ValidationError
+from langchain_core.tools import BaseTool
+from pydantic import ValidationError
 
 from agent.errors import CnapsError, LLMError
 from agent.drafts import SHAPE, DraftAnswer, JsonPreview, parse_draft
+from agent.llm_tools import agent_tools
 from agent.guard import LinkFilter, check, scrub_text, strip_unprovided_links
 from agent.links import scrub
 from agent.llm import chat_model, describe_failure, redact
@@ -40,7 +41,6 @@ from agent.sentences import clip
 from agent.settings import get_settings
 from prompts import render
 from tools.restoration.record import ToolRun
-from tools.restoration.zoo import MAX_SCALE
 
 log = logging.getLogger(__name__)
 
@@ -50,65 +50,6 @@ MAX_PASSAGES = 8
 HISTORY_TURNS = 8
 REQUEST_TIMEOUTS = 3  # one request's time limit in all, in CNAPS_LLM__TIMEOUTs (that setting bounds each read)
 ANSWER_TIMEOUTS = 8  # the whole answer's time limit, in CNAPS_LLM__TIMEOUTs
-
-
-class SearchArgs(BaseModel):
-    query: str = Field(description="What to look up in the card's documents, in plain words.")
-    k: int = Field(4, ge=1, le=10, description="How many passages to return.")
-
-
-class RestoreArgs(BaseModel):
-    scale: int = Field(1, ge=1, le=MAX_SCALE, description="Enlarge by this factor before restoring (1 keeps the size).")
-    model_id: str | None = Field(None, description="A model id from the card; default: the recommended model.")
-
-
-def agent_tools(ctx: AnswerContext) -> list[BaseTool]:
-    """The typed tools offered to the model for this context; `restore_image` only when an image is attached."""
-    from tools.classify import ClassifyRequest, classify_task
-    from tools.search import SearchRequest, search_knowledge
-
-    def classify(question: str) -> str:
-        return classify_task(ClassifyRequest(question=question)).model_dump_json()
-
-    def search(query: str, k: int = 4) -> str:
-        result = search_knowledge(SearchRequest(query=query, card=ctx.card, k=k))
-        return result.model_dump_json()
-
-    tools: list[BaseTool] = [
-        StructuredTool.from_function(classify, name="classify_task", description=classify_task.__doc__,
-                                     args_schema=_args_of(classify_task)),
-        StructuredTool.from_function(search, name="search_knowledge", description=search_knowledge.__doc__,
-                                     args_schema=SearchArgs),
-    ]
-    image = ctx.restoration.input_path if ctx.restoration else None
-    if image:
-        from tools.restore import RestoreRequest, restore_image, unused_name
-
-        def restore(scale: int = 1, model_id: str | None = None) -> str:
-            model = model_id or ctx.restoration.model_id
-            # Beside the restoration cnaps already ran for the question (the web app's run folder, --output-dir).
-            output = None
-            if ctx.restoration.image_path:
-                output = unused_name(Path(ctx.restoration.image_path).parent, f"{Path(image).stem}-agent-x{scale}")
-            # The weights and device cnaps ran with (--weights, --device) run again for the same model.
-            ran = ctx.restoration
-            same = model == ran.model_id and Path(ran.weights.file).is_file()
-            request = RestoreRequest(image=image, scale=scale, model_id=model, output=output,
-                                     weights=Path(ran.weights.file) if same else None, device=ran.device)
-            return restore_image(request).model_dump_json()
-
-        tools.append(StructuredTool.from_function(restore, name="restore_image", description=restore_image.__doc__,
-                                                  args_schema=RestoreArgs))
-    return tools
-
-
-def _args_of(function: Callable[..., Any]) -> type[BaseModel]:
-    """The pydantic request model a typed tool takes (its single parameter's annotation)."""
-    import typing
-
-    hints = typing.get_type_hints(function)
-    hints.pop("return", None)
-    return next(iter(hints.values()))
 
 
 # --- the run ----------------------------------------------------------------------------------------------------

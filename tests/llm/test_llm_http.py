@@ -312,7 +312,7 @@ def test_a_link_in_the_question_never_reaches_the_rendered_answer(endpoint, ctx,
 def test_a_restoration_the_model_runs_itself_lands_beside_the_users_and_does_not_replace_its_record(
         endpoint, ctx, fallback, fake_tools, monkeypatch, tmp_path):
     import tools.restore
-    from agent.loop import agent_tools
+    from agent.llm_tools import agent_tools
     from tools.restoration.record import ToolRun, WeightsRecord
 
     weights_file = tmp_path / "my-weights.safetensors"

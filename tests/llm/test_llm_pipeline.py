@@ -11,7 +11,7 @@ from fake_openai import Reply
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.loop import agent_tools
+from agent.llm_tools import agent_tools
 from prompts import render
 from tools.restoration.record import ToolRun, WeightsRecord
 
