@@ -24,7 +24,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import FormData, MutableHeaders, UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
@@ -33,8 +33,10 @@ from agent.cards import DEFAULT_CARD, Card, bundled_card, bundled_cards, parse_c
 from agent.errors import BusyError, CnapsError, UsageError
 from agent.schemas import Answer
 from agent.settings import Settings, get_settings
+from agent.web.forms import ASK_FORM
 from agent.web.jobs import Deadline, WorkerPool
 from agent.web.runs import REPORT_FILES, REPORT_MEDIA, RunStore
+from agent.web.security import REPORT_CSP, SecurityHeaders, swagger_assets
 from agent.web.sessions import ChatSession, NotFoundError, SessionStore
 from agent.web.uploads import CheckedImage, TooLargeError, UnsupportedTypeError, check_image, check_size, decode_text
 from tools.restoration.zoo import MAX_SCALE
@@ -46,32 +48,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 MAX_QUESTION_CHARS = 4000
 ANSWER_WORKERS, ANSWER_QUEUE = 2, 16  # questions without an image: fast, but still bounded
 SSE_PING_SECONDS = 15  # a comment line this often keeps a long restoration's stream open through proxies
-PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-            "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
-
 AskFunction = Callable[..., Answer]
-
-ASK_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object",
-            "properties": {
-                "card": {"description": "The card: a .txt file or its text. Default: the session's card, else "
-                                        "the bundled MIMO-UNet card.",
-                         "oneOf": [{"type": "string", "format": "binary"}, {"type": "string"}]},
-                "card_name": {"type": "string", "description": "A bundled card's name (see GET /api/cards)."},
-                "question": {"type": "string", "description": "The question; default: the card's."},
-                "image": {"type": "string", "format": "binary", "description": "An image to restore."},
-                "scale": {"type": "integer", "minimum": 1, "maximum": MAX_SCALE,
-                          "description": "Enlargement before restoring; default: the question's, else 1."},
-                "session_id": {"type": "string", "description": "Continue this chat (follow-up question)."},
-            },
-        }}},
-    }
-}
-
 
 @dataclass
 class AskRequest:
@@ -321,43 +298,6 @@ def _error_response(error: CnapsError, server: Server | None = None) -> JSONResp
                         headers=headers)
 
 
-class SecurityHeaders:
-    """Adds nosniff, no-referrer and, for the page, a strict CSP. Plain ASGI (not BaseHTTPMiddleware), so
-    streamed answers pass through untouched."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "")
-        page = path == "/" or path.startswith("/static/")
-
-        async def send_with_headers(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "no-referrer")
-                if page:
-                    headers.setdefault("Content-Security-Policy", PAGE_CSP)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def _swagger_assets() -> Path | None:
-    """Swagger UI's files from the swagger-ui-py package, so /docs works offline; None without the package
-    (FastAPI's default /docs then loads them from a CDN)."""
-    try:
-        import swagger_ui
-    except ImportError:
-        return None
-    folder = Path(swagger_ui.__file__).resolve().parent / "static"
-    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
-
-
 def _sse(event: str, data: Any) -> ServerSentEvent:
     return ServerSentEvent(json.dumps(data, ensure_ascii=False), event=event, sep="\n")
 
@@ -374,7 +314,7 @@ def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = No
         server.restore_pool.shutdown()
         server.answer_pool.shutdown()
 
-    docs_assets = _swagger_assets()
+    docs_assets = swagger_assets()
     app = FastAPI(title="cnaps", version=__version__, lifespan=lifespan, docs_url=None if docs_assets else "/docs",
                   description="Explains image-restoration results and performs them (MIMO-UNet, ICCV 2021).")
     app.state.server = server
