@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from agent.errors import OutputError
-from agent.report import ReportFormat, crop_pairs, open_image, report_bytes, write_atomically, write_report
+from agent.report import ReportFormat, report_bytes, write_atomically, write_report
+from agent.report_images import crop_pairs, open_image
 from agent.schemas import Answer
 from agent.web.sessions import OPAQUE_ID, NotFoundError, new_id
 

@@ -12,7 +12,8 @@ from PIL import Image, ImageDraw
 
 from agent.cards import bundled_card
 from agent.errors import OutputError, UsageError
-from agent.report import change_crops, check_output, render_report, safe_link, write_report
+from agent.report import check_output, render_report, safe_link, write_report
+from agent.report_images import change_crops
 from tests.web.scripted import ScriptedAsk, blurry_png
 
 HOSTILE = 'Can I read <script>alert("x")</script> signs? [evil](javascript:alert(1)) ![x](http://evil.example/p.png)'
@@ -219,7 +220,7 @@ def test_report_without_an_image_still_has_the_three_sections():
 def test_open_image_shows_16_bit_and_rotated_images_as_a_viewer_would(tmp_path):
     import numpy as np
 
-    from agent.report import open_image
+    from agent.report_images import open_image
 
     Image.fromarray(np.full((4, 6), 40000, np.uint16)).save(tmp_path / "deep.png")
     deep = open_image(tmp_path / "deep.png")
@@ -302,7 +303,7 @@ def test_a_picture_beyond_pillows_bomb_limit_is_a_one_line_input_error(tmp_path,
     from PIL import Image
 
     from agent.errors import InputFileError
-    from agent.report import open_image
+    from agent.report_images import open_image
 
     path = tmp_path / "large.png"
     Image.new("RGB", (64, 64)).save(path)
