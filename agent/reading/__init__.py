@@ -11,8 +11,8 @@ import re
 
 from agent.schemas import Classification, TaskLabel  # first: it imports agent.reading.model
 from agent.cards import Card
-from agent.reading.asks import read_wants
-from agent.reading.intents import DOMAIN, REGISTRY, IntentMatch, artifact_kinds, ordered, rule_matches
+from agent.reading.asks import comparative, compares_models, read_wants
+from agent.reading.intents import DOMAIN, REGISTRY, IntentMatch, artifact_kinds, ordered, routed_examples, rule_matches
 from agent.reading.model import Reading
 from agent.reading.papers import named_papers, papers_named_in
 from agent.reading.signals import asked_in_another_language, is_complaint, is_greeting, sentences_asked
@@ -68,10 +68,7 @@ def _routed(text: str) -> IntentMatch | None:
     from agent.settings import get_settings
 
     # A near miss votes for no intent: "can it remove the halos?" is close to a complaint and is not one.
-    examples = tuple((example, intent.name) for intent in REGISTRY.values() if intent.routed
-                     for example in intent.examples)
-    examples += tuple((negative, "") for intent in REGISTRY.values() for negative in intent.negatives)
-    found = nearest(text, examples, "intent_examples", get_settings().home, decisive=0.9)
+    found = nearest(text, routed_examples(), "intent_examples", get_settings().home, decisive=0.9)
     if found is None or not found[0] or found[1] < ROUTER_MIN_SHARE:
         return None  # no close example, a near miss, or neighbours that disagree: the rules' silence stands
     name, share, example, similarity = found
@@ -79,9 +76,14 @@ def _routed(text: str) -> IntentMatch | None:
 
 
 def detect(text: str, classification: Classification, papers: list, follow_up: bool = False,
-           complaint: bool = False) -> list[IntentMatch]:
-    """The intents of a normalised question, highest priority first; 'general' when none is read."""
+           complaint: bool = False, compares: bool = False) -> list[IntentMatch]:
+    """The intents of a normalised question, highest priority first; 'general' when none is read. `compares`: the
+    question as typed names another model to compare with ("better than Restormer", by its capitalised name)."""
+    if is_greeting(text) and not classification.needs:
+        return [IntentMatch(name="off-topic", confidence=0.9, evidence="a greeting or thanks")]
     matches = rule_matches(text)
+    if compares and not any(m.name == "compare-other" for m in matches):
+        matches.append(IntentMatch(name="compare-other", confidence=0.9, evidence="compares with a named model"))
     if complaint and not any(m.name == "complaint" for m in matches):
         matches.append(IntentMatch(name="complaint", confidence=0.9, evidence="a why about a result that looks wrong"))
     if classification.needs:
@@ -106,7 +108,7 @@ def _wants(question: str, text: str, classification: Classification, papers: lis
     wants = read_wants(question, text, classification.needs, papers,
                        complaint=any(match.name == "complaint" for match in intents))
     if wants.comparison is None and any(match.name == "compare-other" for match in intents):
-        wants.comparison = "better"  # "Is Topaz better?", "MIMO-UNet or NAFNet?": the tool is named before the word
+        wants.comparison = comparative(text)  # "Is Topaz better?", "MIMO-UNet or NAFNet?": the tool comes first
     if wants.zoo_model and papers_named_in(card, wants.zoo_model):
         wants.zoo_model_paper = True  # "is FeatSharp available?": a related paper, which cnaps cannot run
     return wants
@@ -125,7 +127,7 @@ def read(question: str, card: Card, history: list[tuple[str, str]] | None = None
     papers = named_papers(card, question, history)
     complaint = is_complaint(question)
     intents = detect(text, classification, papers, follow_up=bool(history) and is_follow_up_text(text),
-                     complaint=complaint)
+                     complaint=complaint, compares=compares_models(question))
     return Reading(
         question=question, text=text, classification=classification, intents=intents, papers=papers,
         own_image=bool(_MY_IMAGE.search(question)),

@@ -333,6 +333,17 @@ def read_wants(question: str, text: str, needs: list[str], papers: list, complai
         text_words=_text_words(question), blur_word=bool(re.search(r"blur", question, re.IGNORECASE)))
 
 
+def comparative(text: str) -> str:
+    """The comparative a comparison uses ("is Topaz faster?" -> 'faster'), 'better' when it names none."""
+    match = re.search(r"\b(faster|slower|sharper|worse)\b", text)
+    return match.group(1) if match else "better"
+
+
+def compares_models(question: str) -> bool:
+    """Whether the question compares the model with another model or tool it names (see `_compares_models`)."""
+    return _compares_models(question)
+
+
 def _comparison_word(question: str) -> str:
     word = _COMPARISON.search(question).group(0).split()[0].lower()
     return word if word in ("faster", "slower", "sharper", "worse") else "better"

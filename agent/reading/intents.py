@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
@@ -71,7 +72,7 @@ DOMAIN = _words(
     r"this|that|they|them)\b|\b\d+(?:\.\d+)?\s?x\b|\bx\d")  # "not 4x please" is about a scale
 
 _RESULT_WORDS = (r"(?:result|results|output|outputs|restored|restoration|enlarged|upscaled|deblurred|sharpened|"
-                 r"processed|fixed|cleaned|came\s+out|it\s+made|made\s+(?:it|my)|got|gets|get|looks?|turned\s+out)")
+                 r"processed|fixed|cleaned|came\s+out|it\s+made|made\s+(?:it|my)|got|looks?|turned\s+out)")
 ARTIFACTS = {
     "ringing": r"ringing|ripples?|echo(?:es)?\s+(?:of|around|along)|ghost\s+edges?|double\s+edges?",
     "halos": r"halos?|glow\w*\s+(?:around|along)|bright\s+outlines?|white\s+outlines?",
@@ -85,7 +86,6 @@ ARTIFACTS = {
             r"no\s+(?:real\s+)?(?:difference|improvement)|nothing\s+changed",
     "worse": r"worse|ugly|weird|fake|wrong|broken|ruined|disappoint\w*|artifacts?|artefacts?",
 }
-ARTIFACT = _words(r"\b(?:" + "|".join(ARTIFACTS.values()) + r")")
 
 
 def artifact_kinds(text: str) -> list[str]:
@@ -111,8 +111,10 @@ register(Intent(
                 r"(?:restor|deblur|upscal|enlarg|sharpen|process|run)\w*|"
                 r"\b(?:after|since|when)\s+(?:i\s+|it\s+)?(?:restor|deblur|upscal|enlarg|sharpen|process|ran|run)\w*"
                 r"[^.!?]{0,60}?\b(?:" + "|".join(ARTIFACTS.values()) + r")"),
+    # Asked in advance or how to avoid it ("will I get ringing?", "how do I avoid halos?"), not about a result.
     unless=_words(r"^(?:can|could|will|would|does|do|is)\s+(?:it|this|the\s+model|mimo\S*|cnaps|you)\s+"
-                  r"(?:\w+\s+){0,2}?(?:remove|fix|reduce|get\s+rid|clean|cause|add|introduce|make)\b"),
+                  r"(?:\w+\s+){0,2}?(?:remove|fix|reduce|get\s+rid|clean|cause|add|introduce|make)\b|"
+                  r"^(?:will|would)\s+(?:i|it|the\s+\w+)\b|\b(?:avoid|prevent|get\s+rid\s+of|always)\b"),
 ))
 
 register(Intent(
@@ -136,6 +138,7 @@ register(Intent(
               "Summarize FeatSharp in two sentences."),
     negatives=("Who wrote the paper?", "Is there code for the paper?"),
     priority=80,
+    unless=_words(r"\b(?:related|other|listed|these|those)\s+papers\b"),  # "summarise the related papers"
     queries=("the problem MIMO-UNet addresses: coarse-to-fine deblurring in one network",
              "multi-input single encoder, multi-output single decoder, asymmetric feature fusion",
              "reported results on GoPro: PSNR and runtime"),
@@ -162,7 +165,7 @@ register(Intent(
                 r"like\s+(?:i'?m|i\s+am|to|for)\s+(?:a\s+)?(?:five|5|child|kid|ten|\d+[- ]year[- ]old|beginner|"
                 r"non-?expert|grandm\w*)|(?:ten|five|\d+)[- ]year[- ]old|eli5|without\s+(?:the\s+)?jargon|"
                 r"non-?technical|not\s+(?:very\s+)?technical|for\s+(?:a\s+)?(?:beginner|newcomer|dummies)|"
-                r"grandm\w*|grandpa\w*|grandfather)\b"),
+                r"explain\w*\s+(?:[\w-]+\s+){0,3}?(?:to|for)\s+(?:my\s+)?grand(?:m|p|f)\w*)\b"),  # not "my grandma's photo"
     unless=_words(r"\b(?:fam|scm|aff|loss|encoder|decoder)\b"),
 ))
 
@@ -180,13 +183,10 @@ register(Intent(
 ))
 
 # Models and tools the card does not document, that people compare with.
-OTHER_TOOLS = (r"restormer|nafnet|swinir|hat|real-?esrgan|esrgan|hinet|mprnet|deblurgan\S*|stripformer|uformer|"
+OTHER_TOOLS = (r"restormer|nafnet|swinir|real-?esrgan|esrgan|hinet|mprnet|deblurgan\S*|stripformer|uformer|"
                r"fftformer|topaz|gigapixel|photoshop|lightroom|gimp|snapseed|remini|gfpgan|codeformer|waifu2x|"
-               r"midjourney|stable\s+diffusion|dall-?e|chatgpt|google\s+photos|unsharp\s+mask")
-
-# What the other side of a comparison is when it is the card's own (a variant, a checkpoint) or the user's photo.
-OWN_SIDE = (r"mimo\S*|plus\b|base\b|original|input|before|others?\b|it\b|this\b|gopro|realblur|official|project|"
-            r"checkpoints?\b|weights\b|variants?\b|versions?\b|ones?\b")
+               r"midjourney|stable\s+diffusion|dall-?e|chatgpt|google\s+photos|unsharp\s+mask|bicubic|bilinear|lanczos|"
+               r"shake\s+reduction|smart\s+sharpen")
 
 register(Intent(
     name="compare-other",
@@ -198,10 +198,7 @@ register(Intent(
     priority=72,
     rule=_words(r"\b(?:" + OTHER_TOOLS + r")\b[^.!?]{0,60}?\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|"
                 r"instead|compar\w*|differ\w*)\b|\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|instead\s+of|"
-                r"compar\w*\s+(?:\w+\s+)?(?:to|with)|differ\w*\s+from)\s+(?:\w+\s+){0,2}?(?:" + OTHER_TOOLS + r")\b|"
-                r"\b(?:better|worse|faster|slower|sharper|stronger|weaker)\s+than\s+(?:the\s+|plain\s+|just\s+)?"
-                r"(?!(?:the\s+)?(?:" + OWN_SIDE + r"))[\w-]{3,}|"
-                r"\b(?:vs\.?|versus|compar\w*\s+(?:\w+\s+)?(?:to|with))\s+(?!(?:the\s+)?(?:" + OWN_SIDE + r"))[\w-]{3,}"),
+                r"compar\w*\s+(?:\w+\s+)?(?:to|with)|differ\w*\s+from)\s+(?:\w+\s+){0,2}?(?:" + OTHER_TOOLS + r")\b"),
 ))
 
 register(Intent(
@@ -330,6 +327,8 @@ def rule_matches(text: str) -> list[IntentMatch]:
     return found
 
 
-def routed_examples() -> list[tuple[str, str]]:
-    """(example question, intent) pairs the embedding router votes with."""
-    return [(example, intent.name) for intent in REGISTRY.values() if intent.routed for example in intent.examples]
+@lru_cache(maxsize=1)
+def routed_examples() -> tuple[tuple[str, str], ...]:
+    """(example question, intent) pairs the embedding router votes with; a near miss votes for no intent ('')."""
+    positives = [(example, intent.name) for intent in REGISTRY.values() if intent.routed for example in intent.examples]
+    return tuple(positives + [(negative, "") for intent in REGISTRY.values() for negative in intent.negatives])

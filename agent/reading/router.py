@@ -27,10 +27,21 @@ def embedder():
     return shared_embedder()
 
 
+# The example vectors of this process, by (tag, content key, embedder): a warm ask reads no file for them.
+_IN_MEMORY: dict[tuple[str, str, int], np.ndarray] = {}
+
+
 def cached_vectors(model, texts: list[str], tag: str, home: Path) -> np.ndarray:
     """Unit vectors of `texts`, from `home/cache/{tag}-{key}.npy` when that file matches them."""
     key = hashlib.sha256((getattr(model, "name", "") + "\n" + "\n".join(texts)).encode()).hexdigest()[:16]
-    cache = home.expanduser() / "cache" / f"{tag}-{key}.npy"
+    if (tag, key, id(model)) in _IN_MEMORY:
+        return _IN_MEMORY[(tag, key, id(model))]
+    vectors = _load_or_embed(model, texts, home.expanduser() / "cache" / f"{tag}-{key}.npy")
+    _IN_MEMORY[(tag, key, id(model))] = vectors
+    return vectors
+
+
+def _load_or_embed(model, texts: list[str], cache: Path) -> np.ndarray:
     if cache.exists():
         try:
             vectors = np.load(cache)
