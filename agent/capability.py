@@ -143,7 +143,7 @@ def _plan(entry: ZooEntry | None, name: str | None, missing: list[str], unknown:
         sentences.append(
             f"{name} does not upscale: it deblurs, and its output has the same size as its input. cnaps will enlarge "
             f"the image by interpolation (Lanczos) {_scale_words(scale)}, then restore it with {name} at the "
-            f"enlarged size. The new pixels come from interpolation; the network only removes blur. {trained}"
+            f"enlarged size. {trained}"
         )
     elif "deblur" in needs:
         sentences.append(f"cnaps will restore the image with {name} at its own size. {trained}")

@@ -26,7 +26,7 @@ from agent.references import build_references, cited_only_notes
 from agent.sentences import Fact
 from agent.verdicts import (datasets_of, known_entries, networks_of, recommended_code, run_time, verdict,
                             what_the_card_gives, zoo_answer)
-from prompts import render
+from prompts import render, sentence
 from tools.restoration.zoo import install_command, official_weights
 
 
@@ -35,13 +35,15 @@ from tools.restoration.zoo import install_command, official_weights
 _CUE_WORDS = {"text/signs": "text", "faces": "faces", "edges": "edges", "texture": "fine texture"}
 
 
+def _say(macro: str, /, **context: object) -> str:
+    """One of the composer's own sentences, from prompts/answers/composer.j2."""
+    return sentence("answers/composer.j2", macro, **context)
 
 def _cue_phrase(cues: list[str], text_words: str = "text") -> str:
     words = [text_words if c == "text/signs" else _CUE_WORDS[c] for c in _CUE_WORDS if c in cues]
     if not words:
         return "fine detail"
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
 
 
 
@@ -60,36 +62,27 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
     asks_how = wants.how
     complaint = ctx.reading.asks("complaint")
     if complaint:
-        text = "You are asking why a restored or enlarged result looks wrong, not how to get one."
+        text = _say("task_complaint")
     elif c.label is TaskLabel.both:
-        text = (f"You are doing two things at once: enlarging a blurry image{scale} (super-resolution) and removing "
-                f"its blur (deblurring), and you want to know how {detail} stayed readable." if asks_how else
-                f"You want a blurry image enlarged{scale} (super-resolution) and its blur removed (deblurring).")
+        text = _say("task_both", scale=scale, detail=detail, asks_how=asks_how)
     elif c.label is TaskLabel.super_resolution:
-        blur = " without blur" if wants.blur_word else ""
-        text = (f"You are enlarging an image{scale} (super-resolution) and want to know how {detail} "
-                f"{'stay' if plural else 'stays'} sharp{blur}." if asks_how else
-                f"You want an image enlarged{scale} (super-resolution).")
+        text = _say("task_enlarge", scale=scale, detail=detail, plural=plural, without_blur=wants.blur_word,
+                    asks_how=asks_how)
     elif c.label is TaskLabel.deblurring:
         kind = "motion or camera-shake blur" if "motion" in c.cues else "out-of-focus blur" if "focus" in c.cues \
             else "blur"
-        text = (f"You are removing {kind} from a photo (deblurring) so that {detail} "
-                f"{'become' if plural else 'becomes'} clear again.")
+        text = _say("task_deblur", kind=kind, detail=detail, plural=plural)
     elif not c.needs:
         # An open question: answer it first, from the store, then say what cnaps would run.
         about = c.about_model
         named = ctx.reading.papers
-        text = (f"Your question is about {ctx.reading.names_of(named)}, "
-                f"{'one of the card' if len(named) == 1 else 'the card'}'s related papers" if named else
-                "Your question is about the card's related papers" if ctx.reading.primary == "related-papers" else
-                "Your question is about the recommended model itself" if about else
-                "Your question names no task cnaps recognises (deblurring or enlarging)")
         card_says = what_the_card_gives(ctx, named, number or {}) if named else None
         if card_says:
             focus = [fact for fact in focus if fact.source.url in {p.paper or p.github for p in named}]
         own = wants.own  # "what PSNR can I expect on my photo?"
-        text += ("; your image was restored too (see the output step)." if ctx.restoration is not None else
-                 " rather than a restoration of your own." if about and not own and not named else ".")
+        ending = "restored" if ctx.restoration is not None else "model" if about and not own and not named else ""
+        text = _say("open_question", papers=ctx.reading.names_of(named) if named else "", one_paper=len(named) == 1,
+                    related=ctx.reading.primary == "related-papers", about=about, ending=ending)
         took = run_time(ctx)
         code = recommended_code(ctx, number or {}) if not named and wants.where_code else None
         if code:
@@ -97,7 +90,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         elif card_says:
             text += " " + card_says
             if focus and number and not wants.summarize:  # "does FeatSharp upscale images?"
-                text += " From its summary: " + " ".join(_cited(fact, number) for fact in focus)
+                text += f" {_say('lead', kind='summary')} " + " ".join(_cited(fact, number) for fact in focus)
         elif took:
             text += " " + took
         elif ctx.reading.primary == "summarize-paper" and not named:
@@ -107,18 +100,17 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         elif ctx.reading.primary == "related-papers" and not named:
             text += " " + answers.papers_that_matter(ctx, number or {})
         elif focus and number:
-            text += " In short: " + " ".join(_cited(fact, number) for fact in focus)
+            text += f" {_say('lead', kind='short')} " + " ".join(_cited(fact, number) for fact in focus)
         elif ((wants.comparison and not named) or zoo_answer(wants)
               or (named and (wants.run_it or wants.paper_asked_to_act))):
             pass  # the verdict has said it: the documents do not compare them, what cnaps can run, or cannot
         elif wants.how_it_works:
-            text += " The workflow below answers it, stage by stage, from the documents indexed for this card."
+            text += " " + _say("how_it_works")
         elif not ctx.reading.asks("batch"):  # a batch question gets the folder command below
             text += " " + answers.general(ctx, number or {})
     else:
         needs = [n for n in c.needs if n not in ("deblur", "upscale")]
-        text = (f"Your question is not about deblurring or enlarging: it asks for "
-                f"{need_words(needs) if needs else 'another task'}.")
+        text = _say("task_other", needs=need_words(needs) if needs else "")
     check = ctx.capability
     plan = check.plan
     if "upscale" in check.missing and "same-resolution" in cite:
@@ -126,7 +118,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         first, _, rest = plan.partition(". ")
         plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
     if focus and number and (c.needs or complaint):
-        text += " On your question: " + " ".join(_cited(fact, number) for fact in focus)
+        text += f" {_say('lead', kind='asked')} " + " ".join(_cited(fact, number) for fact in focus)
     if complaint:
         text += " " + answers.complaint(ctx)
     if ctx.reading.asks("batch"):
@@ -137,13 +129,11 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
     if c.scale_note:
         text += f" {c.scale_note}"
     if wants.video and {"deblur", "upscale"} & set(c.needs):
-        text += (" cnaps restores single images: a video has to be split into frames, each restored on its own, "
-                 "with nothing that keeps neighbouring frames consistent.")
+        text += " " + _say("video")
     short = verdict(ctx)
     if short is None and "deblur" in c.needs and "focus" in c.cues and "motion" not in c.cues:
         # "sharpen this out of focus portrait" asks nothing, but deserves the caveat a yes/no question gets
-        text += (" The official weights learned from motion blur (GoPro, RealBlur), not from out-of-focus blur, so "
-                 "expect a smaller gain on a defocused photo.")
+        text += " " + _say("defocus_caveat")
     return f"{short} {text}" if short else text
 
 
@@ -162,11 +152,11 @@ def _restoration_step(ctx: AnswerContext) -> str | None:
     if measured:
         which += f"; {measured}"
     if not run.network_ran:
-        return (f"On your image, cnaps enlarged {w}x{h} to {ow}x{oh} by Lanczos alone and did not run {run.network}"
-                f", in {run.seconds:.1f} s. Weights: {which}.")
+        return _say("lanczos_only", size=f"{w}x{h}", out_size=f"{ow}x{oh}", network=run.network,
+                    seconds=run.seconds, weights=which)
     name = run.network if run.model_id == run.network else f"{run.network} ({run.model_id})"
-    return (f"On your image, cnaps ran {name} on {run.device} in {run.precision}{tiles}: "
-            f"{w}x{h} in, {ow}x{oh} out{resize}, {run.seconds:.1f} s. Weights: {which}.")
+    return _say("ran", name=name, device=run.device, precision=run.precision, tiles=tiles, size=f"{w}x{h}",
+                out_size=f"{ow}x{oh}", resize=resize, seconds=run.seconds, weights=which)
 
 
 def compose(ctx: AnswerContext) -> Answer:
@@ -256,80 +246,50 @@ def _stage_facts(facts: list[Fact], stage: str, detail: str) -> list[Fact]:
     return [f for f in own if f.aspect in BRIEF_ASPECTS] or own[:1]
 
 
-
-
-
-
-
-
-
 def _input_intro(ctx: AnswerContext, needs_upscale: bool, brief: bool = False) -> str:
     scale = ctx.classification.scale
     run = ctx.restoration
     if brief and needs_upscale and scale and (run is None or run.scale == scale):
-        return f"Your low-resolution image, enlarged {scale}x by Lanczos interpolation."  # the task part said why
+        return _say("input_intro", case="brief", scale=scale)  # the task part said why
     if run is not None and run.scale != (scale or 1):
         # The run's scale (--scale) overrides the question's: describe what really happened.
-        if run.scale > 1:
-            return (f"Your image, enlarged {run.scale}x by Lanczos interpolation for this run, because the "
-                    "recommended model keeps the size of what it is given.")
-        return "Your image at its own size: this run was asked not to enlarge it (scale 1)."
-    if needs_upscale and scale:
-        return (f"Your low-resolution image, first enlarged {scale}x by Lanczos interpolation, because the "
-                f"recommended model keeps the size of what it is given.")
+        return _say("input_intro", case="run-enlarged" if run.scale > 1 else "run-own-size", scale=run.scale)
     if needs_upscale:
-        return ("Your image, first enlarged to the size you want by Lanczos interpolation, because the "
-                "recommended model keeps the size of what it is given.")
-    if "deblur" not in ctx.classification.needs and ctx.classification.needs:
-        return "Your photo, at its own size."  # a noisy or hazy photo is not necessarily a blurred one
-    return "Your blurred photo, at its own size."
+        return _say("input_intro", case="enlarged" if scale else "enlarged-to-size", scale=scale)
+    # a noisy or hazy photo is not necessarily a blurred one
+    other = "deblur" not in ctx.classification.needs and ctx.classification.needs
+    return _say("input_intro", case="photo" if other else "blurred", scale=scale)
 
 
 def _why_text(ctx: AnswerContext, needs_upscale: bool, brief: bool = False) -> str:
     detail = _cue_phrase(ctx.classification.cues, ctx.reading.wants.text_words)
     if ctx.reading.asks("complaint"):
         # "the signs are still blurry, what did I do wrong?" asks why detail did not come back, not how it does
-        return ("Why a result can still look soft: MIMO-UNet removes blur of the kinds it learned from (motion and "
-                "camera shake); it cannot bring back detail the image never held, and blur of another kind (focus, "
-                "compression, noise) is only partly undone."
-                + (" In an enlargement every new pixel comes from interpolation, so the larger the factor, the more "
-                   "of the result is interpolated softness the network cannot sharpen into real detail."
-                   if needs_upscale else ""))
-    parts = [f"Why {detail} can come back sharp: MIMO-UNet learned, from pairs of blurred and sharp images, how blur "
-             "spreads each point of a scene; it undoes that spreading, so detail that the camera recorded but "
-             "smeared is pulled back together. Detail the image never held cannot be recovered this way."]
-    if needs_upscale and not brief:  # brief: the input step has said what interpolation adds
-        parts.append("For an enlargement the two steps share the work: interpolation only makes the image bigger "
-                     "and leaves it soft, and MIMO-UNet then sharpens the enlarged image; it does not add "
-                     "resolution that the small image lacked.")
-    return " ".join(parts)
+        return _say("why_soft", enlarged=needs_upscale)
+    # brief: the input step has said what interpolation adds
+    return _say("why_sharp", detail=detail, enlarged=needs_upscale and not brief)
 
 
 def _notes(ctx: AnswerContext, facts: list[Fact]):
     yield from getattr(ctx.card, "notes", [])
     if ctx.reading.language != "en":
-        yield ("cnaps answers in English: its documents are in English, and the composer writes only what they say. "
-               "Your question was read for its words for blur, enlarging and the scale.")
+        yield _say("not_english")
     if not facts:
-        yield ("The knowledge store returned no passage about the recommended model for this card, so the workflow "
-               "states no facts about it; run `cnaps index --rebuild` and check the card's links.")
+        yield _say("no_facts")
     for model, entry in ctx.capability.models:
         if entry is None:
             name = getattr(model, "name", model)
-            yield f"cnaps does not know the model '{name}', so it cannot run it or state its capabilities."
+            yield _say("unknown_model", name=name)
     run = ctx.restoration
     from agent.settings import get_settings
 
     installs = [(entry, command) for entry in known_entries(ctx.capability)
                 if (command := install_command(entry.id)) and official_weights(entry, get_settings().weights_dir) is None]
     for entry, command in installs[:1]:
-        yield (f"The official {entry.id} checkpoint is not installed here: `{command}` downloads it from the authors' "
-               "links, or `cnaps weights import FILE` installs one you downloaded.")
+        yield _say("install", model=entry.id, command=command)
     if run is not None:
         if run.weights.provenance != "official":
-            yield (f"Your image was restored with {run.weights.provenance} weights, not the official checkpoint of "
-                   f"{run.model_id}; expect less than the paper's results. The paper's figures describe the "
-                   "official weights only.")
+            yield _say("not_official", provenance=run.weights.provenance, model=run.model_id)
         yield from run.notes
 
 

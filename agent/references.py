@@ -47,8 +47,7 @@ def paper_relevance(title: str, summary: str, score: float) -> str:
     elif any(w in text for w in ("deblur", "super-resolution", "super resolution", "restor", "denois")):
         verdict = "Related: it works on image restoration."
     else:
-        verdict = (f"Loosely related: it touches {' and '.join(topic[:2])}, but it is not a tool for deblurring or "
-                   "enlarging photos.")
+        verdict = f"Loosely related: about {' and '.join(topic[:2])}, not a tool for deblurring or enlarging photos."
     return f"{verdict} In the authors' summary: {does}"
 
 
@@ -81,8 +80,8 @@ def build_references(ctx: AnswerContext, brief: bool = False) -> list[Reference]
             "paper", "The recommended model's paper: the architecture and training this answer explains.")
         mimo = find(model.name) is not None and not find(model.name).test_only
         add(f"{names}: official code and checkpoints", model.github, "recommended-model", "code",
-            "The recommended model's official implementation; the repository links the GoPro weights of MIMO-UNet "
-            "and MIMO-UNet+." if mimo else "The recommended model's official implementation.")
+            "The recommended model's official implementation; it links the GoPro weights of MIMO-UNet and "
+            "MIMO-UNet+." if mimo else "The recommended model's official implementation.")
 
     named = ctx.reading.papers
     best = {}
@@ -102,8 +101,7 @@ def build_references(ctx: AnswerContext, brief: bool = False) -> list[Reference]
     for source in ctx.passages:
         if source.url.startswith(NOTES_PREFIX):
             add(f"cnaps notes: {source.title}", source.url, "cnaps-notes", "notes",
-                "Background cnaps wrote itself (general facts and its own measurements), not a quotation of the "
-                "papers above; it has no outside link.")
+                "cnaps's own background and measurements, not a quotation of the papers; it has no outside link.")
     return references
 
 

@@ -40,3 +40,20 @@ def template_names() -> list[str]:
 def render(name: str, **context: object) -> str:
     """Render `prompts/<name>` with `context`; raises jinja2.UndefinedError when a variable is missing."""
     return environment().get_template(name).render(**context)
+
+
+def macros(name: str):
+    """The macros of `prompts/<name>` as callables (the template's module), for code that says fixed sentences."""
+    return environment().get_template(name).module
+
+
+def sentence(name: str, macro: str, /, **context: object) -> str:
+    """The text of one macro of `prompts/<name>`, its whitespace collapsed to single spaces: a macro may span lines.
+
+    Every argument must be given, even one the branch taken does not use: a missing one raises
+    jinja2.UndefinedError, as a missing variable does in `render`."""
+    say = getattr(macros(name), macro)
+    missing = [argument for argument in say.arguments if argument not in context]
+    if missing:
+        raise jinja2.UndefinedError(f"{name}: {macro}() was not given {', '.join(missing)}")
+    return " ".join(str(say(**context)).split())

@@ -335,7 +335,7 @@ def test_output_step_fits_the_task_and_the_markdown_has_single_blank_lines():
 
 def test_a_related_paper_touching_high_resolution_is_not_said_to_touch_it_twice():
     line = paper_relevance("Matting", "We refine high resolution mattes at image resolution.", 0.3)
-    assert "touches high resolution," in line and "image resolution" not in line.split("In the authors")[0]
+    assert "about high resolution," in line and "image resolution" not in line.split("In the authors")[0]
 
 
 def test_the_what_ran_table_names_the_network_only_when_it_differs_from_the_model():

@@ -141,7 +141,7 @@ def test_every_answer_template_renders_and_refuses_a_missing_variable():
     from prompts import TEMPLATE_DIR, render
 
     names = sorted(path.name for path in (TEMPLATE_DIR / "answers").glob("*.j2"))
-    assert names == ["complaint.j2", "decline.j2", "decline.md.j2", "folder.j2", "plain.j2"]
+    assert names == ["complaint.j2", "composer.j2", "decline.j2", "decline.md.j2", "folder.j2", "plain.j2"]
     for greeting in (True, False):
         assert "Model-X" in render("answers/decline.j2", model="Model-X", papers=2, greeting=greeting)
     from agent.reading.intents import ARTIFACTS
@@ -152,9 +152,29 @@ def test_every_answer_template_renders_and_refuses_a_missing_variable():
     assert "`cnaps restore" in render("answers/folder.j2")
     assert "quoted" in render("answers/decline.md.j2", question="quoted", text="t")
     for name in names:
-        if name != "folder.j2":
+        if name not in ("folder.j2", "composer.j2"):  # composer.j2 holds macros: see the test below
             with pytest.raises(jinja2.UndefinedError):
                 render(f"answers/{name}")
+
+
+def test_every_composer_sentence_renders_with_its_arguments_and_refuses_a_missing_one():
+    """Each macro of prompts/answers/composer.j2 (the composer's own sentences) gives one non-empty line for every
+    argument filled, and an UndefinedError when one is left out."""
+    import jinja2
+
+    from prompts import macros, sentence
+
+    module = macros("answers/composer.j2")
+    names = sorted(name for name in dir(module) if not name.startswith("_"))
+    assert len(names) >= 20
+    fills = {"kind": "summary", "case": "brief", "ending": "", "seconds": 1.25, "scale": 4}
+    for name in names:
+        arguments = getattr(module, name).arguments
+        text = sentence("answers/composer.j2", name, **{a: fills.get(a, f"<{a}>") for a in arguments})
+        assert text and "\n" not in text and "  " not in text, name
+        for left_out in arguments:
+            with pytest.raises(jinja2.UndefinedError):
+                sentence("answers/composer.j2", name, **{a: fills.get(a, "x") for a in arguments if a != left_out})
 
 
 @pytest.mark.parametrize("question, comparison", [("Is Topaz better?", "better"), ("MIMO-UNet or NAFNet?", "better"),
