@@ -99,6 +99,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += " " + answers.plain(ctx, number or {})
         elif ctx.reading.primary == "related-papers" and not named:
             text += " " + answers.papers_that_matter(ctx, number or {})
+        elif ctx.reading.primary == "model-size" and not named:
+            text += " " + answers.model_size(ctx, number or {})
         elif focus and number:
             text += f" {_say('lead', kind='short')} " + " ".join(_cited(fact, number) for fact in focus)
         elif ((wants.comparison and not named) or zoo_answer(wants)
@@ -229,10 +231,11 @@ def compose(ctx: AnswerContext) -> Answer:
 
 
 # The workflow facts a brief answer states: the input at three scales, what interpolation adds, the coarse-to-fine
-# design, the multi-scale output, and what an enlargement gains; the task part has stated the output size and the
-# weights' training data, and the parts (SCM, FAM, AFF, loss, size) are answered when asked.
+# design, the multi-scale output, what an enlargement gains, and the model's size (retrieved only when the question
+# asks how light it is); the task part has stated the output size and the weights' training data, and the parts
+# (SCM, FAM, AFF, loss) are answered when asked.
 BRIEF_ASPECTS = frozenset({"three-scale-input", "interpolation", "coarse-to-fine", "decoder", "upscale-gain",
-                           "no-invention"})
+                           "no-invention", "size"})
 
 
 def _stage_facts(facts: list[Fact], stage: str, detail: str) -> list[Fact]:
@@ -243,7 +246,10 @@ def _stage_facts(facts: list[Fact], stage: str, detail: str) -> list[Fact]:
         return own
     if detail == "short":
         return [] if stage == "input" else own[:1]
-    return [f for f in own if f.aspect in BRIEF_ASPECTS] or own[:1]
+    brief = BRIEF_ASPECTS
+    if any(f.aspect == "no-invention" for f in facts):
+        brief = brief - {"interpolation"}  # the output step says that interpolation adds no detail: once is enough
+    return [f for f in own if f.aspect in brief] or own[:1]
 
 
 def _input_intro(ctx: AnswerContext, needs_upscale: bool, brief: bool = False) -> str:

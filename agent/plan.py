@@ -62,7 +62,7 @@ ASPECTS: tuple[Aspect, ...] = (
            (("frequency", "fft", "fourier"),)),
     Aspect("size", "model",
            "MIMO-UNet variants: number of parameters and runtime, a lightweight network",
-           (("parameter", "million", "runtime", " m "),), when="light"),
+           (("parameters", "residual blocks"),), when="light"),  # not "60 million pixels"
     Aspect("same-resolution", "output",
            "the restored output has the same resolution as the input: the network does not upscale",
            (("same resolution", "same size", "does not upscale", "not upscale", "no upscaling", "same height"),)),

@@ -80,8 +80,8 @@ def build_references(ctx: AnswerContext, brief: bool = False) -> list[Reference]
             "paper", "The recommended model's paper: the architecture and training this answer explains.")
         mimo = find(model.name) is not None and not find(model.name).test_only
         add(f"{names}: official code and checkpoints", model.github, "recommended-model", "code",
-            "The recommended model's official implementation; it links the GoPro weights of MIMO-UNet and "
-            "MIMO-UNet+." if mimo else "The recommended model's official implementation.")
+            "The official implementation, with links to the GoPro weights of MIMO-UNet and MIMO-UNet+." if mimo
+            else "The recommended model's official implementation.")
 
     named = ctx.reading.papers
     best = {}
@@ -101,7 +101,7 @@ def build_references(ctx: AnswerContext, brief: bool = False) -> list[Reference]
     for source in ctx.passages:
         if source.url.startswith(NOTES_PREFIX):
             add(f"cnaps notes: {source.title}", source.url, "cnaps-notes", "notes",
-                "cnaps's own background and measurements, not a quotation of the papers; it has no outside link.")
+                "cnaps's own notes and measurements, not the papers' words; no outside link.")
     return references
 
 

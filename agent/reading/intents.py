@@ -256,6 +256,21 @@ register(Intent(
 ))
 
 register(Intent(
+    name="model-size",
+    description="How big the model is: its parameters and blocks, whether it is a small or lightweight network.",
+    examples=("How many parameters does MIMO-UNet have?", "How big is this network?",
+              "Is it a lightweight model?", "How can such a small model restore so much detail?",
+              "What is the model size of MIMO-UNet+?", "How small is the MIMO-UNet network?"),
+    negatives=("How big an image can it take?", "What is the largest photo it handles?"),
+    priority=58,
+    queries=("MIMO-UNet variants: residual blocks and million parameters of MIMO-UNet and MIMO-UNet+",),
+    rule=_words(r"\b(?:how\s+(?:big|large|heavy|small|light)\s+(?:is|are)\s+(?:it|this|that|the|mimo\S*)\b"
+                r"(?!\s+(?:image|photo|picture|file))|how\s+many\s+(?:param\w*|weights|layers|blocks)|param(?:eter)?s?|"
+                r"(?:model|network)\s+size|size\s+of\s+(?:the\s+)?(?:model|network)|light\s?weight|"
+                r"(?:small|tiny|compact)\s+(?:ai\s+)?(?:model|network))\b"),
+))
+
+register(Intent(
     name="component",
     description="One part of the model: FAM, SCM, AFF, the multi-input encoder, the multi-output decoder, the loss.",
     examples=("What is the FAM module?", "How does the asymmetric feature fusion work?",

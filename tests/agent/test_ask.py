@@ -146,9 +146,40 @@ def test_a_model_without_weights_falls_back_in_the_order_the_plan_promised(home,
     assert planned_runner(["Deblur-MIMO-UNet-RealBlur"], tmp_path)[0].id == "MIMO-UNet+"
 
 
+def test_a_cards_own_question_is_answered_briefly_with_each_sentence_once(home, shared_cards):
+    """Proportion: the card's question gets about 450 words by default (the quoted question included), no sentence
+    of the task and workflow is said twice, and --detail full states more of the workflow."""
+    for path in shared_cards:
+        card = load_card(path)
+        brief, full = ask(card, llm="none"), ask(card, llm="none", detail="full")
+        assert len(brief.markdown.split()) <= 500, path.name
+        prose = " ".join([brief.task.text, *(step.text for step in brief.workflow.steps), brief.workflow.text])
+        sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", re.sub(r"\s*\[\d+\]", "", prose)) if s.strip()]
+        assert len(sentences) == len(set(sentences)), path.name
+        assert len(full.markdown.split()) > len(brief.markdown.split())
+
+
+@pytest.mark.parametrize("question", [
+    "How can such a lightweight model restore this much clarity?",
+    "Is MIMO-UNet small enough to run on a laptop, how many parameters does it have?",
+    "How big is this network?",
+    "What's the parameter count of the Plus variant?",
+    "Is this a tiny network or a huge one?",
+])
+def test_a_question_about_the_models_size_is_answered_with_the_variants_parameter_counts(home, question):
+    from agent.cards import bundled_card
+    from agent.reading import read
+
+    card = bundled_card()
+    assert "model-size" in [match.name for match in read(question, card).intents]
+    answer = ask(card, question=question, llm="none")
+    counts = re.findall(r"(\d+(?:\.\d+)?) million parameters[^\[]*\[(\d+)\]", answer.task.text)
+    assert counts and all(int(n) in {r.n for r in answer.references} for _, n in counts)
+
+
 def test_cnaps_notes_are_cited_as_notes_never_as_the_paper(home, shared_cards):
     card = load_card(shared_cards[0])
-    answer = ask(card, llm="none")
+    answer = ask(card, llm="none", detail="full")  # full: the interpolation background is stated
     notes = [ref for ref in answer.references if ref.role == "cnaps-notes"]
     assert notes and all(ref.url.startswith(NOTES_PREFIX) and ref.kind == "notes" for ref in notes)
     assert notes == answer.references[-len(notes):]  # after every source with a link
