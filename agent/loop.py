@@ -15,7 +15,6 @@ Every endpoint fault ends the same way: `fallback` plus a one-line note, never a
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -23,14 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.tools import BaseTool
-from pydantic import ValidationError
 
-from agent.errors import CnapsError, LLMError
-from agent.drafts import SHAPE, DraftAnswer, JsonPreview, parse_draft
+from agent.errors import LLMError
+from agent.drafts import SHAPE, DraftAnswer, parse_draft
+from agent.llm_requests import message_text
+from agent.llm_tool_phase import MAX_PASSAGES, PASSAGE_CHARS, ToolPhase
 from agent.llm_tools import agent_tools
-from agent.guard import LinkFilter, check, scrub_text, strip_unprovided_links
+from agent.guard import check, scrub_text, strip_unprovided_links
 from agent.links import scrub
 from agent.llm import chat_model, describe_failure, redact
 from agent.reading import Reading, read
@@ -44,9 +44,6 @@ from tools.restoration.record import ToolRun
 
 log = logging.getLogger(__name__)
 
-MAX_TOOL_ROUNDS = 4
-PASSAGE_CHARS = 600
-MAX_PASSAGES = 8
 HISTORY_TURNS = 8
 REQUEST_TIMEOUTS = 3  # one request's time limit in all, in CNAPS_LLM__TIMEOUTs (that setting bounds each read)
 ANSWER_TIMEOUTS = 8  # the whole answer's time limit, in CNAPS_LLM__TIMEOUTs
@@ -104,8 +101,11 @@ def with_note(fallback: Answer, ctx: AnswerContext, reason: str) -> Answer:
     return answer
 
 
-class AgentRun:
-    """One question answered by the model: holds the conversation and what the tools found."""
+class AgentRun(ToolPhase):
+    """One question answered by the model: holds the conversation and what the tools found.
+
+    The tool phase is `ToolPhase` (agent/llm_tool_phase.py), the requests to the endpoint `EndpointRequests`
+    (agent/llm_requests.py); this class sets their state, writes the prompts and judges the draft."""
 
     def __init__(self, ctx: AnswerContext, fallback: Answer, chat: BaseChatModel, tools: list[BaseTool],
                  on_token: Callable[[str], None] | None, model_name: str) -> None:
@@ -175,7 +175,7 @@ class AgentRun:
                                mismatch=self.ctx.capability.mismatch)
         if self.tools_ran:  # the question, the tools' results and the request as one user turn: the model's
             # prose reply was dropped, and some chat templates (Gemma's) refuse two user turns in a row
-            answer_prompt = f"{_text(messages.pop())}\n\n{self.tools_ran}\n\n{answer_prompt}"
+            answer_prompt = f"{message_text(messages.pop())}\n\n{self.tools_ran}\n\n{answer_prompt}"
         messages.append(HumanMessage(answer_prompt))
         raw = self.ask_json(messages)
         answer, problems = self.judge(raw)
@@ -205,143 +205,7 @@ class AgentRun:
         answer.markdown = render_markdown(answer, question=scrub(self.ctx.question, self.ctx.card.provided_links))
         return answer
 
-    # phases ----------------------------------------------------------------------------------------------------
-
-    def gather(self, messages: list[BaseMessage]) -> list[BaseMessage]:
-        """The tool phase, or a written plan when the endpoint has no tool calling."""
-        if not self.tools:
-            return self.plan(messages)
-        try:
-            bound = self.chat.bind_tools(list(self.tools.values()))
-            reply = self.stream(bound, messages)
-        except NotImplementedError:
-            return self.plan(messages)
-        except Exception as error:
-            if not _rejected_feature(error):
-                raise
-            log.info("the endpoint refused tool calling (%s); planning in text instead", type(error).__name__)
-            return self.plan(messages)
-        if not reply.tool_calls and not reply.invalid_tool_calls:
-            # Asked to call tools, the model wrote prose instead (small local models do, at length). cnaps runs
-            # the tools itself and the answer request carries their results; the prose is dropped.
-            self.tools_ran = self.run_tools_for_the_model()
-            return messages  # still ending in the user's question, which the answer request takes up
-        for _ in range(MAX_TOOL_ROUNDS):
-            if reply.invalid_tool_calls:
-                bad = reply.invalid_tool_calls[0]
-                raise LLMError(f"the model called the tool {bad.get('name')!r} with arguments that are not valid "
-                               "JSON; a model with better tool calling may help")
-            if not reply.tool_calls:
-                break
-            messages.append(reply)
-            for call in reply.tool_calls:
-                messages.append(self.run_tool(call))
-            reply = self.stream(bound, messages)
-        if reply.content and not reply.tool_calls:
-            messages.append(AIMessage(_text(reply)))
-        return messages
-
-    def run_tools_for_the_model(self) -> str:
-        """The tools the offline path runs (classify the question, search the card's documents for it), run here
-        on the model's behalf; their results as the text that opens the answer request."""
-        number = {ref.url: ref.n for ref in self.fallback.references}
-        classification, passages = None, []
-        if "classify_task" in self.tools:
-            message = self.run_tool({"name": "classify_task", "args": {"question": self.ctx.question},
-                                     "id": "cnaps-classify"})
-            try:
-                classification = json.loads(str(message.content))
-            except ValueError:
-                classification = None
-        if "search_knowledge" in self.tools:
-            message = self.run_tool({"name": "search_knowledge", "args": {"query": self.ctx.question, "k": 4},
-                                     "id": "cnaps-search"})
-            try:
-                found = json.loads(str(message.content)).get("passages", [])
-            except (ValueError, AttributeError):
-                found = []
-            provided = self.ctx.card.provided_links
-            passages = [{"n": number.get(item.get("url")), "title": item.get("title", ""),
-                         "text": scrub_text(clip(str(item.get("text", "")), PASSAGE_CHARS), provided)}
-                        for item in found if isinstance(item, dict) and item.get("text")][:MAX_PASSAGES]
-        log.info("the model called no tool; cnaps ran %s for it", ", ".join(
-            name for name in ("classify_task", "search_knowledge") if name in self.tools))
-        return render("agent_tools_ran.j2", question=self.ctx.question, classification=classification,
-                      passages=passages)
-
-    def plan(self, messages: list[BaseMessage]) -> list[BaseMessage]:
-        prompt = HumanMessage(render("agent_plan.j2"))
-        reply = self.stream(self.chat, messages + [prompt])
-        return messages + [prompt, AIMessage(_text(reply))]
-
-    def run_tool(self, call: dict[str, Any]) -> ToolMessage:
-        name = call.get("name")
-        tool = self.tools.get(name or "")
-        # A wrong call is answered, not fatal: the model reads the error and can call again (tool rounds are capped).
-        if tool is None:
-            result = json.dumps({"error": f"there is no tool {name!r}; the tools are: {', '.join(sorted(self.tools))}"})
-            return ToolMessage(content=result, tool_call_id=call.get("id") or str(name), name=str(name))
-        started = time.monotonic()
-        try:
-            result = tool.invoke(call.get("args") or {})
-        except (ValidationError, TypeError, ValueError) as error:
-            result = json.dumps({"error": f"bad arguments for {name}: {clip(' '.join(str(error).split()), 300)}"})
-        except CnapsError as error:  # a tool failure the model can react to (an unreadable image, ...)
-            result = json.dumps({"error": str(error)})
-        finally:
-            self.deadline += time.monotonic() - started  # a restoration's minutes are not the endpoint's
-        self._remember(name, result)
-        log.info("tool %s(%s)", name, clip(json.dumps(call.get("args") or {}), 120))
-        return ToolMessage(content=str(result), tool_call_id=call.get("id") or name, name=name)
-
-    def ask_json(self, messages: list[BaseMessage]) -> str:
-        """The answer's raw text, in the best JSON mode the endpoint accepts; prose streams to `on_token`.
-
-        JSON modes, tried in order until one is accepted: OpenAI's `json_schema` (OpenAI, vLLM, Ollama), then
-        `json_object` with a `schema` (llama-cpp-python's server turns it into a grammar), then none (prompt only).
-        """
-        while self.json_modes:
-            try:
-                reply = self.stream(self.chat.bind(response_format=self.json_modes[0]), messages,
-                                    JsonPreview(self._say))
-                return self._checked(reply)
-            except Exception as error:
-                if not _rejected_feature(error):
-                    raise
-                refused = self.json_modes.pop(0)
-                log.info("the endpoint refused response_format %s (%s)", refused["type"], type(error).__name__)
-        return self._checked(self.stream(self.chat, messages, JsonPreview(self._say)))
-
-    def stream(self, runnable: Any, messages: list[BaseMessage], preview: JsonPreview | None = None) -> AIMessage:
-        """One request, streamed; the chunks summed into one message."""
-        total = None
-        ends = min(time.monotonic() + self.timeout, self.deadline)
-        try:
-            for chunk in runnable.stream(messages):
-                total = chunk if total is None else total + chunk
-                if time.monotonic() > ends:
-                    whole = ends == self.deadline
-                    raise LLMError(
-                        f"the language model did not finish {'its answer' if whole else 'a reply'} within "
-                        f"{self.answer_timeout if whole else self.timeout:g} s: raise "
-                        "CNAPS_LLM__TIMEOUT or use a faster endpoint")
-                if preview is not None and isinstance(chunk.content, str) and chunk.content:
-                    preview.feed(chunk.content)
-        except LLMError:
-            raise
-        except Exception as error:
-            if total is not None and not _rejected_feature(error):
-                raise LLMError("the stream from the language model broke off midway ("
-                               + describe_failure(error) + ")") from None
-            raise
-        finally:
-            if preview is not None:
-                preview.finish()
-            if self._filter is not None:
-                self._filter.flush()
-        if total is None:
-            raise LLMError("the language model sent an empty reply; check CNAPS_LLM_MODEL")
-        return total
+    # judging the draft -----------------------------------------------------------------------------------------
 
     def judge(self, raw: str) -> tuple[Answer | None, list[str]]:
         try:
@@ -394,59 +258,6 @@ class AgentRun:
                         engine=f"llm:{self.model_name}")
         answer.markdown = render_markdown(answer, question=scrub(self.ctx.question, self.ctx.card.provided_links))
         return answer
-
-    # helpers ---------------------------------------------------------------------------------------------------
-
-    def _checked(self, reply: AIMessage) -> str:
-        self.truncated = (reply.response_metadata or {}).get("finish_reason") == "length"
-        return _text(reply)
-
-    _filter: LinkFilter | None = None
-
-    def _say(self, text: str) -> None:
-        if self.on_token is None:
-            return
-        if self._filter is None:
-            self._filter = LinkFilter(self.ctx.card.provided_links, self.on_token)
-        self._filter.feed(text)
-
-    def _remember(self, name: str, result: object) -> None:
-        """Keep what tools found: passages become the answer's sources, a restoration its record."""
-        try:
-            data = json.loads(str(result))
-        except (TypeError, ValueError):
-            return
-        if name == "restore_image":
-            try:
-                self.restored = ToolRun.model_validate(data)
-            except ValidationError:
-                pass
-            return
-        for item in data.get("passages", []) if isinstance(data, dict) else []:
-            try:
-                self.found.append(Source.model_validate(item))
-            except ValidationError:
-                continue
-
-
-def _text(message: BaseMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
-
-
-def _rejected_feature(error: BaseException) -> bool:
-    """True when the endpoint refused the request's shape (tools, response_format), not the request itself.
-
-    llama-cpp-python's server answers a response_format it does not know with 500 and a validation message.
-    """
-    status = getattr(error, "status_code", None)
-    if isinstance(error, LLMError) or status is None:
-        return False
-    named = any(word in str(error) for word in ("response_format", "tools", "tool_choice"))
-    # A 404 without those words is a wrong model name or path, not a missing feature: no plan request follows.
-    return status in (400, 415, 422, 501) or (status in (404, 500) and named)
 
 
 def _restoration_text(ctx: AnswerContext) -> str:

@@ -16,90 +16,27 @@ answer is a KnowledgeError naming it.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import threading
 import time
-import uuid
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from knowledge.chroma import chromadb, server_client  # first: chromadb loads without the `overrides` checks
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
-from chromadb.utils.embedding_functions import register_embedding_function
-from filelock import FileLock, Timeout
+from filelock import FileLock
 from pydantic import BaseModel, Field
 
 from knowledge.cards import Card
+from knowledge.chroma_embedding import MiniLMEmbeddingFunction
 from knowledge.errors import KnowledgeError
 from knowledge.embed import Embedder, QueryCache, shared_embedder
 from knowledge.ingest import Chunk, Document, card_documents, chunk_document, docs_hash, project_docs
+from knowledge.shared_folder import SharedFolder, chroma_systems, forget_system, generation_guard, seen_generation
 
 log = logging.getLogger(__name__)
 
 COLLECTION = "cnaps_knowledge"
-LOCK_TIMEOUT_S = 120.0
-
-
-@register_embedding_function
-class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
-    """chromadb adapter for `knowledge.embed.Embedder` (numpy all-MiniLM-L6-v2; never chromadb's default, which
-    downloads a model)."""
-
-    def __init__(self, embedder: Embedder | None = None) -> None:
-        self._embedder = embedder or shared_embedder()
-
-    def __call__(self, input: Documents) -> Embeddings:
-        return list(self._embedder.embed(list(input)))
-
-    @staticmethod
-    def name() -> str:
-        return "cnaps-minilm-numpy"
-
-    def default_space(self) -> str:
-        return "cosine"
-
-    def supported_spaces(self) -> list[str]:
-        return ["cosine"]
-
-    def get_config(self) -> dict[str, Any]:
-        return {"model": self._embedder.name}
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> MiniLMEmbeddingFunction:
-        return MiniLMEmbeddingFunction()
-
-
-# Generation stamp (see KnowledgeStore._follow_other_writers) that this process's chromadb System has seen, by folder.
-_seen_generation: dict[str, str] = {}
-# Held while a thread compares or advances that stamp: between a writer's new stamp on disk and its record here,
-# another thread (a web worker) would take the change for another process's and stop the System in use.
-_generation_guard = threading.RLock()
-
-
-def _systems() -> dict:
-    """chromadb's in-process Systems by folder."""
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    return SharedSystemClient._identifier_to_system
-
-
-def _forget_system(path: Path) -> None:
-    """Drop chromadb's in-process System for `path`: it caches one per folder, and a stale one keeps the damaged
-    files open and answers from them. Other folders' Systems are left alone."""
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    system = _systems().pop(str(path), None)
-    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
-    _seen_generation.pop(str(path), None)
-    if system is not None:
-        try:
-            system.stop()
-        except Exception as error:  # noqa: BLE001 - a damaged system may fail to stop; it is dropped either way
-            log.debug("stopping the chromadb system for %s failed: %s", path, error)
 
 
 class IndexInfo(BaseModel):
@@ -111,7 +48,7 @@ class IndexInfo(BaseModel):
     roles: dict[str, int] = Field(default_factory=dict, description="Passages per role.")
 
 
-class KnowledgeStore:
+class KnowledgeStore(SharedFolder):
     """Persistent chromadb collection of passages: embedded under `path`, or on the Chroma server at `url` (`path`
     then only names the process-local lock). The caller passes both: `Settings.knowledge_store()` opens the one
     CNAPS_HOME and CNAPS_KNOWLEDGE__URL name. Query vectors are cached in `cache_dir` (default: beside `path`)."""
@@ -146,44 +83,11 @@ class KnowledgeStore:
             self._open()
         return self._collection
 
-    def _follow_other_writers(self) -> None:
-        """Reconnect when the index changed since this process's chromadb System read it.
-
-        chromadb keeps one System per folder in a process, and its vector index does not see another process's
-        writes (queries then miss passages or fail). Every write stamps a generation file beside the folder; a
-        System that has not seen the current stamp is dropped and the folder opened afresh.
-        """
-        key = str(self.path)
-        with _generation_guard:
-            if _seen_generation.get(key) != self._generation_on_disk():
-                log.info("knowledge index at %s changed in another process; reopening it", self.path)
-                _forget_system(self.path)
-        if self._system is not _systems().get(key):  # dropped just now, or by another store in this process
-            self._client = self._system = self._collection = None
-            self._ensured.clear()
-
-    def _generation_on_disk(self) -> str:
-        try:
-            return self._generation_file.read_text(encoding="utf-8")
-        except OSError:
-            return ""
-
-    def _wrote(self) -> None:
-        """Stamp a new generation after a write (with the lock held), so other processes reopen."""
-        if self.url is not None:
-            return
-        stamp = uuid.uuid4().hex
-        temp = self._generation_file.with_name(f"{self._generation_file.name}.{stamp}.tmp")
-        temp.write_text(stamp, encoding="utf-8")
-        with _generation_guard:
-            os.replace(temp, self._generation_file)
-            _seen_generation[str(self.path)] = stamp
-
     def reopen(self) -> None:
         """Drop this process's chromadb state for the folder and open it again from disk."""
         with self._locked():
             if self.url is None:
-                _forget_system(self.path)
+                forget_system(self.path)
             self._client = self._system = self._collection = None
             self._ensured.clear()
             self._open()
@@ -200,9 +104,9 @@ class KnowledgeStore:
         # Opening takes the lock too: two processes creating one fresh folder at once make SQLite fail, and that
         # failure must not be mistaken for a damaged index (which would be discarded under the other's feet).
         with self._locked():
-            with _generation_guard:
-                if _seen_generation.get(str(self.path)) != self._generation_on_disk():
-                    _forget_system(self.path)  # a System cached in this process has not seen the latest writes
+            with generation_guard:
+                if seen_generation.get(str(self.path)) != self._generation_on_disk():
+                    forget_system(self.path)  # a System cached in this process has not seen the latest writes
             collection = self._connect_or_recover()
             metadata = (collection.metadata or {}) if collection is not None else {}
             if collection is None and self._generation_file.exists():
@@ -215,7 +119,7 @@ class KnowledgeStore:
                             self.embedder.name, self.content_hash)
             else:
                 self._collection = collection
-                _seen_generation[str(self.path)] = self._generation_on_disk()
+                seen_generation[str(self.path)] = self._generation_on_disk()
                 return
             self._collection = self._create(replace=collection is not None)
 
@@ -266,7 +170,7 @@ class KnowledgeStore:
     def _connect_or_recover(self):
         """The collection (None when absent); a folder chromadb cannot open is discarded. Call with the lock held."""
         if not (self.path / "chroma.sqlite3").exists():
-            _forget_system(self.path)  # deleted under a live process: do not answer from the cached System
+            forget_system(self.path)  # deleted under a live process: do not answer from the cached System
         try:
             self._connect()
             return self._get()
@@ -285,7 +189,7 @@ class KnowledgeStore:
         self.path.mkdir(parents=True, exist_ok=True)
         self._client = chromadb.PersistentClient(
             path=str(self.path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
-        self._system = _systems().get(str(self.path))
+        self._system = chroma_systems().get(str(self.path))
 
     def _get(self):
         try:
@@ -307,7 +211,7 @@ class KnowledgeStore:
 
     def _discard_folder(self) -> None:
         """Move a damaged index aside (then delete it) so a fresh one can be created. Call with the lock held."""
-        _forget_system(self.path)
+        forget_system(self.path)
         self._client = self._system = self._collection = None
         if self.path.exists():
             if any(self.path.iterdir()) and not (self.path / "chroma.sqlite3").exists():
@@ -316,21 +220,6 @@ class KnowledgeStore:
             trash = self.path.with_name(f"{self.path.name}.damaged-{time.time_ns()}")
             self.path.rename(trash)
             shutil.rmtree(trash, ignore_errors=True)
-
-    def _locked(self):
-        if self.url is not None:  # the server serialises its own writes; no lock file under CNAPS_HOME
-            return nullcontext()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            return self._lock.acquire(timeout=LOCK_TIMEOUT_S)
-        except OSError as error:  # a read-only or misplaced CNAPS_HOME
-            raise KnowledgeError(f"cannot write the knowledge index under {self.path.parent} "
-                                 f"({error.strerror or type(error).__name__}): set CNAPS_HOME to a writable folder") \
-                from None
-        except Timeout:
-            raise KnowledgeError(f"another cnaps process has held the index lock {self._lock.lock_file} for "
-                                 f"{LOCK_TIMEOUT_S:.0f} s: wait for it to finish, or delete the lock file if "
-                                 "no cnaps process is running") from None
 
     def _add(self, collection, chunks: list[Chunk]) -> None:
         unique = list({chunk.id: chunk for chunk in chunks}.values())
@@ -349,7 +238,7 @@ class KnowledgeStore:
 
     def close(self) -> None:
         """Release the chromadb client (its SQLite connection once no other client in this process uses it)."""
-        if self._client is not None and self._system is _systems().get(str(self.path)):
+        if self._client is not None and self._system is chroma_systems().get(str(self.path)):
             self._client.close()
         self._client = self._system = self._collection = None
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import shutil
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,43 +22,26 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
 
 from agent import __version__
-from agent.cards import DEFAULT_CARD, Card, bundled_card, bundled_cards, parse_card
+from agent.cards import DEFAULT_CARD, bundled_card, bundled_cards
 from agent.errors import BusyError, CnapsError, UsageError
 from agent.schemas import Answer
 from agent.settings import Settings, get_settings
+from agent.web.ask_requests import AskRequest, parse_ask
 from agent.web.forms import ASK_FORM
 from agent.web.jobs import Deadline, WorkerPool
+from agent.web.payloads import answer_payload
 from agent.web.runs import REPORT_FILES, REPORT_MEDIA, RunStore
 from agent.web.security import REPORT_CSP, SecurityHeaders, swagger_assets
-from agent.web.sessions import ChatSession, NotFoundError, SessionStore
-from agent.web.uploads import CheckedImage, TooLargeError, UnsupportedTypeError, check_image, check_size, decode_text
-from tools.restoration.zoo import MAX_SCALE
-from prompts import markdown_text
+from agent.web.sessions import NotFoundError, SessionStore
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_QUESTION_CHARS = 4000
 ANSWER_WORKERS, ANSWER_QUEUE = 2, 16  # questions without an image: fast, but still bounded
 SSE_PING_SECONDS = 15  # a comment line this often keeps a long restoration's stream open through proxies
 AskFunction = Callable[..., Answer]
-
-@dataclass
-class AskRequest:
-    card: Card
-    card_label: str
-    question: str
-    image: CheckedImage | None
-    scale: int | None
-    session: ChatSession
-
-
-_SINGLE_FIELDS = ("card", "card_name", "question", "image", "scale", "session_id")
 
 
 class Server:
@@ -87,102 +68,6 @@ class Server:
 
             self.ask_fn = ask
         return self.ask_fn(*args, **kwargs)
-
-    # -- reading a request ------------------------------------------------------------------------------------
-
-    async def read_form(self, request: Request) -> FormData:
-        """The multipart form, read with a byte limit before any parsing (a chunked upload cannot dodge it)."""
-        limits = self.settings.server
-        limit = limits.max_upload_bytes + limits.max_card_bytes + 64 * 1024
-        content_type = request.headers.get("content-type", "")
-        if not content_type and request.headers.get("content-length", "0") == "0":
-            return FormData()  # a bare POST: the default card and its own question
-        if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-            raise UnsupportedTypeError("send the question as multipart/form-data (fields: card, question, image, "
-                                       "scale, session_id)")
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise TooLargeError(f"the request is {int(declared):,} bytes, over this server's limit of {limit:,}: "
-                                "send a smaller image")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise TooLargeError(f"the request is over this server's limit of {limit:,} bytes: send a smaller image")
-        boundary = re.search(r"boundary=\"?([^\";]+)", content_type)
-        if content_type.startswith("multipart/form-data") and body and boundary and not bytes(body).rstrip().endswith(
-                b"--" + boundary.group(1).encode("latin-1") + b"--"):
-            # The parser would keep the complete parts and drop the rest without a word: a question lost silently.
-            raise UsageError("the form is cut short (no closing boundary): send the whole multipart body")
-        sent = False
-
-        async def replay() -> dict:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": bytes(body), "more_body": False}
-
-        try:
-            return await Request(request.scope, replay).form(
-                max_files=4, max_fields=16, max_part_size=limits.max_card_bytes + 1024)
-        except (MultiPartException, HTTPException) as error:  # starlette wraps the first in the second
-            detail = getattr(error, "detail", None) or str(error)
-            if "maximum size" in detail:
-                raise TooLargeError(f"a form field is over {limits.max_card_bytes:,} bytes: upload the card as a "
-                                    "file or shorten it") from None
-            raise UsageError(f"the form could not be read ({detail}): send multipart/form-data") from None
-
-    async def parse_ask(self, request: Request) -> AskRequest:
-        limits = self.settings.server
-        form = await self.read_form(request)
-        try:
-            for name in _SINGLE_FIELDS:
-                if len(form.getlist(name)) > 1:  # which one was meant? keeping the last would drop the others
-                    raise UsageError(f"the form has {len(form.getlist(name))} '{name}' fields: send each field once")
-            session = None
-            if session_id := _text(form, "session_id"):
-                session = self.sessions.get(session_id)
-            card_field = form.get("card")
-            card_name = _text(form, "card_name")
-            if isinstance(card_field, UploadFile):
-                data = await card_field.read(limits.max_card_bytes + 1)
-                text = decode_text(data, limits.max_card_bytes)
-                card, label = parse_card(text, source="upload"), card_field.filename or "uploaded card"
-            elif card_field and card_field.strip():
-                check_size(card_field.encode("utf-8"), limits.max_card_bytes, "the card")
-                card, label = parse_card(card_field, source="upload"), "pasted card"
-            elif card_name or session is None:
-                name = card_name or DEFAULT_CARD
-                card, label = await asyncio.to_thread(bundled_card, name), name
-            else:
-                card, label = session.card, session.card_label
-            if session is None or session.card is not card:
-                session = self.sessions.create(card, label)
-
-            question = (_text(form, "question") or card.question).strip()
-            if len(question) > MAX_QUESTION_CHARS:
-                raise UsageError(f"the question is {len(question):,} characters: keep it under {MAX_QUESTION_CHARS:,}")
-
-            image = None
-            image_field = form.get("image")
-            if isinstance(image_field, UploadFile):
-                data = await image_field.read(limits.max_upload_bytes + 1)
-                if data or image_field.filename:
-                    image = await asyncio.to_thread(check_image, data, limits.max_upload_bytes,
-                                                    self.settings.restore.max_pixels)
-            elif image_field:
-                raise UnsupportedTypeError("the image field holds text: attach the image as a file")
-
-            scale = None
-            if raw := _text(form, "scale"):
-                if not raw.isdigit() or not 1 <= int(raw) <= MAX_SCALE:
-                    raise UsageError(f"scale must be a whole number from 1 to {MAX_SCALE}, got {raw[:20]!r}: send e.g. "
-                                     "scale=4")
-                scale = int(raw)
-        finally:
-            await form.close()
-        return AskRequest(card=card, card_label=label, question=question, image=image, scale=scale, session=session)
 
     # -- running a request ------------------------------------------------------------------------------------
 
@@ -231,63 +116,9 @@ class Server:
                           history=list(req.session.history), progress=progress, **self.ask_options)
         deadline.check()
         crops = self.runs.save(run_id, req.question, answer)
-        payload = self.payload(run_id, req, answer, crops)
+        payload = answer_payload(run_id, req, answer, crops, self.runs, self.settings)
         req.session.add_turn(req.question, payload["markdown"], run_id, self.sessions.max_turns)
         return payload
-
-    def payload(self, run_id: str, req: AskRequest, answer: Answer, crops: list[dict]) -> dict:
-        """The answer contract plus what a web client needs: file URLs (never server paths), session and run ids."""
-        data = _without_paths(answer.model_dump(mode="json"), self.public_names(run_id, answer))
-        if answer.restoration is not None:
-            original, run = answer.restoration, data["restoration"]
-            run["input_path"] = Path(original.input_path).name if original.input_path else None
-            run["image_path"] = Path(original.image_path).name if original.image_path else None
-            run["weights"]["file"] = Path(original.weights.file).name
-            run["image_url"] = self.runs.url(run_id, "restored")
-            run["input_url"] = self.runs.url(run_id, "input")
-            run["crops"] = crops
-        data["report_url"] = self.runs.url(run_id, "report.html")
-        from agent.report import pdf_unavailable
-
-        data["report_urls"] = {fmt: self.runs.url(run_id, name) for fmt, name in REPORT_FILES.items()
-                               if fmt != "pdf" or pdf_unavailable() is None}  # no link that would answer 500
-        data["question"] = req.question
-        data["session_id"] = req.session.id
-        data["run_id"] = run_id
-        data["card"] = {"label": req.card_label, "question": req.card.question,
-                        "models": [m.name for m in req.card.models]}
-        return data
-
-    def public_names(self, run_id: str, answer: Answer) -> dict[str, str]:
-        """Server path -> what a browser may see instead: the restored image's URL, file names, setting names."""
-        run = answer.restoration
-        names = {str(self.settings.home.expanduser().resolve()): "$CNAPS_HOME"}
-        if self.settings.weights_dir:
-            names[str(self.settings.weights_dir.expanduser().resolve())] = "$CNAPS_WEIGHTS_DIR"
-        names = {path: name for path, name in names.items() if len(Path(path).parts) > 1}  # never '/' itself
-        if run is not None:
-            names[run.weights.file] = Path(run.weights.file).name
-            if run.input_path:
-                names[run.input_path] = Path(run.input_path).name
-            if run.image_path:
-                names[run.image_path] = self.runs.url(run_id, "restored")
-        return names
-
-
-def _without_paths(data: dict, names: dict[str, str]) -> dict:
-    """`data` with every server path in `names` replaced, in every string (the markdown's "what ran" table, notes),
-    as written or as the Markdown escape writes it; longest paths first, so a file goes before its folder."""
-    text = json.dumps(data, ensure_ascii=False)
-    for path in sorted(names, key=len, reverse=True):
-        for written in {path, markdown_text(path)}:
-            text = text.replace(json.dumps(written, ensure_ascii=False)[1:-1],
-                                json.dumps(names[path], ensure_ascii=False)[1:-1])
-    return json.loads(text)
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _error_response(error: CnapsError, server: Server | None = None) -> JSONResponse:
@@ -366,7 +197,7 @@ def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = No
 
     @app.post("/api/ask", summary="Answer a card's question (and restore an image)", openapi_extra=ASK_FORM)
     async def ask(request: Request) -> JSONResponse:
-        req = await server.parse_ask(request)
+        req = await parse_ask(request, server.settings, server.sessions)
         try:
             payload = await server.submit(req, None)
         except CnapsError:
@@ -379,7 +210,7 @@ def create_app(settings: Settings | None = None, ask_fn: AskFunction | None = No
 
     @app.post("/api/ask/stream", summary="Like /api/ask, streamed as server-sent events", openapi_extra=ASK_FORM)
     async def ask_stream(request: Request) -> EventSourceResponse:
-        req = await server.parse_ask(request)
+        req = await parse_ask(request, server.settings, server.sessions)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
         closed = threading.Event()

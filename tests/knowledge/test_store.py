@@ -245,7 +245,7 @@ def test_threads_writing_and_reading_one_index_never_take_each_other_for_another
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    import knowledge.store as store_module
+    import knowledge.shared_folder as shared_folder
 
     real_replace = os.replace
 
@@ -253,7 +253,7 @@ def test_threads_writing_and_reading_one_index_never_take_each_other_for_another
         real_replace(source, target)
         time.sleep(0.05)
 
-    monkeypatch.setattr(store_module.os, "replace", slow_replace)
+    monkeypatch.setattr(shared_folder.os, "replace", slow_replace)
     path = tmp_path / "index"
     live = KnowledgeStore(path, docs=tiny_docs())  # a long-lived store, as the search tool keeps one
     live.ensure(CARD_A)
