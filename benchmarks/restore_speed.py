@@ -26,7 +26,8 @@ import torch
 
 from tools.restoration import build_model
 from agent.settings import get_settings
-from tools.restoration.engine import TileForward, memory_grid, run_tiled
+from tools.restoration.tile_forward import TileForward
+from tools.restoration.tiling import memory_grid, run_tiled
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 

@@ -98,7 +98,7 @@ def check_restore_options(model: str | None = None, weights: Path | str | None =
         if not re.fullmatch(r"auto|cpu|cuda(?::\d+)?", device):
             raise UsageError(f"unknown device '{device}': use auto, cpu, cuda or cuda:N")
         if device.startswith("cuda"):
-            from tools.restoration.engine import resolve_device
+            from tools.restoration.tile_forward import resolve_device
 
             resolve_device(device)  # DeviceError when this machine has no such GPU
 
@@ -224,7 +224,7 @@ def restore_files(plan: BatchPlan, scale: int, overwrite: bool = False, compare:
     from agent.settings import get_settings
     from tools.restoration.imageio import open_image
     from tools.restoration.metrics import assess
-    from tools.restoration.ray_backend import WorkerLostError
+    from tools.restoration.ray_cluster import WorkerLostError
 
     max_pixels = get_settings().restore.max_pixels
     sent = _send_all(plan, scale, overwrite)  # a Ray pool gets the whole folder at once; None runs them here

@@ -127,7 +127,7 @@ def _oom_above(edge: int):
     """A TileForward.__call__ that raises CUDA OOM for any tile with a side over `edge` pixels."""
     import torch
 
-    from tools.restoration.engine import TileForward
+    from tools.restoration.tile_forward import TileForward
 
     real = TileForward.__call__
 
@@ -140,7 +140,7 @@ def _oom_above(edge: int):
 
 
 def test_cuda_oom_splits_tiles_until_they_fit(cnaps, tiny_weights, tmp_path, monkeypatch):
-    from tools.restoration.engine import TileForward
+    from tools.restoration.tile_forward import TileForward
 
     source = tmp_path / "photo.png"
     source.write_bytes(rgb_png(200, 150))
@@ -156,7 +156,7 @@ def test_cuda_oom_splits_tiles_until_they_fit(cnaps, tiny_weights, tmp_path, mon
 
 
 def test_cuda_oom_at_the_smallest_tile_is_a_clean_error(cnaps, tiny_weights, tmp_path, monkeypatch):
-    from tools.restoration.engine import TileForward
+    from tools.restoration.tile_forward import TileForward
 
     source = tmp_path / "photo.png"
     source.write_bytes(rgb_png(200, 150))
@@ -232,7 +232,7 @@ def test_disk_full_simulated(cnaps, tiny_weights, tmp_path, monkeypatch, offline
 
 _HELD_BATCH = """
 import sys, time
-from tools.restoration.engine import TileForward
+from tools.restoration.tile_forward import TileForward
 
 HOLD_AT = int(sys.argv[1])
 runs = []

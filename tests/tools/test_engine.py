@@ -13,8 +13,9 @@ from PIL import Image
 
 from agent.errors import DeviceError, UsageError
 from tools.restoration import Restorer, build_model
-from tools.restoration.engine import (MIN_TILE, TileForward, auto_grid, bytes_per_pixel, memory_grid, pad_to_multiple,
-                                      plan_grid, ramp, run_tiled, tile_starts)
+from tools.restoration.tile_forward import TileForward
+from tools.restoration.tiling import (MIN_TILE, auto_grid, bytes_per_pixel, memory_grid, pad_to_multiple, plan_grid, ramp,
+                                      run_tiled, tile_starts)
 
 
 def _photo(width: int, height: int, mode: str = "RGB", seed: int = 0) -> Image.Image:
@@ -261,7 +262,7 @@ def test_cuda_restorer_runs_and_records_the_gpu(tiny_weights):
 
 
 def test_cpu_defaults_to_fp32_and_bf16_stays_close_to_it():
-    from tools.restoration.engine import resolve_precision
+    from tools.restoration.tile_forward import resolve_precision
     from tools.restoration.metrics import psnr
 
     assert resolve_precision("auto", torch.device("cpu")) == "fp32"
@@ -294,7 +295,7 @@ def test_fp16_overflow_is_recomputed_in_fp32():
 
 
 def test_self_ensemble_averages_the_eight_dihedral_transforms():
-    from tools.restoration.engine import SelfEnsemble
+    from tools.restoration.tile_forward import SelfEnsemble
 
     torch.manual_seed(0)
     forward = TileForward(build_model("test-mimo-unet"), torch.device("cpu"), "fp32")

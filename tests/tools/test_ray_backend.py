@@ -23,8 +23,10 @@ import pytest
 from PIL import Image
 
 from tests.tools.test_restore_cli import _image, cnaps
-from tools.restoration import ray_backend
-from tools.restoration.ray_backend import BatchingForward, ImageJob, JobSpec, RestoreWorker, WorkerLostError
+from tools.restoration import ray_backend, ray_cluster, ray_pool
+from tools.restoration.batching import BatchingForward
+from tools.restoration.ray_cluster import WorkerLostError
+from tools.restoration.ray_worker import ImageJob, JobSpec, RestoreWorker
 
 # Ray gives a local instance this machine's outward address unless told it is no cluster: loopback only.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -158,7 +160,7 @@ def test_a_job_lost_with_its_worker_skips_that_file_and_the_folder_goes_on(tmp_p
 def test_workers_ask_for_gpus_when_the_cluster_has_them(gpus, workers, worker_gpus, shape):
     from agent.settings import RaySettings
 
-    assert ray_backend.worker_shape(gpus, RaySettings(workers=workers, worker_gpus=worker_gpus)) == shape
+    assert ray_cluster.worker_shape(gpus, RaySettings(workers=workers, worker_gpus=worker_gpus)) == shape
 
 
 def test_a_cluster_address_where_nothing_listens_is_a_one_line_error_at_once():
@@ -168,8 +170,8 @@ def test_a_cluster_address_where_nothing_listens_is_a_one_line_error_at_once():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     started = time.monotonic()
-    with pytest.raises(ray_backend.ClusterError) as caught:
-        ray_backend.RayPool(RaySettings(address=f"127.0.0.1:{port}"))
+    with pytest.raises(ray_cluster.ClusterError) as caught:
+        ray_pool.RayPool(RaySettings(address=f"127.0.0.1:{port}"))
     assert time.monotonic() - started < 10 and "\n" not in str(caught.value)
     assert "CNAPS_RAY__ADDRESS" in str(caught.value)  # the fix names the setting to change
 
@@ -185,10 +187,10 @@ def pool():
     ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False, configure_logging=False)
     assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
     try:
-        ray_backend._pool = ray_backend.RayPool(RaySettings(workers=2, worker_cpus=0.5, timeout=60))
-        yield ray_backend._pool
+        ray_pool._pool = ray_pool.RayPool(RaySettings(workers=2, worker_cpus=0.5, timeout=60))
+        yield ray_pool._pool
     finally:
-        ray_backend.shutdown_pool()
+        ray_pool.shutdown_pool()
         ray.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
 
