@@ -29,9 +29,10 @@ def train(
     import json
 
     from tools.restoration import train as training
+    from tools.restoration.training_config import make_config
 
-    config = training.make_config(out=out, steps=steps, network=network, batch=batch, crop=crop, seed=seed,
-                                  recipe=recipe, device=device, max_minutes=max_minutes)
+    config = make_config(out=out, steps=steps, network=network, batch=batch, crop=crop, seed=seed,
+                         recipe=recipe, device=device, max_minutes=max_minutes)
     _, closing = training.run(config, resume, export, on_event=lambda event: print(json.dumps(event), flush=True))
     print(closing)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tools.restoration import degrade
+from tools.restoration import blur_kernels, degrade, noise_and_jpeg
 
 CLEAN = degrade.DegradationRecipe(noise_prob=0.0, jpeg_prob=0.0, upscale_blur_prob=0.0)
 
@@ -29,8 +29,8 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return 10 * math.log10(1 / max(float(((a - b) ** 2).mean()), 1e-12))
 
 
-@pytest.mark.parametrize("maker", [degrade.shake_kernels, degrade.linear_kernels, degrade.defocus_kernels,
-                                   degrade.gaussian_kernels])
+@pytest.mark.parametrize("maker", [blur_kernels.shake_kernels, blur_kernels.linear_kernels,
+                                   blur_kernels.defocus_kernels, blur_kernels.gaussian_kernels])
 def test_kernels_are_normalised_centred_and_non_negative(maker):
     kernels = maker(6, 21, torch.Generator().manual_seed(1), 3.0, 12.0)
     assert kernels.shape == (6, 21, 21)
@@ -45,7 +45,7 @@ def test_kernels_are_normalised_centred_and_non_negative(maker):
 
 
 def test_linear_kernel_length_matches_request():
-    kernels = degrade.linear_kernels(1, 31, torch.Generator().manual_seed(0), 15.0, 15.0)
+    kernels = blur_kernels.linear_kernels(1, 31, torch.Generator().manual_seed(0), 15.0, 15.0)
     rows, cols = (kernels[0] > 1e-3).nonzero(as_tuple=True)
     extent = math.hypot(int(rows.max() - rows.min()), int(cols.max() - cols.min()))
     assert 13 <= extent <= 17
@@ -53,14 +53,14 @@ def test_linear_kernel_length_matches_request():
 
 def test_delta_kernel_leaves_image_unchanged():
     images = _texture()
-    out = degrade.blur(images, degrade.delta_kernels(2, 9, "cpu"))
+    out = blur_kernels.blur(images, blur_kernels.delta_kernels(2, 9, "cpu"))
     assert torch.allclose(out, images, atol=1e-6)
 
 
 def test_blur_keeps_flat_images_flat():
     flat = torch.full((2, 3, 32, 32), 0.4)
-    kernels = degrade.shake_kernels(2, 15, torch.Generator().manual_seed(0), 5.0, 12.0)
-    assert torch.allclose(degrade.blur(flat, kernels), flat, atol=1e-5)
+    kernels = blur_kernels.shake_kernels(2, 15, torch.Generator().manual_seed(0), 5.0, 12.0)
+    assert torch.allclose(blur_kernels.blur(flat, kernels), flat, atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", [kind for kind in degrade.KINDS if kind != "clean"])
@@ -134,8 +134,8 @@ def test_frames_without_motion_return_the_image():
 
 def test_jpeg_quality_orders_the_error():
     images = _texture(1, 64)
-    high = degrade.jpeg(images, torch.tensor([95]))
-    low = degrade.jpeg(images, torch.tensor([10]))
+    high = noise_and_jpeg.jpeg(images, torch.tensor([95]))
+    low = noise_and_jpeg.jpeg(images, torch.tensor([10]))
     assert high.shape == images.shape
     assert _psnr(high, images) > _psnr(low, images) + 5
     assert _psnr(high, images) > 30
@@ -143,7 +143,7 @@ def test_jpeg_quality_orders_the_error():
 
 def test_noise_strength_follows_sigma():
     flat = torch.full((2, 3, 64, 64), 0.5)
-    noisy = degrade.add_noise(flat, torch.tensor([0.0, 0.02]), torch.Generator().manual_seed(0))
+    noisy = noise_and_jpeg.add_noise(flat, torch.tensor([0.0, 0.02]), torch.Generator().manual_seed(0))
     assert torch.equal(noisy[0], flat[0])
     assert 0.01 < float((noisy[1] - flat[1]).std()) < 0.04
 
@@ -154,9 +154,9 @@ def test_unknown_kind_is_refused():
 
 
 def test_example_image_is_blurred_scene():
-    from tools.restoration import synthdata
+    from tools.restoration import readme_example, synthdata
 
-    sharp, blurry = synthdata.example_pair()
+    sharp, blurry = readme_example.example_pair()
     assert sharp.shape == blurry.shape == (320, 480, 3)
     assert np.abs(sharp.astype(int) - blurry.astype(int)).mean() > 3
     assert _gradient_energy(synthdata.to_tensor(blurry)) < 0.7 * _gradient_energy(synthdata.to_tensor(sharp))

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tools.restoration import Restorer, checkpoint, degrade, synthdata, zoo
+from tools.restoration import Restorer, blur_kernels, checkpoint, synthdata, zoo
 from tools.restoration.metrics import psnr
 
 WEIGHTS = zoo.project_weights_path(zoo.lookup("MIMO-UNet"))
@@ -36,8 +36,8 @@ def _blurred_pair() -> tuple[np.ndarray, np.ndarray]:
     """A held-out text scene (never trained on) and the same scene through a fixed 5-pixel camera shake."""
     clean = synthdata.render_scene("text", np.random.default_rng(np.random.SeedSequence([99, 0, 2])), 96)
     generator = torch.Generator().manual_seed(0)
-    kernel = degrade.shake_kernels(1, 11, generator, 5.0, 5.0)
-    blurred = synthdata.to_array(degrade.blur(synthdata.to_tensor(clean), kernel))
+    kernel = blur_kernels.shake_kernels(1, 11, generator, 5.0, 5.0)
+    blurred = synthdata.to_array(blur_kernels.blur(synthdata.to_tensor(clean), kernel))
     return clean, blurred
 
 

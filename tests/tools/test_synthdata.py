@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tools.restoration import synthdata
+from tools.restoration import procedural_scenes, synthdata
 
 
 def test_held_out_photos_never_train():
@@ -49,7 +49,7 @@ def test_sample_batch_shapes_range_and_seed():
 
 
 def test_text_uses_dejavu_fonts():
-    fonts = synthdata.font_files()
+    fonts = procedural_scenes.font_files()
     assert len(fonts) >= 8 and all("DejaVu" in font for font in fonts)
 
 

@@ -12,13 +12,14 @@ import torch
 from agent.errors import OutputError, TrainingError, UsageError, WeightsError
 from tools.restoration import build_model, checkpoint, degrade, synthdata
 from tools.restoration import train as training
+from tools.restoration import training_checkpoint, training_config, training_validation
 
 
 def _config(out, steps: int = 4, **overrides):
     values = dict(network="test-mimo-unet", steps=steps, batch=2, crop=32, seed=3, out=out, bank_size=4,
                   bank_tile=40, bank_refresh=2, warmup=2, val_every=0, ckpt_every=1, log_every=1, threads=1)
     values.update(overrides)
-    return training.make_config(**values)
+    return training_config.make_config(**values)
 
 
 def test_loss_is_zero_only_for_perfect_outputs():
@@ -85,12 +86,12 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
 
 def test_a_diverged_run_stops_with_the_fix_and_keeps_its_last_good_checkpoint(tmp_path, monkeypatch):
     training.train(_config(tmp_path, steps=2))
-    good = torch.load(tmp_path / training.CHECKPOINT, weights_only=True)
+    good = torch.load(tmp_path / training_checkpoint.CHECKPOINT, weights_only=True)
     real_loss = training.mimo_loss
     monkeypatch.setattr(training, "mimo_loss", lambda outputs, target: real_loss(outputs, target) * float("nan"))
     with pytest.raises(TrainingError, match=r"diverged at step 3 .* step 2 is kept: .* lower --lr"):
         training.train(_config(tmp_path, steps=4), resume=True)
-    kept = torch.load(tmp_path / training.CHECKPOINT, weights_only=True)
+    kept = torch.load(tmp_path / training_checkpoint.CHECKPOINT, weights_only=True)
     assert kept["step"] == 2
     for key, value in good["model"].items():
         assert torch.equal(value, kept["model"][key]), key
@@ -108,7 +109,7 @@ def test_a_run_that_diverges_in_its_last_steps_is_not_reported_finished(tmp_path
     monkeypatch.setattr(training, "mimo_loss", lambda outputs, target: real_loss(outputs, target) * float("nan"))
     with pytest.raises(TrainingError, match="diverged at step 10 .* step 8 is kept"):
         training.train(_config(tmp_path, steps=10, log_every=4, ckpt_every=4), resume=True)
-    assert torch.load(tmp_path / training.CHECKPOINT, weights_only=True)["step"] == 8
+    assert torch.load(tmp_path / training_checkpoint.CHECKPOINT, weights_only=True)["step"] == 8
 
 
 def test_time_limit_pauses_with_a_checkpoint(tmp_path):
@@ -131,13 +132,13 @@ def test_bad_options_are_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="crop"):
         training.train(_config(tmp_path, crop=30))
     with pytest.raises(UsageError, match="steps"):
-        training.make_config(out=tmp_path, steps=0)
+        training_config.make_config(out=tmp_path, steps=0)
 
 
 def test_export_writes_fp16_safetensors_that_load_back(tmp_path):
     result = training.train(_config(tmp_path / "run", steps=2))
     weights = tmp_path / "w.safetensors"
-    metadata = training.export(tmp_path / "run", weights)
+    metadata = training_checkpoint.export(tmp_path / "run", weights)
     stored = checkpoint.read_metadata(weights)
     assert stored == metadata
     for key in ("network", "recipe", "steps", "data", "degradations", "seed", "device", "description"):
@@ -161,7 +162,7 @@ def test_export_writes_fp16_safetensors_that_load_back(tmp_path):
 def test_init_fine_tunes_from_exported_weights_and_says_so(tmp_path):
     training.train(_config(tmp_path / "first", steps=2))
     start = tmp_path / "start.safetensors"
-    training.export(tmp_path / "first", start)
+    training_checkpoint.export(tmp_path / "first", start)
     config = _config(tmp_path / "second", steps=2, init=start, lr=0.0)  # lr 0: the weights must stay as loaded
     result = training.train(config)
     tuned = torch.load(result.checkpoint, weights_only=True)
@@ -170,7 +171,7 @@ def test_init_fine_tunes_from_exported_weights_and_says_so(tmp_path):
     assert tuned["init_from"].startswith("start.safetensors (sha256 " + checkpoint.sha256(start)[:12])
 
     weights = tmp_path / "tuned.safetensors"
-    metadata = training.export(tmp_path / "second", weights)
+    metadata = training_checkpoint.export(tmp_path / "second", weights)
     assert metadata["init"] == tuned["init_from"]
     assert "fine-tuned from start.safetensors" in metadata["description"]
     with pytest.raises(UsageError, match="init"):  # a resumed run keeps its starting point
@@ -181,7 +182,7 @@ def test_init_fine_tunes_from_exported_weights_and_says_so(tmp_path):
 
 def test_export_without_a_run_says_what_to_do(tmp_path):
     with pytest.raises(WeightsError, match="train first"):
-        training.export(tmp_path, tmp_path / "w.safetensors")
+        training_checkpoint.export(tmp_path, tmp_path / "w.safetensors")
 
 
 def test_command_line_trains_resumes_and_exports(tmp_path, capsys):
@@ -217,20 +218,20 @@ def test_cuda_run_uses_bf16_and_resumes(tmp_path):
 
 
 def test_a_damaged_or_foreign_checkpoint_is_a_weights_error_on_resume_and_export(tmp_path):
-    (tmp_path / training.CHECKPOINT).write_bytes(b"\x80\x02 cut short")
+    (tmp_path / training_checkpoint.CHECKPOINT).write_bytes(b"\x80\x02 cut short")
     with pytest.raises(WeightsError, match="cannot read the training checkpoint .*new --out folder"):
         training.train(_config(tmp_path, steps=2), resume=True)
-    torch.save({"model": {}}, tmp_path / training.CHECKPOINT)  # a weights file, not a training run
+    torch.save({"model": {}}, tmp_path / training_checkpoint.CHECKPOINT)  # a weights file, not a training run
     with pytest.raises(WeightsError, match="not a cnaps training checkpoint .*lacks config"):
-        training.export(tmp_path, tmp_path / "w.safetensors")
+        training_checkpoint.export(tmp_path, tmp_path / "w.safetensors")
     assert not (tmp_path / "w.safetensors").exists()
 
 
 def test_bad_run_settings_fail_before_training_and_leave_no_folder(tmp_path):
     with pytest.raises(UsageError, match="device"):
-        training.make_config(out=tmp_path / "a", steps=1, device="tpu")
+        training_config.make_config(out=tmp_path / "a", steps=1, device="tpu")
     with pytest.raises(UsageError, match="max-minutes"):
-        training.make_config(out=tmp_path / "a", steps=1, max_minutes=-1)
+        training_config.make_config(out=tmp_path / "a", steps=1, max_minutes=-1)
     with pytest.raises(UsageError, match="does not exist"):
         training.train(_config(tmp_path / "never", steps=1), resume=True)
     assert not (tmp_path / "never").exists()
@@ -272,8 +273,8 @@ def test_the_photos_recipe_trains_and_names_its_data(tmp_path):
         training.train(_config(tmp_path / "bad2", photos=tmp_path / "missing"))
     training.train(_config(tmp_path / "run", steps=2, recipe="photos", photos=folder, crop=36, val_every=1,
                            val_images=2))
-    metadata = training.export(tmp_path / "run", tmp_path / "w.safetensors")
+    metadata = training_checkpoint.export(tmp_path / "run", tmp_path / "w.safetensors")
     assert "real photographs (set0, set1)" in metadata["trained_on"]
     assert "for 2 steps on real photographs (" in metadata["description"]
     events = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
-    assert all(e["psnr"] <= training.PSNR_CAP for e in events if e["event"] == "validation")
+    assert all(e["psnr"] <= training_validation.PSNR_CAP for e in events if e["event"] == "validation")

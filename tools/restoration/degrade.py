@@ -16,6 +16,11 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
+from tools.restoration.blur_kernels import (blur, defocus_kernels, delta_kernels, gaussian_kernels, linear_kernels,
+                                          shake_kernels, shake_trajectories)
+from tools.restoration.noise_and_jpeg import add_noise, jpeg
+from tools.restoration.random_draws import normal, uniform
+
 KINDS = ("shake", "linear", "defocus", "gaussian", "object", "varying", "frames", "upscale", "enlarge", "clean")
 BLUR_KINDS = KINDS[:7]
 _GAMMA = 2.2  # frames are averaged in (approximately) linear light, as a sensor integrates them
@@ -61,125 +66,21 @@ RECIPES: dict[str, DegradationRecipe] = {
 }
 
 
-def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
-    return low + (high - low) * torch.rand(n, generator=generator, device=generator.device)
-
-
-def _normal(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    return torch.randn(shape, generator=generator, device=generator.device)
-
-
-# --- kernels: (N, K, K), non-negative, summing to 1, centred on their centre of mass ---
-
-def rasterize(points: torch.Tensor, size: int) -> torch.Tensor:
-    """Splat trajectories (N, T, 2) of (x, y) pixel offsets into (N, size, size) kernels, centred, bilinear."""
-    n, steps, _ = points.shape
-    points = points - points.mean(dim=1, keepdim=True) + (size - 1) / 2
-    points = points.clamp(0, size - 1.001)
-    base = points.floor()
-    frac = points - base  # (N, T, 2)
-    base = base.long()
-    kernels = torch.zeros(n, size * size, device=points.device, dtype=points.dtype)
-    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
-        wx = frac[..., 0] if dx else 1 - frac[..., 0]
-        wy = frac[..., 1] if dy else 1 - frac[..., 1]
-        index = (base[..., 1] + dy) * size + base[..., 0] + dx  # (N, T)
-        kernels.scatter_add_(1, index, wx * wy)
-    kernels = kernels.view(n, size, size)
-    return kernels / kernels.sum(dim=(1, 2), keepdim=True)
-
-
-def shake_trajectories(n: int, extent: torch.Tensor, generator: torch.Generator, steps: int = 64,
-                       dims: int = 2) -> torch.Tensor:
-    """Random camera-shake paths (N, steps, dims): a damped random walk with occasional jerks, scaled so that the
-    largest coordinate span equals `extent` (N,). In the spirit of Boracchi and Foi's trajectory model."""
-    impulses = _normal((n, steps, dims), generator)
-    jerks = (torch.rand(n, steps, 1, generator=generator, device=generator.device) < 0.05).float()
-    impulses = impulses * (1 + 6 * jerks)
-    inertia = _uniform(n, 0.6, 0.95, generator).view(n, 1)
-    velocity = _normal((n, dims), generator) * 2  # a drift, so paths are not pure jitter
-    path = []
-    position = torch.zeros(n, dims, device=generator.device)
-    for step in range(steps):
-        velocity = inertia * velocity + impulses[:, step]
-        position = position + velocity
-        path.append(position)
-    points = torch.stack(path, dim=1)  # (N, steps, dims)
-    span = (points.amax(dim=1) - points.amin(dim=1)).amax(dim=1).clamp_min(1e-6)  # (N,)
-    return (points - points.mean(dim=1, keepdim=True)) * (extent / span).view(n, 1, 1)
-
-
-def shake_kernels(n: int, size: int, generator: torch.Generator, low: float, high: float) -> torch.Tensor:
-    extent = _uniform(n, low, high, generator)
-    path = shake_trajectories(n, extent, generator)  # (N, 64, 2)
-    # Densify so that fast jerks still draw a continuous streak: (N, 256, 2).
-    dense = F.interpolate(path.transpose(1, 2), scale_factor=4, mode="linear", align_corners=True).transpose(1, 2)
-    return rasterize(dense, size)
-
-
-def linear_kernels(n: int, size: int, generator: torch.Generator, low: float, high: float) -> torch.Tensor:
-    length = _uniform(n, low, high, generator)
-    angle = _uniform(n, 0, math.pi, generator)
-    t = torch.linspace(-0.5, 0.5, 4 * size, device=generator.device).view(1, -1)
-    direction = torch.stack([angle.cos(), angle.sin()], dim=-1)  # (N, 2)
-    points = (t * length.view(n, 1)).unsqueeze(-1) * direction.view(n, 1, 2)
-    return rasterize(points, size)
-
-
-def defocus_kernels(n: int, size: int, generator: torch.Generator, low: float, high: float) -> torch.Tensor:
-    """Antialiased discs of diameter in [low, high]."""
-    radius = _uniform(n, low / 2, high / 2, generator).view(n, 1, 1)
-    axis = torch.arange(size, device=generator.device, dtype=torch.float32) - (size - 1) / 2
-    distance = (axis.view(1, -1, 1) ** 2 + axis.view(1, 1, -1) ** 2).sqrt()
-    kernels = (radius + 0.5 - distance).clamp(0, 1)
-    return kernels / kernels.sum(dim=(1, 2), keepdim=True)
-
-
-def gaussian_kernels(n: int, size: int, generator: torch.Generator, low: float, high: float) -> torch.Tensor:
-    """Anisotropic Gaussians with standard deviations in [low/4, high/4] along a random angle."""
-    sx = _uniform(n, low / 4, high / 4, generator).view(n, 1, 1)
-    sy = sx * _uniform(n, 0.4, 1.0, generator).view(n, 1, 1)
-    angle = _uniform(n, 0, math.pi, generator).view(n, 1, 1)
-    axis = torch.arange(size, device=generator.device, dtype=torch.float32) - (size - 1) / 2
-    y, x = axis.view(1, -1, 1), axis.view(1, 1, -1)
-    u = x * angle.cos() + y * angle.sin()
-    v = -x * angle.sin() + y * angle.cos()
-    kernels = torch.exp(-0.5 * ((u / sx) ** 2 + (v / sy) ** 2))
-    return kernels / kernels.sum(dim=(1, 2), keepdim=True)
-
-
-def delta_kernels(n: int, size: int, device: torch.device | str) -> torch.Tensor:
-    kernels = torch.zeros(n, size, size, device=device)
-    kernels[:, size // 2, size // 2] = 1
-    return kernels
-
-
 # --- applying blur ---
-
-def blur(images: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
-    """Convolve each image (B, C, H, W) with its own kernel (B, K, K), reflect-padded; same size out."""
-    b, c, h, w = images.shape
-    k = kernels.shape[-1]
-    pad = k // 2
-    mode = "reflect" if pad < min(h, w) else "replicate"
-    padded = F.pad(images.reshape(1, b * c, h, w), (pad, pad, pad, pad), mode=mode)
-    weight = kernels.flip(-1, -2).repeat_interleave(c, dim=0).unsqueeze(1).to(images.dtype)  # (B*C, 1, K, K)
-    return F.conv2d(padded, weight, groups=b * c).view(b, c, h, w)
-
 
 def _smooth_field(n: int, h: int, w: int, generator: torch.Generator, cells: int = 3) -> torch.Tensor:
     """A smooth random map (N, 1, H, W) in (0, 1): coarse noise, bicubic-upsampled."""
-    coarse = _normal((n, 1, cells, cells), generator) * 2.5
+    coarse = normal((n, 1, cells, cells), generator) * 2.5
     return torch.sigmoid(F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True))
 
 
 def _blob_masks(n: int, h: int, w: int, generator: torch.Generator) -> torch.Tensor:
     """Soft ellipses (N, 1, H, W): a moving object's silhouette."""
-    cy = _uniform(n, 0.2, 0.8, generator).view(n, 1, 1) * h
-    cx = _uniform(n, 0.2, 0.8, generator).view(n, 1, 1) * w
-    ry = _uniform(n, 0.15, 0.45, generator).view(n, 1, 1) * h
-    rx = _uniform(n, 0.15, 0.45, generator).view(n, 1, 1) * w
-    angle = _uniform(n, 0, math.pi, generator).view(n, 1, 1)
+    cy = uniform(n, 0.2, 0.8, generator).view(n, 1, 1) * h
+    cx = uniform(n, 0.2, 0.8, generator).view(n, 1, 1) * w
+    ry = uniform(n, 0.15, 0.45, generator).view(n, 1, 1) * h
+    rx = uniform(n, 0.15, 0.45, generator).view(n, 1, 1) * w
+    angle = uniform(n, 0, math.pi, generator).view(n, 1, 1)
     y = torch.arange(h, device=generator.device, dtype=torch.float32).view(1, -1, 1) - cy
     x = torch.arange(w, device=generator.device, dtype=torch.float32).view(1, 1, -1) - cx
     u = (x * angle.cos() + y * angle.sin()) / rx
@@ -216,12 +117,12 @@ def frame_average(images: torch.Tensor, generator: torch.Generator, recipe: Degr
     Rotation and zoom make the blur vary across the frame, as a real camera's does.
     """
     b, _, h, w = images.shape
-    extent = _uniform(b, recipe.min_blur, recipe.max_blur, generator)
+    extent = uniform(b, recipe.min_blur, recipe.max_blur, generator)
     path = shake_trajectories(b, extent, generator, steps=frames, dims=4)  # (B, frames, 4) pixels
     half = max(h, w) / 2
     shift = path[..., :2] * torch.tensor([2 / w, 2 / h], device=images.device)  # normalised coordinates
-    angle = path[..., 2] / half * _uniform(b, 0, 1, generator).view(b, 1)  # edge moves <= extent px
-    zoom = 1 + path[..., 3] / half * _uniform(b, 0, 0.5, generator).view(b, 1)
+    angle = path[..., 2] / half * uniform(b, 0, 1, generator).view(b, 1)  # edge moves <= extent px
+    zoom = 1 + path[..., 3] / half * uniform(b, 0, 0.5, generator).view(b, 1)
     linear = images.clamp(0, 1) ** _GAMMA
     total = torch.zeros_like(images)
     for t in range(frames):
@@ -305,55 +206,6 @@ def restore_path_input(images: torch.Tensor, factor: int, generator: torch.Gener
 
 # --- sensor and codec ---
 
-def add_noise(images: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Gaussian noise with a per-image standard deviation sigma (B,), mostly luminance, some chroma."""
-    b, c, h, w = images.shape
-    luma = _normal((b, 1, h, w), generator)
-    chroma = _normal((b, c, h, w), generator)
-    noise = (0.8 * luma + 0.6 * chroma) * sigma.view(b, 1, 1, 1)
-    return (images + noise.to(images.dtype)).clamp(0, 1)
-
-
-_LUMA_TABLE = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-               14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-               49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]
-_CHROMA_TABLE = [17, 18, 24, 47] + [99] * 4 + [18, 21, 26, 66] + [99] * 4 + [24, 26, 56] + [99] * 5 + [47, 66] + [
-    99] * 38
-
-
-def _dct_matrix(device: torch.device) -> torch.Tensor:
-    n = torch.arange(8, device=device, dtype=torch.float32)
-    matrix = torch.cos((2 * n.view(1, -1) + 1) * n.view(-1, 1) * math.pi / 16) * math.sqrt(2 / 8)
-    matrix[0] /= math.sqrt(2)
-    return matrix  # orthonormal DCT-II, (8, 8)
-
-
-def jpeg(images: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
-    """Simulated baseline JPEG (YCbCr, 8x8 DCT, IJG quantisation tables, no chroma subsampling) at per-image
-    quality (B,) in 1..100. Runs on any device; a stand-in for a real codec, close in its artefacts."""
-    b, _, h, w = images.shape
-    ph, pw = (-h) % 8, (-w) % 8
-    x = F.pad(images, (0, pw, 0, ph), mode="replicate") * 255
-    r, g, bl = x[:, 0], x[:, 1], x[:, 2]
-    ycc = torch.stack([0.299 * r + 0.587 * g + 0.114 * bl,
-                       -0.168736 * r - 0.331264 * g + 0.5 * bl + 128,
-                       0.5 * r - 0.418688 * g - 0.081312 * bl + 128], dim=1) - 128
-    hh, ww = ycc.shape[-2:]
-    blocks = ycc.view(b, 3, hh // 8, 8, ww // 8, 8).permute(0, 1, 2, 4, 3, 5)  # (B, 3, H/8, W/8, 8, 8)
-    dct = _dct_matrix(images.device)
-    coeffs = dct @ blocks @ dct.T
-    q = quality.float().clamp(1, 100).view(b, 1)
-    scale = torch.where(q < 50, 5000 / q, 200 - 2 * q)  # IJG quality scaling
-    tables = torch.tensor([_LUMA_TABLE, _CHROMA_TABLE, _CHROMA_TABLE], device=images.device, dtype=torch.float32)
-    tables = ((tables.view(1, 3, 64) * scale.view(b, 1, 1) + 50) / 100).floor().clamp(1, 255)
-    tables = tables.view(b, 3, 1, 1, 8, 8)
-    blocks = dct.T @ (torch.round(coeffs / tables) * tables) @ dct
-    ycc = blocks.permute(0, 1, 2, 4, 3, 5).reshape(b, 3, hh, ww) + 128
-    y, cb, cr = ycc[:, 0], ycc[:, 1] - 128, ycc[:, 2] - 128
-    rgb = torch.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], dim=1) / 255
-    return rgb[..., :h, :w].clamp(0, 1).to(images.dtype)
-
-
 def camera_noise(images: torch.Tensor, generator: torch.Generator, recipe: DegradationRecipe) -> torch.Tensor:
     """Noise, then JPEG, each with the recipe's probability."""
     b = images.shape[0]
@@ -361,7 +213,7 @@ def camera_noise(images: torch.Tensor, generator: torch.Generator, recipe: Degra
     sigma = rand[:, 1] * recipe.noise_max * (rand[:, 0] < recipe.noise_prob).float()
     images = add_noise(images, sigma, generator)
     lo, hi = recipe.jpeg_quality
-    quality = _uniform(b, lo, hi, generator).round()
+    quality = uniform(b, lo, hi, generator).round()
     chosen = rand[:, 2] < recipe.jpeg_prob
     if bool(chosen.any()):
         images = torch.where(chosen.view(b, 1, 1, 1), jpeg(images, quality), images)

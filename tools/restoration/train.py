@@ -21,6 +21,9 @@ and cosine decay; bf16 autocast and channels_last on CUDA, fp32 on the CPU. Chec
 random-generator states) are written atomically, so a run stopped by `--max-minutes`, a crash or Ctrl-C resumes
 exactly where it was: the same batches and degradations follow as in an uninterrupted run.
 
+The loop lives here; its options in `training_config`, validation in `training_validation`, and reading a run's
+checkpoint back and exporting it in `training_checkpoint`.
+
 SEE: https://openaccess.thecvf.com/content/ICCV2021/papers/Cho_Rethinking_Coarse-To-Fine_Approach_in_Single_Image_Deblurring_ICCV_2021_paper.pdf
 """
 
@@ -29,64 +32,23 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from tools.errors import OutputError, TrainingError, UsageError, WeightsError
+from tools.errors import OutputError, TrainingError, UsageError
 from tools.atomic import atomic_write
 from tools.restoration import build_model, checkpoint, degrade, synthdata
+from tools.restoration.training_checkpoint import CHECKPOINT, check_export_path, export, load_training_checkpoint
+from tools.restoration.training_config import TrainConfig, check_resume, make_config
+from tools.restoration.training_validation import psnr, validate, validation_pairs
 
-CHECKPOINT = "checkpoint.pt"
 LOG = "log.jsonl"
 FFT_WEIGHT = 0.1  # SEE: the paper's loss, L_content + 0.1 * L_MSFR
-# Fields that must not change when a run resumes: they decide the batches, the schedule and the network.
-_FIXED_ON_RESUME = ("network", "batch", "crop", "seed", "lr", "min_lr", "warmup", "weight_decay", "recipe",
-                    "bank_size", "bank_tile", "bank_refresh", "identity_init", "clip", "init", "photos")
-
-
-class TrainConfig(BaseModel):
-    """One training run. The fields in _FIXED_ON_RESUME are stored in the checkpoint and checked on resume."""
-
-    network: Literal["MIMO-UNet", "MIMO-UNet+", "test-mimo-unet"] = Field(
-        "MIMO-UNet", description="'MIMO-UNet', 'MIMO-UNet+' or 'test-mimo-unet'.")
-    steps: int = Field(description="Total optimizer steps of the whole run (all chunks). May change on resume: "
-                                   "the cosine decay then follows the new total from the current step.", gt=0)
-    batch: int = Field(8, description="Images per step.", gt=0)
-    crop: int = Field(128, description="Training crop edge in pixels (a multiple of 4).", ge=16)
-    seed: int = Field(0, description="Fixes initialisation, scenes, crops and degradations.")
-    out: Path = Field(description="Run folder: checkpoint.pt and log.jsonl.")
-    lr: float = Field(5e-4, description="Peak learning rate.")
-    min_lr: float = Field(1e-6, description="Learning rate at the end of the cosine decay.")
-    warmup: int = Field(200, description="Linear warm-up steps.")
-    weight_decay: float = Field(1e-4, description="AdamW weight decay.")
-    clip: float = Field(1.0, description="Gradient-norm clip (0 disables).")
-    recipe: str = Field("users", description=f"Degradation recipe: {', '.join(degrade.RECIPES)}.")
-    bank_size: int = Field(1024, description="Clean tiles rendered per bank.")
-    bank_tile: int = Field(256, description="Edge of a bank tile; crops are cut from it.")
-    bank_refresh: int = Field(2000, description="Steps between fresh banks (0: one bank for the whole run).")
-    identity_init: bool = Field(True, description="Zero the output convolutions: the untrained net returns its input.")
-    init: Path | None = Field(None, description="Start from these weights (.safetensors or checkpoint) instead of a "
-                                                "random network: a fine-tune with a fresh optimizer and schedule.")
-    photos: Path | None = Field(None, description="A folder of real photographs to cut most training tiles from "
-                                                  "(every 10th, by name, is the validation split).")
-    val_every: int = Field(200, description="Steps between validation PSNR measurements.")
-    val_images: int = Field(8, description="Validation pairs (validation split, fixed degradation seed).")
-    ckpt_every: int = Field(200, description="Steps between checkpoints.")
-    log_every: int = Field(20, description="Steps between loss log lines.")
-    max_minutes: float | None = Field(None, description="Checkpoint and stop after this many minutes (a chunk; 0 "
-                                                        "checkpoints after the first step).", ge=0)
-    threads: int | None = Field(None, description="torch CPU threads.")
-    workers: int = Field(1, description="Processes rendering the scene bank.")
-    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.", pattern=r"^(?:auto|cpu|cuda(?::\d+)?)$")
-    compile: bool = Field(False, description="torch.compile the network (CUDA only).")
 
 
 class TrainResult(BaseModel):
@@ -140,14 +102,6 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-PSNR_CAP = 60.0  # dB: an untouched 'clean' pair would score 120 dB and swamp the mean of a validation set
-
-
-def psnr(output: torch.Tensor, target: torch.Tensor) -> float:
-    mse = F.mse_loss(output.float().clamp(0, 1), target.float()).item()
-    return min(PSNR_CAP, 10 * math.log10(1 / max(mse, 1e-12)))
-
-
 def zero_output_convs(model: torch.nn.Module) -> None:
     """Zero the convolutions that produce the three residual outputs, so each output starts equal to its input."""
     for name, module in model.named_modules():
@@ -164,43 +118,12 @@ def _bank(config: TrainConfig, step: int, device: torch.device) -> torch.Tensor:
     return synthdata.bank_tensor(tiles, device)
 
 
-def validation_pairs(config: TrainConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fixed (degraded, clean) pairs from the validation split (held-out photos, own scene seeds)."""
-    size = min(config.crop, 192)
-    clean = synthdata.build_bank(config.val_images, size, seed=config.seed, split="validation", photos=config.photos)
-    clean = synthdata.bank_tensor(clean, device).float() / 255
-    generator = torch.Generator(device=device).manual_seed(10_007 + config.seed)
-    degraded, _ = degrade.degrade(clean, generator, degrade.RECIPES[config.recipe])
-    return degraded, clean
-
-
-@torch.no_grad()
-def validate(model: torch.nn.Module, pairs: tuple[torch.Tensor, torch.Tensor], autocast: bool) -> float:
-    degraded, clean = pairs
-    model.eval()
-    scores = []
-    for index in range(len(clean)):
-        with torch.autocast(degraded.device.type, dtype=torch.bfloat16, enabled=autocast):
-            output = model(degraded[index:index + 1])[-1]
-        scores.append(psnr(output, clean[index:index + 1]))
-    model.train()
-    return sum(scores) / len(scores)
-
-
 def _load_init(model: torch.nn.Module, path: Path) -> str:
     """Load starting weights strictly into `model`; returns how the run names its start ('file (sha256 ...)')."""
     if not path.is_file():
         raise UsageError(f"--init {path} does not exist: pass a .safetensors or checkpoint file of the same network")
     checkpoint.load_into(model, checkpoint.load_state(path), strict=True, source=str(path))
     return f"{path.name} (sha256 {checkpoint.sha256(path)[:12]})"
-
-
-def _check_resume(config: TrainConfig, stored: dict) -> None:
-    changed = [f"{key} ({stored.get(key)} -> {getattr(config, key)})" for key in _FIXED_ON_RESUME
-               if str(stored.get(key)) != str(getattr(config, key))]
-    if changed:
-        raise UsageError(f"--resume with different settings: {', '.join(changed)}; pass the run's original "
-                         "values or start a new --out folder")
 
 
 def train(config: TrainConfig, resume: bool = False,
@@ -251,8 +174,8 @@ def train(config: TrainConfig, resume: bool = False,
     generator = torch.Generator(device=device).manual_seed(config.seed + 1)
     step, devices = 0, []
     if resume:
-        state = _load_training_checkpoint(path)
-        _check_resume(config, state["config"])
+        state = load_training_checkpoint(path)
+        check_resume(config, state["config"])
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
@@ -356,104 +279,6 @@ def train(config: TrainConfig, resume: bool = False,
     emit({"event": "finished" if finished else "paused"})
     return TrainResult(step=step, finished=finished, checkpoint=path, last_loss=loss_value, val_psnr=val,
                        val_input_psnr=val_input, seconds=round(time.monotonic() - started, 1))
-
-
-def weights_metadata(state: dict, description: str | None = None) -> dict[str, str]:
-    """The metadata stored in exported weights: what they are, how and on what they were trained."""
-    config = state["config"]
-    step = int(state["step"])
-    devices = ", ".join(state["devices"])
-    on_cpu_only = all(device == "cpu" for device in state["devices"])
-    init_from = state.get("init_from")
-    start = f", fine-tuned from {init_from}" if init_from else ""
-    photos = config.get("photos")
-    if photos:
-        names = synthdata.folder_photos(Path(photos), "train")
-        sets = sorted({Path(name).stem.split("_img")[0] for name in names})
-        trained_on = f"real photographs ({', '.join(sets)}) blurred and reduced by cnaps"
-        data = (f"real photographs: {len(names)} files of {photos} ({', '.join(sets)}; every "
-                f"{synthdata.FOLDER_VALIDATION_EVERY}th file held out for the training's validation), package photos "
-                f"({', '.join(synthdata.TRAIN_PHOTOS)}) and procedural scenes ({', '.join(synthdata.SCENES[1:])})")
-    else:
-        trained_on = "synthetic blur"
-        data = (f"synthetic: photos shipped with scikit-image/matplotlib ({', '.join(synthdata.TRAIN_PHOTOS)}) and "
-                f"procedural scenes ({', '.join(synthdata.SCENES[1:])}); held out: "
-                f"{', '.join(synthdata.HELDOUT_PHOTOS)}")
-    default = (f"project weights, trained {'on CPU ' if on_cpu_only else ''}for {step} steps on "
-               f"{'real photographs' if photos else 'synthetic data'} "
-               f"({config['network']}, batch {config['batch']}, crop {config['crop']}, seed {config['seed']}{start}); "
-               "not the official checkpoints")
-    recipe = degrade.RECIPES[config["recipe"]]
-    return {
-        "network": config["network"],
-        "recipe": json.dumps({"planned_steps": config["steps"], **{key: config.get(key) for key in _FIXED_ON_RESUME}}),
-        "steps": str(step),
-        "data": data,
-        "trained_on": trained_on,
-        "degradations": recipe.model_dump_json(),
-        "seed": str(config["seed"]),
-        "init": init_from or "random",
-        "device": devices,
-        "cnaps_provenance": "project",
-        "description": description or default,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
-_TRAINING_KEYS = ("config", "model", "optimizer", "generator", "torch_rng", "step", "devices")
-
-
-def _load_training_checkpoint(path: Path) -> dict:
-    """A checkpoint `train` wrote, or a WeightsError saying why the file is not one (never a traceback)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise WeightsError(f"cannot read the training checkpoint {path}: {checkpoint.load_failure(path, error)}; "
-                           "train again into a new --out folder") from error
-    missing = [key for key in _TRAINING_KEYS if not isinstance(state, dict) or key not in state]
-    if missing:
-        raise WeightsError(f"{path} is not a cnaps training checkpoint (it lacks {', '.join(missing)}): point at the "
-                           f"{CHECKPOINT} a training run wrote")
-    return state
-
-
-def check_export_path(weights: Path) -> None:
-    """A .safetensors file in a folder that exists or can be made and written."""
-    from tools.restoration.imageio import make_folder
-
-    if weights.suffix != ".safetensors":
-        raise UsageError(f"--export {weights}: the exported weights are a .safetensors file; name it e.g. "
-                         f"{weights.with_suffix('.safetensors').name}")
-    if weights.is_dir():
-        raise OutputError(f"--export {weights} is a folder: give a file name such as {weights}/weights.safetensors")
-    folder = make_folder(weights.parent)
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write into {folder}: choose a writable folder for --export")
-
-
-def export(run: Path, weights: Path, description: str | None = None) -> dict[str, str]:
-    """Write the run's latest checkpoint as fp16 .safetensors with metadata; returns the metadata."""
-    check_export_path(Path(weights))
-    path = Path(run) / CHECKPOINT if Path(run).is_dir() else Path(run)
-    if not path.is_file():
-        raise WeightsError(f"no training checkpoint at {path}: train first with --out {Path(run)}")
-    state = _load_training_checkpoint(path)
-    model = build_model(state["config"]["network"])
-    model.load_state_dict(state["model"])
-    metadata = weights_metadata(state, description)
-    checkpoint.save_safetensors(model, weights, metadata=metadata, dtype=torch.float16)
-    return metadata
-
-
-def make_config(**values: object) -> TrainConfig:
-    """A TrainConfig from option values; a bad value becomes a UsageError naming the field."""
-    from pydantic import ValidationError
-
-    try:
-        return TrainConfig.model_validate(values)
-    except ValidationError as error:
-        problems = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in error.errors())
-        raise UsageError(f"bad training option ({problems}): fix the value") from error
 
 
 def run(config: TrainConfig, resume: bool = False, export_to: Path | None = None, description: str | None = None,
