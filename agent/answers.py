@@ -97,10 +97,10 @@ def decline(ctx: AnswerContext) -> Answer:
     return answer
 
 
-def general(ctx: AnswerContext, number: dict[str, int], query: str | None = None, k: int = 3) -> str:
-    """What no intent covers: the best one to three cited sentences for the question (or for an intent's `query`),
-    or one sentence saying the card's documents do not cover it."""
-    facts = ranked_sentences(query or ctx.reading.question, [s for s in ctx.passages if s.url in number], k=k)
+def general(ctx: AnswerContext, number: dict[str, int]) -> str:
+    """What no intent covers: the best one to three cited sentences, or one sentence saying the card's documents do
+    not cover it."""
+    facts = ranked_sentences(ctx.reading.question, [s for s in ctx.passages if s.url in number], k=3)
     if facts:
         return "From the documents: " + cite(facts, number)
     return "The documents indexed for this card do not cover that."
@@ -109,13 +109,15 @@ def general(ctx: AnswerContext, number: dict[str, int], query: str | None = None
 def model_size(ctx: AnswerContext, number: dict[str, int]) -> str:
     """How big the model is: the documents' sentences that count the variants' parameters, the card's own network
     first (MMR alone would drop the second count as a near repeat of the first)."""
+    from agent.plan import ASPECTS, supports
     from agent.reading.intents import REGISTRY
     from agent.verdicts import networks_of
 
     own = networks_of(ctx)
+    size = next(aspect for aspect in ASPECTS if aspect.key == "size")  # the workflow's test of a size sentence
     facts = [fact for fact in ranked_sentences(REGISTRY["model-size"].queries[0],
                                                [s for s in ctx.passages if s.url in number], k=8)
-             if "parameters" in fact.sentence]
+             if supports(fact.sentence, size)]
     facts.sort(key=lambda fact: next((i for i, network in enumerate(own) if fact.sentence.startswith(f"{network} ")),
                                      len(own)))
     return "From the documents: " + cite(facts[:2], number) if facts else general(ctx, number)

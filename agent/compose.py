@@ -39,12 +39,12 @@ def _say(macro: str, /, **context: object) -> str:
     """One of the composer's own sentences, from prompts/answers/composer.j2."""
     return sentence("answers/composer.j2", macro, **context)
 
+
 def _cue_phrase(cues: list[str], text_words: str = "text") -> str:
     words = [text_words if c == "text/signs" else _CUE_WORDS[c] for c in _CUE_WORDS if c in cues]
     if not words:
         return "fine detail"
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
 
 
 def _cited(fact: Fact, number: dict[str, int]) -> str:

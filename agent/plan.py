@@ -100,7 +100,7 @@ def _wanted(aspect: Aspect, needs_upscale: bool, light: bool) -> bool:
     return aspect.when == "always" or (aspect.when == "upscale" and needs_upscale) or (aspect.when == "light" and light)
 
 
-def _supports(sentence: str, aspect: Aspect) -> bool:
+def supports(sentence: str, aspect: Aspect) -> bool:
     """Whether the sentence holds a word of every group, each matched at the start of a word ("parameter", not
     "hyperparameter")."""
     lowered = f" {sentence.lower()} "
@@ -134,7 +134,7 @@ def select_facts(passages: list[Source], needs_upscale: bool, light: bool,
         for source in passages:
             sentences = split_sentences(source.text)
             for i, sentence in enumerate(sentences):
-                if sentence in used or not _supports(sentence, aspect):
+                if sentence in used or not supports(sentence, aspect):
                     continue
                 if aspect.key == "size" and about_other_variant(sentence, networks):
                     continue

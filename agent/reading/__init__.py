@@ -104,9 +104,9 @@ def detect(text: str, classification: Classification, papers: list, follow_up: b
 
 
 def _wants(question: str, text: str, classification: Classification, papers: list, intents: list[IntentMatch],
-           card: Card):
+           card: Card, compares: bool):
     wants = read_wants(question, text, classification.needs, papers,
-                       complaint=any(match.name == "complaint" for match in intents))
+                       complaint=any(match.name == "complaint" for match in intents), compares=compares)
     if wants.comparison is None and any(match.name == "compare-other" for match in intents):
         wants.comparison = comparative(text)  # "Is Topaz better?", "MIMO-UNet or NAFNet?": the tool comes first
     if wants.zoo_model and papers_named_in(card, wants.zoo_model):
@@ -126,12 +126,13 @@ def read(question: str, card: Card, history: list[tuple[str, str]] | None = None
     classification = classification or classify_question(card, question, history)
     papers = named_papers(card, question, history)
     complaint = is_complaint(question)
+    compares = compares_models(question)
     intents = detect(text, classification, papers, follow_up=bool(history) and is_follow_up_text(text),
-                     complaint=complaint, compares=compares_models(question))
+                     complaint=complaint, compares=compares)
     return Reading(
         question=question, text=text, classification=classification, intents=intents, papers=papers,
         own_image=bool(_MY_IMAGE.search(question)),
         language="other" if asked_in_another_language(question) else "en",
         artifacts=artifact_kinds(text) if any(m.name == "complaint" for m in intents) else [],
         sentences=sentences_asked(text), greeting=is_greeting(text),
-        wants=_wants(question, text, classification, papers, intents, card))
+        wants=_wants(question, text, classification, papers, intents, card, compares))

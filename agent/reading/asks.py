@@ -223,7 +223,7 @@ def _focus_question(question: str, request: bool = False, complaint: bool = Fals
     return question
 
 
-def _compares_models(question: str) -> bool:
+def compares_models(question: str) -> bool:
     """Whether the question compares the model with another model or tool it names ("better than Restormer", "vs
     NAFNet", "better than photoshop"), not with one of the recommended model's own variants."""
     return any((_MODEL_NAME.match(question, match.end()) or _TOOL_NAME.match(question, match.end()))
@@ -291,7 +291,7 @@ class Wants(BaseModel):
     blur_word: bool = Field(False, description="The word blur appears.")
 
 
-def read_wants(question: str, text: str, needs: list[str], papers: list, complaint: bool) -> Wants:
+def read_wants(question: str, text: str, needs: list[str], papers: list, complaint: bool, compares: bool) -> Wants:
     """`question` as typed and `text` normalised (agent.reading.needs.normalise); `needs` the task's; `papers` those it
     names."""
     kind = KIND_OF_NETWORK.search(question)
@@ -305,7 +305,6 @@ def read_wants(question: str, text: str, needs: list[str], papers: list, complai
         wants_yes_no = False  # "upscale my photo, how long will it take?" asks how long, not whether
     available = _AVAILABLE.search(question)
     zoo_model = (available.group("model") or available.group("model2")) if available else None
-    compares = _compares_models(question)
     return Wants(
         how=bool(_ASKS_HOW.search(question)), which_weights=bool(_ASKS_WHICH.search(question)), yes_no=wants_yes_no,
         kind_of_network=(("cnn" if kind.group("cnn") else "other")
@@ -333,18 +332,16 @@ def read_wants(question: str, text: str, needs: list[str], papers: list, complai
         text_words=_text_words(question), blur_word=bool(re.search(r"blur", question, re.IGNORECASE)))
 
 
+_COMPARATIVES = ("faster", "slower", "sharper", "worse")  # any other comparison is read as 'better'
+
+
 def comparative(text: str) -> str:
-    """The comparative a comparison uses ("is Topaz faster?" -> 'faster'), 'better' when it names none."""
-    match = re.search(r"\b(faster|slower|sharper|worse)\b", text)
-    return match.group(1) if match else "better"
-
-
-def compares_models(question: str) -> bool:
-    """Whether the question compares the model with another model or tool it names (see `_compares_models`)."""
-    return _compares_models(question)
+    """The comparative a comparison uses anywhere in `text` ("is Topaz faster?" -> 'faster'), else 'better'."""
+    match = re.search(r"\b(?:" + "|".join(_COMPARATIVES) + r")\b", text)
+    return match.group(0) if match else "better"
 
 
 def _comparison_word(question: str) -> str:
     word = _COMPARISON.search(question).group(0).split()[0].lower()
-    return word if word in ("faster", "slower", "sharper", "worse") else "better"
+    return word if word in _COMPARATIVES else "better"
 

@@ -409,11 +409,11 @@ def test_a_restoration_limited_to_one_area_is_told_cnaps_restores_the_whole_imag
 
 
 def test_aspect_words_match_at_the_start_of_a_word():
-    from agent.plan import ASPECTS, _supports
+    from agent.plan import ASPECTS, supports
 
     size = next(a for a in ASPECTS if a.key == "size")
-    assert not _supports("However, manual hyperparameter selection restricts its flexibility.", size)
-    assert _supports("MIMO-UNet has 6.8 million parameters.", size)
+    assert not supports("However, manual hyperparameter selection restricts its flexibility.", size)
+    assert supports("MIMO-UNet has 6.8 million parameters.", size)
 
 
 def test_a_quoted_sentence_does_not_open_with_a_connective_to_nothing():
