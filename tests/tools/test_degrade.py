@@ -160,3 +160,15 @@ def test_example_image_is_blurred_scene():
     assert sharp.shape == blurry.shape == (320, 480, 3)
     assert np.abs(sharp.astype(int) - blurry.astype(int)).mean() > 3
     assert _gradient_energy(synthdata.to_tensor(blurry)) < 0.7 * _gradient_energy(synthdata.to_tensor(sharp))
+
+
+@pytest.mark.parametrize("name", sorted(degrade.RECIPES))
+def test_every_recipe_draws_known_kinds_within_its_blur_range(name):
+    recipe = degrade.RECIPES[name]
+    assert set(recipe.weights) <= set(degrade.KINDS) and sum(recipe.weights.values()) == pytest.approx(1.0)
+    assert 0 < recipe.min_blur < recipe.max_blur and recipe.kernel_size() % 2 == 1
+    assert recipe.kernel_size() >= recipe.max_blur + 2  # the longest blur fits inside its kernel
+    images = _texture(4)
+    out, kinds = degrade.degrade(images, torch.Generator().manual_seed(1), recipe)
+    assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
+    assert set(kinds) <= set(recipe.weights)

@@ -29,6 +29,37 @@ def test_loss_is_zero_only_for_perfect_outputs():
     assert float(training.mimo_loss([p + 0.1 for p in perfect] + [target + 0.1], target)) > 0.3
 
 
+def test_the_guard_is_how_many_db_the_output_falls_below_its_input():
+    target = torch.rand(3, 3, 24, 24)
+    start = (target + 0.05 * torch.randn_like(target)).clamp(0, 1)
+    assert float(training.below_input_db(target, start, target)) == 0.0  # better than the input: no penalty
+    assert float(training.below_input_db(start, start, target)) == 0.0  # the input itself: no penalty
+    worse = (target + 0.1 * torch.randn_like(target)).clamp(0, 1)
+
+    def psnr(image: torch.Tensor) -> np.ndarray:
+        return (10 * torch.log10(1 / (image - target).pow(2).mean(dim=(1, 2, 3)))).numpy()
+
+    expected = float(np.mean(psnr(start) - psnr(worse)))
+    assert expected > 3
+    assert float(training.below_input_db(worse, start, target)) == pytest.approx(expected, abs=0.05)
+    # A clean input (no error at all) costs a bounded penalty, not an infinite one.
+    assert 0 < float(training.below_input_db(worse, target, target)) < 60
+
+
+def test_the_guard_trains_is_recorded_and_fixed_on_resume(tmp_path):
+    training.train(_config(tmp_path, steps=1, guard=0.5))
+    state = training_checkpoint.load_training_checkpoint(tmp_path / training_checkpoint.CHECKPOINT)
+    assert json.loads(training_checkpoint.weights_metadata(state)["recipe"])["guard"] == 0.5
+    with pytest.raises(UsageError, match="guard"):
+        training.train(_config(tmp_path, steps=2, guard=0.0), resume=True)
+    # A checkpoint written before the guard existed resumes as a run without one.
+    stored = json.loads(_config(tmp_path).model_dump_json())
+    del stored["guard"]
+    training_config.check_resume(_config(tmp_path), stored)
+    with pytest.raises(UsageError, match="guard"):
+        training_config.check_resume(_config(tmp_path, guard=0.1), stored)
+
+
 def test_learning_rate_warms_up_then_decays_to_min():
     config = _config("unused", steps=100, warmup=10, lr=1e-3, min_lr=1e-6)
     rates = [training.learning_rate(config, step) for step in range(100)]

@@ -59,6 +59,14 @@ RECIPES: dict[str, DegradationRecipe] = {
                  "varying": 0.05, "clean": 0.1},
         max_blur=13.0, min_blur=2.0, upscale_blur_prob=0.0, noise_prob=0.3, noise_max=0.01, jpeg_prob=0.2,
         jpeg_quality=(75, 95)),
+    # The same photographs over the whole range users bring: blur up to 17 px (camera shake past the 15 px the
+    # synthetic recipes reach), stronger sensor noise and JPEG down to quality 60, fewer enlargement batches (every
+    # scale already gains over Lanczos) and more blur.
+    "photos-wide": DegradationRecipe(
+        weights={"enlarge": 0.3, "shake": 0.2, "object": 0.08, "frames": 0.1, "defocus": 0.08, "linear": 0.07,
+                 "varying": 0.07, "clean": 0.1},
+        max_blur=17.0, min_blur=2.0, upscale_blur_prob=0.0, noise_prob=0.4, noise_max=0.02, jpeg_prob=0.3,
+        jpeg_quality=(60, 95)),
     # For small crops (64-128 px, CPU runs): the same cases, blur extents scaled to the crop.
     "users-small": DegradationRecipe(
         weights={"shake": 0.3, "linear": 0.1, "defocus": 0.12, "gaussian": 0.05, "object": 0.05, "varying": 0.05,

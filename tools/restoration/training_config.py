@@ -13,7 +13,7 @@ from tools.restoration import degrade
 
 # Fields that must not change when a run resumes: they decide the batches, the schedule and the network.
 FIXED_ON_RESUME = ("network", "batch", "crop", "seed", "lr", "min_lr", "warmup", "weight_decay", "recipe",
-                   "bank_size", "bank_tile", "bank_refresh", "identity_init", "clip", "init", "photos")
+                   "bank_size", "bank_tile", "bank_refresh", "identity_init", "clip", "init", "photos", "guard")
 
 
 class TrainConfig(BaseModel):
@@ -32,6 +32,9 @@ class TrainConfig(BaseModel):
     warmup: int = Field(200, description="Linear warm-up steps.")
     weight_decay: float = Field(1e-4, description="AdamW weight decay.")
     clip: float = Field(1.0, description="Gradient-norm clip (0 disables).")
+    guard: float = Field(0.0, description="Weight of the hinge on how many dB each output falls below its own "
+                                          "input (0 disables): the never-worse criterion the real-photo table "
+                                          "ships by, as a loss.", ge=0)
     recipe: str = Field("users", description=f"Degradation recipe: {', '.join(degrade.RECIPES)}.")
     bank_size: int = Field(1024, description="Clean tiles rendered per bank.")
     bank_tile: int = Field(256, description="Edge of a bank tile; crops are cut from it.")
@@ -66,8 +69,10 @@ def make_config(**values: object) -> TrainConfig:
 
 def check_resume(config: TrainConfig, stored: dict) -> None:
     """Refuse a resumed run whose fixed settings differ from the stored ones, naming each change."""
-    changed = [f"{key} ({stored.get(key)} -> {getattr(config, key)})" for key in FIXED_ON_RESUME
-               if str(stored.get(key)) != str(getattr(config, key))]
+    # A key older checkpoints lack was stored as its default.
+    defaults = {key: TrainConfig.model_fields[key].default for key in FIXED_ON_RESUME}
+    changed = [f"{key} ({stored.get(key, defaults[key])} -> {getattr(config, key)})" for key in FIXED_ON_RESUME
+               if str(stored.get(key, defaults[key])) != str(getattr(config, key))]
     if changed:
         raise UsageError(f"--resume with different settings: {', '.join(changed)}; pass the run's original "
                          "values or start a new --out folder")
