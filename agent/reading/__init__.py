@@ -12,7 +12,7 @@ import re
 from agent.schemas import Classification, TaskLabel  # first: it imports agent.reading.model
 from agent.cards import Card
 from agent.reading.asks import comparative, compares_models, read_wants
-from agent.reading.intents import DOMAIN, REGISTRY, IntentMatch, artifact_kinds, ordered, routed_examples, rule_matches
+from agent.reading.intents import DOMAIN, EVERYDAY_DOMAIN, REGISTRY, IntentMatch, artifact_kinds, ordered, routed_examples, rule_matches
 from agent.reading.model import Reading
 from agent.reading.papers import named_papers, papers_named_in
 from agent.reading.signals import asked_in_another_language, is_complaint, is_greeting, sentences_asked
@@ -75,6 +75,18 @@ def _routed(text: str) -> IntentMatch | None:
     return IntentMatch(name=name, confidence=vote_confidence(share, similarity), evidence=f"similar to: '{example}' ({similarity:.2f})")
 
 
+def _nearer_off_topic(text: str) -> bool:
+    """Whether the nearest off-topic example is closer to `text` than every example of an intent about images."""
+    from agent.reading.router import closest_by_label
+    from agent.settings import get_settings
+
+    best = closest_by_label(text, routed_examples(), "intent_examples", get_settings().home)
+    if not best or "off-topic" not in best:
+        return False  # no embedder: the everyday word keeps the question, as the rules alone would
+    about_images = [similarity for label, similarity in best.items() if label and REGISTRY[label].domain]
+    return best["off-topic"] > max(about_images, default=-1.0)
+
+
 def detect(text: str, classification: Classification, papers: list, follow_up: bool = False,
            complaint: bool = False, compares: bool = False) -> list[IntentMatch]:
     """The intents of a normalised question, highest priority first; 'general' when none is read. `compares`: the
@@ -92,10 +104,13 @@ def detect(text: str, classification: Classification, papers: list, follow_up: b
     if papers:
         matches.append(IntentMatch(name="related-papers", confidence=0.9,
                                    evidence="names " + ", ".join(p.title.split(":")[0] for p in papers)))
-    on_topic = bool(matches) or bool(DOMAIN.search(text)) or follow_up
-    if not on_topic:
+    tied = bool(DOMAIN.search(text)) or follow_up or bool(classification.needs) or bool(papers)
+    if not tied and not matches and not EVERYDAY_DOMAIN.search(text):
         return [IntentMatch(name="off-topic", confidence=0.9,
                             evidence="no word about images, the card's model or papers, or cnaps")]
+    if not tied and _nearer_off_topic(text):  # "the best laptop for gaming?" is not "will it run on my laptop?"
+        return [IntentMatch(name="off-topic", confidence=0.7,
+                            evidence="only everyday words, and nearer the off-topic examples")]
     if not matches:
         routed = _routed(text)
         if routed is not None and REGISTRY[routed.name].domain:

@@ -60,16 +60,25 @@ def _words(pattern: str) -> re.Pattern:
 # Words that tie a question to images, to the card's model and papers, or to cnaps itself. A question with none of
 # them, no task and no named paper is off-topic.
 DOMAIN = _words(
-    r"\b(?:image|images|photo\w*|picture\w*|pics?|shots?|scans?|selfies?|portraits?|screenshots?|frames?|video\w*|"
-    r"footage|camera\w*|lens\w*|blur\w*|sharp\w*|crisp\w*|focus\w*|shak\w*|motion|upscal\w*|up-?sampl\w*|enlarg\w*|"
-    r"resolution|pixel\w*|zoom\w*|restor\w*|deblur\w*|denois\w*|noise|grain\w*|artifacts?|artefacts?|ringing|halos?|"
-    r"mimo\S*|unet|u-net|models?|networks?|neural|paper\w*|authors?|cnaps|card|checkpoints?|weights|gpu\w*|cpu\w*|"
-    r"cuda|train\w*|dataset\w*|gopro|realblur|psnr|ssim|fam|scm|aff|encoder|decoder|loss|architecture|layers?|"
-    r"code|github|repo\w*|jpe?g|png|tiff?|webp|heic|formats?|folder|batch\w*|detail\w*|texture|edges?|faces?|"
-    r"signs?|text|plates?|print\w*|poster|megapixels?|mp|dpi|4k|8k|hd|1080p|720p|tool\w*|workflow|result\w*|output|"
-    r"input|interpolat\w*|bicubic|lanczos|bilinear|super-?res\w*|sr|esrgan|photoshop|lightroom|topaz|gan|diffusion|"
-    r"transformer\w*|attention|convolution\w*|cnns?|ai|restormer|nafnet|swinir|variants?|plus|related|it|its|"
-    r"this|that|they|them)\b|\b\d+(?:\.\d+)?\s?x\b|\bx\d")  # "not 4x please" is about a scale
+    r"\b(?:image|images|photo\w*|picture\w*|pics?|selfies?|screenshots?|scans?|footage|"
+    r"video(?!\s+(?:games?|calls?|chats?|conferenc))\w*|"
+    r"blur\w*|sharp\w*|crisp\w*|shak\w*|upscal\w*|up-?sampl\w*|enlarg\w*|resolution|pixel\w*|zoom\w*|restor\w*|"
+    r"deblur\w*|denois\w*|grain\w*|artifacts?|artefacts?|ringing|halos?|"
+    r"mimo\S*|unet|u-net|neural|paper\w*|cnaps|checkpoints?|gpu\w*|cpu\w*|"
+    r"cuda|dataset\w*|gopro|realblur|psnr|ssim|fam|scm|aff|encoder|decoder|loss|architecture|"
+    r"github|repo\w*|jpe?g|png|tiff?|webp|heic|megapixels?|dpi|4k|8k|1080p|720p|workflow|"
+    r"interpolat\w*|bicubic|lanczos|bilinear|super-?res\w*|esrgan|photoshop|lightroom|topaz|"
+    r"convolution\w*|cnns?|restormer|nafnet|swinir)\b|\b\d+(?:\.\d+)?\s?x\b|\bx\d")  # "not 4x please" is a scale
+
+# Words that are about images or the card only in this context: "the model", "it", "the card", "a camera", "the
+# code", "faces", "noise", "training". A question whose only tie is one of them is declined when its nearest example
+# questions are off-topic ones ("what is the best credit card?", "what time is it in Tokyo?") and read as usual
+# otherwise ("is it free?", "which model should I use?").
+EVERYDAY_DOMAIN = _words(
+    r"\b(?:shots?|portraits?|frames?|camera\w*|lens\w*|focus\w*|motion|noise|models?|networks?|authors?|card|"
+    r"weights|train\w*|layers?|code|folder|batch\w*|formats?|detail\w*|texture|edges?|faces?|signs?|text|plates?|"
+    r"print\w*|poster|mp|hd|tool\w*|result\w*|output|input|sr|gan|diffusion|transformer\w*|attention|ai|"
+    r"variants?|plus|related|it|its|this|that|they|them)\b")
 
 _RESULT_WORDS = (r"(?:result|results|output|outputs|restored|restoration|enlarged|upscaled|deblurred|sharpened|"
                  r"processed|fixed|cleaned|came\s+out|it\s+made|made\s+(?:it|my)|got|looks?|turned\s+out)")
@@ -122,7 +131,14 @@ register(Intent(
     description="Nothing about images, the card's model or papers, or cnaps: declined in one or two sentences.",
     examples=("What is the capital of France?", "Write a haiku about autumn leaves.",
               "Who will win the next football world cup?", "What's the weather like tomorrow in Berlin?",
-              "Give me a recipe for banana bread.", "Tell me a joke.", "How do I file my taxes?"),
+              "Give me a recipe for banana bread.", "Tell me a joke.", "How do I file my taxes?",
+              # advice and shopping that borrow this product's everyday words (card, model, camera, code, it)
+              "Which credit card gives the best cashback?", "What laptop should I buy for university?",
+              "Which camera should a beginner buy?", "What car model is the most reliable?",
+              "Is this phone contract worth it?", "Can you help me debug my JavaScript code?",
+              "What time is it in New York right now?", "What should I pack for a week in Lisbon?",
+              "What is a good birthday present for my dad?", "How do I reset my router password?",
+              "Write a Python script that renames files in a folder."),
     negatives=("What is the capital idea of this paper?", "Write a short summary of the paper.",
                "Can it restore a photo of autumn leaves?"),
     priority=85,

@@ -65,6 +65,17 @@ _BLUR_WORD = re.compile(r"\b(?:blur\w*|fuzz(?:y|iness)|smear\w*|smudg\w*)")
 # A smudged lens or window veils the whole picture (haze), it does not blur it the way motion or focus does.
 _DIRTY_LENS = re.compile(r"\b(?:lens|fingerprints?|glass|window|windscreen|windshield|filter)\b")
 
+# Needs named by everyday words ("will it rain?", "my noisy neighbours", "a foggy morning", "too dark in here")
+# count only in a question about a picture: one that names a picture, a restoration verb, or another image need.
+# The technical verbs ("derain", "denoise", "inpaint", "colourise") need no such context.
+EVERYDAY_NEEDS = ("denoise", "derain", "dehaze", "inpaint", "enhance-light")
+_TECHNICAL_NEED_WORD = re.compile(r"^(?:de-?(?:nois|rain|haz)|in-?paint|high[- ]iso|low[- ]light)")
+_PICTURE_CONTEXT = re.compile(
+    r"\b(?:photo\w*|image\w*|pictures?|pics?|shots?|scan\w*|negatives|slides?|film|prints?|blur\w*|selfies?|"
+    r"portraits?|screenshots?|footage|videos?|clips?|frames?|stills?|captures?|snaps?|camera\w*|lens\w*|"
+    r"windscreen|windshield|dashcam|webcam|"
+    r"remov\w*|get\s+rid|clean\w*|clear\w*|fix\w*|restor\w*|reduc\w*|repair\w*|streaks?|drops?\s+on)\b")
+
 # A question that asks for no task but names a part or property of the model asks about the model ("what is the
 # FAM module?", "what loss does it use?", "why must sizes be multiples of 4?").
 ABOUT_MODEL = re.compile(

@@ -60,6 +60,23 @@ def _load_or_embed(model, texts: list[str], cache: Path) -> np.ndarray:
     return vectors
 
 
+def closest_by_label(question: str, examples: tuple[tuple[str, str], ...], tag: str, home: Path,
+                     model=None) -> dict[str, float] | None:
+    """The similarity of `question` to the nearest example of each label, however far; None without an embedder."""
+    model = model or embedder()
+    if model is None or not examples:
+        return None
+    try:
+        vectors = cached_vectors(model, [text for text, _ in examples], tag, home)
+        query = model.embed([question])[0]
+    except Exception:  # noqa: BLE001 - a broken embedder must not break reading; the rules still answer
+        return None
+    best: dict[str, float] = {}
+    for (_, label), similarity in zip(examples, (vectors @ query).tolist()):
+        best[label] = max(best.get(label, -1.0), similarity)
+    return best
+
+
 def vote_confidence(share: float, similarity: float) -> float:
     """How sure a vote is: its share of the neighbours times the nearest example's similarity, within 0.3-0.8."""
     return round(min(0.8, max(0.3, share * similarity + 0.2)), 2)

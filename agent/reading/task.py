@@ -24,7 +24,7 @@ from agent.errors import UsageError
 from agent.schemas import Classification, TaskLabel
 from agent.reading.needs import (_BLUR_AS_EDIT, _BLUR_FROM_OTHER, _BLUR_FROM_RESIZE_AFTER, _BLUR_FROM_RESIZE_BEFORE,
                                  _BLUR_FROM_SMALLNESS, _BLUR_WORD, _COMPILED, _CUES_COMPILED, _DIRTY_LENS,
-                                 _MIN_SIMILARITY, _OWN_IMAGE, _REQUEST, _RESIZE_BLUR, ABOUT_MODEL, EXAMPLES, MAX_CHARS,
+                                 _MIN_SIMILARITY, _OWN_IMAGE, _PICTURE_CONTEXT, _TECHNICAL_NEED_WORD, _REQUEST, _RESIZE_BLUR, ABOUT_MODEL, EVERYDAY_NEEDS, EXAMPLES, MAX_CHARS,
                                  _clause, _is_negated, normalise)
 from agent.reading.scale import _UNDO, _order_note, read_scale
 
@@ -103,6 +103,13 @@ def _read(text: str) -> _Reading:
             reading.ignored.append("'downscale' (already done)")
     if _KEEP_SIZE.search(text):  # "restore my photo at the same size", "just deblur it at this size"
         reading.refused.add("upscale")
+    if not (_PICTURE_CONTEXT.search(text) or "deblur" in reading.strong or "upscale" in reading.strong):
+        for need in EVERYDAY_NEEDS:
+            for kind in (reading.strong, reading.weak):
+                words = kind.get(need, [])
+                if words and not any(_TECHNICAL_NEED_WORD.match(word) for word in words):
+                    reading.ignored += [f"'{word}' (no picture in the question)" for word in words]
+                    del kind[need]
     # Rain streaks are rain, not motion; "streak" alone stays a motion cue.
     if "derain" in reading.strong and "deblur" in reading.strong:
         reading.strong["deblur"] = [e for e in reading.strong["deblur"] if not e.startswith("streak")]

@@ -188,3 +188,35 @@ def test_a_comparison_with_an_undocumented_tool_is_read_however_it_is_worded(hom
                                                 ("hi, how does it work?", False), ("Tell me a joke.", False)])
 def test_a_greeting_is_told_what_cnaps_does(home, card, question, greeting):
     assert read(question, card).greeting is greeting
+
+
+# Questions whose only tie to this product is an everyday word it also uses ("card", "model", "camera", "code", "it").
+EVERYDAY_OFF_TOPIC = ["Which credit card has no annual fee?", "What's the newest iPhone model?",
+                      "Should I get a mirrorless camera or a DSLR for travelling?", "Can you write Python code to sort a list?",
+                      "Is it going to snow this weekend?", "What is the best laptop for video games?"]
+# Questions tied by the same words that are about the card's model or cnaps.
+EVERYDAY_ON_TOPIC = ["Is it free to use?", "Which model should I pick?", "Where can I get the code?",
+                     "Does it work on faces?", "Can it run on my laptop?", "Who are the authors?"]
+
+
+@pytest.mark.parametrize("question", EVERYDAY_OFF_TOPIC)
+def test_an_everyday_word_alone_does_not_make_a_question_on_topic(home, card, question):
+    assert read(question, card).primary == "off-topic"
+
+
+@pytest.mark.parametrize("question", EVERYDAY_ON_TOPIC)
+def test_an_everyday_word_about_the_model_keeps_the_question(home, card, question):
+    assert read(question, card).primary != "off-topic"
+
+
+@pytest.mark.parametrize("question, need", [
+    ("Will it rain in Berlin tomorrow?", None), ("My neighbours are so noisy at night.", None),
+    ("It was a foggy morning on the way to work.", None), ("The wall has cracks and holes.", None),
+    ("Remove the rain streaks from my photo.", "derain"), ("This picture is too noisy, fix it.", "denoise"),
+    ("The shot is hazy, can you clear it?", "dehaze"), ("Please derain it.", "derain"),
+    ("Denoise this for me.", "denoise")])
+def test_an_everyday_need_word_needs_a_picture_in_the_question(home, card, question, need):
+    from agent.reading.task import classify
+
+    needs = classify(question).needs
+    assert (need in needs) if need else not needs, needs
