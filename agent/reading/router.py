@@ -63,16 +63,11 @@ def _load_or_embed(model, texts: list[str], cache: Path) -> np.ndarray:
 def closest_by_label(question: str, examples: tuple[tuple[str, str], ...], tag: str, home: Path,
                      model=None) -> dict[str, float] | None:
     """The similarity of `question` to the nearest example of each label, however far; None without an embedder."""
-    model = model or embedder()
-    if model is None or not examples:
-        return None
-    try:
-        vectors = cached_vectors(model, [text for text, _ in examples], tag, home)
-        query = model.embed([question])[0]
-    except Exception:  # noqa: BLE001 - a broken embedder must not break reading; the rules still answer
+    sims = _similarities(question, examples, tag, home, model)
+    if sims is None:
         return None
     best: dict[str, float] = {}
-    for (_, label), similarity in zip(examples, (vectors @ query).tolist()):
+    for (_, label), similarity in zip(examples, sims.tolist()):
         best[label] = max(best.get(label, -1.0), similarity)
     return best
 
@@ -82,21 +77,28 @@ def vote_confidence(share: float, similarity: float) -> float:
     return round(min(0.8, max(0.3, share * similarity + 0.2)), 2)
 
 
+def _similarities(question: str, examples: tuple[tuple[str, str], ...], tag: str, home: Path,
+                  model=None) -> np.ndarray | None:
+    """Cosine similarity of `question` to each example; None without an embedder or examples."""
+    model = model or embedder()
+    if model is None or not examples:
+        return None
+    try:
+        vectors = cached_vectors(model, [text for text, _ in examples], tag, home)
+        return vectors @ model.embed([question])[0]
+    except Exception:  # noqa: BLE001 - a broken embedder must not break reading; the rules still answer
+        return None
+
+
 def nearest(question: str, examples: tuple[tuple[str, str], ...], tag: str, home: Path,
             min_similarity: float = MIN_SIMILARITY, model=None,
             decisive: float | None = None) -> tuple[str, float, str, float] | None:
     """(label, share of the neighbours' vote, nearest example of that label, its similarity) for `question`
     against (text, label) `examples`; None without an embedder or an example closer than `min_similarity`.
     An example at `decisive` similarity or more (the same question in other words) decides alone."""
-    model = model or embedder()
-    if model is None or not examples:
+    sims = _similarities(question, examples, tag, home, model)
+    if sims is None:
         return None
-    try:
-        vectors = cached_vectors(model, [text for text, _ in examples], tag, home)
-        query = model.embed([question])[0]
-    except Exception:  # noqa: BLE001 - a broken embedder must not break reading; the rules still answer
-        return None
-    sims = vectors @ query
     order = sims.argsort()[::-1][:NEIGHBOURS]
     if float(sims[order[0]]) < min_similarity:
         return None
