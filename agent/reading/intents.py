@@ -228,8 +228,11 @@ register(Intent(
     queries=("MIMO-UNet variants: residual blocks and million parameters of MIMO-UNet and MIMO-UNet+",
              "reported results on the GoPro test set: PSNR and SSIM of MIMO-UNet, MIMO-UNet+ and MIMO-UNet++"),
     rule=_words(r"\bmimo-?unet\s*\+[^.!?]{0,60}\bmimo-?unet\b|\bmimo-?unet\b[^.!?]{0,60}\bmimo-?unet\s*\+|"
-                r"\bwhich\s+(?:variant|version|checkpoint|weights)\b|\b(?:gopro|realblur)\s+(?:or|vs\.?|versus)\s+"
-                r"(?:gopro|realblur)\b|\bplus\s+(?:model|variant|version)\b|\bvariants?\b"),
+                r"\bwhich\s+(?:variant|version|checkpoint|weights)\b|\bplus\s+(?:model|variant|version)\b|\bvariants?\b|"
+                # the two checkpoints set side by side however it is worded: "RealBlur ... better than the GoPro one",
+                # "GoPro or RealBlur weights", "difference between the GoPro and RealBlur checkpoints"
+                r"\b(?:gopro|realblur)\b[^.!?]{0,40}?\b(?:than|or|vs\.?|versus|and|over|compared?\s+(?:to|with)|"
+                r"against)\s+(?:the\s+)?(?:\w+\s+){0,2}?(?:gopro|realblur)\b"),
 ))
 
 register(Intent(

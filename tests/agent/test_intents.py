@@ -220,3 +220,18 @@ def test_an_everyday_need_word_needs_a_picture_in_the_question(home, card, quest
 
     needs = classify(question).needs
     assert (need in needs) if need else not needs, needs
+
+
+@pytest.mark.parametrize("question", [
+    "Is the RealBlur checkpoint better than the GoPro one?",
+    "Should I use the GoPro weights or the RealBlur ones for night shots?",
+    "What's the difference between the GoPro and RealBlur checkpoints?",
+    "RealBlur vs GoPro checkpoint: which is sharper?",
+    "How does the RealBlur model compare with the GoPro model?"])
+def test_the_two_checkpoints_side_by_side_are_a_comparison_of_variants(home, card, question):
+    assert read(question, card).primary == "compare-variants"
+
+
+@pytest.mark.parametrize("question", ["Where do I download the GoPro weights?", "Is the RealBlur checkpoint available?"])
+def test_one_checkpoint_asked_for_is_still_about_weights(home, card, question):
+    assert read(question, card).primary == "weights"
