@@ -10,7 +10,7 @@ import re
 from pydantic import BaseModel, Field
 
 from agent.reading.papers import aliases
-from agent.reading.signals import COMPLAINT
+from agent.reading.signals import COMPLAINT, OTHER_TOOLS
 
 
 # "Is it a GAN?", "does MIMO-UNet use diffusion?", "is it based on transformers?" (not "does it use attention?": the
@@ -141,10 +141,8 @@ _LATER_QUESTION = re.compile(r"^(?:so\s+|and\s+|also\s+|but\s+)?(?:what|which|wh
                              r"does\s+it|is\s+it|are\s+they|explain)\b", re.IGNORECASE)
 
 # Tools people compare with, however they write them ("better than photoshop's shake reduction?").
-_TOOL_NAME = re.compile(r"(?:the\s+|plain\s+|just\s+(?:using\s+)?|using\s+)?(?:photoshop|lightroom|topaz|gigapixel|"
-                        r"remini|waifu2x|real-?esrgan|esrgan|gfpgan|codeformer|bicubic|bilinear|lanczos|unsharp|"
-                        r"smart\s+sharpen|shake\s+reduction|gimp|snapseed|midjourney|stable\s+diffusion|dall-?e|"
-                        r"chatgpt|an?\s+iphone|google\s+photos)\b", re.IGNORECASE)
+_TOOL_NAME = re.compile(r"(?:the\s+|plain\s+|just\s+(?:using\s+)?|using\s+)?(?:" + OTHER_TOOLS + r")\b",
+                        re.IGNORECASE)
 
 # The card's own variants are compared in its documents ("Is MIMO-UNet+ better than MIMO-UNet?").
 _OWN_VARIANT = re.compile(r"(?:the\s+)?(?:mimo[- ]?unet\S*|plus\b|base\b|plain\s+(?:one|model|version|variant)\b|"

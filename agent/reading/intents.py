@@ -17,6 +17,8 @@ from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
+from agent.reading.signals import OTHER_TOOLS
+
 
 class IntentMatch(BaseModel):
     """One intent read in a question, with how sure the reading is and what decided it."""
@@ -197,12 +199,6 @@ register(Intent(
     rule=_words(r"\b(?:related|other|listed|these|those|the\s+card'?s)\s+(?:\w+\s+)?(?:papers?|works?|studies)\b|"
                 r"\bwhich\s+(?:of\s+the\s+)?(?:\w+\s+)?papers?\b|\bpapers?\s+(?:on|in)\s+the\s+card\b"),
 ))
-
-# Models and tools the card does not document, that people compare with.
-OTHER_TOOLS = (r"restormer|nafnet|swinir|real-?esrgan|esrgan|hinet|mprnet|deblurgan\S*|stripformer|uformer|"
-               r"fftformer|topaz|gigapixel|photoshop|lightroom|gimp|snapseed|remini|gfpgan|codeformer|waifu2x|"
-               r"midjourney|stable\s+diffusion|dall-?e|chatgpt|google\s+photos|unsharp\s+mask|bicubic|bilinear|lanczos|"
-               r"shake\s+reduction|smart\s+sharpen")
 
 register(Intent(
     name="compare-other",

@@ -5,6 +5,13 @@ from __future__ import annotations
 
 import re
 
+# Models and tools the card does not document, that people compare with (one list: the compare-other intent's rule
+# and the comparison reading both use it).
+OTHER_TOOLS = (r"restormer|nafnet|swinir|real-?esrgan|esrgan|hinet|mprnet|deblurgan\S*|stripformer|uformer|"
+               r"fftformer|topaz|gigapixel|photoshop|lightroom|gimp|snapseed|remini|gfpgan|codeformer|waifu2x|"
+               r"midjourney|stable\s+diffusion|dall-?e|chatgpt|google\s+photos|unsharp(?:\s+mask)?|bicubic|bilinear|"
+               r"lanczos|shake\s+reduction|smart\s+sharpen|an?\s+iphone")
+
 # "Why does the result look plasticky?", "It made my photo worse. Why?": a complaint about a result.
 _STILL = re.compile(r"\bstill\s+(?:\w+\s+)?(?:looks?\s+)?(?:blurry|blurred|soft|fuzzy)\b", re.IGNORECASE)
 _WHY = re.compile(r"\bwhy\b|\bwhat\s+(?:did\s+i\s+do|went|is|'?s)\s+wrong\b", re.IGNORECASE)
