@@ -75,8 +75,14 @@ def _routed(text: str) -> IntentMatch | None:
     return IntentMatch(name=name, confidence=vote_confidence(share, similarity), evidence=f"similar to: '{example}' ({similarity:.2f})")
 
 
-def _nearer_off_topic(text: str) -> bool:
-    """Whether the nearest off-topic example is closer to `text` than every example of an intent about images."""
+# In a chat, "is that any good?" refers to the turns before it: it is declined only when an off-topic example is
+# clearly nearer than any example about images.
+CHAT_OFF_TOPIC_MARGIN = 0.1
+
+
+def _nearer_off_topic(text: str, margin: float = 0.0) -> bool:
+    """Whether the nearest off-topic example is closer to `text`, by `margin`, than every example of an intent about
+    images."""
     from agent.reading.router import closest_by_label
     from agent.settings import get_settings
 
@@ -84,11 +90,11 @@ def _nearer_off_topic(text: str) -> bool:
     if not best or "off-topic" not in best:
         return False  # no embedder: the everyday word keeps the question, as the rules alone would
     about_images = [similarity for label, similarity in best.items() if label and REGISTRY[label].domain]
-    return best["off-topic"] > max(about_images, default=-1.0)
+    return best["off-topic"] > max(about_images, default=-1.0) + margin
 
 
 def detect(text: str, classification: Classification, papers: list, follow_up: bool = False,
-           complaint: bool = False, compares: bool = False) -> list[IntentMatch]:
+           complaint: bool = False, compares: bool = False, in_chat: bool = False) -> list[IntentMatch]:
     """The intents of a normalised question, highest priority first; 'general' when none is read. `compares`: the
     question as typed names another model to compare with ("better than Restormer", by its capitalised name)."""
     if is_greeting(text) and not classification.needs:
@@ -108,7 +114,7 @@ def detect(text: str, classification: Classification, papers: list, follow_up: b
     if not tied and not matches and not EVERYDAY_DOMAIN.search(text):
         return [IntentMatch(name="off-topic", confidence=0.9,
                             evidence="no word about images, the card's model or papers, or cnaps")]
-    if not tied and _nearer_off_topic(text):  # "the best laptop for gaming?" is not "will it run on my laptop?"
+    if not tied and _nearer_off_topic(text, CHAT_OFF_TOPIC_MARGIN if in_chat else 0.0):  # "the best laptop for gaming?" is not "will it run on my laptop?"
         return [IntentMatch(name="off-topic", confidence=0.7,
                             evidence="only everyday words, and nearer the off-topic examples")]
     if not matches:
@@ -143,7 +149,7 @@ def read(question: str, card: Card, history: list[tuple[str, str]] | None = None
     complaint = is_complaint(question)
     compares = compares_models(question)
     intents = detect(text, classification, papers, follow_up=bool(history) and is_follow_up_text(text),
-                     complaint=complaint, compares=compares)
+                     complaint=complaint, compares=compares, in_chat=bool(history))
     return Reading(
         question=question, text=text, classification=classification, intents=intents, papers=papers,
         own_image=bool(_MY_IMAGE.search(question)),

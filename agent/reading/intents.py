@@ -137,7 +137,7 @@ register(Intent(
               # advice and shopping that borrow this product's everyday words (card, model, camera, code, it)
               "Which credit card gives the best cashback?", "What laptop should I buy for university?",
               "Which camera should a beginner buy?", "What car model is the most reliable?",
-              "Is this phone contract worth it?", "Can you help me debug my JavaScript code?",
+              "Should I switch my phone contract to another provider?", "Can you help me debug my JavaScript code?",
               "What time is it in New York right now?", "What should I pack for a week in Lisbon?",
               "What is a good birthday present for my dad?", "How do I reset my router password?",
               "Write a Python script that renames files in a folder."),

@@ -235,3 +235,11 @@ def test_the_two_checkpoints_side_by_side_are_a_comparison_of_variants(home, car
 @pytest.mark.parametrize("question", ["Where do I download the GoPro weights?", "Is the RealBlur checkpoint available?"])
 def test_one_checkpoint_asked_for_is_still_about_weights(home, card, question):
     assert read(question, card).primary == "weights"
+
+
+@pytest.mark.parametrize("question, off_topic", [
+    ("Is that any good?", False), ("Should I bother with it?", False), ("Is it worth it?", False),
+    ("What time is it in Tokyo?", True), ("Which credit card is best?", True), ("Is it going to snow this weekend?", True)])
+def test_in_a_chat_a_vague_question_refers_back_and_a_foreign_one_is_still_declined(home, card, question, off_topic):
+    history = [("user", "Deblur my photo, please."), ("assistant", "Done: the restored photo is attached.")]
+    assert (read(question, card, history=history).primary == "off-topic") is off_topic
