@@ -12,7 +12,8 @@ import re
 from agent.schemas import Classification, TaskLabel  # first: it imports agent.reading.model
 from agent.cards import Card
 from agent.reading.asks import comparative, compares_models, read_wants
-from agent.reading.intents import DOMAIN, EVERYDAY_DOMAIN, REGISTRY, IntentMatch, artifact_kinds, ordered, routed_examples, rule_matches
+from agent.reading.intents import (DOMAIN, EVERYDAY_DOMAIN, REGISTRY, IntentMatch, artifact_kinds, ordered,
+                                   routed_examples, rule_matches)
 from agent.reading.model import Reading
 from agent.reading.papers import named_papers, papers_named_in
 from agent.reading.signals import asked_in_another_language, is_complaint, is_greeting, sentences_asked
@@ -114,7 +115,8 @@ def detect(text: str, classification: Classification, papers: list, follow_up: b
     if not tied and not matches and not EVERYDAY_DOMAIN.search(text):
         return [IntentMatch(name="off-topic", confidence=0.9,
                             evidence="no word about images, the card's model or papers, or cnaps")]
-    if not tied and _nearer_off_topic(text, CHAT_OFF_TOPIC_MARGIN if in_chat else 0.0):  # "the best laptop for gaming?" is not "will it run on my laptop?"
+    # "The best laptop for gaming?" is not "will it run on my laptop?": only everyday words tie it.
+    if not tied and _nearer_off_topic(text, CHAT_OFF_TOPIC_MARGIN if in_chat else 0.0):
         return [IntentMatch(name="off-topic", confidence=0.7,
                             evidence="only everyday words, and nearer the off-topic examples")]
     if not matches:

@@ -8,10 +8,12 @@ silent and the rules alone decide.
 from __future__ import annotations
 
 import hashlib
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from cachetools import LRUCache
 
 # Below this cosine similarity the nearest example is not about the same thing; its vote would be noise.
 MIN_SIMILARITY = 0.5
@@ -77,6 +79,24 @@ def vote_confidence(share: float, similarity: float) -> float:
     return round(min(0.8, max(0.3, share * similarity + 0.2)), 2)
 
 
+# The question's own vector, by (embedder, text): one read asks the task prototypes, the off-topic check and the
+# intent router about the same text, and embeds it once.
+_QUERIES: LRUCache = LRUCache(maxsize=64)
+_QUERIES_LOCK = threading.Lock()
+
+
+def _query_vector(model, question: str) -> np.ndarray:
+    key = (id(model), question)
+    with _QUERIES_LOCK:
+        held = _QUERIES.get(key)
+    if held is not None and held[0] is model:  # the entry holds its embedder, so its id cannot name another one
+        return held[1]
+    vector = model.embed([question])[0]
+    with _QUERIES_LOCK:
+        _QUERIES[key] = (model, vector)
+    return vector
+
+
 def _similarities(question: str, examples: tuple[tuple[str, str], ...], tag: str, home: Path,
                   model=None) -> np.ndarray | None:
     """Cosine similarity of `question` to each example; None without an embedder or examples."""
@@ -85,7 +105,7 @@ def _similarities(question: str, examples: tuple[tuple[str, str], ...], tag: str
         return None
     try:
         vectors = cached_vectors(model, [text for text, _ in examples], tag, home)
-        return vectors @ model.embed([question])[0]
+        return vectors @ _query_vector(model, question)
     except Exception:  # noqa: BLE001 - a broken embedder must not break reading; the rules still answer
         return None
 

@@ -24,7 +24,8 @@ from agent.errors import UsageError
 from agent.schemas import Classification, TaskLabel
 from agent.reading.needs import (_BLUR_AS_EDIT, _BLUR_FROM_OTHER, _BLUR_FROM_RESIZE_AFTER, _BLUR_FROM_RESIZE_BEFORE,
                                  _BLUR_FROM_SMALLNESS, _BLUR_WORD, _COMPILED, _CUES_COMPILED, _DIRTY_LENS,
-                                 _MIN_SIMILARITY, _OWN_IMAGE, _PICTURE_CONTEXT, _TECHNICAL_NEED_WORD, _REQUEST, _RESIZE_BLUR, ABOUT_MODEL, EVERYDAY_NEEDS, EXAMPLES, MAX_CHARS,
+                                 _MIN_SIMILARITY, _OWN_IMAGE, _PICTURE_CONTEXT, _REQUEST, _RESIZE_BLUR,
+                                 _TECHNICAL_NEED_WORD, ABOUT_MODEL, EVERYDAY_NEEDS, EXAMPLES, MAX_CHARS,
                                  _clause, _is_negated, normalise)
 from agent.reading.scale import _UNDO, _order_note, read_scale
 

@@ -192,7 +192,8 @@ def test_a_greeting_is_told_what_cnaps_does(home, card, question, greeting):
 
 # Questions whose only tie to this product is an everyday word it also uses ("card", "model", "camera", "code", "it").
 EVERYDAY_OFF_TOPIC = ["Which credit card has no annual fee?", "What's the newest iPhone model?",
-                      "Should I get a mirrorless camera or a DSLR for travelling?", "Can you write Python code to sort a list?",
+                      "Should I get a mirrorless camera or a DSLR for travelling?",
+                      "Can you write Python code to sort a list?",
                       "Is it going to snow this weekend?", "What is the best laptop for video games?"]
 # Questions tied by the same words that are about the card's model or cnaps.
 EVERYDAY_ON_TOPIC = ["Is it free to use?", "Which model should I pick?", "Where can I get the code?",
@@ -243,3 +244,18 @@ def test_one_checkpoint_asked_for_is_still_about_weights(home, card, question):
 def test_in_a_chat_a_vague_question_refers_back_and_a_foreign_one_is_still_declined(home, card, question, off_topic):
     history = [("user", "Deblur my photo, please."), ("assistant", "Done: the restored photo is attached.")]
     assert (read(question, card, history=history).primary == "off-topic") is off_topic
+
+
+def test_one_read_embeds_the_question_once(home, card, monkeypatch):
+    """The task prototypes, the off-topic check and the intent router all compare the same text: one embedding."""
+    from cachetools import LRUCache
+
+    from agent.reading import router
+
+    model = router.embedder()
+    monkeypatch.setattr(router, "_QUERIES", LRUCache(maxsize=64))  # earlier tests may have embedded the text
+    asked = []
+    embed = model.embed
+    monkeypatch.setattr(model, "embed", lambda texts: (asked.extend(texts), embed(texts))[1])
+    reading = read("Is it free to use?", card)
+    assert reading.primary != "off-topic" and asked.count("is it free to use?") == 1  # besides the examples' vectors
