@@ -40,6 +40,10 @@ def test_every_method_scores_every_photo_and_the_gains_follow(tmp_path):
                                                                                                   "lanczos")]["psnr"]
         assert abs(gain["mean_db"] - expected) < 0.02 and 0 <= gain["images_below"] <= 2
     assert cases[("deblur", "blurred input")]["images"] == 2
+    per_kind = {case: gain for case, gain in results["gains"].items() if case.startswith("deblur ")}
+    assert set(per_kind) == {"deblur shake", "deblur object"}  # two photographs: the first two kinds, one each
+    assert sum(gain["images"] for gain in per_kind.values()) == results["gains"]["deblur"]["images"]
+    assert abs(np.mean([gain["mean_db"] for gain in per_kind.values()]) - results["gains"]["deblur"]["mean_db"]) < 0.02
 
     realphotos.stamp(weights, results, folder)
     stamped = json.loads(checkpoint.read_metadata(weights)["real_photo_gain_db"])

@@ -67,6 +67,14 @@ RECIPES: dict[str, DegradationRecipe] = {
                  "varying": 0.07, "clean": 0.1},
         max_blur=17.0, min_blur=2.0, upscale_blur_prob=0.0, noise_prob=0.4, noise_max=0.02, jpeg_prob=0.3,
         jpeg_quality=(60, 95)),
+    # The 'photos' cases with the never-worse rule in mind: a sharp photo that passes through altered by one level
+    # everywhere already scores below its input (BSD100 img_017, a 50 dB input, came back at 46.5 dB), so more clean
+    # and near-clean tiles (object motion blurs a small part of the frame), and the enlargement share kept.
+    "photos-keep": DegradationRecipe(
+        weights={"enlarge": 0.35, "shake": 0.15, "object": 0.12, "frames": 0.08, "defocus": 0.08, "linear": 0.05,
+                 "varying": 0.03, "clean": 0.14},
+        max_blur=15.0, min_blur=2.0, upscale_blur_prob=0.0, noise_prob=0.3, noise_max=0.01, jpeg_prob=0.2,
+        jpeg_quality=(75, 95)),
     # For small crops (64-128 px, CPU runs): the same cases, blur extents scaled to the crop.
     "users-small": DegradationRecipe(
         weights={"shake": 0.3, "linear": 0.1, "defocus": 0.12, "gaussian": 0.05, "object": 0.05, "varying": 0.05,
