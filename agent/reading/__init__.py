@@ -7,20 +7,15 @@ LLM loop) answers from the Reading.
 
 from __future__ import annotations
 
-import re
-
 from agent.schemas import Classification, TaskLabel  # first: it imports agent.reading.model
 from agent.cards import Card
 from agent.reading.asks import comparative, compares_models, read_wants
 from agent.reading.intents import (DOMAIN, EVERYDAY_DOMAIN, REGISTRY, IntentMatch, artifact_kinds, ordered,
                                    routed_examples, rule_matches)
 from agent.reading.model import Reading
+from agent.reading.needs import MY_IMAGE
 from agent.reading.papers import named_papers, papers_named_in
 from agent.reading.signals import asked_in_another_language, is_complaint, is_greeting, sentences_asked
-
-# The user's own picture, said so ("my photo", "this scan"): a question with it asks for a restoration.
-_MY_IMAGE = re.compile(r"\b(?:my|our|this|these)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|frame|"
-                       r"selfie|portrait|screenshot|still|footage|video|capture)s?\b", re.IGNORECASE)
 
 
 def about_a_related_paper(card: Card, question: str, classification: Classification) -> Classification:
@@ -33,7 +28,7 @@ def about_a_related_paper(card: Card, question: str, classification: Classificat
     if not classification.needs or not named:
         return classification
     own = classify(question)
-    if _MY_IMAGE.search(question) and own.needs and not any(item.startswith("similar to:") for item in own.evidence):
+    if MY_IMAGE.search(question) and own.needs and not any(item.startswith("similar to:") for item in own.evidence):
         # "Can FeatSharp upscale my photo?" asks for a task in words; "what does X have to do with my photo?" does not
         return classification
     names = ", ".join(paper.title.split(":")[0] for paper in named)
@@ -154,7 +149,7 @@ def read(question: str, card: Card, history: list[tuple[str, str]] | None = None
                      complaint=complaint, compares=compares, in_chat=bool(history))
     return Reading(
         question=question, text=text, classification=classification, intents=intents, papers=papers,
-        own_image=bool(_MY_IMAGE.search(question)),
+        own_image=bool(MY_IMAGE.search(question)),
         language="other" if asked_in_another_language(question) else "en",
         artifacts=artifact_kinds(text) if any(m.name == "complaint" for m in intents) else [],
         sentences=sentences_asked(text), greeting=is_greeting(text),

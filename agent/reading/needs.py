@@ -95,9 +95,11 @@ ABOUT_MODEL = re.compile(
 # A request to work on a picture: "restore a batch of my old photos", "can you fix this picture of a fast car?".
 _REQUEST = re.compile(r"\b(?:restore|fix|clean\s+up|repair|improve|enhance|sharpen|de-?blur|unblur|up-?scale|enlarge)\b")
 
-# The user's own picture: "my photo", "this scan", "our old pictures".
-_OWN_IMAGE = re.compile(r"\b(?:my|our|this|these|the)\s+(?:[\w-]+\s+){0,2}?(?:photo|image|picture|pic|shot|scan|"
-                        r"frame|text|selfie|portrait|screenshot|still|footage|video|capture|plate)s?\b")
+# The user's own picture: "my photo", "this scan", "our old pictures". MY_IMAGE says whose it is ("my", "this");
+# _OWN_IMAGE, for a request already found, also takes "the" and what a picture shows ("fix the text").
+PICTURE_NOUNS = r"(?:photo|image|picture|pic|shot|scan|frame|selfie|portrait|screenshot|still|footage|video|capture)"
+MY_IMAGE = re.compile(rf"\b(?:my|our|this|these)\s+(?:[\w-]+\s+){{0,2}}?{PICTURE_NOUNS}s?\b", re.IGNORECASE)
+_OWN_IMAGE = re.compile(rf"\b(?:my|our|this|these|the)\s+(?:[\w-]+\s+){{0,2}}?(?:{PICTURE_NOUNS}|text|plate)s?\b")
 
 # need -> (strong phrases, weak phrases). Strong phrases decide; weak ones only when nothing strong is found.
 _NEEDS: dict[str, tuple[list[str], list[str]]] = {
