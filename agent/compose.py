@@ -74,7 +74,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         text = _say("task_deblur", kind=kind, detail=detail, plural=plural)
     elif not c.needs:
         # An open question: answer it first, from the store, then say what cnaps would run.
-        about = c.about_model
+        about = c.about_model or ctx.reading.primary == "suitability"
         named = ctx.reading.papers
         card_says = what_the_card_gives(ctx, named, number or {}) if named else None
         if card_says:
@@ -101,6 +101,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += " " + answers.papers_that_matter(ctx, number or {})
         elif ctx.reading.primary == "model-size" and not named:
             text += " " + answers.model_size(ctx, number or {})
+        elif ctx.reading.primary == "suitability" and not named:
+            text += " " + answers.suitability(ctx)
         elif focus and number:
             text += f" {_say('lead', kind='short')} " + " ".join(_cited(fact, number) for fact in focus)
         elif ((wants.comparison and not named) or zoo_answer(wants)
@@ -123,6 +125,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         text += f" {_say('lead', kind='asked')} " + " ".join(_cited(fact, number) for fact in focus)
     if complaint:
         text += " " + answers.complaint(ctx)
+    if c.needs and ctx.reading.asks("suitability"):  # "is it worth upscaling my scans with it?": what it measured
+        text += " " + answers.suitability(ctx)
     if ctx.reading.asks("batch"):
         text += " " + answers.folder()
     # "who wrote FeatSharp?" is not told what cnaps would run, nor a question whose image already ran (see output)

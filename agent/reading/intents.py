@@ -253,7 +253,9 @@ register(Intent(
     priority=62,
     rule=_words(r"\b(?:batch\w*|folders?|director(?:y|ies)|bulk|in\s+one\s+go|all\s+(?:the|my|of\s+my)\s+"
                 r"(?:photos|images|pictures|files|scans)|(?:hundreds|thousands|dozens)\s+of|"
-                r"\d{2,}\s+(?:\w+\s+){0,3}?(?:photos|images|pictures|files|scans)|whole\s+(?:album|library|collection))\b"),
+                # "300 old photos", not "30 dB on my photos": the number counts the photos
+                r"\d{2,}\s+(?:(?!(?:db|on|in|for|at|per|from|with|to|px|pixels?|mp|percent)\b)\w+\s+){0,3}?"
+                r"(?:photos|images|pictures|files|scans)|whole\s+(?:album|library|collection))\b"),
 ))
 
 register(Intent(
@@ -267,7 +269,8 @@ register(Intent(
              "the largest image size in pixels",),
     rule=_words(r"\b(?:how\s+long|how\s+much\s+(?:time|memory|ram|vram)|how\s+fast|gpus?|cpus?|cuda|laptop|memory|"
                 r"ram|vram|largest|biggest|maximum|megapixels?|file\s+formats?|formats?|jpe?gs?|pngs?|tiffs?|heic|raw\s+files?|"
-                r"real[- ]?time)\b"),
+                r"real[- ]?time|(?:runs?|running|works?|process\w*)\s+(?:\w+\s+)?(?:fast|quick(?:ly)?|slow(?:ly)?)|"
+                r"(?:is|are)\s+(?:it|this|mimo\S*)\s+(?:too\s+|very\s+|really\s+)?(?:slow|fast|quick))\b"),
 ))
 
 register(Intent(
@@ -300,6 +303,39 @@ register(Intent(
     rule=_words(r"\b(?:fam|scm|aff|feature\s+attention|shallow\s+convolution\w*|asymmetric\s+feature\s+fusion|"
                 r"feature\s+fusion|multi-?output|multi-?input|decoder|encoder|loss(?:es)?|loss\s+function|msfr|"
                 r"frequency\s+(?:loss|reconstruction)|residual\s+blocks?|skip\s+connections?)\b"),
+))
+
+# "Is it worth trying?", "should I bother with it?", "is it a good fit for me?": whether the model suits the user.
+# The task reading counts it as a question about the model, as it counts "will it work?".
+WORTH_TRYING = _words(
+    r"\b(?:(?:is|was)\s+(?:it|this|that)\s+(?:\w+\s+)?worth\s+(?:it|(?:the\s+)?(?:time|effort|bother|trouble|"
+    r"a\s+(?:try|shot|go))|my\s+time|trying|using|bothering)|"
+    r"worth\s+(?:trying|using|a\s+(?:try|shot|go)|bothering\s+with)\s+(?:it|this|that|the\s+(?:model|network)|mimo\S*)?|"
+    r"worth\s+\w+ing\b[^.!?]{0,40}?\bwith\s+(?:it|this|that|mimo\S*|the\s+(?:model|network))\b|"
+    # "should I use this model?", not "should I use MIMO-UNet+ or MIMO-UNet?" (a comparison of variants)
+    r"should\s+i\s+(?:even\s+)?(?:bother|use|try|pick|choose|go\s+with)\s+(?:with\s+)?(?:it|this|that|"
+    r"the\s+(?:recommended\s+)?(?:model|network|tool)|mimo-?unet)(?!\s*\+)\b(?![^.!?]*\b(?:or|vs\.?|versus)\b)|"
+    # "would it actually help me?", not "can it help me deblur my photo?" (a request)
+    r"(?:would|will|does|can)\s+(?:it|this|that|mimo\S*|(?:this|the)\s+(?:model|network|tool))\s+"
+    r"(?:actually\s+|really\s+|even\s+)?help\s+(?:me|us)\b"
+    r"(?=\s*(?:[?.!,]|$|at\s+all|here|with\s+(?:my|our|these|this|that)))|"
+    r"(?:is|would)\s+(?:it|this|that|mimo\S*|(?:this|the)\s+(?:model|network))\s+(?:be\s+)?(?:(?:a|the)\s+)?"
+    r"(?:(?:good|right|sensible|best)\s+(?:fit|choice|idea|pick|model|tool)|any\s+good|suitable|right\s+for\s+me)|"
+    r"(?:make|makes)\s+(?:a|any)\s+(?:real\s+)?difference)")
+
+
+register(Intent(
+    name="suitability",
+    description="Whether the model is worth trying on the user's photos: what it is for, what it is not, and what "
+                "the weights that would run measured on real photographs.",
+    examples=("Should I bother with it?", "Is this model worth trying?", "Should I use MIMO-UNet for my photos?",
+              "Is it the right model for me?", "Would this be a good fit for my pictures?", "Is it any good?",
+              "Is it worth my time?", "Will it actually make a difference to my pictures?"),
+    negatives=("Should I use MIMO-UNet+ or MIMO-UNet?", "Is it better than Restormer?",
+               "Is it worth buying a better camera?", "Which variant should I use?"),
+    priority=52,
+    queries=("what MIMO-UNet can and cannot do for a photo: the blur it removes, the size it returns",),
+    rule=WORTH_TRYING,
 ))
 
 register(Intent(

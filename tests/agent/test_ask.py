@@ -533,3 +533,72 @@ def test_a_complaint_in_place_of_the_cards_question_takes_no_scale_from_it(home,
     answer = ask(load_card(shared_cards[2]), question="Why does my output look oversharpened with halos?", llm="none")
     assert answer.task.scale is None  # the card asks 2x
     assert answer.task.text.startswith("You are asking why a restored or enlarged result looks wrong")
+
+
+def _measured_gains() -> dict[str, float]:
+    from tools.restoration.zoo import project_weights_facts
+
+    facts = project_weights_facts("MIMO-UNet")
+    assert facts is not None and facts.real_photo_gain_db, "the shipped weights carry their real-photo gains"
+    return facts.real_photo_gain_db
+
+
+@pytest.mark.parametrize("question", [
+    "Should I bother with it?", "Is this model worth trying?", "Is it any good?",
+    "Would MIMO-UNet be a good fit for my holiday pictures?", "Should I even bother using this?",
+])
+def test_whether_the_model_is_worth_trying_is_answered_with_what_it_measured(home, question):
+    from agent.cards import bundled_card
+    from agent.reading import read
+
+    card = bundled_card()
+    reading = read(question, card)
+    assert reading.primary == "suitability" and not reading.classification.needs
+    answer = ask(card, question=question, llm="none")
+    assert [step.stage for step in answer.workflow.steps] == ["input", "model", "output"] and answer.references
+    gains = _measured_gains()
+    assert f"{gains['deblur']:+.2f} dB" in answer.task.text  # the shipped weights' own number, not the paper's
+    assert not any(f"{value:+.2f} dB" in answer.task.text for key, value in gains.items() if key != "deblur")
+    assert "--image" in answer.task.text  # how to find out on one's own photo
+    assert len(answer.task.text.split()) < 220
+
+
+@pytest.mark.parametrize("question, needs, shown, hidden", [
+    ("Is it worth upscaling my photos 4x with it?", {"upscale"}, ["x4"], ["deblur"]),
+    ("Is it worth using it to deblur and enlarge my photo 2x?", {"upscale", "deblur"}, ["x2", "deblur"], ["x4"]),
+    ("Will it make any difference to my shaky photos?", {"deblur"}, ["deblur"], ["x2", "x4"]),
+])
+def test_worth_it_with_a_task_quotes_the_gain_of_that_task(home, question, needs, shown, hidden):
+    from agent.cards import bundled_card
+    from agent.reading import read
+
+    card = bundled_card()
+    reading = read(question, card)
+    assert reading.asks("suitability") and set(reading.classification.needs) == needs
+    text = ask(card, question=question, llm="none").task.text
+    gains = _measured_gains()
+    assert all(f"{gains[key]:+.2f} dB" in text for key in shown)
+    assert not any(f"{gains[key]:+.2f} dB" in text for key in hidden if f"{gains[key]:+.2f}" not in
+                   {f"{gains[k]:+.2f}" for k in shown})
+
+
+@pytest.mark.parametrize("question, primary", [
+    ("Should I use MIMO-UNet+ or MIMO-UNet?", "compare-variants"),
+    ("Is it better than Restormer?", "compare-other"),
+    ("Should I switch my phone contract to another provider?", "off-topic"),
+])
+def test_near_misses_of_worth_trying_keep_their_own_kind(home, question, primary):
+    from agent.cards import bundled_card
+    from agent.reading import read
+
+    assert read(question, bundled_card()).primary == primary
+
+
+def test_worth_it_in_a_chat_weighs_the_task_of_the_earlier_turns(home, shared_cards):
+    card = load_card(shared_cards[0])  # "I upscaled a blurry photo by 4x ...": deblurring and enlarging 4x
+    history = [("user", card.question), ("assistant", "...")]
+    text = ask(card, question="Is it worth it?", history=history, llm="none").task.text
+    gains = _measured_gains()
+    assert f"{gains['deblur']:+.2f} dB" in text and f"{gains['x4']:+.2f} dB" in text and "4x" in text
+    alone = ask(card, question="Is it worth it?", llm="none").task.text  # asked alone: the model's own task
+    assert f"{gains['x4']:+.2f} dB" not in alone

@@ -283,6 +283,30 @@ def test_questions_about_running_or_trusting_the_model_are_about_the_model(quest
     assert result.about_model and any(item.startswith("about the model") for item in result.evidence)
 
 
+@pytest.mark.parametrize("question", [
+    "Is it worth trying?", "Would this be a good fit for my pictures?", "Should I bother with it?",
+    "Will it actually make a difference to my pictures?", "Would this model actually help me?",
+])
+def test_whether_it_is_worth_trying_is_a_question_about_the_model(question):
+    result = classify(question)
+    assert result.label is TaskLabel.other and result.needs == [] and result.about_model
+
+
+@pytest.mark.parametrize("question", [
+    "Is it worth buying a better camera?", "Explain this model in simple terms.", "it took 4x longer",
+    "How do I run it on a folder of 300 pictures?",
+])
+def test_a_distant_prototype_decides_no_task(question):
+    """The nearest task example decides only when it is about the same thing: these were read as a restoration
+    from a prototype 0.35-0.40 away."""
+    result = classify(question)
+    assert result.needs == [] and not any(item.startswith("similar to:") for item in result.evidence)
+
+
+def test_a_counted_batch_of_photos_to_fix_is_a_deblurring_request():
+    assert classify("I need to fix 2000 images from a shoot, how?").needs == ["deblur"]
+
+
 def test_keep_refuses_only_what_it_keeps():
     assert "denoise" not in classify("Deblur it but keep the film grain.").needs
     soft = classify("My pictures keep coming out soft when I shoot handheld.")  # "keep" as "again and again"

@@ -44,6 +44,9 @@ PARAPHRASES = {
     "compare-other": ["Is MIMO-UNet better than Real-ESRGAN?", "How does it compare to Photoshop?",
                       "MIMO-UNet or NAFNet for my photos?", "Would Topaz do a better job?",
                       "Is this sharper than Restormer?"],
+    "suitability": ["Is it worth a try for my blurry concert photos?", "Should I go with this model?",
+                    "Is MIMO-UNet the right choice for old family photos?", "Is this worth bothering with?",
+                    "Would this model actually help me?"],
 }
 
 
@@ -64,6 +67,19 @@ def test_no_near_miss_reads_as_the_intent_it_resembles(home, card, name, questio
 @pytest.mark.parametrize("name, question", [(name, q) for name, qs in PARAPHRASES.items() for q in qs])
 def test_each_kind_asked_five_other_ways(home, card, name, question):
     assert read(question, card).asks(name), read(question, card).intents
+
+
+@pytest.mark.parametrize("question, batch", [
+    ("Can I expect more than 30 dB on my photos?", False), ("Is 20 px on my pictures too much blur?", False),
+    ("Restore 40 of my old scans.", True), ("I have 120 blurry holiday pictures.", True),
+])
+def test_a_number_is_a_batch_only_when_it_counts_the_photos(home, card, question, batch):
+    assert read(question, card).asks("batch") is batch
+
+
+@pytest.mark.parametrize("question", ["can it run quickly?", "Is it slow?", "Does it run fast on a phone?"])
+def test_speed_asked_in_everyday_words_is_practical(home, card, question):
+    assert read(question, card).primary == "practical"
 
 
 def test_registering_a_name_twice_is_refused():
@@ -141,7 +157,8 @@ def test_every_answer_template_renders_and_refuses_a_missing_variable():
     from prompts import TEMPLATE_DIR, render
 
     names = sorted(path.name for path in (TEMPLATE_DIR / "answers").glob("*.j2"))
-    assert names == ["complaint.j2", "composer.j2", "decline.j2", "decline.md.j2", "folder.j2", "plain.j2"]
+    assert names == ["complaint.j2", "composer.j2", "decline.j2", "decline.md.j2", "folder.j2", "plain.j2",
+                     "suitability.j2"]
     for greeting in (True, False):
         assert "Model-X" in render("answers/decline.j2", model="Model-X", papers=2, greeting=greeting)
     from agent.reading.intents import ARTIFACTS
@@ -150,6 +167,13 @@ def test_every_answer_template_renders_and_refuses_a_missing_variable():
         assert "What to try" in render("answers/complaint.j2", kinds=[kind], upscaled=True)
     assert "Model-X" in render("answers/plain.j2", model="Model-X", enlarges=False)
     assert "`cnaps restore" in render("answers/folder.j2")
+    for project, deblur, enlarge, restored in ((True, 0.35, None, False), (True, None, -0.2, True),
+                                               (False, None, None, False)):
+        text = render("answers/suitability.j2", model="Model-X", learned_from="GoPro", task_named=False, earlier=None,
+                      enlarges=False, project=project, deblur=deblur, scale=4 if enlarge is not None else None,
+                      enlarge=enlarge, restored=restored)
+        assert "Model-X" in text and ("--image" in text) != restored
+        assert all(f"{value:+.2f} dB" in text for value in (deblur, enlarge) if value is not None)
     assert "quoted" in render("answers/decline.md.j2", question="quoted", text="t")
     for name in names:
         if name not in ("folder.j2", "composer.j2"):  # composer.j2 holds macros: see the test below
