@@ -201,8 +201,10 @@ def papers_that_matter(ctx: AnswerContext, number: dict[str, int]) -> str:
 
 
 def suitability(ctx: AnswerContext) -> str:
-    """Whether the model is worth trying: what it is for and not (unless the question's task has had its verdict),
-    and what the weights that would run measured on real photographs: cnaps's own numbers, never the paper's."""
+    """Whether the model is worth trying: what it is for (unless the question's task has had its verdict), and what
+    the weights that would run measured on real photographs for the task asked, or for the chat's earlier task:
+    cnaps's own numbers, never the paper's."""
+    from agent.capability import nearest_measured_scale
     from agent.settings import get_settings
     from tools.restoration.zoo import planned_runner, project_weights_facts
 
@@ -214,27 +216,20 @@ def suitability(ctx: AnswerContext) -> str:
     project = runner is not None and runner[1] == "project"
     facts = project_weights_facts(runner[0].network) if project else None
     gains = (facts.real_photo_gain_db if facts else None) or {}
-    scale = ctx.classification.scale if ctx.classification.scale and ctx.classification.scale > 1 else None
-    measured = [int(key[1:]) for key in gains if key[0] == "x" and key[1:].isdigit()]
-    nearest = min(measured, key=lambda m: (abs(m - scale), -m)) if scale and measured else None
-    needs, earlier = ctx.classification.needs, None
-    turns = [text for role, text in ctx.history if role == "user" and text.strip()]
-    if not needs and turns:  # "should I bother with it?" in a chat weighs the photo the user described before
-        from agent.reading.task import classify_turns
-
-        before = classify_turns(turns)
-        needs = [need for need in before.needs if need in ("deblur", "upscale")]
-        enlarging = f"enlarging {before.scale}x" if before.scale and before.scale > 1 else "enlarging"
+    task = ctx.classification if ctx.classification.needs else ctx.reading.earlier_task or ctx.classification
+    needs = [need for need in task.needs if need in ("deblur", "upscale")]
+    scale = task.scale if task.scale and task.scale > 1 and "upscale" in needs else None
+    nearest = nearest_measured_scale(gains, scale) if scale else None
+    earlier = None
+    if task is not ctx.classification and needs:
+        enlarging = f"enlarging {scale}x" if scale else "enlarging"
         earlier = " and ".join(words for need, words in (("deblur", "deblurring"), ("upscale", enlarging))
-                               if need in needs) or None
-        if before.scale and before.scale > 1 and "upscale" in needs:
-            scale = before.scale
-            nearest = min(measured, key=lambda m: (abs(m - scale), -m)) if measured else None
-    blur_asked = "deblur" in needs or not needs  # the model's own task, when the question names none
+                               if need in needs)
     return " ".join(render("answers/suitability.j2", model=name, learned_from=entry.trained_on.split(" (")[0],
                            task_named=bool(ctx.classification.needs), earlier=earlier,
                            enlarges="upscale" in needs, project=project,
-                           deblur=gains.get("deblur") if blur_asked else None, scale=nearest,
+                           deblur=gains.get("deblur") if "deblur" in needs or not needs else None,
+                           scale=nearest, asked_scale=scale,
                            enlarge=gains.get(f"x{nearest}") if nearest else None,
                            restored=ctx.restoration is not None).split())
 

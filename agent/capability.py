@@ -54,15 +54,20 @@ def project_weights_words(network: str) -> str:
     return f"project weights trained on {facts.trained_on if facts else 'synthetic blur'}"
 
 
+def nearest_measured_scale(gains: dict[str, float], scale: int) -> int | None:
+    """The measured enlargement scale ('x2'..'x4' in `gains`) nearest to `scale`, the larger on a tie; None if none."""
+    measured = [int(key[1:]) for key in gains if key[0] == "x" and key[1:].isdigit()]
+    return min(measured, key=lambda m: (abs(m - scale), -m)) if measured else None
+
+
 def measured_gain_words(gains: dict[str, float] | None, scale: int | None) -> str | None:
     """The project weights' measured real-photo gain for this request, in a clause; never the paper's figures."""
     if not gains:
         return None
     if scale and scale > 1:
-        measured = [int(key[1:]) for key in gains if key[0] == "x" and key[1:].isdigit()]
-        if not measured:
+        nearest = nearest_measured_scale(gains, scale)
+        if nearest is None:
             return None
-        nearest = min(measured, key=lambda m: (abs(m - scale), -m))
         gain = gains[f"x{nearest}"]
         verdict = "" if gain > 0 else ", so cnaps enlarges by Lanczos alone at that scale"
         return (f"on real photographs (BSD100) they measured {gain:+.2f} dB PSNR against plain Lanczos enlargement "

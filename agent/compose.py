@@ -125,7 +125,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         text += f" {_say('lead', kind='asked')} " + " ".join(_cited(fact, number) for fact in focus)
     if complaint:
         text += " " + answers.complaint(ctx)
-    if c.needs and ctx.reading.asks("suitability"):  # "is it worth upscaling my scans with it?": what it measured
+    if {"deblur", "upscale"} & set(c.needs) and ctx.reading.asks("suitability"):
+        # "is it worth upscaling my scans with it?": what it measured; "is it suitable for noise?" has had its no
         text += " " + answers.suitability(ctx)
     if ctx.reading.asks("batch"):
         text += " " + answers.folder()

@@ -147,10 +147,16 @@ def read(question: str, card: Card, history: list[tuple[str, str]] | None = None
     compares = compares_models(question)
     intents = detect(text, classification, papers, follow_up=bool(history) and is_follow_up_text(text),
                      complaint=complaint, compares=compares, in_chat=bool(history))
+    earlier = [turn for role, turn in history if role == "user" and turn.strip()]
+    earlier_task = None
+    if earlier and not classification.needs and any(match.name == "suitability" for match in intents):
+        from agent.reading.task import classify_turns
+
+        earlier_task = classify_turns(earlier)  # "should I bother with it?" weighs the photo described before
     return Reading(
         question=question, text=text, classification=classification, intents=intents, papers=papers,
         own_image=bool(MY_IMAGE.search(question)),
         language="other" if asked_in_another_language(question) else "en",
         artifacts=artifact_kinds(text) if any(m.name == "complaint" for m in intents) else [],
         sentences=sentences_asked(text), greeting=is_greeting(text),
-        wants=_wants(question, text, classification, papers, intents, card, compares))
+        wants=_wants(question, text, classification, papers, intents, card, compares), earlier_task=earlier_task)

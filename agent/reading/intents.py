@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
+from agent.reading.needs import PICTURE_NOUNS
 from agent.reading.signals import OTHER_TOOLS
 
 
@@ -140,7 +141,10 @@ register(Intent(
               "Should I switch my phone contract to another provider?", "Can you help me debug my JavaScript code?",
               "What time is it in New York right now?", "What should I pack for a week in Lisbon?",
               "What is a good birthday present for my dad?", "How do I reset my router password?",
-              "Write a Python script that renames files in a folder."),
+              "Write a Python script that renames files in a folder.",
+              # life advice in the words of "is it worth trying?"
+              "Is it worth buying an iPhone?", "Is it a good idea to quit my job?",
+              "Should I bother learning the piano?"),
     negatives=("What is the capital idea of this paper?", "Write a short summary of the paper.",
                "Can it restore a photo of autumn leaves?"),
     priority=85,
@@ -254,7 +258,7 @@ register(Intent(
     rule=_words(r"\b(?:batch\w*|folders?|director(?:y|ies)|bulk|in\s+one\s+go|all\s+(?:the|my|of\s+my)\s+"
                 r"(?:photos|images|pictures|files|scans)|(?:hundreds|thousands|dozens)\s+of|"
                 # "300 old photos", not "30 dB on my photos": the number counts the photos
-                r"\d{2,}\s+(?:(?!(?:db|on|in|for|at|per|from|with|to|px|pixels?|mp|percent)\b)\w+\s+){0,3}?"
+                r"\d{2,}\s+(?:(?!(?:db|on|in|for|at|per|from|with|to|px|pixels?|mp|megapixels?|dpi|bits?|x|k|mb|percent)\b)\w+\s+){0,3}?"
                 r"(?:photos|images|pictures|files|scans)|whole\s+(?:album|library|collection))\b"),
 ))
 
@@ -269,8 +273,13 @@ register(Intent(
              "the largest image size in pixels",),
     rule=_words(r"\b(?:how\s+long|how\s+much\s+(?:time|memory|ram|vram)|how\s+fast|gpus?|cpus?|cuda|laptop|memory|"
                 r"ram|vram|largest|biggest|maximum|megapixels?|file\s+formats?|formats?|jpe?gs?|pngs?|tiffs?|heic|raw\s+files?|"
-                r"real[- ]?time|(?:runs?|running|works?|process\w*)\s+(?:\w+\s+)?(?:fast|quick(?:ly)?|slow(?:ly)?)|"
-                r"(?:is|are)\s+(?:it|this|mimo\S*)\s+(?:too\s+|very\s+|really\s+)?(?:slow|fast|quick))\b"),
+                r"real[- ]?time|"
+                # "can it run quickly?", "is it slow?", not "does it work on fast motion blur?" or "is this
+                # slow-shutter photo fixable?"
+                r"(?:runs?|running|works?|process\w*)\s+(?:fast|quick(?:ly)?|slow(?:ly)?)(?:\s+enough)?"
+                r"(?=\s*(?:[?.!,]|$|on\b|for\b))|"
+                r"(?:is|are)\s+(?:it|mimo\S*|(?:this|the)\s+(?:model|network))\s+(?:too\s+|very\s+|really\s+)?"
+                r"(?:slow|fast|quick)(?:\s+enough)?(?=\s*(?:[?.!,]|$|on\b|for\b)))\b"),
 ))
 
 register(Intent(
@@ -307,21 +316,37 @@ register(Intent(
 
 # "Is it worth trying?", "should I bother with it?", "is it a good fit for me?": whether the model suits the user.
 # The task reading counts it as a question about the model, as it counts "will it work?".
+_SUBJECT = r"(?:it|this|that|mimo\S*|(?:this|the)\s+(?:model|network|tool))"
 WORTH_TRYING = _words(
-    r"\b(?:(?:is|was)\s+(?:it|this|that)\s+(?:\w+\s+)?worth\s+(?:it|(?:the\s+)?(?:time|effort|bother|trouble|"
+    r"\b(?:(?:is|was)\s+" + _SUBJECT + r"\s+(?:\w+\s+)?worth\s+(?:it|(?:the\s+)?(?:time|effort|bother|trouble|"
     r"a\s+(?:try|shot|go))|my\s+time|trying|using|bothering)|"
-    r"worth\s+(?:trying|using|a\s+(?:try|shot|go)|bothering\s+with)\s+(?:it|this|that|the\s+(?:model|network)|mimo\S*)?|"
+    r"worth\s+(?:trying|using|a\s+(?:try|shot|go)|bothering\s+with)\s+(?:it|this|that|the\s+(?:model|network)|"
+    r"mimo\S*)?|"
     r"worth\s+\w+ing\b[^.!?]{0,40}?\bwith\s+(?:it|this|that|mimo\S*|the\s+(?:model|network))\b|"
-    # "should I use this model?", not "should I use MIMO-UNet+ or MIMO-UNet?" (a comparison of variants)
+    # "should I use this model?", not "should I use MIMO-UNet+ or MIMO-UNet?" (a comparison of variants or tools)
     r"should\s+i\s+(?:even\s+)?(?:bother|use|try|pick|choose|go\s+with)\s+(?:with\s+)?(?:it|this|that|"
-    r"the\s+(?:recommended\s+)?(?:model|network|tool)|mimo-?unet)(?!\s*\+)\b(?![^.!?]*\b(?:or|vs\.?|versus)\b)|"
-    # "would it actually help me?", not "can it help me deblur my photo?" (a request)
-    r"(?:would|will|does|can)\s+(?:it|this|that|mimo\S*|(?:this|the)\s+(?:model|network|tool))\s+"
-    r"(?:actually\s+|really\s+|even\s+)?help\s+(?:me|us)\b"
-    r"(?=\s*(?:[?.!,]|$|at\s+all|here|with\s+(?:my|our|these|this|that)))|"
-    r"(?:is|would)\s+(?:it|this|that|mimo\S*|(?:this|the)\s+(?:model|network))\s+(?:be\s+)?(?:(?:a|the)\s+)?"
-    r"(?:(?:good|right|sensible|best)\s+(?:fit|choice|idea|pick|model|tool)|any\s+good|suitable|right\s+for\s+me)|"
-    r"(?:make|makes)\s+(?:a|any)\s+(?:real\s+)?difference)")
+    r"the\s+(?:recommended\s+)?(?:model|network|tool)|mimo-?unet)(?!\s*\+)\b"
+    r"(?![^.!?]*\b(?:or|vs\.?|versus|instead\s+of)\s+(?:the\s+)?(?:mimo\S*|plus\b|another|other|a\s+different|"
+    + OTHER_TOOLS + r"))|"
+    # "would it actually help me?", "will it help with my blurry photos?", not "can it help me deblur my photo?"
+    # (a request) or "would it help me with my job interview?"
+    r"(?:would|will|does|can)\s+" + _SUBJECT + r"\s+(?:actually\s+|really\s+|even\s+)?help"
+    r"(?:\s+(?:me|us))?(?=\s*(?:[?.!,]|$|at\s+all|here|with\s+(?:my|our|these|this|that|the)\s+(?:[\w-]+\s+){0,2}?"
+    + PICTURE_NOUNS + r"))|"
+    # "is it a good fit for me?", "is it any use for old photos?", not "is it a good idea to quit my job?"
+    r"(?:is|would)\s+" + _SUBJECT + r"\s+(?:be\s+)?(?:(?:a|the)\s+)?(?:(?:good|right|sensible|best)\s+"
+    r"(?:fit|choice|pick|model|tool)|any\s+(?:good|use)|suitable|(?:right|good)\s+for\s+(?:me|us|my|our))|"
+    r"(?:would|will|does|can)\s+" + _SUBJECT + r"\s+(?:actually\s+|really\s+)?(?:make\s+(?:a|any)\s+(?:real\s+)?"
+    r"difference|do\s+anything\s+for|work\s+for\s+(?:me|us|my|our)))")
+
+# "is it worth it to learn photography?" weighs something else than the model
+WORTH_SOMETHING_ELSE = _words(r"\bworth\s+(?:it\s+)?to\s+(?!(?:use|try|run|restore|deblur|sharpen|fix|upscale|"
+                              r"enlarge)\b)\w+")
+
+
+def asks_if_worth_trying(text: str) -> bool:
+    """Whether a normalised question asks if the model is worth trying: the suitability intent's own rule."""
+    return bool(WORTH_TRYING.search(text)) and not WORTH_SOMETHING_ELSE.search(text)
 
 
 register(Intent(
@@ -336,6 +361,7 @@ register(Intent(
     priority=52,
     queries=("what MIMO-UNet can and cannot do for a photo: the blur it removes, the size it returns",),
     rule=WORTH_TRYING,
+    unless=WORTH_SOMETHING_ELSE,
 ))
 
 register(Intent(

@@ -25,6 +25,9 @@ class Reading(BaseModel):
     sentences: int | None = Field(None, description="How many sentences the user asks for ('in three sentences').")
     greeting: bool = Field(False, description="Only a greeting or thanks ('hi', 'thanks!').")
     wants: Wants = Field(default_factory=Wants, description="What it asks beyond its intents (yes/no, a comparison...).")
+    earlier_task: Classification | None = Field(
+        None, description="The task of the chat's earlier turns, read only for a question that weighs the model "
+                          "against it and names none itself ('should I bother with it?').")
 
     def name_of(self, paper) -> str:
         """The name the user gave a related paper, else its short title."""

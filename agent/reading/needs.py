@@ -292,7 +292,8 @@ _TYPOS = {"blury": "blurry", "blurr": "blur", "blured": "blurred", "burry": "blu
           "foto": "photo", "fotos": "photos", "pic": "picture", "imgae": "image", "iamge": "image",
           "upscle": "upscale", "upsacle": "upscale", "enlrage": "enlarge", "sharpn": "sharpen", "shakey": "shaky",
           "hw": "how", "dose": "does", "wrok": "work", "waht": "what", "teh": "the", "modle": "model",
-          "nework": "network", "netowrk": "network", "paramters": "parameters", "trianed": "trained"}
+          "nework": "network", "netowrk": "network", "paramters": "parameters", "trianed": "trained",
+          "worht": "worth", "wroth": "worth", "wirth": "worth"}
 _TYPO = re.compile(r"\b(?:" + "|".join(_TYPOS) + r")\b")
 _FOREIGN: tuple[tuple[str, str], ...] = (
     (r"\b(?:desenfoque|le\s+flou|sfocatura|unsch(?:ä|ae)rfe)\b", " blur "),

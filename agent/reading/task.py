@@ -27,7 +27,7 @@ from agent.reading.needs import (_BLUR_AS_EDIT, _BLUR_FROM_OTHER, _BLUR_FROM_RES
                                  _MIN_SIMILARITY, _OWN_IMAGE, _PICTURE_CONTEXT, _REQUEST, _RESIZE_BLUR,
                                  _TECHNICAL_NEED_WORD, ABOUT_MODEL, EVERYDAY_NEEDS, EXAMPLES, MAX_CHARS,
                                  _clause, _is_negated, normalise)
-from agent.reading.intents import WORTH_TRYING
+from agent.reading.intents import asks_if_worth_trying
 from agent.reading.scale import _UNDO, _order_note, read_scale
 
 # --- needs --------------------------------------------------------------------------------------------------------
@@ -215,7 +215,9 @@ def classify(question: str) -> Classification:
         restoration = {"upscale", "deblur"} & needs
         confidence = 0.9 if restoration or len(needs) == 1 else 0.8
     else:
-        about = ABOUT_MODEL.findall(text) + WORTH_TRYING.findall(text)  # "will it work?", "is it worth trying?"
+        about = ABOUT_MODEL.findall(text)  # "will it work?"
+        if asks_if_worth_trying(text):
+            about.append("worth trying")
         own = _OWN_IMAGE.search(text)
         requested = _REQUEST.search(text) if own else None  # the request verb ("fix"), said of the user's picture
         if (reading.weak or requested) and own:

@@ -546,6 +546,7 @@ def _measured_gains() -> dict[str, float]:
 @pytest.mark.parametrize("question", [
     "Should I bother with it?", "Is this model worth trying?", "Is it any good?",
     "Would MIMO-UNet be a good fit for my holiday pictures?", "Should I even bother using this?",
+    "Is MIMO-UNet worth it?", "is it worht trying?", "Would this tool work for me?",
 ])
 def test_whether_the_model_is_worth_trying_is_answered_with_what_it_measured(home, question):
     from agent.cards import bundled_card
@@ -563,12 +564,13 @@ def test_whether_the_model_is_worth_trying_is_answered_with_what_it_measured(hom
     assert len(answer.task.text.split()) < 220
 
 
-@pytest.mark.parametrize("question, needs, shown, hidden", [
-    ("Is it worth upscaling my photos 4x with it?", {"upscale"}, ["x4"], ["deblur"]),
-    ("Is it worth using it to deblur and enlarge my photo 2x?", {"upscale", "deblur"}, ["x2", "deblur"], ["x4"]),
-    ("Will it make any difference to my shaky photos?", {"deblur"}, ["deblur"], ["x2", "x4"]),
+@pytest.mark.parametrize("question, needs, shown", [
+    ("Is it worth upscaling my photos 4x with it?", {"upscale"}, {"x4"}),
+    ("Is it worth using it to deblur and enlarge my photo 2x?", {"upscale", "deblur"}, {"x2", "deblur"}),
+    ("Will it make any difference to my shaky photos?", {"deblur"}, {"deblur"}),
+    ("Is it worth upscaling my photos 8x with it?", {"upscale"}, {"x4"}),  # the nearest scale measured
 ])
-def test_worth_it_with_a_task_quotes_the_gain_of_that_task(home, question, needs, shown, hidden):
+def test_worth_it_with_a_task_quotes_the_gain_of_that_task(home, question, needs, shown):
     from agent.cards import bundled_card
     from agent.reading import read
 
@@ -576,22 +578,37 @@ def test_worth_it_with_a_task_quotes_the_gain_of_that_task(home, question, needs
     reading = read(question, card)
     assert reading.asks("suitability") and set(reading.classification.needs) == needs
     text = ask(card, question=question, llm="none").task.text
+    quoted = {float(number) for number in re.findall(r"([+-]\d+\.\d\d) dB", text)}
     gains = _measured_gains()
-    assert all(f"{gains[key]:+.2f} dB" in text for key in shown)
-    assert not any(f"{gains[key]:+.2f} dB" in text for key in hidden if f"{gains[key]:+.2f}" not in
-                   {f"{gains[k]:+.2f}" for k in shown})
+    assert quoted == {gains[key] for key in shown}  # the gains of the task asked, and no other
+
+
+def test_worth_it_for_what_the_model_cannot_do_is_told_no_without_a_gain(home):
+    from agent.cards import bundled_card
+
+    text = ask(bundled_card(), question="Is it suitable for noisy night shots?", llm="none").task.text
+    assert text.startswith("No") and not re.search(r"[+-]\d+\.\d\d dB", text) and "--image" not in text
 
 
 @pytest.mark.parametrize("question, primary", [
-    ("Should I use MIMO-UNet+ or MIMO-UNet?", "compare-variants"),
-    ("Is it better than Restormer?", "compare-other"),
-    ("Should I switch my phone contract to another provider?", "off-topic"),
+    ("Should I use MIMO-UNet or MIMO-UNet+?", "compare-variants"),
+    ("Should I use it instead of Topaz?", "compare-other"),
+    ("Is it a good idea to sell my car?", "off-topic"),
+    ("Is it worth learning Spanish?", "off-topic"),
+    ("Would it help me with my job interview?", "off-topic"),
 ])
 def test_near_misses_of_worth_trying_keep_their_own_kind(home, question, primary):
     from agent.cards import bundled_card
     from agent.reading import read
 
     assert read(question, bundled_card()).primary == primary
+
+
+def test_worth_it_to_do_something_else_is_not_about_the_model(home):
+    from agent.cards import bundled_card
+    from agent.reading import read
+
+    assert not read("Is it worth it to learn photography?", bundled_card()).asks("suitability")
 
 
 def test_worth_it_in_a_chat_weighs_the_task_of_the_earlier_turns(home, shared_cards):

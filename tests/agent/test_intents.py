@@ -171,7 +171,7 @@ def test_every_answer_template_renders_and_refuses_a_missing_variable():
                                                (False, None, None, False)):
         text = render("answers/suitability.j2", model="Model-X", learned_from="GoPro", task_named=False, earlier=None,
                       enlarges=False, project=project, deblur=deblur, scale=4 if enlarge is not None else None,
-                      enlarge=enlarge, restored=restored)
+                      asked_scale=8 if enlarge is not None else None, enlarge=enlarge, restored=restored)
         assert "Model-X" in text and ("--image" in text) != restored
         assert all(f"{value:+.2f} dB" in text for value in (deblur, enlarge) if value is not None)
     assert "quoted" in render("answers/decline.md.j2", question="quoted", text="t")
