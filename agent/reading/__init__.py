@@ -37,12 +37,17 @@ def about_a_related_paper(card: Card, question: str, classification: Classificat
         "evidence": [*classification.evidence, f"about a related paper: {names}"]})
 
 
+def user_turns(history: list[tuple[str, str]]) -> list[str]:
+    """The user's own non-empty turns of a chat's (role, text) history, in order."""
+    return [text for role, text in history if role == "user" and text.strip()]
+
+
 def classify_question(card: Card, question: str, history: list[tuple[str, str]]) -> Classification:
     """The task of `question`, a follow-up read against the card's question and the user's earlier turns."""
     from agent.reading.task import classify_turns
 
     earlier = [card.question] if card.question.strip() and card.question.strip() != question else []
-    earlier += [text for role, text in history if role == "user" and text.strip()]
+    earlier += user_turns(history)
     # A complaint asked in place of the card's question ("why does my output have halos?") is about a result the
     # user already has, not a follow-up of the card's request: it takes no scale from it.
     turns = [question] if not history and is_complaint(question) else [*earlier, question]
@@ -147,7 +152,7 @@ def read(question: str, card: Card, history: list[tuple[str, str]] | None = None
     compares = compares_models(question)
     intents = detect(text, classification, papers, follow_up=bool(history) and is_follow_up_text(text),
                      complaint=complaint, compares=compares, in_chat=bool(history))
-    earlier = [turn for role, turn in history if role == "user" and turn.strip()]
+    earlier = user_turns(history)
     earlier_task = None
     if earlier and not classification.needs and any(match.name == "suitability" for match in intents):
         from agent.reading.task import classify_turns

@@ -102,7 +102,8 @@ _REQUEST = re.compile(r"\b(?:restore|fix|clean\s+up|repair|improve|enhance|sharp
 # ("fix the text").
 PICTURE_NOUNS = r"(?:photo|image|picture|pic|shot|scan|frame|selfie|portrait|screenshot|still|footage|video|capture)"
 MY_IMAGE = re.compile(rf"\b(?:my|our|this|these)\s+(?:[\w-]+\s+){{0,2}}?{PICTURE_NOUNS}s?\b", re.IGNORECASE)
-_OWN_IMAGE = re.compile(rf"\b(?:my|our|this|these|the|all|\d+)\s+(?:[\w-]+\s+){{0,2}}?(?:{PICTURE_NOUNS}|text|plate)s?\b")
+_OWN_IMAGE = re.compile(rf"\b(?:my|our|this|these|the|all|\d+)\s+(?:[\w-]+\s+){{0,2}}?"
+                        rf"(?:{PICTURE_NOUNS}|text|plate)s?\b")
 
 # need -> (strong phrases, weak phrases). Strong phrases decide; weak ones only when nothing strong is found.
 _NEEDS: dict[str, tuple[list[str], list[str]]] = {
