@@ -234,6 +234,32 @@ def suitability(ctx: AnswerContext) -> str:
                            restored=ctx.restoration is not None).split())
 
 
+# The store's sentences that measured time and memory for photos of a given size.
+RUNNING_QUERY = "cnaps measured minutes and memory for a photo of millions of pixels on a CPU"
+
+
+def image_size(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
+    """A photo size a practical question names ("can it take an 8000x6000 image?"): its pixels against cnaps's
+    limit, the enlarged output's too, and the documents' measured time and memory for photos of such sizes (those
+    not `said` already)."""
+    from agent.settings import get_settings
+
+    pixels, size = ctx.reading.photo_size
+    limit = get_settings().restore.max_pixels
+    scale = ctx.classification.scale if ctx.classification.scale and "upscale" in ctx.classification.needs else None
+    enlarged = pixels * scale * scale if scale else None
+    digits = size.split("x")[0].split(".")[0].split("-")[0]
+    article = "an" if digits.startswith("8") or (digits[:2] in ("11", "18") and len(digits) in (2, 5)) else "a"
+    text = " ".join(render("answers/image_size.j2", article=article, size=size, millions=pixels / 1e6, limit=limit / 1e6,
+                           over=pixels > limit, pixels=pixels, scale=scale,
+                           enlarged_millions=enlarged / 1e6 if enlarged else None,
+                           enlarged_over=bool(enlarged and enlarged > limit)).split())
+    facts = ranked_sentences(RUNNING_QUERY, [s for s in ctx.passages if s.url in number], k=2, min_similarity=0.3)
+    facts = [fact for fact in facts if all(fact.sentence != other.sentence for other in said)]
+    facts.sort(key=lambda fact: (fact.source.url, fact.source.text.find(fact.sentence)))  # the documents' order
+    return f"{text} {cite(facts, number)}" if facts else text
+
+
 def complaint(ctx: AnswerContext) -> str:
     """What the artifacts a complaint names usually mean, and what to try."""
     upscaled = "upscale" in ctx.classification.needs or bool(ctx.restoration and ctx.restoration.scale > 1)

@@ -101,6 +101,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += " " + answers.papers_that_matter(ctx, number or {})
         elif ctx.reading.primary == "model-size" and not named:
             text += " " + answers.model_size(ctx, number or {})
+        elif ctx.reading.photo_size and ctx.reading.primary in ("practical", "batch") and not named:
+            text += " " + answers.image_size(ctx, number or {})
         elif ctx.reading.primary == "suitability" and not named:
             text += " " + answers.suitability(ctx)
         elif focus and number:
@@ -123,6 +125,9 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
     if focus and number and (c.needs or complaint):
         text += f" {_say('lead', kind='asked')} " + " ".join(_cited(fact, number) for fact in focus)
+    if c.needs and ctx.reading.photo_size and ctx.reading.asks("practical"):
+        # "how long to upscale a 4000x3000 photo 4x?": that size against the limit, enlarged too
+        text += " " + answers.image_size(ctx, number or {}, said=list(focus))
     if complaint:
         text += " " + answers.complaint(ctx)
     if {"deblur", "upscale"} & set(c.needs) and ctx.reading.asks("suitability"):

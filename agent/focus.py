@@ -98,7 +98,8 @@ _QUOTED_FIGURE = re.compile(r"(?<![\w.])(\d+\.\d+|\d{2,}(?=\s*(?:%|db\b|px\b|pix
 
 def _sentence_stems(sentence: str) -> set[str]:
     stems = {f"#{figure}" for figure in _FIGURE.findall(sentence)}
-    for token in _TOKEN.findall(sentence.lower()):
+    # "24 million pixels" counts pixels: its "million" is no answer to "how many parameters?"
+    for token in _TOKEN.findall(re.sub(r"\bmillion\s+(?=pixels?\b)", "", sentence.lower())):
         stems |= _variant_marks(token) | {_stem(token.rstrip("+"))}
     return stems
 

@@ -158,10 +158,15 @@ def read(question: str, card: Card, history: list[tuple[str, str]] | None = None
         from agent.reading.task import classify_turns
 
         earlier_task = classify_turns(earlier)  # "should I bother with it?" weighs the photo described before
+    from agent.reading.scale import photo_size
+
+    # "can it take an 8000x6000 image?" is answered for that size
+    size = photo_size(text) if any(match.name in ("practical", "batch") for match in intents) else None
     return Reading(
         question=question, text=text, classification=classification, intents=intents, papers=papers,
         own_image=bool(MY_IMAGE.search(question)),
         language="other" if asked_in_another_language(question) else "en",
         artifacts=artifact_kinds(text) if any(m.name == "complaint" for m in intents) else [],
         sentences=sentences_asked(text), greeting=is_greeting(text),
-        wants=_wants(question, text, classification, papers, intents, card, compares), earlier_task=earlier_task)
+        wants=_wants(question, text, classification, papers, intents, card, compares), earlier_task=earlier_task,
+        photo_size=size)

@@ -209,11 +209,11 @@ register(Intent(
     description="The model compared with a model or tool the card does not document (Photoshop, Real-ESRGAN, ...).",
     examples=("Is it better than Restormer?", "MIMO-UNet vs Real-ESRGAN: which should I use?",
               "How does it compare with Photoshop's shake reduction?", "Is this better than Topaz Gigapixel?",
-              "Would NAFNet be sharper than this?"),
+              "Would NAFNet be sharper than this?", "Would you recommend it over Topaz?"),
     negatives=("Is MIMO-UNet+ better than MIMO-UNet?", "Is it better than the original photo?"),
     priority=72,
     rule=_words(r"\b(?:" + OTHER_TOOLS + r")\b[^.!?]{0,60}?\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|"
-                r"instead|compar\w*|differ\w*)\b|\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|instead\s+of|"
+                r"instead|compar\w*|differ\w*)\b|\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|instead\s+of|over|"
                 r"compar\w*\s+(?:\w+\s+)?(?:to|with)|differ\w*\s+from)\s+(?:\w+\s+){0,2}?(?:" + OTHER_TOOLS + r")\b"),
 ))
 
@@ -258,7 +258,8 @@ register(Intent(
     rule=_words(r"\b(?:batch\w*|folders?|director(?:y|ies)|bulk|in\s+one\s+go|all\s+(?:the|my|of\s+my)\s+"
                 r"(?:photos|images|pictures|files|scans)|(?:hundreds|thousands|dozens)\s+of|"
                 # "300 old photos", not "30 dB on my photos": the number counts the photos
-                r"\d{2,}\s+(?:(?!(?:db|on|in|for|at|per|from|with|to|px|pixels?|mp|megapixels?|dpi|bits?|x|k|mb|percent)\b)\w+\s+){0,3}?"
+                # (not a photo's size: "7000 x 5000 photos")
+                r"(?<!\d[x\u00d7]\s)(?<!\d\s[x\u00d7]\s)(?<!\d[x\u00d7])\d{2,}\s+(?:(?!(?:db|on|in|for|at|per|from|with|to|px|pixels?|mp|megapixels?|dpi|bits?|x|k|mb|percent)\b)\w+\s+){0,3}?"
                 r"(?:photos|images|pictures|files|scans)|whole\s+(?:album|library|collection))\b"),
 ))
 
@@ -267,13 +268,20 @@ register(Intent(
     description="Running it: time, memory, GPU or CPU, image size limits, file formats.",
     examples=("How long does it take on my laptop?", "Does it need a GPU?", "How much memory does it use?",
               "Which file formats can I give it?", "What is the largest image it can handle?",
-              "Will it run on a CPU?"),
+              "Will it run on a CPU?", "My photo is 12000x9000 pixels, will it work?"),
     priority=60,
     queries=("running MIMO-UNet with cnaps on a CPU or GPU: seconds and minutes per photo, memory, tiles, "
              "the largest image size in pixels",),
     rule=_words(r"\b(?:how\s+long|how\s+much\s+(?:time|memory|ram|vram)|how\s+fast|gpus?|cpus?|cuda|laptop|memory|"
                 r"ram|vram|largest|biggest|maximum|megapixels?|file\s+formats?|formats?|jpe?gs?|pngs?|tiffs?|heic|raw\s+files?|"
                 r"real[- ]?time|"
+                # "my photo is 12000x9000, will it work?", "can it take an 8000x6000 image?": a size in pixels asked
+                # about, not "upscale my 500x300 photo to 2000x1200" (a request)
+                r"\d{3,5}\s*[x\u00d7]\s*\d{3,5}\b[^.!?]{0,40}?[.!?,]?\s*(?:will|would|can|does|is)\s+(?:it|mimo\S*|this|"
+                r"the\s+(?:model|network))\s+(?:\w+\s+)?(?:work|handle|cope|take|manage|support|run|ok|okay|fine|too\s+"
+                r"(?:big|large))|"
+                r"(?:handle|take|cope\s+with|support|process|manage)\s+(?:an?\s+|my\s+)?(?:\w+\s+)?\d{3,5}\s*[x\u00d7]"
+                r"\s*\d{3,5}\b|\d{3,5}\s*[x\u00d7]\s*\d{3,5}\s*(?:px|pixels?)?\s+(?:is\s+)?too\s+(?:big|large)|"
                 # "can it run quickly?", "is it slow?", not "does it work on fast motion blur?" or "is this
                 # slow-shutter photo fixable?"
                 r"(?:runs?|running|works?|process\w*)\s+(?:fast|quick(?:ly)?|slow(?:ly)?)(?:\s+enough)?"
@@ -337,7 +345,13 @@ WORTH_TRYING = _words(
     r"(?:is|would)\s+" + _SUBJECT + r"\s+(?:be\s+)?(?:(?:a|the)\s+)?(?:(?:good|right|sensible|best)\s+"
     r"(?:fit|choice|pick|model|tool)|any\s+(?:good|use)|suitable|(?:right|good)\s+for\s+(?:me|us|my|our))|"
     r"(?:would|will|does|can)\s+" + _SUBJECT + r"\s+(?:actually\s+|really\s+)?(?:make\s+(?:a|any)\s+(?:real\s+)?"
-    r"difference|do\s+anything\s+for|work\s+for\s+(?:me|us|my|our)))")
+    r"difference|do\s+(?:anything|much|something|any\s+good)\s+for|work\s+for\s+(?:me|us|my|our))|"
+    # "would you recommend it for my scans?", "is MIMO-UNet recommended?", not "would you recommend MIMO-UNet or
+    # Restormer?" (a comparison) or "can you recommend a camera?" (not the model)
+    r"(?:(?:would|do|can)\s+you\s+(?:still\s+)?(?:recommend|suggest|advise)\s+(?:using\s+|trying\s+)?" + _SUBJECT
+    + r"|(?:is|would)\s+" + _SUBJECT + r"\s+(?:be\s+)?recommended)\b"
+    r"(?![^.!?]*\b(?:or|vs\.?|versus|instead\s+of|over)\s+(?:the\s+)?(?:mimo\S*|plus\b|another|other|a\s+different|"
+    + OTHER_TOOLS + r")))")
 
 # "is it worth it to learn photography?" weighs something else than the model
 WORTH_SOMETHING_ELSE = _words(r"\bworth\s+(?:it\s+)?to\s+(?!(?:use|try|run|restore|deblur|sharpen|fix|upscale|"
@@ -355,9 +369,11 @@ register(Intent(
                 "the weights that would run measured on real photographs.",
     examples=("Should I bother with it?", "Is this model worth trying?", "Should I use MIMO-UNet for my photos?",
               "Is it the right model for me?", "Would this be a good fit for my pictures?", "Is it any good?",
-              "Is it worth my time?", "Will it actually make a difference to my pictures?"),
+              "Is it worth my time?", "Will it actually make a difference to my pictures?",
+              "Would you recommend it for my photos?"),
     negatives=("Should I use MIMO-UNet+ or MIMO-UNet?", "Is it better than Restormer?",
-               "Is it worth buying a better camera?", "Which variant should I use?"),
+               "Is it worth buying a better camera?", "Which variant should I use?",
+               "Would you recommend MIMO-UNet or Restormer?", "Can you recommend a good camera?"),
     priority=52,
     queries=("what MIMO-UNet can and cannot do for a photo: the blur it removes, the size it returns",),
     rule=WORTH_TRYING,

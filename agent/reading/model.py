@@ -25,6 +25,9 @@ class Reading(BaseModel):
     sentences: int | None = Field(None, description="How many sentences the user asks for ('in three sentences').")
     greeting: bool = Field(False, description="Only a greeting or thanks ('hi', 'thanks!').")
     wants: Wants = Field(default_factory=Wants, description="What it asks beyond its intents (yes/no, a comparison...).")
+    photo_size: tuple[int, str] | None = Field(
+        None, description="The pixel count of a photo size the question names, with its words ('8000x6000', "
+                          "'50-megapixel'), read for a practical question only.")
     earlier_task: Classification | None = Field(
         None, description="The task of the chat's earlier turns, read only for a question that weighs the model "
                           "against it and names none itself ('should I bother with it?').")

@@ -94,6 +94,9 @@ ABOUT_MODEL = re.compile(
     r"fast(?:er)?|gan|adversarial|transformers?|attention|diffusion|batch\w*|megapixels?|mp|"
     r"compar(?:e|ed|es|ing|ison)\s+(?:\w+\s+)?(?:to|with)|(?:better|worse)\s+than|versus|vs)\b")
 
+# A photo's size in pixels ("an 8000x6000 image"): with no word for a task, a question about what the model takes.
+PIXEL_SIZE = re.compile(r"\b\d{3,5}\s*[x\u00d7]\s*\d{3,5}\b")
+
 # A request to work on a picture: "restore a batch of my old photos", "can you fix this picture of a fast car?".
 _REQUEST = re.compile(r"\b(?:restore|fix|clean\s+up|repair|improve|enhance|sharpen|de-?blur|unblur|up-?scale|enlarge)\b")
 

@@ -260,3 +260,20 @@ def _order_note(text: str) -> str | None:
             "editor.")
 
 
+# A photo's size as a question names it: "an 8000x6000 image", "12000 x 9000 pixels", "a 50 megapixel photo".
+_PIXEL_SIZE = re.compile(r"\b(\d{2,5})\s*[x\u00d7]\s*(\d{2,5})\b(?:\s*(?:px|pixels?)\b)?")
+_MEGAPIXEL_SIZE = re.compile(r"\b(\d{1,3}(?:\.\d+)?)\s*-?\s*(?:mp|mpx|megapixels?)\b")
+
+
+def photo_size(text: str) -> tuple[int, str] | None:
+    """The pixel count of the first photo size a normalised question names, and the words that named it; None when
+    it names none. "2x3" is a factor's neighbour, not a size: both sides need two digits."""
+    size, megapixels = _PIXEL_SIZE.search(text), _MEGAPIXEL_SIZE.search(text)
+    if size and (megapixels is None or size.start() < megapixels.start()):
+        width, height = int(size.group(1)), int(size.group(2))
+        return width * height, f"{width}x{height}"
+    if megapixels:
+        count = float(megapixels.group(1))
+        return round(count * 1_000_000), f"{count:g}-megapixel"
+    return None
+

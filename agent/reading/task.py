@@ -25,7 +25,7 @@ from agent.schemas import Classification, TaskLabel
 from agent.reading.needs import (_BLUR_AS_EDIT, _BLUR_FROM_OTHER, _BLUR_FROM_RESIZE_AFTER, _BLUR_FROM_RESIZE_BEFORE,
                                  _BLUR_FROM_SMALLNESS, _BLUR_WORD, _COMPILED, _CUES_COMPILED, _DIRTY_LENS,
                                  _MIN_SIMILARITY, _OWN_IMAGE, _PICTURE_CONTEXT, _REQUEST, _RESIZE_BLUR,
-                                 _TECHNICAL_NEED_WORD, ABOUT_MODEL, EVERYDAY_NEEDS, EXAMPLES, MAX_CHARS,
+                                 _TECHNICAL_NEED_WORD, ABOUT_MODEL, PIXEL_SIZE, EVERYDAY_NEEDS, EXAMPLES, MAX_CHARS,
                                  _clause, _is_negated, normalise)
 from agent.reading.intents import asks_if_worth_trying
 from agent.reading.scale import _UNDO, _order_note, read_scale
@@ -216,6 +216,8 @@ def classify(question: str) -> Classification:
         confidence = 0.9 if restoration or len(needs) == 1 else 0.8
     else:
         about = ABOUT_MODEL.findall(text)  # "will it work?"
+        if not reading.weak:
+            about += PIXEL_SIZE.findall(text)  # "can it take an 8000x6000 image?", not "a 320x240 thumbnail"
         if asks_if_worth_trying(text):
             about.append("worth trying")
         own = _OWN_IMAGE.search(text)

@@ -227,7 +227,7 @@ def test_it_in_a_follow_up_points_back_to_the_paper_an_earlier_turn_named(home, 
 
 @pytest.mark.parametrize("question, expected", [
     ("How long will this take on my MacBook M1 for 500 photos?", "cnaps measured about 18 seconds"),
-    ("My photo is 48 megapixels. Will it work?", "more than 60 million pixels"),
+    ("My photo is 48 megapixels. Will it work?", "48 million pixels"),  # its own size, against the limit
     ("What is the largest photo it can handle?", "more than 60 million pixels"),
     ("Does MIMO-UNet use transformers or attention?", "feature attention module (FAM)"),
     ("Is it a GAN?", "No. Your question is about the recommended model itself"),
@@ -619,3 +619,56 @@ def test_worth_it_in_a_chat_weighs_the_task_of_the_earlier_turns(home, shared_ca
     assert f"{gains['deblur']:+.2f} dB" in text and f"{gains['x4']:+.2f} dB" in text and "4x" in text
     alone = ask(card, question="Is it worth it?", llm="none").task.text  # asked alone: the model's own task
     assert f"{gains['x4']:+.2f} dB" not in alone
+
+
+@pytest.mark.parametrize("question, pixels", [
+    ("Can it take an 8000x6000 image?", 48_000_000),
+    ("My photo is 12000x9000 pixels, will it work?", 108_000_000),
+    ("Will it handle a 50 megapixel photo?", 50_000_000),
+    ("Is 6000 x 4000 too big?", 24_000_000),
+    ("Does it support 10000×10000 images?", 100_000_000),
+])
+def test_a_practical_question_about_a_photo_size_reads_that_size(home, question, pixels):
+    from agent.cards import bundled_card
+    from agent.reading import read
+
+    reading = read(question, bundled_card())
+    assert reading.primary == "practical" and not reading.classification.needs
+    assert reading.photo_size is not None and reading.photo_size[0] == pixels
+
+
+@pytest.mark.parametrize("question", ["Upscale my 500x300 photo to 2000x1200", "Deblur my 1920x1080 screenshot"])
+def test_a_size_in_a_request_is_no_practical_question(home, question):
+    from agent.cards import bundled_card
+    from agent.reading import read
+
+    reading = read(question, bundled_card())
+    assert reading.classification.needs and reading.photo_size is None
+
+
+def _millions(text: str) -> set[float]:
+    return {float(number) for number in re.findall(r"(\d+(?:\.\d+)?) million pixels", text)}
+
+
+@pytest.mark.parametrize("limit, fix_given", [(60_000_000, False), (40_000_000, True)])
+def test_a_photo_size_is_checked_against_the_pixel_limit_in_force(home, monkeypatch, limit, fix_given):
+    from agent.cards import bundled_card
+
+    monkeypatch.setenv("CNAPS_RESTORE__MAX_PIXELS", str(limit))
+    get_settings.cache_clear()
+    answer = ask(bundled_card(), question="Can it take an 8000x6000 image?", llm="none")
+    text = answer.task.text
+    assert 48.0 in _millions(text) and f"{limit // 1_000_000} million" in text
+    assert ("CNAPS_RESTORE__MAX_PIXELS=48000000" in text) is fix_given  # over the limit: the setting that lets it in
+    assert re.search(r"\[\d+\]", text), "the measured times are cited from the store"
+    assert len(text.split()) < 200
+
+
+def test_an_enlargement_of_a_named_size_checks_the_enlarged_output(home):
+    from agent.cards import bundled_card
+
+    text = ask(bundled_card(), question="How long would it take to upscale a 4000x3000 photo by 4x?",
+               llm="none").task.text
+    assert "192 million" in text and "CNAPS_RESTORE__MAX_PIXELS" in text  # 16000x12000 is over the 60-million limit
+    sentences = re.findall(r"[^.!?]+[.!?]", text)
+    assert len(sentences) == len(set(sentences)), "no measured sentence quoted twice"

@@ -526,3 +526,18 @@ def test_the_strong_deblurring_phrases_are_read_as_such(question, phrase):
                                       "double the size and make it sharp"])
 def test_a_request_to_make_it_sharp_beside_an_enlargement_is_both(question):
     assert classify(question).label is TaskLabel.both
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("can it take an 8000x6000 image?", (48_000_000, "8000x6000")),
+    ("12000 x 9000 pixels", (108_000_000, "12000x9000")),
+    ("a 50 megapixel photo", (50_000_000, "50-megapixel")),
+    ("my 24mp camera", (24_000_000, "24-megapixel")),
+    ("a 1.5-megapixel scan", (1_500_000, "1.5-megapixel")),
+    ("enlarge it 2x3 times", None),
+    ("make it 4x", None),
+])
+def test_the_photo_size_a_question_names(text, expected):
+    from agent.reading.scale import photo_size
+
+    assert photo_size(text) == expected

@@ -43,10 +43,12 @@ PARAPHRASES = {
               "I need to fix 2000 images from a shoot, how?"],
     "compare-other": ["Is MIMO-UNet better than Real-ESRGAN?", "How does it compare to Photoshop?",
                       "MIMO-UNet or NAFNet for my photos?", "Would Topaz do a better job?",
-                      "Is this sharper than Restormer?"],
+                      "Is this sharper than Restormer?", "Would you pick this over Lightroom for my photos?"],
     "suitability": ["Is it worth a try for my blurry concert photos?", "Should I go with this model?",
                     "Is MIMO-UNet the right choice for old family photos?", "Is this worth bothering with?",
-                    "Would this model actually help me?"],
+                    "Would this model actually help me?", "Do you recommend this for my holiday snaps?",
+                    "Would you suggest using this model on my wedding pictures?",
+                    "Is this model recommended for old family photos?", "Would it do much for my old scans?"],
 }
 
 
@@ -157,8 +159,8 @@ def test_every_answer_template_renders_and_refuses_a_missing_variable():
     from prompts import TEMPLATE_DIR, render
 
     names = sorted(path.name for path in (TEMPLATE_DIR / "answers").glob("*.j2"))
-    assert names == ["complaint.j2", "composer.j2", "decline.j2", "decline.md.j2", "folder.j2", "plain.j2",
-                     "suitability.j2"]
+    assert names == ["complaint.j2", "composer.j2", "decline.j2", "decline.md.j2", "folder.j2", "image_size.j2",
+                     "plain.j2", "suitability.j2"]
     for greeting in (True, False):
         assert "Model-X" in render("answers/decline.j2", model="Model-X", papers=2, greeting=greeting)
     from agent.reading.intents import ARTIFACTS
@@ -174,6 +176,12 @@ def test_every_answer_template_renders_and_refuses_a_missing_variable():
                       asked_scale=8 if enlarge is not None else None, enlarge=enlarge, restored=restored)
         assert "Model-X" in text and ("--image" in text) != restored
         assert all(f"{value:+.2f} dB" in text for value in (deblur, enlarge) if value is not None)
+    for millions, scale, enlarged in ((48.0, None, None), (108.0, None, None), (12.0, 4, 192.0), (1.0, 2, 4.0)):
+        text = render("answers/image_size.j2", article="a", size="1x1", millions=millions, limit=60.0,
+                      over=millions > 60, pixels=int(millions * 1e6), scale=scale, enlarged_millions=enlarged,
+                      enlarged_over=bool(enlarged and enlarged > 60))
+        assert f"{millions:g} million" in text and "60 million" in text
+        assert ("CNAPS_RESTORE__MAX_PIXELS" in text) == (millions > 60 or bool(enlarged and enlarged > 60))
     assert "quoted" in render("answers/decline.md.j2", question="quoted", text="t")
     for name in names:
         if name not in ("folder.j2", "composer.j2"):  # composer.j2 holds macros: see the test below
