@@ -246,7 +246,10 @@ def image_size(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()
 
     pixels, size = ctx.reading.photo_size
     limit = get_settings().restore.max_pixels
-    scale = ctx.classification.scale if ctx.classification.scale and "upscale" in ctx.classification.needs else None
+    from tools.restoration.zoo import MAX_SCALE
+
+    asked = ctx.classification.scale if "upscale" in ctx.classification.needs else None
+    scale = min(asked, MAX_SCALE) if asked else None  # "16x" runs at the most cnaps enlarges
     enlarged = pixels * scale * scale if scale else None
     digits = size.split("x")[0].split(".")[0].split("-")[0]
     article = "an" if digits.startswith("8") or (digits[:2] in ("11", "18") and len(digits) in (2, 5)) else "a"

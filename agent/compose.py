@@ -27,7 +27,7 @@ from agent.sentences import Fact
 from agent.verdicts import (datasets_of, known_entries, networks_of, recommended_code, run_time, verdict,
                             what_the_card_gives, zoo_answer)
 from prompts import render, sentence
-from tools.restoration.zoo import install_command, official_weights
+from tools.restoration.zoo import MAX_SCALE, install_command, official_weights
 
 
 # --- the answer --------------------------------------------------------------------------------------------
@@ -263,7 +263,8 @@ def _stage_facts(facts: list[Fact], stage: str, detail: str) -> list[Fact]:
 
 
 def _input_intro(ctx: AnswerContext, needs_upscale: bool, brief: bool = False) -> str:
-    scale = ctx.classification.scale
+    # "upscale 16x" runs at the most cnaps enlarges, as the plan has said
+    scale = min(ctx.classification.scale, MAX_SCALE) if ctx.classification.scale else None
     run = ctx.restoration
     if brief and needs_upscale and scale and (run is None or run.scale == scale):
         return _say("input_intro", case="brief", scale=scale)  # the task part said why

@@ -79,6 +79,8 @@ def _stem(word: str) -> str:
 _RELATED = {word: tuple(_stem(w) for w in related.split()) for words, related in _RELATED_GROUPS
             for word in words.split()}
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*\+*")
+# "coarse-to-fine" and "coarse to fine" are one idea: a hyphenated token would match only its own spelling
+_COARSE_TO_FINE = re.compile(r"\bcoarse-to-fine\b")
 
 
 def _variant_marks(token: str) -> set[str]:
@@ -99,7 +101,8 @@ _QUOTED_FIGURE = re.compile(r"(?<![\w.])(\d+\.\d+|\d{2,}(?=\s*(?:%|db\b|px\b|pix
 def _sentence_stems(sentence: str) -> set[str]:
     stems = {f"#{figure}" for figure in _FIGURE.findall(sentence)}
     # "24 million pixels" counts pixels: its "million" is no answer to "how many parameters?"
-    for token in _TOKEN.findall(re.sub(r"\bmillion\s+(?=pixels?\b)", "", sentence.lower())):
+    lowered = _COARSE_TO_FINE.sub("coarse to fine", re.sub(r"\bmillion\s+(?=pixels?\b)", "", sentence.lower()))
+    for token in _TOKEN.findall(lowered):
         stems |= _variant_marks(token) | {_stem(token.rstrip("+"))}
     return stems
 
@@ -110,6 +113,7 @@ def _question_groups(question: str) -> list[tuple[str, set[str]]]:
     groups: dict[str, set[str]] = {}
     question = re.sub(r"\bma(?:ke|kes|de|king)\s+up\b", "invent", question.lower())  # "make up letters"
     question = re.sub(r"\breal[- ]?time\b", "realtime", question)
+    question = _COARSE_TO_FINE.sub("coarse to fine", question)
     # "can I run it on my phone?" asks about hardware, not about photos taken with a phone
     question = re.sub(r"\b(?:run\w*|use|install)\s+(?:\w+\s+){0,3}?on\s+(?:my|a|an|the)\s+(?:\w+\s+)?"
                       r"(?:phone|iphone|android|smartphone|mobile)\b", "run on a cpu", question)
@@ -147,6 +151,10 @@ def voiced(sentence: str, source: Source) -> str:
 # The sentence of a paper's summary that says what the paper brings ("We introduce ...").
 INTRODUCES = re.compile(r"\b(?:we|this\s+(?:work|paper))\s+(?:introduce|propose|present|break|take|enhance|"
                          r"demonstrate)", re.IGNORECASE)
+# A why-question is answered by a sentence that gives a reason: "the reason ... is that", "because", "so that".
+_ASKS_WHY = re.compile(r"\bwhy\b|\bwhat\s+for\b|\bwhat(?:'s|\s+is)\s+the\s+(?:point|reason|purpose)\b", re.IGNORECASE)
+_GIVES_REASON = re.compile(r"\b(?:because|the\s+reason|so\s+that|which\s+is\s+why|that\s+is\s+why|in\s+order\s+to|"
+                           r"makes?\s+(?:it|them)\s+(?:easier|harder|possible))\b", re.IGNORECASE)
 _CONNECTIVE = re.compile(r"^(?:However|Thus|Therefore|Hence|Moreover|Furthermore|Instead|But|Yet|Also),?\s+")
 # A question of several parts: "X and Y", "X? Y?", "X, Y and Z", "X vs Y", "how does X differ from Y".
 _SEVERAL_PARTS = re.compile(r"\b(?:and|vs\.?|versus|between|as\s+well\s+as|also|differ\w*|compar\w*)\b|&|\?.*\?|"
@@ -196,6 +204,7 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
     weights = [math.log(1 + count / (1 + n)) * (1.0 if n else 0.5) for n in found]
     total = sum(weights)
     data = set(datasets)
+    asks_why = bool(_ASKS_WHY.search(question))
     scored = []
     for sentence, source, stems in candidates:
         covers = frozenset(i for i, group in enumerate(groups) if stems & group)
@@ -209,7 +218,8 @@ def focus_facts(passages: list[Source], question: str, networks: tuple[str, ...]
         cover = sum(weights[i] for i in covers) / total
         hits = sum(len(stems & group) for group in groups)  # "6.8 million parameters" beats "a common size"
         exact = sum(1 for word, _ in own_words if word in stems)  # "is it a GAN?": "not a GAN" beats "L1 loss"
-        rank = cover + (0.1 if stems & data else 0.0) + (0.05 if INTRODUCES.search(sentence) else 0.0)
+        rank = (cover + (0.1 if stems & data else 0.0) + (0.05 if INTRODUCES.search(sentence) else 0.0)
+                + (0.05 if asks_why and _GIVES_REASON.search(sentence) else 0.0))
         scored.append((round(rank, 6), hits, source.score, sentence, source, covers, exact))
     # The model's own sources answer whenever they come close; a related paper only when they have nothing.
     floor = 0.8 * min_cover

@@ -102,7 +102,9 @@ _ASKS_RUN_TIME = re.compile(r"\bhow\s+(?:long|much\s+time)\s+did\s+(?:it|that|th
 
 # "How does it work?": the workflow is the answer.
 _HOW_IT_WORKS = re.compile(r"^\W*(?:so\s+|and\s+|ok(?:ay)?,?\s+)?(?:how\s+does\s+(?:it|this|mimo\S*|(?:this|the)\s+"
-                           r"(?:model|network))\s+(?:work|deblur|do\s+it)|explain\s+(?:it|how\s+it\s+works|the\s+model|mimo\S*))"
+                           r"(?:model|network))\s+(?:work|deblur|do\s+it)|explain\s+(?:it|how\s+it\s+works|the\s+model|mimo\S*)|"
+                           r"what\s+(?:does|can)\s+(?:it|this|mimo\S*|(?:this|the|that)\s+(?:model|network))\s+"
+                           r"(?:actually\s+|really\s+)?do)"
                            r"\W*$", re.IGNORECASE)
 
 # "Is MIMO-UNet++ available in cnaps?", "can cnaps run MIMO-UNet+?", "does cnaps support the RealBlur model?"

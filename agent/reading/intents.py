@@ -63,7 +63,7 @@ def _words(pattern: str) -> re.Pattern:
 # Words that tie a question to images, to the card's model and papers, or to cnaps itself. A question with none of
 # them, no task and no named paper is off-topic.
 DOMAIN = _words(
-    r"\b(?:image|images|photo\w*|picture\w*|pics?|selfies?|screenshots?|scans?|footage|"
+    r"\b(?:image|images|photo\w*|picture\w*|pics?|selfies?|screenshots?|scans?|footage|x-?rays?|mri|radiograph\w*|"
     r"video(?!\s+(?:games?|calls?|chats?|conferenc))\w*|"
     r"blur\w*|sharp\w*|crisp\w*|shak\w*|upscal\w*|up-?sampl\w*|enlarg\w*|resolution|pixel\w*|zoom\w*|restor\w*|"
     r"deblur\w*|denois\w*|grain\w*|artifacts?|artefacts?|ringing|halos?|"
@@ -71,7 +71,7 @@ DOMAIN = _words(
     r"cuda|dataset\w*|gopro|realblur|psnr|ssim|fam|scm|aff|encoder|decoder|loss|architecture|"
     r"github|repo\w*|jpe?g|png|tiff?|webp|heic|megapixels?|dpi|4k|8k|1080p|720p|workflow|"
     r"interpolat\w*|bicubic|lanczos|bilinear|super-?res\w*|esrgan|photoshop|lightroom|topaz|"
-    r"convolution\w*|cnns?|restormer|nafnet|swinir)\b|\b\d+(?:\.\d+)?\s?x\b|\bx\d")  # "not 4x please" is a scale
+    r"convolution\w*|cnns?|restormer|nafnet|swinir|coarse[- ]to[- ]fine|multi[- ]?scale)\b|\b\d+(?:\.\d+)?\s?x\b|\bx\d")  # "not 4x please" is a scale
 
 # Words that are about images or the card only in this context: "the model", "it", "the card", "a camera", "the
 # code", "faces", "noise", "training". A question whose only tie is one of them is declined when its nearest example
@@ -144,10 +144,18 @@ register(Intent(
               "Write a Python script that renames files in a folder.",
               # life advice in the words of "is it worth trying?"
               "Is it worth buying an iPhone?", "Is it a good idea to quit my job?",
-              "Should I bother learning the piano?"),
+              "Should I bother learning the piano?",
+              # blur that is no picture's: eyesight, a screen, a sound
+              "Should I see an eye doctor about my blurry vision?", "Is blurred vision after eye surgery normal?",
+              # creative writing, whatever its subject
+              "Tell me a joke about blurry photos.", "Write a poem about sharp images."),
     negatives=("What is the capital idea of this paper?", "Write a short summary of the paper.",
                "Can it restore a photo of autumn leaves?"),
     priority=85,
+    # a joke, a poem or a song is asked for whatever its subject: "tell me a joke about blurry photos"
+    rule=_words(r"^(?:(?:please|hey|ok(?:ay)?|now|can\s+you|could\s+you)[,\s]+)*(?:tell|write|compose|sing|make\s+up|"
+                r"give)\s+(?:me\s+|us\s+)?(?:a|an|some|another|one)\s+(?:\w+\s+)?(?:jokes?|poems?|haikus?|songs?|"
+                r"limericks?|riddles?|raps?|puns?|sonnets?|lyrics)\b"),
     routed=True,
     domain=False,
 ))
@@ -384,7 +392,8 @@ register(Intent(
     name="how-it-works",
     description="How the model works or recovers detail, as a whole.",
     examples=("How does this model recreate such detailed scenes from minimal input?", "How does it work?",
-              "How does MIMO-UNet deblur an image?", "Explain the architecture.", "What happens inside the network?"),
+              "How does MIMO-UNet deblur an image?", "Explain the architecture.", "What happens inside the network?",
+              "What does this model do?", "Why coarse to fine?"),
     negatives=("What is the FAM module?", "How long does it take?"),
     priority=50,
     queries=("coarse-to-fine deblurring inside one U-shaped network instead of stacked sub-networks",),
@@ -392,7 +401,12 @@ register(Intent(
                 r"recover\w*|restor\w*|deblur\w*|preserv\w*|keep\w*|manag\w*|rebuil\w*|bring\w*|reconstruct\w*|"
                 r"produc\w*|do\s+(?:it|this|that))\b|\bhow\s+(?:it|this\s+model|the\s+model)\s+works\b|"
                 r"\bexplain\s+(?:the\s+)?(?:architecture|model|network|mimo\S*|how)\b|\bwhat\s+happens\s+inside\b|"
-                r"\barchitecture\b"),
+                r"\barchitecture\b|"
+                # "what does this model do?", not "what does it do to a photo taken while walking?" (a task)
+                r"\bwhat\s+(?:does|can)\s+(?:this|the|that)\s+(?:model|network|mimo\S*)\s+(?:actually\s+|really\s+)?"
+                r"do\b(?!\s+(?:to|for|with|on|about)\b)|\b(?:why|what(?:'s|\s+is)\s+the\s+(?:point|reason|purpose|idea)\s+(?:of|behind))"
+                r"\s+(?:[\w-]+\s+){0,5}?(?:coarse[- ]to[- ]fine|(?:several|three|multiple|different)\s+"
+                r"(?:scales|sizes|resolutions))\b"),
     unless=_words(r"\bhow\s+(?:long|much|fast|big|many)\b"),
 ))
 

@@ -63,6 +63,15 @@ _BLUR_FROM_SMALLNESS = re.compile(
 _BLUR_AS_EDIT = re.compile(r"\b(?:blur|blurring)\s+(?:out\s+)?(?:the\s+|my\s+|their\s+|all\s+)?"
                            r"(?:background|faces?|plates?|license|number|people|names?|text)\b|\bbokeh\b")
 
+PICTURE_NOUNS_PATTERN = (r"(?:photo|image|picture|pic|shot|scan|frame|selfie|portrait|screenshot|still|footage|video|"
+                         r"capture)")
+# Blur of something that is no picture: one's eyesight, a sound, a memory, a TV screen ("blurry vision, should I see
+# a doctor?", "my eyes get blurry", "why is my TV picture blurry?"). Only a sentence that names no photo of its own.
+_NOT_A_PICTURE = re.compile(r"\b(?:vision|eyesight|eyes?|sight|glasses|spectacles|contact\s+lenses|sounds?|audio|"
+                            r"voices?|music|memor(?:y|ies)|mind|head|thoughts?|thinking|lines?\s+between|boundar\w+|"
+                            r"distinctions?|tv|television|monitor|projector|display|screen)\b")
+_A_PICTURE = re.compile(rf"\b(?<!tv\s)(?<!television\s)(?<!monitor\s)(?<!screen\s){PICTURE_NOUNS_PATTERN}s?\b")
+
 _BLUR_WORD = re.compile(r"\b(?:blur\w*|fuzz(?:y|iness)|smear\w*|smudg\w*)")
 # A smudged lens or window veils the whole picture (haze), it does not blur it the way motion or focus does.
 _DIRTY_LENS = re.compile(r"\b(?:lens|fingerprints?|glass|window|windscreen|windshield|filter)\b")
@@ -92,6 +101,9 @@ ABOUT_MODEL = re.compile(
     r"pixel\s+limit|will\s+it\s+work|does\s+it\s+work|same\s+(?:size|resolution|dimensions)|real[- ]?time|"
     r"(?:largest|biggest|maximum|max)\s+(?:photo|image|picture|file)|how\s+(?:long|fast|quick\w*)|speed|slow(?:er)?|"
     r"fast(?:er)?|gan|adversarial|transformers?|attention|diffusion|batch\w*|megapixels?|mp|"
+    r"coarse[- ]to[- ]fine|multi[- ]?scale|multi[- ]?input|multi[- ]?output|"
+    r"why\s+(?:[\w-]+\s+){1,7}?(?:several|three|multiple|different)\s+(?:scales|sizes|resolutions)|"
+    r"what\s+(?:does|can)\s+(?:this|the|that)\s+(?:model|network|tool)\s+do(?!\s+(?:to|for|with)\b)|"
     r"compar(?:e|ed|es|ing|ison)\s+(?:\w+\s+)?(?:to|with)|(?:better|worse)\s+than|versus|vs)\b")
 
 # A photo's size in pixels ("an 8000x6000 image"): with no word for a task, a question about what the model takes.
@@ -103,7 +115,7 @@ _REQUEST = re.compile(r"\b(?:restore|fix|clean\s+up|repair|improve|enhance|sharp
 # The user's own picture: "my photo", "this scan", "our old pictures". MY_IMAGE says whose it is ("my", "this");
 # _OWN_IMAGE, for a request already found, also takes "the", a count ("fix 2000 images") and what a picture shows
 # ("fix the text").
-PICTURE_NOUNS = r"(?:photo|image|picture|pic|shot|scan|frame|selfie|portrait|screenshot|still|footage|video|capture)"
+PICTURE_NOUNS = PICTURE_NOUNS_PATTERN
 MY_IMAGE = re.compile(rf"\b(?:my|our|this|these)\s+(?:[\w-]+\s+){{0,2}}?{PICTURE_NOUNS}s?\b", re.IGNORECASE)
 _OWN_IMAGE = re.compile(rf"\b(?:my|our|this|these|the|all|\d+)\s+(?:[\w-]+\s+){{0,2}}?"
                         rf"(?:{PICTURE_NOUNS}|text|plate)s?\b")

@@ -23,7 +23,7 @@ from functools import lru_cache
 from agent.errors import UsageError
 from agent.schemas import Classification, TaskLabel
 from agent.reading.needs import (_BLUR_AS_EDIT, _BLUR_FROM_OTHER, _BLUR_FROM_RESIZE_AFTER, _BLUR_FROM_RESIZE_BEFORE,
-                                 _BLUR_FROM_SMALLNESS, _BLUR_WORD, _COMPILED, _CUES_COMPILED, _DIRTY_LENS,
+                                 _BLUR_FROM_SMALLNESS, _BLUR_WORD, _A_PICTURE, _NOT_A_PICTURE, _COMPILED, _CUES_COMPILED, _DIRTY_LENS,
                                  _MIN_SIMILARITY, _OWN_IMAGE, _PICTURE_CONTEXT, _REQUEST, _RESIZE_BLUR,
                                  _TECHNICAL_NEED_WORD, ABOUT_MODEL, PIXEL_SIZE, EVERYDAY_NEEDS, EXAMPLES, MAX_CHARS,
                                  _clause, _is_negated, normalise)
@@ -62,6 +62,8 @@ def _blur_is_a_need(text: str, match: re.Match) -> str | None:
         return "dirt on the lens"
     if _BLUR_AS_EDIT.match(text, match.start()):
         return "an edit to apply"
+    if _NOT_A_PICTURE.search(sentence) and not _A_PICTURE.search(sentence):
+        return "not a picture's blur"
     return None
 
 
@@ -228,7 +230,10 @@ def classify(question: str) -> Classification:
             # "fix my photo, does it need a gpu?": a request with no word for enlarging is a deblurring request, not
             # whatever the nearest example guesses.
             reading.weak["deblur"] = [requested.group(0)]
-        nearest = None if about or requested else _nearest_label(text)
+        # "blurry vision, should I see a doctor?": its only word for a task was no picture's; no neighbour guesses one
+        not_a_picture = (any(item.endswith("(not a picture's blur)") for item in reading.ignored)
+                         and not _A_PICTURE.search(text))
+        nearest = None if about or requested or not_a_picture else _nearest_label(text)
         weak = {need for need in reading.weak}
         if about:
             # No task is asked for, and the question names a part or property of the model: it asks about the model.
@@ -294,8 +299,9 @@ def _is_follow_up(text: str, own: Classification, reading: _Reading) -> bool:
     naming no task of its own ("wait, why does it need interpolation?")."""
     if _CONTENTLESS.match(text):
         return True
-    if _WHY_ABOUT_THAT.match(text) and not reading.strong and not own.scale and not own.about_model:
-        return True
+    if (_WHY_ABOUT_THAT.match(text) and not reading.strong and not own.scale and not own.about_model
+            and not any(item.endswith("(not a picture's blur)") for item in own.evidence)):
+        return True  # not "why are my eyes blurry?", which asks about no picture
     if own.about_model or not _FOLLOW_UP.search(text):
         return False  # "and how big is it?" asks about the model; a full question stands on its own
     return bool(own.scale or reading.strong or reading.refused or len(text.split()) <= 4)

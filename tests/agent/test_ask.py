@@ -672,3 +672,17 @@ def test_an_enlargement_of_a_named_size_checks_the_enlarged_output(home):
     assert "192 million" in text and "CNAPS_RESTORE__MAX_PIXELS" in text  # 16000x12000 is over the 60-million limit
     sentences = re.findall(r"[^.!?]+[.!?]", text)
     assert len(sentences) == len(set(sentences)), "no measured sentence quoted twice"
+
+
+@pytest.mark.parametrize("question", ["can it upscale 16x?", "Enlarge my photo 10x please.",
+                                      "Make this 12 times bigger and sharper."])
+def test_a_scale_beyond_the_largest_is_run_and_described_at_the_largest(home, question):
+    from agent.cards import bundled_card
+    from tools.restoration.zoo import MAX_SCALE
+
+    answer = ask(bundled_card(), question=question, llm="none")
+    asked = answer.task.scale
+    assert asked and asked > MAX_SCALE
+    steps = " ".join(step.text for step in answer.workflow.steps)
+    assert f"{MAX_SCALE}x" in steps and f"{asked}x" not in steps  # the workflow is what runs, not what was asked
+    assert f"{asked}x" in answer.task.text  # the task part says what was asked

@@ -291,3 +291,36 @@ def test_one_read_embeds_the_question_once(home, card, monkeypatch):
     monkeypatch.setattr(model, "embed", lambda texts: (asked.extend(texts), embed(texts))[1])
     reading = read("Is it free to use?", card)
     assert reading.primary != "off-topic" and asked.count("is it free to use?") == 1  # besides the examples' vectors
+
+
+@pytest.mark.parametrize("question", [
+    "blurry vision, should i see an eye doctor?", "My eyes get blurry when I read, why?",
+    "My glasses make everything blurry", "the sound is muffled and blurry", "Why are my eyes blurry in the morning?",
+    "tell me a joke about blurry photos", "Can you write a funny limerick about MIMO-UNet?",
+])
+def test_blur_that_is_no_pictures_and_creative_writing_are_declined(home, card, question):
+    reading = read(question, card)
+    assert reading.off_topic
+
+
+@pytest.mark.parametrize("question, needs", [
+    ("The photo I took through my glasses is blurry", ["deblur"]),
+    ("The eyes in my portrait are blurry, can you fix them?", ["deblur"]),
+    ("The text on the screen is blurry in my photo", ["deblur"]),
+    ("My memories of that trip are blurry, but the photos are too", ["deblur"]),
+    ("can i use it on medical xrays to see a fracture better", []),
+])
+def test_a_pictures_blur_beside_those_words_is_still_read(home, card, question, needs):
+    reading = read(question, card)
+    assert not reading.off_topic and [n for n in reading.classification.needs if n == "deblur"] == needs
+
+
+@pytest.mark.parametrize("question", [
+    "why coarse to fine?", "Why does MIMO-UNet work coarse-to-fine?", "What's the point of the coarse-to-fine design?",
+    "why use a coarse to fine strategy", "Why process the photo at several scales?",
+])
+def test_why_coarse_to_fine_is_answered_with_a_reason(home, card, question):
+    reading = read(question, card)
+    assert reading.primary == "how-it-works" and not reading.classification.needs
+    text = ask(card, question=question, llm="none").task.text
+    assert re.search(r"\breason\b|\bbecause\b|\beasier\b", text) and re.search(r"\[\d+\]", text)
