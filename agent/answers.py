@@ -258,9 +258,42 @@ def image_size(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()
                            enlarged_millions=enlarged / 1e6 if enlarged else None,
                            enlarged_over=bool(enlarged and enlarged > limit)).split())
     facts = ranked_sentences(RUNNING_QUERY, [s for s in ctx.passages if s.url in number], k=2, min_similarity=0.3)
-    facts = [fact for fact in facts if all(fact.sentence != other.sentence for other in said)]
-    facts.sort(key=lambda fact: (fact.source.url, fact.source.text.find(fact.sentence)))  # the documents' order
+    facts = in_document_order([fact for fact in facts if all(fact.sentence != other.sentence for other in said)])
     return f"{text} {cite(facts, number)}" if facts else text
+
+
+def licence(ctx: AnswerContext, number: dict[str, int]) -> str:
+    """Under what terms the model, cnaps and the restored photos may be used: the card's link to the official code
+    (whose repository holds its terms), cnaps's own licence from its package metadata, and the photos."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    model = ctx.card.models[0] if ctx.card.models else None
+    try:
+        own = metadata("cnaps").get("License") or None
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        own = None
+    code = model.github if model else None
+    return " ".join(render("answers/licence.j2", model=model.name if model else "the recommended model",
+                           code_url=code, code_ref=number.get(code) if code else None, cnaps_licence=own).split())
+
+
+def setup(ctx: AnswerContext, number: dict[str, int]) -> str:
+    """How to install cnaps: the sentences of cnaps's notes that say it, in their order."""
+    from agent.reading.intents import REGISTRY
+
+    notes = frozenset(url for url in number if url.startswith(NOTES_PREFIX))
+    # the question's own words first ("without a GPU"), then what any installation needs
+    facts = ranked_sentences(f"{ctx.reading.question} {REGISTRY['setup'].queries[0]}",
+                             [s for s in ctx.passages if s.url in number], k=4, urls=notes, min_similarity=0.3)
+    return cite(in_document_order(facts), number) if facts else general(ctx, number)
+
+
+def in_document_order(facts: list[Fact]) -> list[Fact]:
+    """`facts` in the order their sentences stand in their passages (a passage's sentences read as they were written)."""
+    def place(fact: Fact) -> tuple[str, int]:
+        sentences = split_sentences(fact.source.text)
+        return fact.source.url, sentences.index(fact.sentence) if fact.sentence in sentences else len(sentences)
+    return sorted(facts, key=place)
 
 
 def complaint(ctx: AnswerContext) -> str:

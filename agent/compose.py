@@ -103,6 +103,10 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += " " + answers.model_size(ctx, number or {})
         elif ctx.reading.photo_size and ctx.reading.primary in ("practical", "batch") and not named:
             text += " " + answers.image_size(ctx, number or {})
+        elif ctx.reading.primary == "licence" and not named:
+            text += " " + answers.licence(ctx, number or {})
+        elif ctx.reading.primary == "setup" and not named:
+            text += " " + answers.setup(ctx, number or {})
         elif ctx.reading.primary == "suitability" and not named:
             text += " " + answers.suitability(ctx)
         elif focus and number:

@@ -256,6 +256,35 @@ register(Intent(
 ))
 
 register(Intent(
+    name="licence",
+    description="Under what terms the model, its weights, cnaps or the restored photos may be used: licence, "
+                "commercial use, cost.",
+    examples=("What's the license?", "Can I use it commercially?", "Is it free?", "What licence are the weights under?",
+              "Can I use the restored photos in a commercial ad?", "Is MIMO-UNet open source?",
+              "can i use it for comercial"),
+    negatives=("Can it read my licence plate?", "Is the output free of artifacts?", "Is it free to run on a CPU?"),
+    priority=67,
+    queries=("the licence of the official MIMO-UNet code and checkpoints",),
+    rule=_words(r"\b(?:licen[cs]e[sd]?|licen[cs]ing)\b(?!\s+plates?\b)|\bcom+er(?:c|s)ial\w*|\bopen[- ]source\b|"
+                r"\b(?:is|are)\s+(?:it|this|they|mimo\S*|cnaps|(?:this|the)\s+(?:model|tool|weights|code))\s+"
+                r"(?:really\s+)?(?:free|paid)(?:\s+(?:to\s+use|of\s+charge))?(?=\s*(?:[?.!,]|$|for\s+(?:me|us|"
+                r"business|work)))|\b(?:how\s+much\s+does\s+(?:it|cnaps|this)\s+cost|terms\s+of\s+use|copyright)\b"),
+))
+
+register(Intent(
+    name="setup",
+    description="How to install cnaps and get it running: pip, PyTorch, the first command.",
+    examples=("How do I install it?", "How do I set it up on Windows?", "What do I need to install?",
+              "How do I get started with cnaps?", "Is there a pip package?"),
+    negatives=("Where can I download the checkpoints?", "How do I run it on a folder?"),
+    priority=61,
+    queries=("installing cnaps with pip and PyTorch, and the first command to run",),
+    rule=_words(r"\b(?:install\w*|set\s*(?:it\s+)?up|setup|pip|get\s+(?:it\s+)?(?:started|running|working)|"
+                r"getting\s+started|requirements\.txt|dependenc\w+)\b"),
+    unless=_words(r"\b(?:weights|checkpoints?)\b"),
+))
+
+register(Intent(
     name="batch",
     description="Many photos at once: a folder, an album, hundreds of files.",
     examples=("I have 500 shaky wedding photos, how do I batch them?", "Can it do a whole folder at once?",
@@ -422,7 +451,7 @@ register(Intent(
 register(Intent(
     name="general",
     description="Anything else about the card, its model or cnaps: answered from the best retrieved sentences.",
-    examples=("What does MIMO stand for?", "When was the paper published?", "Is it open source?",
+    examples=("What does MIMO stand for?", "When was the paper published?", "Is the code written in PyTorch?",
               "Who wrote the paper?", "Is there code for the paper?", "Which conference was it presented at?"),
     priority=0,
 ))

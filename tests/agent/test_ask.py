@@ -686,3 +686,32 @@ def test_a_scale_beyond_the_largest_is_run_and_described_at_the_largest(home, qu
     steps = " ".join(step.text for step in answer.workflow.steps)
     assert f"{MAX_SCALE}x" in steps and f"{asked}x" not in steps  # the workflow is what runs, not what was asked
     assert f"{asked}x" in answer.task.text  # the task part says what was asked
+
+
+@pytest.mark.parametrize("question", ["What's the license?", "Can I use it commercially?", "Is it free?",
+                                      "Can I use the restored photos in a commercial ad?", "Is MIMO-UNet open source?"])
+def test_a_licence_question_points_to_the_cards_code_link_and_says_cnaps_own_licence(home, question):
+    from importlib.metadata import metadata
+
+    from agent.cards import bundled_card
+
+    card = bundled_card()
+    answer = ask(card, question=question, llm="none")
+    assert answer.task.label.value == "other" and answer.restoration is None
+    text = answer.task.text
+    links = {link for model in card.models for link in (model.paper, model.github) if link} | {
+        paper.paper or paper.github for paper in card.papers}
+    assert card.models[0].github in text and set(URL.findall(text)) <= links  # only the card's links
+    assert metadata("cnaps")["License"] in text
+    assert len(text.split()) < 160
+
+
+@pytest.mark.parametrize("question", ["How do I install it?", "What do I need to install on a laptop without a GPU?",
+                                      "How do I get started with cnaps?", "Is there a pip package?"])
+def test_an_installation_question_is_answered_from_cnaps_notes(home, question):
+    from agent.cards import bundled_card
+
+    answer = ask(bundled_card(), question=question, llm="none")
+    notes = {ref.n for ref in answer.references if ref.url.startswith(NOTES_PREFIX)}
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.task.text)}
+    assert "pip install" in answer.task.text and cited and cited <= notes

@@ -178,7 +178,7 @@ def test_an_open_question_is_answered_first_from_the_store():
 
 
 def test_an_open_question_the_store_cannot_answer_says_so():
-    answer = compose(open_context("Which licence is the code under?", passages()))
+    answer = compose(open_context("Which font does the paper use?", passages()))
     assert not re.search(r"\[\d+\]", answer.task.text)  # nothing is quoted as if it answered
     assert not any(s in answer.task.text for p in passages() for s in split_sentences(p.text))
     assert "documents" in answer.task.text  # it says where it looked

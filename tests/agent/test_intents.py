@@ -49,6 +49,11 @@ PARAPHRASES = {
                     "Would this model actually help me?", "Do you recommend this for my holiday snaps?",
                     "Would you suggest using this model on my wedding pictures?",
                     "Is this model recommended for old family photos?", "Would it do much for my old scans?"],
+    "licence": ["Under what license is MIMO-UNet released?", "Am I allowed to use it in a commercial product?",
+                "Is this model free to use?", "Who owns the copyright of the code?",
+                "can we use the restored images commercialy?"],
+    "setup": ["How do I get it running on my Mac?", "What are the installation steps?", "How do I pip install cnaps?",
+              "Which dependencies does it need?", "How can I set up cnaps on Ubuntu?"],
 }
 
 
@@ -160,7 +165,7 @@ def test_every_answer_template_renders_and_refuses_a_missing_variable():
 
     names = sorted(path.name for path in (TEMPLATE_DIR / "answers").glob("*.j2"))
     assert names == ["complaint.j2", "composer.j2", "decline.j2", "decline.md.j2", "folder.j2", "image_size.j2",
-                     "plain.j2", "suitability.j2"]
+                     "licence.j2", "plain.j2", "suitability.j2"]
     for greeting in (True, False):
         assert "Model-X" in render("answers/decline.j2", model="Model-X", papers=2, greeting=greeting)
     from agent.reading.intents import ARTIFACTS
@@ -182,6 +187,10 @@ def test_every_answer_template_renders_and_refuses_a_missing_variable():
                       enlarged_over=bool(enlarged and enlarged > 60))
         assert f"{millions:g} million" in text and "60 million" in text
         assert ("CNAPS_RESTORE__MAX_PIXELS" in text) == (millions > 60 or bool(enlarged and enlarged > 60))
+    for code_url, own in (("https://example.org/code", "MIT"), (None, None)):
+        text = render("answers/licence.j2", model="Model-X", code_url=code_url, code_ref=2 if code_url else None,
+                      cnaps_licence=own)
+        assert "Model-X" in text and (code_url is None or f"{code_url} [2]" in text) and ((own or "MIT") in text) == bool(own)
     assert "quoted" in render("answers/decline.md.j2", question="quoted", text="t")
     for name in names:
         if name not in ("folder.j2", "composer.j2"):  # composer.j2 holds macros: see the test below
