@@ -82,7 +82,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         own = wants.own  # "what PSNR can I expect on my photo?"
         ending = "restored" if ctx.restoration is not None else "model" if about and not own and not named else ""
         text = _say("open_question", papers=ctx.reading.names_of(named) if named else "", one_paper=len(named) == 1,
-                    related=ctx.reading.primary == "related-papers", about=about, ending=ending)
+                    related=ctx.reading.primary == "related-papers", about=about, ending=ending,
+                    using=ctx.reading.primary in USING_CNAPS and not named)
         took = run_time(ctx)
         code = recommended_code(ctx, number or {}) if not named and wants.where_code else None
         if code:
@@ -175,12 +176,21 @@ def _restoration_step(ctx: AnswerContext) -> str | None:
                 out_size=f"{ow}x{oh}", resize=resize, seconds=run.seconds, weights=which)
 
 
+# Questions about using cnaps rather than about the model or a photo: their answer is the task part; the workflow is
+# stated in one line per stage, and the related papers, which are not about them, are left out of the references.
+USING_CNAPS = frozenset({"licence", "setup", "practical", "batch", "weights"})
+
+
 def compose(ctx: AnswerContext) -> Answer:
     """Compose the grounded three-part answer for `ctx` without a language model."""
     if ctx.reading is None:  # a context built by hand (tests, the LLM loop) is read here, with its own task
         ctx = ctx.model_copy(update={"reading": read(ctx.question, ctx.card, ctx.history, ctx.classification)})
+    using = (not ctx.classification.needs and ctx.restoration is None and not ctx.reading.papers
+             and ctx.reading.primary in USING_CNAPS)
+    if using and ctx.detail == "brief":
+        ctx = ctx.model_copy(update={"detail": "short"})  # "how do I install it?" needs no tour of the network
     needs_upscale = "upscale" in ctx.classification.needs or bool(ctx.classification.scale and ctx.classification.scale > 1)
-    references = build_references(ctx, brief=ctx.detail != "full")
+    references = build_references(ctx, brief=ctx.detail != "full", related=not using)
     number = {r.url: r.n for r in references}
     wants = ctx.reading.wants
     open_question = (not ctx.classification.needs or wants.which_weights or ctx.reading.asks("complaint")

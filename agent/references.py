@@ -60,8 +60,9 @@ def _quoted_paper_title(text: str) -> str | None:
     return match.group(1) if match else None
 
 
-def build_references(ctx: AnswerContext, brief: bool = False) -> list[Reference]:
-    """Recommended models' paper and GitHub links first, then related papers by relevance to the question."""
+def build_references(ctx: AnswerContext, brief: bool = False, related: bool = True) -> list[Reference]:
+    """Recommended models' paper and GitHub links first, then related papers by relevance to the question (those the
+    question names only, when not `related`: a question about installing cnaps is not about them)."""
     card = ctx.card
     titles = {s.url: title for s in ctx.passages if (title := _quoted_paper_title(s.text))}
     references: list[Reference] = []
@@ -88,7 +89,7 @@ def build_references(ctx: AnswerContext, brief: bool = False) -> list[Reference]
     for source in ctx.passages:
         best[source.url] = max(best.get(source.url, 0.0), source.score)
     ranked = sorted(card.papers, key=lambda p: best.get(p.paper or p.github or "", 0.0), reverse=True)
-    for paper in ranked:
+    for paper in ranked if related else [paper for paper in ranked if paper in named]:
         score = best.get(paper.paper or paper.github or "", 0.0)
         relevance = paper_relevance(paper.title, paper.summary, score)
         if brief:  # one line: the verdict, not the authors' summary

@@ -381,8 +381,8 @@ def test_a_related_paper_named_beside_the_users_photo_still_plans_the_restoratio
      "asymmetric feature fusion (AFF)"),
     ("can i run this on my phone? like an iphone 12", "Your question is about the recommended model",
      "cnaps also runs it on a CPU"),
-    ("how much ram do i need", "Your question is about the recommended model", "1.1 GB"),
-    ("how long will it take for a 1280x720 image", "Your question is about the recommended model",
+    ("how much ram do i need", "Your question is about using cnaps", "1.1 GB"),
+    ("how long will it take for a 1280x720 image", "Your question is about using cnaps",
      "about 18 seconds"),
 ])
 def test_practical_yes_no_and_multi_part_questions_get_their_answer(home, shared_cards, question, starts, present):
@@ -489,7 +489,7 @@ def test_a_why_after_just_deblur_keeps_the_deblurring():
     ("Is a GPU faster?", "Yes.", "A CUDA GPU is far faster", ""),
     ("hw dose it wrok?", "Your question is about the recommended model", "The workflow below answers it", ""),
     ("Can I run it on my Nvidia GPU?", "Yes.", "cnaps uses one when it finds one", ""),
-    ("What image formats can I use, does it read JPEG?", "Your question is about the recommended model",
+    ("What image formats can I use, does it read JPEG?", "Your question is about using cnaps",
      "cnaps reads PNG, JPEG, TIFF, WebP and BMP files", "enlarge"),
     ("Is MIMO-UNet faster than DeblurGAN-v2?", "cnaps cannot say which is faster", "", ""),
     ("The face looks smeared after upscaling, what went wrong?", "You are asking why a restored or enlarged result",
@@ -715,3 +715,19 @@ def test_an_installation_question_is_answered_from_cnaps_notes(home, question):
     notes = {ref.n for ref in answer.references if ref.url.startswith(NOTES_PREFIX)}
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.task.text)}
     assert "pip install" in answer.task.text and cited and cited <= notes
+
+
+@pytest.mark.parametrize("question", ["How do I install it?", "What's the license?", "How much RAM do I need?",
+                                      "Can I restore a whole folder at once?", "Where can I download the checkpoints?"])
+def test_a_question_about_using_cnaps_gets_a_short_workflow_and_no_unrelated_papers(home, question):
+    from agent.cards import bundled_card
+
+    card = bundled_card()
+    answer = ask(card, question=question, llm="none")
+    assert [step.stage for step in answer.workflow.steps] == ["input", "model", "output"]
+    assert all(len(re.findall(r"\[\d+\]", step.text)) <= 1 for step in answer.workflow.steps)
+    assert not [ref for ref in answer.references if ref.role == "related-paper"]
+    assert {ref.url for ref in answer.references} >= {card.models[0].paper, card.models[0].github}
+    how = ask(card, question="How does MIMO-UNet work?", llm="none")
+    assert len(answer.markdown.split()) < len(how.markdown.split())
+    assert [ref for ref in how.references if ref.role == "related-paper"]  # a question about the model lists them
