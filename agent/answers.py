@@ -88,8 +88,10 @@ def decline(ctx: AnswerContext) -> Answer:
     from agent.links import scrub
 
     model = ctx.card.models[0].name if ctx.card.models else "the recommended model"
-    text = " ".join(render("answers/decline.j2", model=model, papers=len(ctx.card.papers),
-                           greeting=ctx.reading.greeting).split())
+    from agent.reading.signals import is_thanks
+
+    greeting = ("thanks" if is_thanks(ctx.reading.text) else "hello") if ctx.reading.greeting else None
+    text = " ".join(render("answers/decline.j2", model=model, papers=len(ctx.card.papers), greeting=greeting).split())
     task = Task(label=TaskLabel.other, mismatch=False, text=text, confidence=ctx.classification.confidence)
     answer = Answer(task=task, workflow=Workflow(steps=[], text=""), references=[], engine="composer")
     answer.markdown = render("answers/decline.md.j2", text=text,
@@ -205,16 +207,14 @@ def suitability(ctx: AnswerContext) -> str:
     the weights that would run measured on real photographs for the task asked, or for the chat's earlier task:
     cnaps's own numbers, never the paper's."""
     from agent.capability import nearest_measured_scale
-    from agent.settings import get_settings
-    from tools.restoration.zoo import planned_runner, project_weights_facts
+    from tools.restoration.zoo import project_weights_facts
 
     known = [(name, entry) for name, entry in ctx.capability.models if entry is not None]
     if not known:
         return ""  # the capability check has said that cnaps does not know the card's models
     name, entry = known[0]
-    runner = planned_runner([model for model, _ in known], get_settings().weights_dir)
-    project = runner is not None and runner[1] == "project"
-    facts = project_weights_facts(runner[0].network) if project else None
+    project = ctx.capability.project_weights
+    facts = project_weights_facts(ctx.capability.runner[0].network) if project else None
     gains = (facts.real_photo_gain_db if facts else None) or {}
     task = ctx.classification if ctx.classification.needs else ctx.reading.earlier_task or ctx.classification
     needs = [need for need in task.needs if need in ("deblur", "upscale")]

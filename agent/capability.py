@@ -197,4 +197,5 @@ def check(card: Card, classification: Classification) -> CapabilityCheck:
         models=models,
         plan=_plan(entry, name, missing, unknown, needs, classification.scale, runner,
                    refuses_deblur="deblur" in classification.refused),
+        runner=runner,
     )

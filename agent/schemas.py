@@ -106,6 +106,14 @@ class CapabilityCheck(BaseModel):
         default_factory=list, description="(card model name, zoo entry or None when the zoo does not know it)."
     )
     plan: str = Field(description="What cnaps will do, in plain words, including what the model cannot do.")
+    runner: tuple[ZooEntry, str] | None = Field(
+        None, description="The model and the kind of weights ('official' or 'project') a restoration would use; "
+                          "None when no weights exist.")
+
+    @property
+    def project_weights(self) -> bool:
+        """Whether a restoration would run cnaps's own weights, not the authors' checkpoint."""
+        return self.runner is not None and self.runner[1] == "project"
 
 
 class AnswerContext(BaseModel):

@@ -71,3 +71,11 @@ _GREETING = re.compile(r"^\W*(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|ev
 def is_greeting(text: str) -> bool:
     """Whether a normalised turn is only a greeting or thanks."""
     return bool(_GREETING.match(text))
+
+
+_THANKS = re.compile(r"^\W*(?:thanks?|thank\s+you|thx|cheers|ok(?:ay)?|bye|goodbye)\b")
+
+
+def is_thanks(text: str) -> bool:
+    """Whether a normalised greeting thanks or takes leave ("thanks!", "ok, bye") rather than says hello."""
+    return is_greeting(text) and bool(_THANKS.match(text))

@@ -731,3 +731,23 @@ def test_a_question_about_using_cnaps_gets_a_short_workflow_and_no_unrelated_pap
     how = ask(card, question="How does MIMO-UNet work?", llm="none")
     assert len(answer.markdown.split()) < len(how.markdown.split())
     assert [ref for ref in how.references if ref.role == "related-paper"]  # a question about the model lists them
+
+
+@pytest.mark.parametrize("hello, thanks", [("hi", "thanks"), ("hello!", "thank you so much!"), ("hey", "cheers"),
+                                           ("good morning", "thx"), ("hiya", "ok, bye")])
+def test_thanks_is_not_answered_as_a_hello(home, hello, thanks):
+    from agent.cards import bundled_card
+
+    card = bundled_card()
+    greeted, thanked = (ask(card, question=q, llm="none") for q in (hello, thanks))
+    assert not greeted.references and not thanked.references  # both are short replies, not answers
+    assert greeted.task.text.split(":")[0] != thanked.task.text.split(":")[0]
+
+
+@pytest.mark.parametrize("question", ["can it do video deblurring?", "Can it fix my shaky GoPro footage?",
+                                      "Will it deblur a video of my dog?", "Does it work on blurry videos?"])
+def test_a_yes_no_question_about_video_says_frame_by_frame_first(home, question):
+    from agent.cards import bundled_card
+
+    text = ask(bundled_card(), question=question, llm="none").task.text
+    assert not text.startswith("Yes") and "frame" in text.split(".")[0].lower()

@@ -281,6 +281,14 @@ def test_verdicts_do_not_say_yes_to_what_the_documents_cannot_back():
     # The official weights learned motion blur, not defocus.
     text = compose(_deblur_context("Can this model fix defocus blur?", cues=["focus"])).task.text
     assert text.startswith("Partly: the official weights learned from motion blur")
+    # cnaps's own weights, whose training drew out-of-focus blur, are not hedged with the official ones' data
+    from tools.restoration.zoo import find, project_weights_facts
+
+    ctx = _deblur_context("Can this model fix defocus blur?", cues=["focus"])
+    ctx.capability.runner = (find("Deblur-MIMO-UNet"), "project")
+    if "defocus" in project_weights_facts("MIMO-UNet").degradations:
+        text = compose(ctx).task.text
+        assert text.startswith("Yes") and "official weights" not in text.split(".")[0]
     # Shrinking needs no model; an imperative yes/no question gets its verdict too.
     text = compose(_deblur_context("Can it shrink my photo?", needs=["downscale"], missing=["downscale"])).task.text
     assert text.startswith("No model is needed for that")
@@ -291,7 +299,7 @@ def test_verdicts_do_not_say_yes_to_what_the_documents_cannot_back():
 
 def test_a_video_request_is_told_that_frames_are_restored_one_by_one():
     text = compose(_deblur_context("Can this deblur a shaky video?", cues=["motion"])).task.text
-    assert text.startswith("Yes") and "a video has to be split into frames, each restored on its own" in text
+    assert text.startswith("Frame by frame") and "a video has to be split into frames, each restored on its own" in text
     assert "split into frames" not in compose(_deblur_context("Can this deblur a shaky photo?")).task.text
 
 

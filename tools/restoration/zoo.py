@@ -149,6 +149,8 @@ class ProjectWeightsFacts(BaseModel):
     real_photo_gain_db: dict[str, float] | None = Field(
         None, description="Measured mean PSNR gain on real photographs: 'x2'..'x4' over Lanczos, 'deblur' over the "
                           "blurred input; None when never measured.")
+    degradations: list[str] = Field(
+        default_factory=list, description="The degradation kinds their training drew ('shake', 'defocus', ...).")
 
 
 def project_weights_facts(network: str) -> ProjectWeightsFacts | None:
@@ -159,9 +161,11 @@ def project_weights_facts(network: str) -> ProjectWeightsFacts | None:
         return None
     metadata = json.loads(record.read_text(encoding="utf-8")).get("weights_metadata", {}) if record.is_file() else {}
     gains = metadata.get("real_photo_gain_db")
+    recipe = json.loads(metadata["degradations"]).get("weights", {}) if metadata.get("degradations") else {}
     return ProjectWeightsFacts(
         trained_on=metadata.get("trained_on") or "synthetic blur",
-        real_photo_gain_db={key: float(value) for key, value in json.loads(gains).items()} if gains else None)
+        real_photo_gain_db={key: float(value) for key, value in json.loads(gains).items()} if gains else None,
+        degradations=[kind for kind, share in recipe.items() if share > 0])
 
 
 class WeightsSource(BaseModel):
