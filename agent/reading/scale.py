@@ -90,6 +90,11 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
     if len(pixels) >= 2 and not sizes:
         _size_ratio(found, float(pixels[0].group(1)), float(pixels[1].group(1)),
                     f"{pixels[0].group(0)} -> {pixels[1].group(0)}")
+    # "upscale from 512 to 1024": two bare side lengths in a question about size
+    bare = re.search(r"\bfrom\s+(\d{2,5})\s*(?:px|pixels?)?\s+(?:up\s+)?to\s+(\d{2,5})\b(?!\s*(?:%|percent|dpi|ppi|mp|x\b|by\b))",
+                     text)
+    if bare and not sizes and len(pixels) < 2 and _SCALE_CONTEXT.search(text):
+        _size_ratio(found, float(bare.group(1)), float(bare.group(2)), f"{bare.group(1)} -> {bare.group(2)}")
     # "1080p to 4K": video formats by their height; "300 dpi to 600 dpi": scan resolutions
     formats = list(_VIDEO_FORMAT.finditer(text))
     if len(formats) >= 2:
@@ -161,6 +166,10 @@ def _factor_words(factor: float) -> str:
     return f"{factor:.3g}x"
 
 
+# A factor the question takes back for another: "2x, no wait, 4x", "2x, actually make it 3x", "3x, I mean 4x".
+_CORRECTED = re.compile(r"\b(\d+)\s?x\b(?:\s+(?:bigger|larger|wider|taller|the\s+size))?[,.;!]?\s+(?:no[,.!\s]+|oh[,.!\s]+|um+[,.!\s]+)*(?:wait|actually|sorry|i\s+mean|"
+                        r"make\s+(?:that|it)|or\s+rather|rather|correction|scratch\s+that)\b[,.:!\s]+"
+                        r"(?:\w+\s+){0,3}?(\d+)\s?x\b")
 _SIZES = re.compile(r"\b(\d{2,5})\s*(?:x|by)\s*(\d{2,5})\b")
 _AGAIN = re.compile(r"\b(?:then|and)\b.{0,30}\b(?:again|a\s+second\s+time|twice)\b")
 
@@ -191,8 +200,14 @@ def read_scale(question: str) -> tuple[int | None, str | None, str | None]:
     question names more than that factor says: a second factor, a factor applied twice, a fractional factor, or a
     target size of another shape."""
     text = normalise(question)[:MAX_CHARS]
-    found = [(factor, evidence) for factor, evidence in _scale_candidates(text) if 1 < factor <= 64]
+    candidates = _scale_candidates(text)
+    found = [(factor, evidence) for factor, evidence in candidates if 1 < factor <= 64]
     whole = [(int(round(factor)), evidence) for factor, evidence in found if _whole(factor)]
+    smaller = [(factor, evidence) for factor, evidence in candidates if 0 < factor < 1]
+    if not found and smaller:  # "upscale it 0.5x": a factor below one makes the picture smaller
+        factor = smaller[0][0]
+        return None, None, (f"{_factor_words(factor)} makes a picture smaller, not larger: that is plain resizing, "
+                            f"which any image editor does and needs no model; cnaps enlarges by 2x to {MAX_SCALE}x.")
     if not whole:
         if found:  # "1.5x", "720p to 1080p": cnaps cannot plan it, but can say how to get there
             factor = found[0][0]
@@ -218,6 +233,11 @@ def read_scale(question: str) -> tuple[int | None, str | None, str | None]:
         total = scale * int(chained.group(2))
         if total <= 64:
             return total, chained.group(0), _in_all(f"{scale}x and then {chained.group(2)}x", total)
+    corrected = _CORRECTED.search(text)
+    if corrected and int(corrected.group(1)) == scale and int(corrected.group(2)) in others:
+        # "upscale 2x, no wait, 4x": the factor the user settles on
+        final = int(corrected.group(2))
+        return final, corrected.group(0), f"You changed {scale}x to {final}x: this answer plans {final}x."
     if others:
         named = " and ".join(f"{factor}x" for factor in [scale, *others])
         other = others[0]

@@ -541,3 +541,25 @@ def test_the_photo_size_a_question_names(text, expected):
     from agent.reading.scale import photo_size
 
     assert photo_size(text) == expected
+
+
+@pytest.mark.parametrize("question, scale", [
+    ("upscale 2x, no wait, 4x", 4), ("enlarge it 2x, actually make it 3x", 3), ("enlarge 3x, I mean 4x", 4),
+    ("make it 2x bigger, sorry, 3x", 3), ("upscale by 4x, or rather 2x", 2),
+])
+def test_a_factor_taken_back_for_another_plans_the_last(question, scale):
+    result = classify(question)
+    assert result.scale == scale and result.scale_note  # the note says which factor was kept
+
+
+@pytest.mark.parametrize("question, scale", [
+    ("upscale from 512 to 1024", 2), ("enlarge it from 300 to 1200 pixels wide", 4), ("resize from 250 up to 750", 3),
+])
+def test_two_bare_side_lengths_give_the_factor(question, scale):
+    assert classify(question).scale == scale
+
+
+@pytest.mark.parametrize("question", ["can it upscale 0.5x?", "enlarge my photo 0.25x", "upscale it 0.75x please"])
+def test_a_factor_below_one_is_no_enlargement_and_says_so(question):
+    result = classify(question)
+    assert result.scale is None and result.scale_note and "smaller" in result.scale_note
