@@ -236,6 +236,8 @@ def suitability(ctx: AnswerContext) -> str:
 
 # The store's sentences that measured time and memory for photos of a given size.
 RUNNING_QUERY = "cnaps measured minutes and memory for a photo of millions of pixels on a CPU"
+# ... and for an ordinary photo, when the question names no size
+TIME_QUERY = "on a 2-core CPU cnaps measured seconds and memory for MIMO-UNet on a 1280x720 photo"
 
 
 def image_size(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
@@ -277,15 +279,31 @@ def licence(ctx: AnswerContext, number: dict[str, int]) -> str:
                            code_url=code, code_ref=number.get(code) if code else None, cnaps_licence=own).split())
 
 
-def setup(ctx: AnswerContext, number: dict[str, int]) -> str:
-    """How to install cnaps: the sentences of cnaps's notes that say it, in their order."""
+def setup(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
+    """How to install cnaps: the sentences of cnaps's notes that say it (those not `said` already), in their order."""
     from agent.reading.intents import REGISTRY
 
     notes = frozenset(url for url in number if url.startswith(NOTES_PREFIX))
-    # the question's own words first ("without a GPU"), then what any installation needs
-    facts = ranked_sentences(f"{ctx.reading.question} {REGISTRY['setup'].queries[0]}",
-                             [s for s in ctx.passages if s.url in number], k=4, urls=notes, min_similarity=0.3)
-    return cite(in_document_order(facts), number) if facts else general(ctx, number)
+    # the question's own words first ("without a GPU"), then what any installation needs; a request that also asks
+    # how to install ("deblur my photo; what do I install?") is ranked by the installation alone
+    query = REGISTRY["setup"].queries[0]
+    if not ctx.classification.needs:
+        query = f"{ctx.reading.question} {query}"
+    facts = ranked_sentences(query, [s for s in ctx.passages if s.url in number], k=2 if said else 4, urls=notes,
+                             min_similarity=0.3)
+    facts = [fact for fact in facts if all(fact.sentence != other.sentence for other in said)]
+    if not facts:
+        return "" if said else general(ctx, number)
+    return cite(in_document_order(facts), number)
+
+
+def running(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
+    """What cnaps measured for a run (time, memory), for a request that also asks how long it takes; '' when the
+    sentences were `said` already."""
+    facts = [fact for fact in ranked_sentences(TIME_QUERY, [s for s in ctx.passages if s.url in number], k=2,
+                                               min_similarity=0.3)
+             if all(fact.sentence != other.sentence for other in said)]
+    return cite(facts[:1], number) if facts else ""
 
 
 def in_document_order(facts: list[Fact]) -> list[Fact]:

@@ -21,6 +21,7 @@ from agent.focus import focus_facts, voiced
 from agent.links import scrub, scrub_answer
 from agent.plan import select_facts
 from agent.reading import read
+from agent.reading.asks import RUNNING
 from agent.schemas import NOTES_PREFIX, Answer, AnswerContext, Source, Task, TaskLabel, Workflow, WorkflowStep
 from agent.references import build_references, cited_only_notes
 from agent.sentences import Fact
@@ -130,6 +131,15 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
     if focus and number and (c.needs or complaint):
         text += f" {_say('lead', kind='asked')} " + " ".join(_cited(fact, number) for fact in focus)
+    if (c.needs and RUNNING.search(ctx.reading.text) and not ctx.reading.photo_size
+            and not any("measured" in fact.sentence for fact in focus)):
+        # "... and how long on my laptop?" beside other parts: what cnaps measured, if the focus has not said it
+        text += " " + answers.running(ctx, number or {}, said=list(focus))
+    if c.needs and ctx.reading.asks("setup"):
+        # "deblur my photo; what do I need to install?": each part of a request gets its answer
+        text += " " + answers.setup(ctx, number or {}, said=list(focus))
+    if c.needs and ctx.reading.asks("licence"):
+        text += " " + answers.licence(ctx, number or {})
     if c.needs and ctx.reading.photo_size and ctx.reading.asks("practical"):
         # "how long to upscale a 4000x3000 photo 4x?": that size against the limit, enlarged too
         text += " " + answers.image_size(ctx, number or {}, said=list(focus))

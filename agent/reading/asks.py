@@ -48,7 +48,9 @@ _ASKS_WHICH = re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(?:checkpoint|weights|v
                          re.IGNORECASE)
 
 # A question that asks how or why (rather than only asking for a result).
-_ASKS_HOW = re.compile(r"\b(?:how|why|what\s+makes|explain)\b", re.IGNORECASE)
+# (not "how long", "how much", "how many": those ask for a figure, not for how detail comes back)
+_ASKS_HOW = re.compile(r"\b(?:how(?!\s+(?:long|much|many|fast|big|large|old|often|soon)\b)|why|what\s+makes|explain)\b",
+                       re.IGNORECASE)
 
 # "Can it fix my photo?", "Will this work on ...?": a question that wants a yes or a no first.
 _YES_NO = re.compile(r"(?:^|[.!?,;:]\s+|\s[-\u2013\u2014]\s+)(?:(?:and|but|so|also|then|now|ok(?:ay)?)[,\s]+)?"

@@ -420,7 +420,7 @@ def test_a_word_that_asks_nothing_gets_no_quoted_passage(home, shared_cards, que
     (0, "My photo is blurry. Is it a GAN?", "No.", "not a GAN, a diffusion model or a transformer"),
     (0, "Do I need a GPU to upscale 2x?", "No.", "MIMO-UNet does not need a GPU"),
     (0, "Can it run without a GPU?", "Yes.", "MIMO-UNet does not need a GPU"),
-    (0, "Upscale my photo, how long will it take?", "You are enlarging", "cnaps measured about 18 seconds"),
+    (0, "Upscale my photo, how long will it take?", "You want an image enlarged", "cnaps measured about 18 seconds"),
     (0, "Can FeatSharp upscale my photo 4x?", "cnaps cannot run FeatSharp", ""),
     (1, "Why is the brain paper on the card?", "Your question is about Saliency Suppressed",
      "is on the card as a related paper"),
@@ -751,3 +751,33 @@ def test_a_yes_no_question_about_video_says_frame_by_frame_first(home, question)
 
     text = ask(bundled_card(), question=question, llm="none").task.text
     assert not text.startswith("Yes") and "frame" in text.split(".")[0].lower()
+
+
+@pytest.mark.parametrize("question", [
+    "I took a photo of a moving car and it is blurry, make it 2x bigger. Also how long on my laptop, what do I need "
+    "to install? And can I use the result in a commercial ad?",
+    "Deblur my shaky photo. How long will it take, how do I install cnaps, and what is the licence?",
+    "Please sharpen my blurry scan and tell me: what must I install, how many seconds on a CPU, is it free?",
+])
+def test_each_part_of_a_request_with_questions_about_using_cnaps_is_answered(home, question):
+    from importlib.metadata import metadata
+
+    from agent.cards import bundled_card
+
+    answer = ask(bundled_card(), question=question, llm="none")
+    text = answer.task.text
+    assert answer.task.label.value in {"deblurring", "both"}
+    assert "pip install" in text  # installation
+    assert re.search(r"\d+ (?:seconds|minutes)", text)  # the measured time
+    assert metadata("cnaps")["License"] in text  # the licence
+    sentences = re.findall(r"[^.!?]+[.!?]", text)
+    assert len(sentences) == len(set(sentences))
+
+
+@pytest.mark.parametrize("question", ["Upscale my photo 4x. How long does it take?",
+                                      "How long does it take to deblur a 1280x720 photo?"])
+def test_how_long_is_no_question_of_how_detail_comes_back(home, question):
+    from agent.cards import bundled_card
+
+    text = ask(bundled_card(), question=question, llm="none").task.text
+    assert "want to know how" not in text
