@@ -205,11 +205,14 @@ register(Intent(
     examples=("Which of the related papers matters most for my question, and why?",
               "How are the other papers on the card related?", "Which related paper should I read first?",
               "Are any of the related papers useful for upscaling?", "Tell me about the related papers.",
-              "Why are these papers listed on the card?"),
+              "Why are these papers listed on the card?", "What should I read to understand this?"),
     negatives=("Summarise the recommended paper.", "Who wrote MIMO-UNet?"),
     priority=75,
     rule=_words(r"\b(?:related|other|listed|these|those|the\s+card'?s)\s+(?:\w+\s+)?(?:papers?|works?|studies)\b|"
-                r"\bwhich\s+(?:of\s+the\s+)?(?:\w+\s+)?papers?\b|\bpapers?\s+(?:on|in)\s+the\s+card\b"),
+                r"\bwhich\s+(?:of\s+the\s+)?(?:\w+\s+)?papers?\b|\bpapers?\s+(?:on|in)\s+the\s+card\b|"
+                # "what should I read to understand this?", "any reading recommendations?": what to read
+                r"\bwhat\s+(?:should|do|can|would)\s+(?:i|we|you)\s+(?:\w+\s+)?read\b|\breading\s+(?:list|"
+                r"recommendations?|suggestions?|material)\b|\b(?:recommend|suggest)\s+(?:a\s+|some\s+)?(?:papers?|reading)\b"),
 ))
 
 register(Intent(

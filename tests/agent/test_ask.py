@@ -781,3 +781,14 @@ def test_how_long_is_no_question_of_how_detail_comes_back(home, question):
 
     text = ask(bundled_card(), question=question, llm="none").task.text
     assert "want to know how" not in text
+
+
+@pytest.mark.parametrize("question", ["Which of these papers should I read first?", "Which paper should I start with?",
+                                      "What should I read to understand this?", "Which related paper should I read?",
+                                      "Where do I begin with the papers on the card?"])
+def test_what_to_read_puts_the_recommended_models_paper_first(home, shared_cards, question):
+    card = load_card(shared_cards[-1])
+    answer = ask(card, question=question, llm="none")
+    own = next(ref.n for ref in answer.references if ref.url == card.models[0].paper)
+    cited = [int(n) for n in re.findall(r"\[(\d+)\]", answer.task.text)]
+    assert cited and cited[0] == own
