@@ -85,9 +85,10 @@ def remembered(answer: Answer) -> str:
     return " ".join(part for part in (answer.task.text, steps, answer.workflow.text) if part)
 
 
-def chat_markdown(answer: Answer) -> str:
+def chat_markdown(answer: Answer, shown: frozenset[str] = frozenset()) -> str:
     """The answer's Markdown with its references as a list, one item each. The composer writes them as lines of
-    one block, which a terminal Markdown renderer joins into a single run-on paragraph."""
+    one block, which a terminal Markdown renderer joins into a single run-on paragraph. A reference an earlier turn
+    of the chat has `shown` (by url) keeps its number and title, without its link and relevance again."""
     from agent.report import md_text
 
     head, found, rest = answer.markdown.partition("\n## References\n")
@@ -97,6 +98,9 @@ def chat_markdown(answer: Answer) -> str:
     tail = rest[after:] if after >= 0 else "\n"
     items = []
     for ref in answer.references:
+        if ref.url in shown:
+            items.append(f"- [{ref.n}] {md_text(ref.title)} (listed above)")
+            continue
         link = "" if ref.url.startswith("cnaps:notes/") else f": {ref.url}"
         relevance = f" — {md_text(ref.relevance)}" if ref.relevance else ""
         items.append(f"- [{ref.n}] {md_text(ref.title)} ({md_text(ref.role)}, {md_text(ref.kind)}){link}{relevance}")
@@ -126,6 +130,7 @@ class ChatSession:
         self.run: ToolRun | None = None  # the attached image's latest restoration, reused at the same scale
         self.last: Answer | None = None
         self.last_question = ""
+        self.shown: set[str] = set()  # the urls of the references an earlier turn listed in full
 
     def handle(self, line: str) -> Turn:
         line = line.strip()
@@ -198,4 +203,6 @@ class ChatSession:
         self.last, self.last_question = answer, question
         self.history = trim_history(self.history + [("user", question), ("assistant", remembered(answer))],
                                     self.budget)
-        return Turn("answer", chat_markdown(answer), answer)
+        markdown = chat_markdown(answer, frozenset(self.shown))
+        self.shown |= {ref.url for ref in answer.references}
+        return Turn("answer", markdown, answer)
