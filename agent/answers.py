@@ -9,8 +9,6 @@ templates in `prompts/answers/`.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from agent.reading.papers import paper_name
@@ -175,10 +173,6 @@ def plain(ctx: AnswerContext, number: dict[str, int]) -> str:
     return lead + (" In the documents' words: " + cite(facts, number) if facts else "")
 
 
-# "Which paper should I read first?", "where do I start reading?": a question of what to read.
-_ASKS_WHAT_TO_READ = re.compile(r"\b(?:read|start\s+with|begin\s+with|study|look\s+at\s+first)\b")
-
-
 def papers_that_matter(ctx: AnswerContext, number: dict[str, int]) -> str:
     """Which of the card's related papers bears most on the user's task, and each one's relevance, said once."""
     from agent.references import paper_relevance
@@ -203,7 +197,7 @@ def papers_that_matter(ctx: AnswerContext, number: dict[str, int]) -> str:
     best, rest = ranked[0], ranked[1:]
     first = ""
     own = next((model.paper for model in ctx.card.models if model.paper and model.paper in number), None)
-    if own and _ASKS_WHAT_TO_READ.search(ctx.reading.text):
+    if own and ctx.reading.wants.what_to_read:
         # "which paper should I read first?": the recommended model's own paper, before any related one
         first = f"Read the recommended model's own paper first [{number[own]}]: it explains the network that runs. "
     text = first + (f"Of the card's {len(papers)} related papers, the closest to your task: {verdict(best)} "

@@ -138,6 +138,8 @@ _EXPECTS_A_SCORE = re.compile(r"\b(?:will|would|do|can|could|should)\s+i\s+(?:al
 _ASKS_A_SCORE = re.compile(_EXPECTS_A_SCORE.pattern + r"|\b(?:what|which)\s+(?:psnr|ssim|score)\s+(?:did|will|would|do|"
                            r"can|could)\s+(?:i|it|my)\b|\bwhat(?:'s|\s+is)\s+(?:my|the)\s+(?:psnr|ssim)\b", re.IGNORECASE)
 
+# "Which paper should I read first?", "where do I start reading?": a question of what to read.
+_WHAT_TO_READ = re.compile(r"\b(?:read|start\s+with|begin\s+with|study|look\s+at\s+first)\b", re.IGNORECASE)
 _VIDEO = re.compile(r"\b(?:video|videos|footage)\b", re.IGNORECASE)
 
 # A later clause that asks about the model: "my photo is blurry, what is FAM?", "deblur it. How many parameters?"
@@ -271,6 +273,7 @@ class Wants(BaseModel):
     zoo_model: str | None = Field(None, description="The model asked about in 'is X available in cnaps?'")
     zoo_model_like: bool = Field(False, description="That name looks like a model's, not a format's or an OS's.")
     video: bool = False
+    what_to_read: bool = Field(False, description="It asks what to read ('which paper should I read first?').")
     where_code: bool = False
     code: bool = False
     who_wrote: bool = False
@@ -320,7 +323,8 @@ def read_wants(question: str, text: str, needs: list[str], papers: list, complai
         region=bool(_REGION.search(question)), run_time=bool(_ASKS_RUN_TIME.search(question)),
         how_it_works=bool(_HOW_IT_WORKS.search(text)), which_models=bool(_WHICH_MODELS.search(question)),
         zoo_model=zoo_model, zoo_model_like=bool(zoo_model and _LOOKS_LIKE_A_MODEL.search(zoo_model)),
-        video=bool(_VIDEO.search(question)), where_code=bool(_WHERE_CODE.search(question)),
+        video=bool(_VIDEO.search(question)), what_to_read=bool(_WHAT_TO_READ.search(question)),
+        where_code=bool(_WHERE_CODE.search(question)),
         code=bool(_CODE.search(question)), who_wrote=bool(_WHO_WROTE.search(question)),
         relevance=bool(_RELEVANCE.search(question)), summarize=bool(_SUMMARIZE.search(question)),
         run_it=bool(_RUN_IT.search(question)), paper_asked_to_act=_asks_the_paper_to_do(question, papers),

@@ -27,7 +27,8 @@ def test_shipped_weights_say_what_they_are():
     sidecar = json.loads(WEIGHTS.with_suffix(".json").read_text())
     assert sidecar["sha256"] == checkpoint.sha256(WEIGHTS)  # the quality table belongs to this very file
     gains = json.loads(metadata["real_photo_gain_db"])  # measured on real photographs, and in the sidecar's table
-    assert {key: round(value["mean_db"], 2) for key, value in sidecar["real_photos"]["gains"].items()} == gains
+    table = sidecar["real_photos"]["gains"]  # the per-scale rows, and the deblurring row's split by blur kind
+    assert {key: round(table[key]["mean_db"], 2) for key in gains} == gains and set(gains) == {"x2", "x3", "x4", "deblur"}
     total = sum(path.stat().st_size for path in WEIGHTS.parent.glob("*.safetensors"))
     assert total < 40 * 2**20
 
