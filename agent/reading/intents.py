@@ -265,10 +265,15 @@ register(Intent(
     examples=("What's the license?", "Can I use it commercially?", "Is it free?", "What licence are the weights under?",
               "Can I use the restored photos in a commercial ad?", "Is MIMO-UNet open source?",
               "can i use it for comercial"),
-    negatives=("Can it read my licence plate?", "Is the output free of artifacts?", "Is it free to run on a CPU?"),
+    negatives=("Can it read my licence plate?", "Is the output free of artifacts?", "Is it free to run on a CPU?",
+               "Can it remove the blur from a photo of a commercial truck?"),
     priority=67,
     queries=("the licence of the official MIMO-UNet code and checkpoints",),
-    rule=_words(r"\b(?:licen[cs]e[sd]?|licen[cs]ing)\b(?!\s+plates?\b)|\bcom+er(?:c|s)ial\w*|\bopen[- ]source\b|"
+    # "commercial" only as a use ("use it commercially", "for commercial work"), not "a photo of a commercial truck"
+    rule=_words(r"\b(?:licen[cs]e[sd]?|licen[cs]ing)\b(?!\s+plates?\b)|\bcom+er[cs]ial+l?y\b|"
+                r"\bcom+er[cs]ial\s+(?:use|purposes?|projects?|products?|work|ads?|advert\w*|settings?|applications?|"
+                r"clients?|licen\w+)\b|\b(?:use|using|sell|selling)\s+(?:\w+\s+){0,4}?(?:for|in)\s+(?:a\s+)?com+er[cs]ial\w*|"
+                r"\bfor\s+com+er[cs]ial\b|\bopen[- ]source\b|"
                 r"\b(?:is|are)\s+(?:it|this|they|mimo\S*|cnaps|(?:this|the)\s+(?:model|tool|weights|code))\s+"
                 r"(?:really\s+)?(?:free|paid)(?:\s+(?:to\s+use|of\s+charge))?(?=\s*(?:[?.!,]|$|for\s+(?:me|us|"
                 r"business|work)))|\b(?:how\s+much\s+does\s+(?:it|cnaps|this)\s+cost|terms\s+of\s+use|copyright)\b"),
@@ -279,11 +284,18 @@ register(Intent(
     description="How to install cnaps and get it running: pip, PyTorch, the first command.",
     examples=("How do I install it?", "How do I set it up on Windows?", "What do I need to install?",
               "How do I get started with cnaps?", "Is there a pip package?"),
-    negatives=("Where can I download the checkpoints?", "How do I run it on a folder?"),
+    negatives=("Where can I download the checkpoints?", "How do I run it on a folder?",
+               "My photo of the installation at the museum is blurry."),
     priority=61,
     queries=("installing cnaps with pip and PyTorch, and the first command to run",),
-    rule=_words(r"\b(?:install\w*|set\s*(?:it\s+)?up|setup|pip|get\s+(?:it\s+)?(?:started|running|working)|"
-                r"getting\s+started|requirements\.txt|dependenc\w+)\b"),
+    # installing cnaps, not "my photo of the installation" or "how do I set up the camera?"
+    rule=_words(r"\b(?:(?:how|where)\s+(?:do|can|would|should|to)\s+(?:i\s+|we\s+|you\s+)?(?:\w+\s+)?(?:install|set\s*up|"
+                r"setup)\b(?!\s+(?:the\s+|my\s+|a\s+)?(?:camera|phone|tripod|lens|lighting|shot|scene|flash))|"
+                r"install(?:ing|ation)?\s+(?:it|this|cnaps|mimo\S*|the\s+(?:model|tool|package|software|app))\b|"
+                r"installation\s+(?:steps?|instructions?|guide|process)|(?:what|which)\s+(?:\w+\s+){0,4}?(?:install|"
+                r"dependenc\w+|requirements?)\b|set\s*(?:it|cnaps|this)\s+up|setup\s+(?:steps?|instructions?|guide)|"
+                r"\bpip\b|get\s+(?:it|cnaps)\s+(?:started|running|working)|getting\s+started|requirements\.txt|"
+                r"dependenc\w+)"),
     unless=_words(r"\b(?:weights|checkpoints?)\b"),
 ))
 
