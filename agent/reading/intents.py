@@ -266,17 +266,18 @@ register(Intent(
               "Can I use the restored photos in a commercial ad?", "Is MIMO-UNet open source?",
               "can i use it for comercial"),
     negatives=("Can it read my licence plate?", "Is the output free of artifacts?", "Is it free to run on a CPU?",
-               "Can it remove the blur from a photo of a commercial truck?"),
+               "Can it remove the blur from a photo of a commercial truck?",
+               "Can it deblur a photo of my driver's license?", "Can it remove the copyright watermark from my photo?"),
     priority=67,
     queries=("the licence of the official MIMO-UNet code and checkpoints",),
     # "commercial" only as a use ("use it commercially", "for commercial work"), not "a photo of a commercial truck"
-    rule=_words(r"\b(?:licen[cs]e[sd]?|licen[cs]ing)\b(?!\s+plates?\b)|\bcom+er[cs]ial+l?y\b|"
-                r"\bcom+er[cs]ial\s+(?:use|purposes?|projects?|products?|work|ads?|advert\w*|settings?|applications?|"
-                r"clients?|licen\w+)\b|\b(?:use|using|sell|selling)\s+(?:\w+\s+){0,4}?(?:for|in)\s+(?:a\s+)?com+er[cs]ial\w*|"
+    rule=_words(r"(?<!driver's\s)(?<!drivers\s)(?<!driving\s)\b(?:licen[cs]e[sd]?|licen[cs]ing)\b(?!\s+(?:plates?|photos?|"
+                r"cards?)\b)|\bcom+er[cs]ial+l?y\b|\bcom+er[cs]ial\s+(?:use|purposes?|licen\w+)\b|\b(?:use|using|sell|selling)\s+(?:\w+\s+){0,4}?(?:for|in)\s+(?:a\s+)?com+er[cs]ial\w*|"
                 r"\bfor\s+com+er[cs]ial\b|\bopen[- ]source\b|"
                 r"\b(?:is|are)\s+(?:it|this|they|mimo\S*|cnaps|(?:this|the)\s+(?:model|tool|weights|code))\s+"
                 r"(?:really\s+)?(?:free|paid)(?:\s+(?:to\s+use|of\s+charge))?(?=\s*(?:[?.!,]|$|for\s+(?:me|us|"
-                r"business|work)))|\b(?:how\s+much\s+does\s+(?:it|cnaps|this)\s+cost|terms\s+of\s+use|copyright)\b"),
+                r"business|work)))|\b(?:how\s+much\s+does\s+(?:it|cnaps|this)\s+cost|terms\s+of\s+use|copyright\s+(?:of|on|for|to|"
+                r"holder)|who\s+owns)\b"),
 ))
 
 register(Intent(

@@ -65,11 +65,12 @@ _BLUR_AS_EDIT = re.compile(r"\b(?:blur|blurring)\s+(?:out\s+)?(?:the\s+|my\s+|th
 
 PICTURE_NOUNS_PATTERN = (r"(?:photo|image|picture|pic|shot|scan|frame|selfie|portrait|screenshot|still|footage|video|"
                          r"capture)")
-# Blur of something that is no picture: one's eyesight, a sound, a memory, a TV screen ("blurry vision, should I see
-# a doctor?", "my eyes get blurry", "why is my TV picture blurry?"). Only a sentence that names no photo of its own.
-_NOT_A_PICTURE = re.compile(r"\b(?:vision|eyesight|eyes?|sight|glasses|spectacles|contact\s+lenses|sounds?|audio|"
-                            r"voices?|music|memor(?:y|ies)|mind|head|thoughts?|thinking|lines?\s+between|boundar\w+|"
-                            r"distinctions?|tv|television|monitor|projector|display|screen)\b")
+# Blur of something that is no picture: one's own eyesight, a sound, a memory ("blurry vision, should I see a doctor?",
+# "my eyes get blurry"), not "her eyes are blurry because she blinked" (a photo of her). Only a sentence that names no
+# photo of its own.
+_NOT_A_PICTURE = re.compile(r"\b(?:(?:my|our)\s+(?:own\s+)?(?:eyes?|glasses|spectacles|contacts|contact\s+lenses|head|"
+                            r"hearing)|vision|eyesight|sight|sounds?|audio|voices?|music|memor(?:y|ies)|mind|"
+                            r"thoughts?|thinking)\b")
 _A_PICTURE = re.compile(rf"\b(?<!tv\s)(?<!television\s)(?<!monitor\s)(?<!screen\s){PICTURE_NOUNS_PATTERN}s?\b")
 
 _BLUR_WORD = re.compile(r"\b(?:blur\w*|fuzz(?:y|iness)|smear\w*|smudg\w*)")

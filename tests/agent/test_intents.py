@@ -319,6 +319,9 @@ def test_blur_that_is_no_pictures_and_creative_writing_are_declined(home, card, 
     ("The text on the screen is blurry in my photo", ["deblur"]),
     ("My memories of that trip are blurry, but the photos are too", ["deblur"]),
     ("can i use it on medical xrays to see a fracture better", []),
+    ("His head moved and it came out blurry, can you fix it?", ["deblur"]),
+    ("Her eyes are blurry because she blinked", ["deblur"]),
+    ("Why is the screen in the background blurry?", ["deblur"]),
 ])
 def test_a_pictures_blur_beside_those_words_is_still_read(home, card, question, needs):
     reading = read(question, card)
