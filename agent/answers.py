@@ -212,14 +212,13 @@ def suitability(ctx: AnswerContext) -> str:
     the weights that would run measured on real photographs for the task asked, or for the chat's earlier task:
     cnaps's own numbers, never the paper's."""
     from agent.capability import nearest_measured_scale
-    from tools.restoration.zoo import project_weights_facts
 
     known = [(name, entry) for name, entry in ctx.capability.models if entry is not None]
     if not known:
         return ""  # the capability check has said that cnaps does not know the card's models
     name, entry = known[0]
     project = ctx.capability.project_weights
-    facts = project_weights_facts(ctx.capability.runner[0].network) if project else None
+    facts = ctx.capability.project_weights_facts()
     gains = (facts.real_photo_gain_db if facts else None) or {}
     task = ctx.classification if ctx.classification.needs else ctx.reading.earlier_task or ctx.classification
     needs = [need for need in task.needs if need in ("deblur", "upscale")]
@@ -250,11 +249,10 @@ def image_size(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()
     limit, the enlarged output's too, and the documents' measured time and memory for photos of such sizes (those
     not `said` already)."""
     from agent.settings import get_settings
+    from tools.restoration.zoo import MAX_SCALE
 
     pixels, size = ctx.reading.photo_size
     limit = get_settings().restore.max_pixels
-    from tools.restoration.zoo import MAX_SCALE
-
     asked = ctx.classification.scale if "upscale" in ctx.classification.needs else None
     scale = min(asked, MAX_SCALE) if asked else None  # "16x" runs at the most cnaps enlarges
     enlarged = pixels * scale * scale if scale else None
@@ -265,7 +263,7 @@ def image_size(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()
                            enlarged_millions=enlarged / 1e6 if enlarged else None,
                            enlarged_over=bool(enlarged and enlarged > limit)).split())
     facts = ranked_sentences(RUNNING_QUERY, [s for s in ctx.passages if s.url in number], k=2, min_similarity=0.3)
-    facts = in_document_order([fact for fact in facts if all(fact.sentence != other.sentence for other in said)])
+    facts = in_document_order(unsaid(facts, said))
     return f"{text} {cite(facts, number)}" if facts else text
 
 
@@ -296,7 +294,7 @@ def setup(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> 
         query = f"{ctx.reading.question} {query}"
     facts = ranked_sentences(query, [s for s in ctx.passages if s.url in number], k=2 if said else 4, urls=notes,
                              min_similarity=0.3)
-    facts = [fact for fact in facts if all(fact.sentence != other.sentence for other in said)]
+    facts = unsaid(facts, said)
     if not facts:
         return "" if said else general(ctx, number)
     return cite(in_document_order(facts), number)
@@ -305,10 +303,15 @@ def setup(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> 
 def running(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
     """What cnaps measured for a run (time, memory), for a request that also asks how long it takes; '' when the
     sentences were `said` already."""
-    facts = [fact for fact in ranked_sentences(TIME_QUERY, [s for s in ctx.passages if s.url in number], k=2,
-                                               min_similarity=0.3)
-             if all(fact.sentence != other.sentence for other in said)]
+    facts = unsaid(ranked_sentences(TIME_QUERY, [s for s in ctx.passages if s.url in number], k=2, min_similarity=0.3),
+                   said)
     return cite(facts[:1], number) if facts else ""
+
+
+def unsaid(facts: list[Fact], said: list[Fact]) -> list[Fact]:
+    """`facts` less those whose sentence is among `said` (an answer quotes a sentence once)."""
+    spoken = {fact.sentence for fact in said}
+    return [fact for fact in facts if fact.sentence not in spoken]
 
 
 def in_document_order(facts: list[Fact]) -> list[Fact]:

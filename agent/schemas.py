@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from tools.restoration.record import ToolRun
 from knowledge.cards import NOTES_PREFIX  # re-exported: answers cite cnaps's notes under this id, never as a link
-from tools.restoration.zoo import ZooEntry
+from tools.restoration.zoo import ProjectWeightsFacts, ZooEntry, project_weights_facts
 
 __all__ = ["NOTES_PREFIX"]  # and the models below
 
@@ -114,6 +114,11 @@ class CapabilityCheck(BaseModel):
     def project_weights(self) -> bool:
         """Whether a restoration would run cnaps's own weights, not the authors' checkpoint."""
         return self.runner is not None and self.runner[1] == "project"
+
+    def project_weights_facts(self) -> "ProjectWeightsFacts | None":
+        """What the project weights a restoration would run learned from and measured; None when the authors'
+        checkpoint (or nothing) would run."""
+        return project_weights_facts(self.runner[0].network) if self.project_weights else None
 
 
 class AnswerContext(BaseModel):

@@ -11,7 +11,7 @@ from agent.reading.asks import Wants
 from agent.reading.model import Reading
 from agent.references import paper_relevance, what_it_does
 from agent.schemas import AnswerContext
-from tools.restoration.zoo import find, project_weights_facts
+from tools.restoration.zoo import find
 
 
 _CHECKPOINT_NAMES = {"realblur": "Deblur-MIMO-UNet-RealBlur", "gopro": "MIMO-UNet", "plus": "MIMO-UNet+"}
@@ -100,7 +100,7 @@ def verdict(ctx: AnswerContext) -> str | None:
         # "can it deblur my video?": the model takes one image at a time (the video sentence says how)
         return "Frame by frame only: the recommended model removes blur from single images, not from a video as such."
     if not missing and "focus" in c.cues and "motion" not in c.cues:
-        facts = project_weights_facts(ctx.capability.runner[0].network) if ctx.capability.project_weights else None
+        facts = ctx.capability.project_weights_facts()
         if facts is not None and "defocus" in facts.degradations:
             return ("Yes: cnaps's own weights, which run here, were trained on out-of-focus blur as well as on "
                     "motion blur; how much comes back depends on how strong the blur is.")

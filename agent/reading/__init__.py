@@ -13,7 +13,7 @@ from agent.reading.asks import comparative, compares_models, read_wants
 from agent.reading.intents import (DOMAIN, EVERYDAY_DOMAIN, REGISTRY, IntentMatch, artifact_kinds, ordered,
                                    routed_examples, rule_matches)
 from agent.reading.model import Reading
-from agent.reading.needs import _A_PICTURE, _BLUR_WORD, MY_IMAGE
+from agent.reading.needs import _BLUR_WORD, MY_IMAGE
 from agent.reading.papers import named_papers, papers_named_in
 from agent.reading.signals import asked_in_another_language, is_complaint, is_greeting, sentences_asked
 
@@ -142,15 +142,14 @@ def read(question: str, card: Card, history: list[tuple[str, str]] | None = None
     """Read `question` (asked about `card`, after `history`'s (role, text) turns) once; a `classification` made
     elsewhere (a test's, the LLM loop's) is taken as the task instead of reading it again."""
     from agent.reading.needs import MAX_CHARS, normalise
-    from agent.reading.task import is_follow_up_text
+    from agent.reading.task import is_follow_up_text, only_no_pictures_blur
 
     history = list(history or [])
     text = normalise(question)[:MAX_CHARS]
     classification = classification or classify_question(card, question, history)
     papers = named_papers(card, question, history)
     asked = text
-    if (any(item.endswith("(not a picture's blur)") for item in classification.evidence)
-            and not _A_PICTURE.search(text)):
+    if only_no_pictures_blur(classification.evidence, text):
         asked = _BLUR_WORD.sub("", text)  # "blurry vision, should I see a doctor?" has no word about images left
     complaint = is_complaint(question if asked == text else asked)
     compares = compares_models(question)

@@ -41,6 +41,16 @@ class _Reading:
     refused: set[str] = field(default_factory=set)  # needs the question negates ("without upscaling")
 
 
+# Why a blur word was ignored when it named no picture's blur ("blurry vision"): the reading and the intents ask it.
+NOT_A_PICTURE = "not a picture's blur"
+
+
+def only_no_pictures_blur(notes: list[str], text: str) -> bool:
+    """Whether a blur word of `text` was ignored as no picture's (its `notes`: the reading's ignored words or a
+    classification's evidence) and `text` names no picture: "blurry vision, should I see a doctor?"."""
+    return any(note.endswith(f"({NOT_A_PICTURE})") for note in notes) and not _A_PICTURE.search(text)
+
+
 def _blur_is_a_need(text: str, match: re.Match) -> str | None:
     """Why a blur word is not a deblurring need (avoided, caused by enlarging, an edit), or None when it is one."""
     if _is_negated(text, match.start()):
@@ -63,7 +73,7 @@ def _blur_is_a_need(text: str, match: re.Match) -> str | None:
     if _BLUR_AS_EDIT.match(text, match.start()):
         return "an edit to apply"
     if _NOT_A_PICTURE.search(sentence) and not _A_PICTURE.search(sentence):
-        return "not a picture's blur"
+        return NOT_A_PICTURE
     return None
 
 
@@ -231,8 +241,7 @@ def classify(question: str) -> Classification:
             # whatever the nearest example guesses.
             reading.weak["deblur"] = [requested.group(0)]
         # "blurry vision, should I see a doctor?": its only word for a task was no picture's; no neighbour guesses one
-        not_a_picture = (any(item.endswith("(not a picture's blur)") for item in reading.ignored)
-                         and not _A_PICTURE.search(text))
+        not_a_picture = only_no_pictures_blur(reading.ignored, text)
         nearest = None if about or requested or not_a_picture else _nearest_label(text)
         weak = {need for need in reading.weak}
         if about:
@@ -300,7 +309,7 @@ def _is_follow_up(text: str, own: Classification, reading: _Reading) -> bool:
     if _CONTENTLESS.match(text):
         return True
     if (_WHY_ABOUT_THAT.match(text) and not reading.strong and not own.scale and not own.about_model
-            and not any(item.endswith("(not a picture's blur)") for item in own.evidence)):
+            and not only_no_pictures_blur(own.evidence, text)):
         return True  # not "why are my eyes blurry?", which asks about no picture
     if own.about_model or not _FOLLOW_UP.search(text):
         return False  # "and how big is it?" asks about the model; a full question stands on its own
