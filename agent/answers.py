@@ -108,9 +108,10 @@ def general(ctx: AnswerContext, number: dict[str, int]) -> str:
     return "The documents indexed for this card do not cover that."
 
 
-def model_size(ctx: AnswerContext, number: dict[str, int]) -> str:
+def model_size(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
     """How big the model is: the documents' sentences that count the variants' parameters, the card's own network
-    first (MMR alone would drop the second count as a near repeat of the first)."""
+    first (MMR alone would drop the second count as a near repeat of the first); those `said` already are not
+    repeated ('' when all were)."""
     from agent.plan import ASPECTS, supports
     from agent.reading.intents import REGISTRY
     from agent.verdicts import networks_of
@@ -122,7 +123,10 @@ def model_size(ctx: AnswerContext, number: dict[str, int]) -> str:
              if supports(fact.sentence, size)]
     facts.sort(key=lambda fact: next((i for i, network in enumerate(own) if fact.sentence.startswith(f"{network} ")),
                                      len(own)))
-    return "From the documents: " + cite(facts[:2], number) if facts else general(ctx, number)
+    facts = facts[:2]
+    if said and facts:
+        return cite(unsaid(facts, said), number)
+    return "From the documents: " + cite(facts, number) if facts else general(ctx, number)
 
 
 # One sentence for each, in this order: the problem, the design, its parts, the results, the training.
@@ -287,12 +291,15 @@ def setup(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> 
     from agent.reading.intents import REGISTRY
 
     notes = frozenset(url for url in number if url.startswith(NOTES_PREFIX))
-    # the question's own words first ("without a GPU"), then what any installation needs; a request that also asks
-    # how to install ("deblur my photo; what do I install?") is ranked by the installation alone
+    # the question's own words first ("without a GPU"), then what any installation needs; a question for which
+    # installing is one part of several ("deblur my photo; what do I install?", "is it free, and how do I install
+    # it?") is ranked by the installation alone
     query = REGISTRY["setup"].queries[0]
-    if not ctx.classification.needs:
-        query = f"{ctx.reading.question} {query}"
-    facts = ranked_sentences(query, [s for s in ctx.passages if s.url in number], k=2 if said else 4, urls=notes,
+    own = not ctx.classification.needs and ctx.reading.primary == "setup"
+    if own:
+        query = f"{ctx.reading.part_asking('setup')} {query}"
+    k = 4 if own else 2 if ctx.classification.needs else 3
+    facts = ranked_sentences(query, [s for s in ctx.passages if s.url in number], k=k, urls=notes,
                              min_similarity=0.3)
     facts = unsaid(facts, said)
     if not facts:
@@ -306,6 +313,24 @@ def running(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -
     facts = unsaid(ranked_sentences(TIME_QUERY, [s for s in ctx.passages if s.url in number], k=2, min_similarity=0.3),
                    said)
     return cite(facts[:1], number) if facts else ""
+
+
+def practical(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
+    """The practical part of a question whose main answer is another ("is it free, and does it need a GPU?"): the
+    sentences of cnaps's notes that best answer the question's words about running it, those not `said` already."""
+    from agent.focus import focus_facts
+    from agent.reading.asks import focus_question
+    from agent.reading.intents import REGISTRY
+
+    notes = frozenset(url for url in number if url.startswith(NOTES_PREFIX))
+    pool = [s for s in ctx.passages if s.url in number]
+    part = ctx.reading.part_asking("practical")
+    # that part read as an open question of its own is ("what is the biggest image it accepts?"), cnaps's notes first
+    facts = unsaid(focus_facts(pool, focus_question(part), limit=2, preferred=notes), said)
+    if not facts:
+        facts = unsaid(ranked_sentences(f"{part} {REGISTRY['practical'].queries[0]}", pool, k=2, urls=notes,
+                                        min_similarity=0.3), said)
+    return cite(in_document_order(facts), number) if facts else ""
 
 
 def unsaid(facts: list[Fact], said: list[Fact]) -> list[Fact]:

@@ -15,6 +15,8 @@ question asks is read once, in agent.reading: this module takes the Reading and 
 
 from __future__ import annotations
 
+import re
+
 from agent import answers
 from agent.capability import measured_gain_words, need_words, project_weights_words
 from agent.focus import focus_facts, voiced
@@ -86,6 +88,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
                     related=ctx.reading.primary == "related-papers", about=about, ending=ending,
                     using=ctx.reading.primary in USING_CNAPS and not named)
         took = run_time(ctx)
+        shown: list[Fact] = []  # the focus sentences this part states, which a further part does not repeat
         code = recommended_code(ctx, number or {}) if not named and wants.where_code else None
         if code:
             text += " " + code  # the link is the answer: no passage is quoted beside it
@@ -93,6 +96,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += " " + card_says
             if focus and number and not wants.summarize:  # "does FeatSharp upscale images?"
                 text += f" {_say('lead', kind='summary')} " + " ".join(_cited(fact, number) for fact in focus)
+                shown = list(focus)
         elif took:
             text += " " + took
         elif ctx.reading.primary == "summarize-paper" and not named:
@@ -113,6 +117,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += " " + answers.suitability(ctx)
         elif focus and number:
             text += f" {_say('lead', kind='short')} " + " ".join(_cited(fact, number) for fact in focus)
+            shown = list(focus)
         elif ((wants.comparison and not named) or zoo_answer(wants)
               or (named and (wants.run_it or wants.paper_asked_to_act))):
             pass  # the verdict has said it: the documents do not compare them, what cnaps can run, or cannot
@@ -120,6 +125,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += " " + _say("how_it_works")
         elif not ctx.reading.asks("batch"):  # a batch question gets the folder command below
             text += " " + answers.general(ctx, number or {})
+        if not named:
+            text += _further_parts(ctx, number or {}, shown, answered=ctx.reading.primary, ctx_text=text)
     else:
         needs = [n for n in c.needs if n not in ("deblur", "upscale")]
         text = _say("task_other", needs=need_words(needs) if needs else "")
@@ -131,18 +138,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         plan = f"{first} [{cite['same-resolution']}]." + (f" {rest}" if rest else "")
     if focus and number and (c.needs or complaint):
         text += f" {_say('lead', kind='asked')} " + " ".join(_cited(fact, number) for fact in focus)
-    if (c.needs and RUNNING.search(ctx.reading.text) and not ctx.reading.photo_size
-            and not any("measured" in fact.sentence for fact in focus)):
-        # "... and how long on my laptop?" beside other parts: what cnaps measured, if the focus has not said it
-        text += " " + answers.running(ctx, number or {}, said=list(focus))
-    if c.needs and ctx.reading.asks("setup"):
-        # "deblur my photo; what do I need to install?": each part of a request gets its answer
-        text += " " + answers.setup(ctx, number or {}, said=list(focus))
-    if c.needs and ctx.reading.asks("licence"):
-        text += " " + answers.licence(ctx, number or {})
-    if c.needs and ctx.reading.photo_size and ctx.reading.asks("practical"):
-        # "how long to upscale a 4000x3000 photo 4x?": that size against the limit, enlarged too
-        text += " " + answers.image_size(ctx, number or {}, said=list(focus))
+    if c.needs:
+        text += _further_parts(ctx, number or {}, focus if number else [], answered=None, ctx_text=text)
     if complaint:
         text += " " + answers.complaint(ctx)
     if {"deblur", "upscale"} & set(c.needs) and ctx.reading.asks("suitability"):
@@ -162,6 +159,50 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         # "sharpen this out of focus portrait" asks nothing, but deserves the caveat a yes/no question gets
         text += " " + _say("defocus_caveat")
     return f"{short} {text}" if short else text
+
+
+def _further_parts(ctx: AnswerContext, number: dict[str, int], said: list[Fact], answered: str | None,
+                   ctx_text: str = "") -> str:
+    """The answers to the parts of a question about using cnaps that its main answer (the `answered` intent's, or a
+    restoration request's) has not given: "how do I install it, and is it free?" gets both, in the question's order.
+
+    Each part is one intent with its own answer: how to install (setup), under what terms (licence), the practical
+    side (a photo size against the pixel limit, or what cnaps measured for a run) and how big the network is. `said`: the focus
+    sentences the answer has stated already; `ctx_text`: the answer so far, whose cited sentences are not repeated."""
+    said = list(said)
+    measured = any("measured" in fact.sentence for fact in said)
+    parts: list[str] = []
+    for match in ctx.reading.intents:
+        name = match.name
+        if name == answered:
+            continue
+        if name == "setup":  # "deblur my photo; what do I need to install?"
+            parts.append(answers.setup(ctx, number, said=said))
+        elif name == "licence":
+            parts.append(answers.licence(ctx, number))
+        elif name == "practical" and ctx.reading.photo_size:
+            # "how long to upscale a 4000x3000 photo 4x?": that size against the limit, enlarged too
+            parts.append(answers.image_size(ctx, number, said=said))
+        elif name == "practical" and answered is not None and not measured:
+            # "what's the licence, and does it need a GPU?": the practical sentences of cnaps's notes
+            parts.append(answers.practical(ctx, number, said=said))
+        elif name == "model-size" and answered is not None:
+            # "is it lightweight enough to run on my phone?": no phone app, and how big the network is
+            parts.append(answers.model_size(ctx, number, said=said))
+    if (answered is None and RUNNING.search(ctx.reading.text) and not ctx.reading.photo_size and not measured):
+        # "... and how long on my laptop?" beside a request: what cnaps measured, if the focus has not said it
+        parts.append(answers.running(ctx, number, said=said))
+    # two parts can quote the same sentence of the notes ("how do I install it without a GPU?": installing and the
+    # GPU both cite 'it does not need a GPU'); the answer says it once
+    text = ""
+    for part in parts:
+        for piece in _CITED_END.split(part):
+            if piece and piece not in text and piece not in ctx_text:
+                text += f" {piece}"
+    return text
+
+
+_CITED_END = re.compile(r"(?<=\]\.)\s+|(?<=\][!?])\s+")  # after a cited sentence's "[3]."
 
 
 def _restoration_step(ctx: AnswerContext) -> str | None:

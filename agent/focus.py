@@ -114,9 +114,9 @@ def _question_groups(question: str) -> list[tuple[str, set[str]]]:
     question = re.sub(r"\bma(?:ke|kes|de|king)\s+up\b", "invent", question.lower())  # "make up letters"
     question = re.sub(r"\breal[- ]?time\b", "realtime", question)
     question = _COARSE_TO_FINE.sub("coarse to fine", question)
-    # "can I run it on my phone?" asks about hardware, not about photos taken with a phone
-    question = re.sub(r"\b(?:run\w*|use|install)\s+(?:\w+\s+){0,3}?on\s+(?:my|a|an|the)\s+(?:\w+\s+)?"
-                      r"(?:phone|iphone|android|smartphone|mobile)\b", "run on a cpu", question)
+    # "can I run it on my phone?" asks about hardware and apps, not about photos taken with a phone
+    question = re.sub(r"\b(?:run\w*|use|install|works?)\s+(?:\w+\s+){0,3}?on\s+(?:my|a|an|the)\s+(?:\w+\s+)?"
+                      r"(?:phone|iphone|android|smartphone|mobile)\b", "run as a phone app on a cpu", question)
     # "how was it trained, and for how long?" asks for epochs, not for a runtime
     if re.search(r"\btrain", question):
         question = re.sub(r"\bhow\s+long\b", "how many epochs", question)

@@ -198,7 +198,7 @@ def _model_question_after_request(question: str) -> str | None:
     return None
 
 
-def _focus_question(question: str, request: bool = False, complaint: bool = False) -> str:
+def focus_question(question: str, request: bool = False, complaint: bool = False) -> str:
     """What the focus answer should answer: for a complaint, the sentence that complains ("Why does the result look
     plasticky?"), not the story before it; for a `request` followed by a question about the model or a practical
     question, that question."""
@@ -333,7 +333,7 @@ def read_wants(question: str, text: str, needs: list[str], papers: list, complai
         practical=bool(PRACTICAL.search(question)), running=bool(RUNNING.search(question)),
         results=bool(_RESULTS.search(question)), light=bool(_LIGHT.search(question.lower())),
         later_question=_model_question_after_request(question),
-        focus=(focus := _focus_question(text, request=bool(needs), complaint=complaint)),
+        focus=(focus := focus_question(text, request=bool(needs), complaint=complaint)),
         focus_running=bool(RUNNING.search(focus)),
         text_words=_text_words(question), blur_word=bool(re.search(r"blur", question, re.IGNORECASE)))
 

@@ -81,7 +81,7 @@ EVERYDAY_DOMAIN = _words(
     r"\b(?:shots?|portraits?|frames?|camera\w*|lens\w*|focus\w*|motion|noise|models?|networks?|authors?|card|"
     r"weights|train\w*|layers?|code|folder|batch\w*|formats?|detail\w*|texture|edges?|faces?|signs?|text|plates?|"
     r"print\w*|poster|mp|hd|tool\w*|result\w*|output|input|sr|gan|diffusion|transformer\w*|attention|ai|"
-    r"variants?|plus|related|it|its|this|that|they|them)\b")
+    r"variants?|plus|related|web\s?app|terminal|commands?|it|its|this|that|they|them)\b")
 
 _RESULT_WORDS = (r"(?:result|results|output|outputs|restored|restoration|enlarged|upscaled|deblurred|sharpened|"
                  r"processed|fixed|cleaned|came\s+out|it\s+made|made\s+(?:it|my)|got|looks?|turned\s+out)")
@@ -264,8 +264,9 @@ register(Intent(
                 "commercial use, cost.",
     examples=("What's the license?", "Can I use it commercially?", "Is it free?", "What licence are the weights under?",
               "Can I use the restored photos in a commercial ad?", "Is MIMO-UNet open source?",
-              "can i use it for comercial"),
-    negatives=("Can it read my licence plate?", "Is the output free of artifacts?", "Is it free to run on a CPU?",
+              "can i use it for comercial", "Can I use it for my business?", "Can we deploy it in our company's app?",
+              "Am I allowed to sell the restored photos?"),
+    negatives=("Can it read my licence plate?", "Can I use it for my business photos?", "Is the output free of artifacts?", "Is it free to run on a CPU?",
                "Can it remove the blur from a photo of a commercial truck?",
                "Can it deblur a photo of my driver's license?", "Can it remove the copyright watermark from my photo?"),
     priority=67,
@@ -274,17 +275,25 @@ register(Intent(
     rule=_words(r"(?<!driver's\s)(?<!drivers\s)(?<!driving\s)\b(?:licen[cs]e[sd]?|licen[cs]ing)\b(?!\s+(?:plates?|photos?|"
                 r"cards?)\b)|\bcom+er[cs]ial+l?y\b|\bcom+er[cs]ial\s+(?:use|purposes?|licen\w+)\b|\b(?:use|using|sell|selling)\s+(?:\w+\s+){0,4}?(?:for|in)\s+(?:a\s+)?com+er[cs]ial\w*|"
                 r"\bfor\s+com+er[cs]ial\b|\bopen[- ]source\b|"
+                # "can I sell the restored photos?", not "sell my old camera"
+                r"\b(?:sell|selling|resell\w*|licen[cs]e\s+out)\s+(?:the\s+|my\s+|our\s+)?(?:restored|enhanced|upscaled|enlarged|"
+                r"deblurred|sharpened|output|resulting)\s+(?:images?|photos?|pictures?|results?|files?|prints?)\b|"
                 r"\b(?:is|are)\s+(?:it|this|they|mimo\S*|cnaps|(?:this|the)\s+(?:model|tool|weights|code))\s+"
-                r"(?:really\s+)?(?:free|paid)(?:\s+(?:to\s+use|of\s+charge))?(?=\s*(?:[?.!,]|$|for\s+(?:me|us|"
+                r"(?:really\s+)?(?:free|paid)(?:\s+(?:to\s+use|of\s+charge))?(?=\s*(?:[?.!,;]|$|(?:and|or)\s+(?:open|paid|free|how|what|where|when|can|could|does|do|is|are|will|who|which|"
+                r"commercial)\b|for\s+(?:me|us|"
                 r"business|work)))|\b(?:how\s+much\s+does\s+(?:it|cnaps|this)\s+cost|terms\s+of\s+use|copyright\s+(?:of|on|for|to|"
-                r"holder)|who\s+owns)\b"),
+                r"holder)|who\s+owns)\b|"
+                # "can I use it for my business?", "in our company's app", not "for my business photos"
+                r"\b(?:use|using|run|running|deploy\w*)\s+(?:it|this|cnaps|mimo\S*|(?:this|the)\s+(?:model|tool|weights|code))\s+"
+                r"(?:for|in|at|inside|within)\s+(?:my|our|a|an)\s+(?:own\s+)?(?:business|company|startup|firm|agency|"
+                r"(?:paid\s+)?(?:product|app|service|saas))(?:'s)?\b(?!\s+(?:photos?|images?|pictures?|shots?|scans?))"),
 ))
 
 register(Intent(
     name="setup",
     description="How to install cnaps and get it running: pip, PyTorch, the first command.",
     examples=("How do I install it?", "How do I set it up on Windows?", "What do I need to install?",
-              "How do I get started with cnaps?", "Is there a pip package?"),
+              "How do I get started with cnaps?", "Is there a pip package?", "Tell me how to get started."),
     negatives=("Where can I download the checkpoints?", "How do I run it on a folder?",
                "My photo of the installation at the museum is blurry."),
     priority=61,
@@ -296,6 +305,7 @@ register(Intent(
                 r"installation\s+(?:steps?|instructions?|guide|process)|(?:what|which)\s+(?:\w+\s+){0,4}?(?:install|"
                 r"dependenc\w+|requirements?)\b|set\s*(?:it|cnaps|this)\s+up|setup\s+(?:steps?|instructions?|guide)|"
                 r"\bpip\b|get\s+(?:it|cnaps)\s+(?:started|running|working)|getting\s+started|requirements\.txt|"
+                r"(?:how|where)\s+(?:do\s+i\s+|can\s+i\s+|to\s+)?(?:get\s+)?start(?:ed)?(?:\s+with\s+(?:it|this|cnaps)\b|\s*(?:$|[,.?!])|\s+and\b)|"
                 r"dependenc\w+)"),
     unless=_words(r"\b(?:weights|checkpoints?)\b"),
 ))
@@ -321,11 +331,16 @@ register(Intent(
     description="Running it: time, memory, GPU or CPU, image size limits, file formats.",
     examples=("How long does it take on my laptop?", "Does it need a GPU?", "How much memory does it use?",
               "Which file formats can I give it?", "What is the largest image it can handle?",
-              "Will it run on a CPU?", "My photo is 12000x9000 pixels, will it work?"),
+              "Will it run on a CPU?", "My photo is 12000x9000 pixels, will it work?", "Does it work on a phone?",
+              "Can I run it on Windows?"),
     priority=60,
     queries=("running MIMO-UNet with cnaps on a CPU or GPU: seconds and minutes per photo, memory, tiles, "
              "the largest image size in pixels",),
-    rule=_words(r"\b(?:how\s+long|how\s+much\s+(?:time|memory|ram|vram)|how\s+fast|gpus?|cpus?|cuda|laptop|memory|"
+    rule=_words(r"\b(?:(?:run|runs|work|works|use|install)\s+(?:it\s+|cnaps\s+|this\s+)?(?:on|with|under)\s+(?:a\s+|an\s+|my\s+|the\s+)?"
+                r"(?:(?:smart)?phones?|iphone|android|mac\w*|windows|linux|ubuntu|raspberry\s+pi|tablet|ipad|chromebook)\b"
+                r"(?!\s+(?:photos?|pictures?|images?|shots?|pics?|videos?|camera|screenshots?))|"
+                r"(?:phone|mobile|ios|android|iphone)\s+app|"
+                r"how\s+long|how\s+much\s+(?:time|memory|ram|vram)|how\s+fast|gpus?|cpus?|cuda|laptop|memory|"
                 r"ram|vram|largest|biggest|maximum|megapixels?|file\s+formats?|formats?|jpe?gs?|pngs?|tiffs?|heic|raw\s+files?|"
                 r"real[- ]?time|"
                 # "my photo is 12000x9000, will it work?", "can it take an 8000x6000 image?": a size in pixels asked

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field
 
 from agent.reading.asks import Wants
 from agent.reading.intents import REGISTRY, IntentMatch
 from agent.schemas import Classification
+
+# Where one part of a question ends and another begins: "What's the licence, and what is the biggest image?"
+_PART_BREAK = re.compile(r"[?!;.]+\s*|,\s*(?:and|but|also|plus|or)?\s*|\s+(?:and\s+also|and|also|plus)\s+")
 
 
 class Reading(BaseModel):
@@ -51,6 +56,19 @@ class Reading(BaseModel):
         if name not in REGISTRY:
             raise KeyError(f"no intent named {name!r}")
         return any(match.name == name for match in self.intents)
+
+    def part_asking(self, name: str) -> str:
+        """The part of the normalised question whose words read intent `name` ("what is the biggest image it
+        accepts" of "who owns the copyright, and what is the biggest image it accepts?"); the whole text when the
+        intent was read from the whole question (its nearest example) or not at all."""
+        match = next((m for m in self.intents if m.name == name), None)
+        words = match.evidence.strip("'") if match and match.evidence.startswith("'") else ""
+        at = self.text.find(words.lower()) if words else -1
+        if at < 0:
+            return self.text
+        starts = [0] + [m.end() for m in _PART_BREAK.finditer(self.text) if m.end() <= at]
+        ends = [m.start() for m in _PART_BREAK.finditer(self.text) if m.start() >= at + len(words)]
+        return self.text[max(starts):min(ends, default=len(self.text))].strip() or self.text
 
     @property
     def off_topic(self) -> bool:

@@ -379,8 +379,8 @@ def test_a_related_paper_named_beside_the_users_photo_still_plans_the_restoratio
      "ICCV 2021"),
     ("ok so 3 questions: 1) what is SCM 2) what is FAM 3) what is AFF", "Your question is about the recommended",
      "asymmetric feature fusion (AFF)"),
-    ("can i run this on my phone? like an iphone 12", "Your question is about the recommended model",
-     "cnaps also runs it on a CPU"),
+    ("can i run this on my phone? like an iphone 12", "Your question is about using cnaps", "no phone app"),
+    ("does it work on an android phone?", "Your question is about using cnaps", "no phone app"),
     ("how much ram do i need", "Your question is about using cnaps", "1.1 GB"),
     ("how long will it take for a 1280x720 image", "Your question is about using cnaps",
      "about 18 seconds"),
@@ -772,6 +772,35 @@ def test_each_part_of_a_request_with_questions_about_using_cnaps_is_answered(hom
     assert metadata("cnaps")["License"] in text  # the licence
     sentences = re.findall(r"[^.!?]+[.!?]", text)
     assert len(sentences) == len(set(sentences))
+
+
+@pytest.mark.parametrize("question, parts", [
+    ("How do I install it, and is it free?", {"licence", "setup"}),
+    ("Is it free to use commercially, and what do I need to install?", {"licence", "setup"}),
+    ("Tell me how to get started, and whether I can sell the restored images.", {"licence", "setup"}),
+    ("What's the licence, and how long does it take on a laptop?", {"licence", "time"}),
+    ("Is it free? How long does it take on a laptop?", {"licence", "time"}),
+    ("Who owns the copyright, and what is the biggest image it accepts?", {"licence", "limit"}),
+    ("How do I set it up and can it handle a 6000x4000 photo?", {"setup", "limit"}),
+    ("Is it free and how big is the model?", {"licence", "size"}),
+    ("Is it lightweight enough to run on my phone?", {"phone", "size"}),
+])
+def test_each_part_of_a_question_about_using_cnaps_is_answered(home, question, parts):
+    """An open question with several parts (no restoration asked) gets each part's answer, each sentence once."""
+    from importlib.metadata import metadata
+
+    from agent.cards import bundled_card
+
+    answer = ask(bundled_card(), question=question, llm="none")
+    text = answer.task.text
+    found = {"licence": metadata("cnaps")["License"] in text, "setup": "pip install" in text,
+             "time": bool(re.search(r"\d+ (?:seconds|minutes)", text)),
+             "limit": bool(re.search(r"60 million pixels", text)), "size": "million parameters" in text,
+             "phone": "phone app" in text}
+    assert {part for part, there in found.items() if there} >= parts, text
+    sentences = re.findall(r"[^.!?]+[.!?]", text)
+    assert len(sentences) == len(set(sentences))
+    assert answer.task.label.value == "other" and answer.restoration is None
 
 
 @pytest.mark.parametrize("question", ["Upscale my photo 4x. How long does it take?",

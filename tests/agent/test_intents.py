@@ -76,6 +76,29 @@ def test_each_kind_asked_five_other_ways(home, card, name, question):
     assert read(question, card).asks(name), read(question, card).intents
 
 
+@pytest.mark.parametrize("question, parts", [
+    ("Who owns the copyright, and what is the biggest image it accepts?",
+     {"licence": "who owns the copyright", "practical": "what is the biggest image it accepts"}),
+    ("What license is it under and can it run on a Mac without a GPU?",
+     {"licence": "what license is it under", "practical": "can it run on a mac without a gpu"}),
+    ("Is it free? How long does it take on a laptop?",
+     {"licence": "is it free", "practical": "how long does it take on a laptop"}),
+    ("Is it free to use commercially; what do I need to install?",
+     {"licence": "is it free to use commercially", "setup": "what do i need to install"}),
+    ("Can I use it for my business, plus does it need a GPU?",
+     {"licence": "can i use it for my business", "practical": "does it need a gpu"}),
+])
+def test_each_intent_of_a_question_of_several_parts_has_its_own_part(home, card, question, parts):
+    reading = read(question, card)
+    assert {name: reading.part_asking(name) for name in parts} == parts
+
+
+def test_an_intent_read_from_the_whole_question_asks_with_the_whole_question(home, card):
+    reading = read("What is MIMO-UNet?", card)
+    assert reading.part_asking(reading.primary) == reading.text
+    assert reading.part_asking("licence") == reading.text  # not asked at all
+
+
 @pytest.mark.parametrize("question, batch", [
     ("Can I expect more than 30 dB on my photos?", False), ("Is 20 px on my pictures too much blur?", False),
     ("Restore 40 of my old scans.", True), ("I have 120 blurry holiday pictures.", True),
