@@ -248,10 +248,10 @@ RUNNING_QUERY = "cnaps measured minutes and memory for a photo of millions of pi
 TIME_QUERY = "on a 2-core CPU cnaps measured seconds and memory for MIMO-UNet on a 1280x720 photo"
 
 
-def image_size(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
+def image_size(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = (), measured: bool = True) -> str:
     """A photo size a practical question names ("can it take an 8000x6000 image?"): its pixels against cnaps's
-    limit, the enlarged output's too, and the documents' measured time and memory for photos of such sizes (those
-    not `said` already)."""
+    limit, the enlarged output's too, and (when `measured`) the documents' measured time and memory for photos of
+    such sizes (those not `said` already)."""
     from agent.settings import get_settings
     from tools.restoration.zoo import MAX_SCALE
 
@@ -262,13 +262,38 @@ def image_size(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()
     enlarged = pixels * scale * scale if scale else None
     digits = size.split("x")[0].split(".")[0].split("-")[0]
     article = "an" if digits.startswith("8") or (digits[:2] in ("11", "18") and len(digits) in (2, 5)) else "a"
+    fits = largest_scale_within(pixels, limit)
     text = " ".join(render("answers/image_size.j2", article=article, size=size, millions=pixels / 1e6, limit=limit / 1e6,
                            over=pixels > limit, pixels=pixels, scale=scale,
                            enlarged_millions=enlarged / 1e6 if enlarged else None,
-                           enlarged_over=bool(enlarged and enlarged > limit)).split())
+                           enlarged_over=bool(enlarged and enlarged > limit), fits=fits if fits > 1 else None,
+                           fits_millions=pixels * fits * fits / 1e6, enlarged_pixels=enlarged).split())
+    if not measured:
+        return text
     facts = ranked_sentences(RUNNING_QUERY, [s for s in ctx.passages if s.url in number], k=2, min_similarity=0.3)
     facts = in_document_order(unsaid(facts, said))
     return f"{text} {cite(facts, number)}" if facts else text
+
+
+def largest_scale_within(pixels: int, limit: int) -> int:
+    """The largest whole enlargement whose output stays within `limit` pixels (0 when even the photo is over)."""
+    from tools.restoration.zoo import MAX_SCALE
+
+    return max((s for s in range(1, MAX_SCALE + 1) if pixels * s * s <= limit), default=0)
+
+
+def over_limit(ctx: AnswerContext) -> bool:
+    """Whether the photo size the question names, enlarged as asked, is over cnaps's pixel limit: as the limit
+    stands, cnaps would refuse that run."""
+    from agent.settings import get_settings
+    from tools.restoration.zoo import MAX_SCALE
+
+    if not ctx.reading.photo_size or ctx.restoration is not None:  # an attached image has run, or failed to
+        return False
+    pixels, _ = ctx.reading.photo_size
+    enlarging = "upscale" in ctx.classification.needs and ctx.classification.scale
+    scale = min(ctx.classification.scale, MAX_SCALE) if enlarging else 1
+    return pixels * scale * scale > get_settings().restore.max_pixels
 
 
 def licence(ctx: AnswerContext, number: dict[str, int]) -> str:

@@ -132,6 +132,10 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         text = _say("task_other", needs=need_words(needs) if needs else "")
     check = ctx.capability
     plan = check.plan
+    if answers.over_limit(ctx):
+        # "upscale my 4000x3000 photo 4x": as the limit stands cnaps refuses that run; the plan is what follows it
+        for step in ("cnaps will enlarge the image", "cnaps will restore the image"):
+            plan = plan.replace(step, f"With the limit raised, {step}", 1)
     if "upscale" in check.missing and "same-resolution" in cite:
         # The plan's first sentence states the model's limit; the store's same-resolution passage backs it.
         first, _, rest = plan.partition(". ")
@@ -189,6 +193,10 @@ def _further_parts(ctx: AnswerContext, number: dict[str, int], said: list[Fact],
         elif name == "model-size" and answered is not None:
             # "is it lightweight enough to run on my phone?": no phone app, and how big the network is
             parts.append(answers.model_size(ctx, number, said=said))
+    if (answered is None and ctx.reading.photo_size and not ctx.reading.asks("practical")
+            and answers.over_limit(ctx)):
+        # "enlarge my 8000x6000 photo 2x": the size was not asked about, but as the limit stands cnaps refuses it
+        parts.append(answers.image_size(ctx, number, measured=False))
     if (answered is None and RUNNING.search(ctx.reading.text) and not ctx.reading.photo_size and not measured):
         # "... and how long on my laptop?" beside a request: what cnaps measured, if the focus has not said it
         parts.append(answers.running(ctx, number, said=said))

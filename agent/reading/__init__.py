@@ -163,8 +163,11 @@ def read(question: str, card: Card, history: list[tuple[str, str]] | None = None
         earlier_task = classify_turns(earlier)  # "should I bother with it?" weighs the photo described before
     from agent.reading.scale import photo_size
 
-    # "can it take an 8000x6000 image?" is answered for that size
-    size = photo_size(text) if any(match.name in ("practical", "batch") for match in intents) else None
+    # "can it take an 8000x6000 image?" is answered for that size, and so is "enlarge my 8000x6000 photo 2x" when it
+    # or its output is over the pixel limit
+    sized = (any(match.name in ("practical", "batch") for match in intents)
+             or bool({"deblur", "upscale"} & set(classification.needs)))
+    size = photo_size(text) if sized else None
     return Reading(
         question=question, text=text, classification=classification, intents=intents, papers=papers,
         own_image=bool(MY_IMAGE.search(question)),

@@ -32,7 +32,7 @@ class Reading(BaseModel):
     wants: Wants = Field(default_factory=Wants, description="What it asks beyond its intents (yes/no, a comparison...).")
     photo_size: tuple[int, str] | None = Field(
         None, description="The pixel count of a photo size the question names, with its words ('8000x6000', "
-                          "'50-megapixel'), read for a practical question only.")
+                          "'50-megapixel'), read for a practical question or a restoration request.")
     earlier_task: Classification | None = Field(
         None, description="The task of the chat's earlier turns, read only for a question that weighs the model "
                           "against it and names none itself ('should I bother with it?').")

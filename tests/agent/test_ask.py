@@ -639,11 +639,13 @@ def test_a_practical_question_about_a_photo_size_reads_that_size(home, question,
 
 @pytest.mark.parametrize("question", ["Upscale my 500x300 photo to 2000x1200", "Deblur my 1920x1080 screenshot"])
 def test_a_size_in_a_request_is_no_practical_question(home, question):
+    """The size is read (it could be over the pixel limit) but not answered as a question when within the limit."""
     from agent.cards import bundled_card
     from agent.reading import read
 
     reading = read(question, bundled_card())
-    assert reading.classification.needs and reading.photo_size is None
+    assert reading.classification.needs and not reading.asks("practical") and reading.photo_size is not None
+    assert not _millions(ask(bundled_card(), question=question, llm="none").task.text)
 
 
 def _millions(text: str) -> set[float]:
@@ -801,6 +803,42 @@ def test_each_part_of_a_question_about_using_cnaps_is_answered(home, question, p
     sentences = re.findall(r"[^.!?]+[.!?]", text)
     assert len(sentences) == len(set(sentences))
     assert answer.task.label.value == "other" and answer.restoration is None
+
+
+@pytest.mark.parametrize("question, needed", [
+    ("Can I enlarge my 8000x6000 photo 2x?", 192_000_000),
+    ("upscale my 9000x8000 scan 2x", 288_000_000),
+    ("Deblur my 9000x8000 photo", 72_000_000),
+    ("How long does it take to upscale a 4000x3000 photo 4x?", 192_000_000),
+    ("Make my 5000x4000 picture 3x larger, please", 180_000_000),
+    ("Upscale a 3000x2000 image by 3x, is that ok?", None),
+    ("Sharpen my blurry 1280x720 photo", None),
+])
+def test_a_request_whose_photo_is_over_the_pixel_limit_says_so_and_the_setting_that_admits_it(home, question, needed):
+    """cnaps refuses an image, or an enlarged output, over CNAPS_RESTORE__MAX_PIXELS: an answer that names such a
+    size says so with the value that admits the run, and its plan is what follows once the limit is raised."""
+    from agent.answers import largest_scale_within
+    from agent.cards import bundled_card
+    from agent.reading.scale import photo_size
+    from agent.settings import get_settings
+
+    answer = ask(bundled_card(), question=question, llm="none")
+    text = answer.task.text
+    setting = re.search(r"CNAPS_RESTORE__MAX_PIXELS=(\d+)", text)
+    if needed is None:
+        assert "CNAPS_RESTORE__MAX_PIXELS" not in text
+        return
+    assert setting and int(setting.group(1)) >= needed > get_settings().restore.max_pixels, text
+    pixels, _ = photo_size(question.lower())
+    fits = largest_scale_within(pixels, get_settings().restore.max_pixels)
+    if fits > 1:
+        assert f"{fits}x" in text  # the largest enlargement within the limit is offered
+
+
+def test_the_largest_scale_within_the_limit():
+    from agent.answers import largest_scale_within
+
+    assert [largest_scale_within(p, 60_000_000) for p in (12_000_000, 6_000_000, 48_000_000, 61_000_000)] == [2, 3, 1, 0]
 
 
 @pytest.mark.parametrize("question", ["Upscale my photo 4x. How long does it take?",

@@ -205,12 +205,17 @@ def test_every_answer_template_renders_and_refuses_a_missing_variable():
                       asked_scale=8 if enlarge is not None else None, enlarge=enlarge, restored=restored)
         assert "Model-X" in text and ("--image" in text) != restored
         assert all(f"{value:+.2f} dB" in text for value in (deblur, enlarge) if value is not None)
-    for millions, scale, enlarged in ((48.0, None, None), (108.0, None, None), (12.0, 4, 192.0), (1.0, 2, 4.0)):
+    for millions, scale, enlarged, fits in ((48.0, None, None, None), (108.0, None, None, None), (12.0, 4, 192.0, 2),
+                                            (1.0, 2, 4.0, 7), (48.0, 2, 192.0, None), (72.0, 2, 288.0, None)):
         text = render("answers/image_size.j2", article="a", size="1x1", millions=millions, limit=60.0,
                       over=millions > 60, pixels=int(millions * 1e6), scale=scale, enlarged_millions=enlarged,
-                      enlarged_over=bool(enlarged and enlarged > 60))
+                      enlarged_over=bool(enlarged and enlarged > 60), fits=fits,
+                      fits_millions=millions * (fits or 1) ** 2, enlarged_pixels=int(enlarged * 1e6) if enlarged else None)
         assert f"{millions:g} million" in text and "60 million" in text
         assert ("CNAPS_RESTORE__MAX_PIXELS" in text) == (millions > 60 or bool(enlarged and enlarged > 60))
+        if millions > 60 or (enlarged and enlarged > 60):  # the value given admits the run asked for
+            assert f"MAX_PIXELS={int((enlarged or millions) * 1e6)}" in text
+            assert (fits is not None and f"{fits}x" in text) or millions > 60 or "shrink" in text
     for code_url, own in (("https://example.org/code", "MIT"), (None, None)):
         text = render("answers/licence.j2", model="Model-X", code_url=code_url, code_ref=2 if code_url else None,
                       cnaps_licence=own)
