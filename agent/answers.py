@@ -313,19 +313,42 @@ def licence(ctx: AnswerContext, number: dict[str, int]) -> str:
 
 def setup(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
     """How to install cnaps: the sentences of cnaps's notes that say it (those not `said` already), in their order."""
+    return from_notes(ctx, number, "setup", said)
+
+
+def shooting(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
+    """How to take a sharp photo in the first place: the sentences of cnaps's notes on avoiding blur when shooting."""
+    return from_notes(ctx, number, "shooting", said)
+
+
+def from_notes(ctx: AnswerContext, number: dict[str, int], name: str, said: list[Fact] = ()) -> str:
+    """The answer to intent `name` that cnaps's notes give: their sentences closest to the intent's query (those not
+    `said` already), in the order they were written."""
     from agent.reading.intents import REGISTRY
 
     notes = frozenset(url for url in number if url.startswith(NOTES_PREFIX))
-    # the question's own words first ("without a GPU"), then what any installation needs; a question for which
-    # installing is one part of several ("deblur my photo; what do I install?", "is it free, and how do I install
-    # it?") is ranked by the installation alone
-    query = REGISTRY["setup"].queries[0]
-    own = not ctx.classification.needs and ctx.reading.primary == "setup"
+    # the question's own words first ("without a GPU"), then what any answer of the kind needs; a question for which
+    # it is one part of several ("deblur my photo; what do I install?", "is it free, and how do I install it?") is
+    # ranked by the kind alone
+    intent = REGISTRY[name]
+    query = intent.queries[0]
+    own = not ctx.classification.needs and ctx.reading.primary == name
     if own:
-        query = f"{ctx.reading.part_asking('setup')} {query}"
+        query = f"{ctx.reading.part_asking(name)} {query}"
     k = 4 if own else 2 if ctx.classification.needs else 3
-    facts = ranked_sentences(query, [s for s in ctx.passages if s.url in number], k=k, urls=notes,
-                             min_similarity=0.3)
+    pool = [s for s in ctx.passages if s.url in number]
+    if intent.notes_section:  # the one section that answers it, not a sentence of another that shares its words
+        pool = [s for s in pool if s.text.lstrip().startswith(f"# {intent.notes_section}")] or pool
+    facts = ranked_sentences(query, pool, k=k, urls=notes, min_similarity=0.3)
+    if own and intent.notes_section:
+        # within its section, the sentences that hold the question's own words come first ("what shutter speed
+        # freezes a runner?" is answered by the sentence on moving subjects)
+        from agent.focus import focus_facts
+        from agent.reading.asks import focus_question
+
+        worded = [f for f in focus_facts(pool, focus_question(ctx.reading.part_asking(name)), limit=2)
+                  if f.source.url in notes]
+        facts = worded + [f for f in facts if f.sentence not in {w.sentence for w in worded}][:max(k - len(worded), 0)]
     facts = unsaid(facts, said)
     if not facts:
         return "" if said else general(ctx, number)

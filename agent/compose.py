@@ -86,7 +86,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         ending = "restored" if ctx.restoration is not None else "model" if about and not own and not named else ""
         text = _say("open_question", papers=ctx.reading.names_of(named) if named else "", one_paper=len(named) == 1,
                     related=ctx.reading.primary == "related-papers", about=about, ending=ending,
-                    using=ctx.reading.primary in USING_CNAPS and not named)
+                    using=ctx.reading.primary in USING_CNAPS and not named,
+                    shooting=ctx.reading.primary == "shooting" and not named)
         took = run_time(ctx)
         shown: list[Fact] = []  # the focus sentences this part states, which a further part does not repeat
         code = recommended_code(ctx, number or {}) if not named and wants.where_code else None
@@ -113,6 +114,8 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += " " + answers.licence(ctx, number or {})
         elif ctx.reading.primary == "setup" and not named:
             text += " " + answers.setup(ctx, number or {})
+        elif ctx.reading.primary == "shooting" and not named:
+            text += " " + answers.shooting(ctx, number or {})
         elif ctx.reading.primary == "suitability" and not named:
             text += " " + answers.suitability(ctx)
         elif focus and number:
@@ -238,6 +241,8 @@ def _restoration_step(ctx: AnswerContext) -> str | None:
 # Questions about using cnaps rather than about the model or a photo: their answer is the task part; the workflow is
 # stated in one line per stage, and the related papers, which are not about them, are left out of the references.
 USING_CNAPS = frozenset({"licence", "setup", "practical", "batch", "weights"})
+# ... and questions on taking a sharp photo in the first place, answered in the same proportions
+PROPORTIONED = USING_CNAPS | {"shooting"}
 
 
 def compose(ctx: AnswerContext) -> Answer:
@@ -245,7 +250,7 @@ def compose(ctx: AnswerContext) -> Answer:
     if ctx.reading is None:  # a context built by hand (tests, the LLM loop) is read here, with its own task
         ctx = ctx.model_copy(update={"reading": read(ctx.question, ctx.card, ctx.history, ctx.classification)})
     using = (not ctx.classification.needs and ctx.restoration is None and not ctx.reading.papers
-             and ctx.reading.primary in USING_CNAPS)
+             and ctx.reading.primary in PROPORTIONED)
     if using and ctx.detail == "brief":
         ctx = ctx.model_copy(update={"detail": "short"})  # "how do I install it?" needs no tour of the network
     needs_upscale = "upscale" in ctx.classification.needs or bool(ctx.classification.scale and ctx.classification.scale > 1)

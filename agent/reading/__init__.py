@@ -101,6 +101,8 @@ def detect(text: str, classification: Classification, papers: list, follow_up: b
     if is_greeting(text) and not classification.needs:
         return [IntentMatch(name="off-topic", confidence=0.9, evidence="a greeting or thanks")]
     matches = rule_matches(text)
+    if classification.needs:  # "avoid making it blurry when you upscale 2x" asks for an enlargement, not photo tips
+        matches = [match for match in matches if match.name != "shooting"]
     if compares and not any(m.name == "compare-other" for m in matches):
         matches.append(IntentMatch(name="compare-other", confidence=0.9, evidence="compares with a named model"))
     if complaint and not any(m.name == "complaint" for m in matches):

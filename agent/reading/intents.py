@@ -44,6 +44,9 @@ class Intent:
     # Routed by the embedding router only when no rule decides; an intent without a rule must be reachable this way.
     routed: bool = True
     domain: bool = True  # False only for off-topic: its examples are not about images, the card or cnaps
+    # The heading of the section of cnaps's notes that answers it, when one section does ("Avoiding blur when you
+    # shoot"); its answer then quotes that section only.
+    notes_section: str | None = None
 
 
 REGISTRY: dict[str, Intent] = {}
@@ -71,7 +74,8 @@ DOMAIN = _words(
     r"cuda|dataset\w*|gopro|realblur|psnr|ssim|fam|scm|aff|encoder|decoder|loss|architecture|"
     r"github|repo\w*|jpe?g|png|tiff?|webp|heic|megapixels?|dpi|4k|8k|1080p|720p|workflow|"
     r"interpolat\w*|bicubic|lanczos|bilinear|super-?res\w*|esrgan|photoshop|lightroom|topaz|"
-    r"convolution\w*|cnns?|restormer|nafnet|swinir|coarse[- ]to[- ]fine|multi[- ]?scale)\b|\b\d+(?:\.\d+)?\s?x\b|\bx\d")  # "not 4x please" is a scale
+    r"convolution\w*|cnns?|restormer|nafnet|swinir|coarse[- ]to[- ]fine|multi[- ]?scale|"
+    r"shutter|tripods?|apertures?|stabili[sz]\w*|gimbals?)\b|\b\d+(?:\.\d+)?\s?x\b|\bx\d")  # "not 4x please" is a scale
 
 # Words that are about images or the card only in this context: "the model", "it", "the card", "a camera", "the
 # code", "faces", "noise", "training". A question whose only tie is one of them is declined when its nearest example
@@ -426,10 +430,47 @@ WORTH_SOMETHING_ELSE = _words(r"\bworth\s+(?:it\s+)?to\s+(?!(?:use|try|run|resto
                               r"enlarge)\b)\w+")
 
 
+# How to take a sharp photo in the first place ("how do I avoid blurry photos?", "what shutter speed stops motion
+# blur?"), not a photo to restore: prevention verbs before a blur word, sharper photos to take, camera technique.
+SHOOTING = _words(
+    r"\b(?:avoid\w*|prevent\w*)\b[^.?!]{0,40}?\b(?:blur\w*|shak\w*|motion|out\s+of\s+focus)|"
+    r"\b(?:stop|keep)\s+(?:my\s+|the\s+)?(?:photos?|pictures?|shots?|images?|camera|hands?)\s+(?:from\s+)?"
+    r"(?:getting\s+|being\s+|coming\s+out\s+|turning\s+out\s+)?(?:blur\w*|shak\w*)|"
+    r"\b(?:take|shoot|get)\s+(?:sharper|clearer|crisper|less\s+blurry|non-?blurry|sharp|clear|crisp)\s+(?:\w+\s+)?"
+    r"(?:photos?|pictures?|shots?|images?|pics?|selfies?)|"
+    # camera technique asked about ("what shutter speed ...?"), not told ("I forgot my tripod")
+    r"\b(?:what|which|how|best|right|should|good|ideal)\s+(?:\w+\s+){0,3}?(?:shutter\s+speeds?|tripods?|"
+    r"image\s+stabili[sz]\w*|camera\s+settings?|apertures?|iso)\b|"
+    r"\b(?:does|do|is|are|would|will)\s+(?:a\s+|an\s+|the\s+)?(?:tripods?|(?:image\s+)?stabili[sz]\w*|gimbals?)\s+"
+    r"(?:really\s+)?(?:help|worth|work|useful|needed|necessary)|"
+    r"\bset\s*up\s+(?:the\s+|my\s+)?camera\b|\bhold\s+(?:the\s+|my\s+)?(?:camera|phone)\s+(?:still|steady)\b")
+
+
+def asks_how_to_shoot(text: str) -> bool:
+    """Whether a normalised question asks how to take a sharp photo rather than how to restore one: the shooting
+    intent's own rule, which the task reading also heeds (no deblurring need is read from it)."""
+    return bool(SHOOTING.search(text))
+
+
 def asks_if_worth_trying(text: str) -> bool:
     """Whether a normalised question asks if the model is worth trying: the suitability intent's own rule."""
     return bool(WORTH_TRYING.search(text)) and not WORTH_SOMETHING_ELSE.search(text)
 
+
+register(Intent(
+    name="shooting",
+    description="How to take a sharp photo in the first place, not how to restore one: shutter speed, steadiness, "
+                "focus.",
+    examples=("How should I set up the camera to avoid blur?", "How do I avoid blurry photos?",
+              "What shutter speed stops motion blur?", "How can I take sharper pictures with my phone?",
+              "How do I keep my photos from getting blurry?", "Tips to prevent camera shake at night?"),
+    negatives=("My photo is blurry because I used a slow shutter speed, can you fix it?",
+               "Deblur this photo I took without a tripod.", "How do I deblur without creating halos?"),
+    priority=57,
+    queries=("avoiding blur when shooting: shutter speed, tripod, stabilisation, focus on the subject",),
+    rule=SHOOTING,
+    notes_section="Avoiding blur when you shoot",
+))
 
 register(Intent(
     name="suitability",

@@ -27,7 +27,7 @@ from agent.reading.needs import (_BLUR_AS_EDIT, _BLUR_FROM_OTHER, _BLUR_FROM_RES
                                  _MIN_SIMILARITY, _OWN_IMAGE, _PICTURE_CONTEXT, _REQUEST, _RESIZE_BLUR,
                                  _TECHNICAL_NEED_WORD, ABOUT_MODEL, PIXEL_SIZE, EVERYDAY_NEEDS, EXAMPLES, MAX_CHARS,
                                  _clause, _is_negated, normalise)
-from agent.reading.intents import asks_if_worth_trying
+from agent.reading.intents import asks_how_to_shoot, asks_if_worth_trying
 from agent.reading.scale import _UNDO, _order_note, read_scale
 
 # --- needs --------------------------------------------------------------------------------------------------------
@@ -196,6 +196,12 @@ def classify(question: str) -> Classification:
         raise UsageError("the question is empty: pass the question text to classify")
     scale, scale_evidence, scale_note = read_scale(text)
     reading = _read(text)
+    # "how do I avoid blurry photos?", "what shutter speed stops motion blur?": how to shoot a sharp photo, so its
+    # blur words are no deblurring need, unless it also asks to restore a picture ("... can you fix this one?")
+    shooting = asks_how_to_shoot(text) and not scale and not _REQUEST.search(text)
+    if shooting:
+        for kind in (reading.strong, reading.weak):
+            reading.ignored += [f"'{word}' (avoided when shooting)" for word in kind.pop("deblur", [])]
     evidence: list[str] = []
     needs = set(reading.strong)
     if scale:
@@ -242,7 +248,7 @@ def classify(question: str) -> Classification:
             reading.weak["deblur"] = [requested.group(0)]
         # "blurry vision, should I see a doctor?": its only word for a task was no picture's; no neighbour guesses one
         not_a_picture = only_no_pictures_blur(reading.ignored, text)
-        nearest = None if about or requested or not_a_picture else _nearest_label(text)
+        nearest = None if about or requested or not_a_picture or shooting else _nearest_label(text)
         weak = {need for need in reading.weak}
         if about:
             # No task is asked for, and the question names a part or property of the model: it asks about the model.

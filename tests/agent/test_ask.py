@@ -841,6 +841,34 @@ def test_the_largest_scale_within_the_limit():
     assert [largest_scale_within(p, 60_000_000) for p in (12_000_000, 6_000_000, 48_000_000, 61_000_000)] == [2, 3, 1, 0]
 
 
+@pytest.mark.parametrize("question", ["How should I set up the camera to avoid blur?",
+                                      "What shutter speed stops motion blur?", "How do I keep my photos from getting blurry?",
+                                      "Tips to prevent camera shake when shooting at night?",
+                                      "How can I take sharper pictures with my phone?"])
+def test_how_to_shoot_a_sharp_photo_is_no_restoration_and_is_answered_from_the_notes(home, question):
+    from agent.cards import bundled_card
+
+    card = bundled_card()
+    answer = ask(card, question=question, llm="none")
+    assert answer.task.label.value == "other" and answer.task.scale is None and answer.restoration is None
+    notes = {ref.n for ref in answer.references if ref.url.startswith(NOTES_PREFIX)}
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.task.text)}
+    assert len(re.findall(r"\[\d+\]", answer.task.text)) >= 3 and cited <= notes  # the notes' advice, cited
+    assert not [ref for ref in answer.references if ref.role == "related-paper"]
+    assert "shutter" in answer.task.text
+
+
+@pytest.mark.parametrize("question", ["My photo is blurry because I used a slow shutter speed, can you fix it?",
+                                      "Deblur this photo I took without a tripod.",
+                                      "Avoid making it blurry when you upscale 2x"])
+def test_a_restoration_request_that_mentions_shooting_is_still_a_request(home, question):
+    from agent.cards import bundled_card
+    from agent.reading import read
+
+    reading = read(question, bundled_card())
+    assert reading.classification.needs and not reading.asks("shooting")
+
+
 @pytest.mark.parametrize("question", ["Upscale my photo 4x. How long does it take?",
                                       "How long does it take to deblur a 1280x720 photo?"])
 def test_how_long_is_no_question_of_how_detail_comes_back(home, question):

@@ -52,6 +52,9 @@ PARAPHRASES = {
     "licence": ["Under what license is MIMO-UNet released?", "Am I allowed to use it in a commercial product?",
                 "Is this model free to use?", "Who owns the copyright of the code?",
                 "can we use the restored images commercialy?"],
+    "shooting": ["How do I stop my pictures from coming out blurry?", "Any tips to avoid shaky photos?",
+                 "What camera settings give sharp photos of sports?", "How do I hold my phone steady for a sharp shot?",
+                 "Should I use a tripod for night shots?"],
     "setup": ["How do I get it running on my Mac?", "What are the installation steps?", "How do I pip install cnaps?",
               "Which dependencies does it need?", "How can I set up cnaps on Ubuntu?"],
 }
