@@ -15,8 +15,6 @@ question asks is read once, in agent.reading: this module takes the Reading and 
 
 from __future__ import annotations
 
-import re
-
 from agent import answers
 from agent.capability import measured_gain_words, need_words, project_weights_words
 from agent.focus import focus_facts, voiced
@@ -207,13 +205,11 @@ def _further_parts(ctx: AnswerContext, number: dict[str, int], said: list[Fact],
     # GPU both cite 'it does not need a GPU'); the answer says it once
     text = ""
     for part in parts:
-        for piece in _CITED_END.split(part):
+        for piece in part.replace("]. ", "].\n").split("\n"):  # after each cited sentence's "[3]."
             if piece and piece not in text and piece not in ctx_text:
                 text += f" {piece}"
     return text
 
-
-_CITED_END = re.compile(r"(?<=\]\.)\s+|(?<=\][!?])\s+")  # after a cited sentence's "[3]."
 
 
 def _restoration_step(ctx: AnswerContext) -> str | None:
