@@ -253,12 +253,10 @@ def image_size(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()
     limit, the enlarged output's too, and (when `measured`) the documents' measured time and memory for photos of
     such sizes (those not `said` already)."""
     from agent.settings import get_settings
-    from tools.restoration.zoo import MAX_SCALE
 
     pixels, size = ctx.reading.photo_size
     limit = get_settings().restore.max_pixels
-    asked = ctx.classification.scale if "upscale" in ctx.classification.needs else None
-    scale = min(asked, MAX_SCALE) if asked else None  # "16x" runs at the most cnaps enlarges
+    scale = _scale_that_runs(ctx)
     enlarged = pixels * scale * scale if scale else None
     digits = size.split("x")[0].split(".")[0].split("-")[0]
     article = "an" if digits.startswith("8") or (digits[:2] in ("11", "18") and len(digits) in (2, 5)) else "a"
@@ -275,6 +273,15 @@ def image_size(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()
     return f"{text} {cite(facts, number)}" if facts else text
 
 
+def _scale_that_runs(ctx: AnswerContext) -> int | None:
+    """The enlargement cnaps would run for the question's task: its scale, at most MAX_SCALE ("16x" runs at the most
+    cnaps enlarges); None when it asks for no enlargement by a given scale."""
+    from tools.restoration.zoo import MAX_SCALE
+
+    asked = ctx.classification.scale if "upscale" in ctx.classification.needs else None
+    return min(asked, MAX_SCALE) if asked else None
+
+
 def largest_scale_within(pixels: int, limit: int) -> int:
     """The largest whole enlargement whose output stays within `limit` pixels (0 when even the photo is over)."""
     from tools.restoration.zoo import MAX_SCALE
@@ -286,13 +293,11 @@ def over_limit(ctx: AnswerContext) -> bool:
     """Whether the photo size the question names, enlarged as asked, is over cnaps's pixel limit: as the limit
     stands, cnaps would refuse that run."""
     from agent.settings import get_settings
-    from tools.restoration.zoo import MAX_SCALE
 
     if not ctx.reading.photo_size or ctx.restoration is not None:  # an attached image has run, or failed to
         return False
     pixels, _ = ctx.reading.photo_size
-    enlarging = "upscale" in ctx.classification.needs and ctx.classification.scale
-    scale = min(ctx.classification.scale, MAX_SCALE) if enlarging else 1
+    scale = _scale_that_runs(ctx) or 1
     return pixels * scale * scale > get_settings().restore.max_pixels
 
 

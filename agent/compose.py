@@ -172,8 +172,9 @@ def _further_parts(ctx: AnswerContext, number: dict[str, int], said: list[Fact],
     restoration request's) has not given: "how do I install it, and is it free?" gets both, in the question's order.
 
     Each part is one intent with its own answer: how to install (setup), under what terms (licence), the practical
-    side (a photo size against the pixel limit, or what cnaps measured for a run) and how big the network is. `said`: the focus
-    sentences the answer has stated already; `ctx_text`: the answer so far, whose cited sentences are not repeated."""
+    side (a photo size against the pixel limit, or what cnaps measured for a run) and how big the network is.
+    `said`: the focus sentences the answer has stated already; `ctx_text`: the answer so far, whose cited sentences
+    are not repeated."""
     said = list(said)
     measured = any("measured" in fact.sentence for fact in said)
     parts: list[str] = []
@@ -209,7 +210,6 @@ def _further_parts(ctx: AnswerContext, number: dict[str, int], said: list[Fact],
             if piece and piece not in text and piece not in ctx_text:
                 text += f" {piece}"
     return text
-
 
 
 def _restoration_step(ctx: AnswerContext) -> str | None:

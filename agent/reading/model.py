@@ -66,8 +66,9 @@ class Reading(BaseModel):
         at = self.text.find(words.lower()) if words else -1
         if at < 0:
             return self.text
-        starts = [0] + [m.end() for m in _PART_BREAK.finditer(self.text) if m.end() <= at]
-        ends = [m.start() for m in _PART_BREAK.finditer(self.text) if m.start() >= at + len(words)]
+        breaks = list(_PART_BREAK.finditer(self.text))
+        starts = [0] + [m.end() for m in breaks if m.end() <= at]
+        ends = [m.start() for m in breaks if m.start() >= at + len(words)]
         return self.text[max(starts):min(ends, default=len(self.text))].strip() or self.text
 
     @property
