@@ -47,6 +47,7 @@ _RELATED_GROUPS: tuple[tuple[str, str], ...] = (
     ("optimizer optimiser optimization optimisation", "adam optimise"),
     ("difference differences differ compare compared comparison versus vs", "block parameter million psnr runtime"),
     ("phone phones smartphone mobile handheld", "handheld real shake"),
+    ("iphone iphones ios ipad android tablet", "phone app"),  # "is there an iPhone app?" asks about a phone app
     ("hallucinate hallucinates hallucination hallucinating invent invents fabricate", "invent estimate information"),
     ("fine-tune finetune fine-tuning finetuning retrain retraining", "train learning epoch adam schedule"),
     ("plasticky plastic waxy smeary smeared smudged fake worse ringing halo halos artifact artifacts oversharpened wrong",

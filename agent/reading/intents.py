@@ -75,7 +75,11 @@ DOMAIN = _words(
     r"github|repo\w*|jpe?g|png|tiff?|webp|heic|megapixels?|dpi|4k|8k|1080p|720p|workflow|"
     r"interpolat\w*|bicubic|lanczos|bilinear|super-?res\w*|esrgan|photoshop|lightroom|topaz|"
     r"convolution\w*|cnns?|restormer|nafnet|swinir|coarse[- ]to[- ]fine|multi[- ]?scale|"
-    r"shutter|tripods?|apertures?|stabili[sz]\w*|gimbals?)\b|\b\d+(?:\.\d+)?\s?x\b|\bx\d")  # "not 4x please" is a scale
+    r"shutter|tripods?|apertures?|stabili[sz]\w*|gimbals?)\b|\b\d+(?:\.\d+)?\s?x\b|\bx\d|"  # "not 4x please" is a scale
+    # whether this product comes as an app, asked of nothing else: "is there an iPhone app?", "an app for Android?"
+    r"^(?:is\s+there|are\s+there|do\s+you\s+(?:have|offer)|does\s+it\s+(?:have|come\s+as))\s+(?:an?\s+)?(?:(?:phone|"
+    r"mobile|ios|android|iphone|ipad)\s+(?:app|version)s?|(?:apps?|versions?)\s+(?:for|on)\s+(?:my\s+|the\s+|an?\s+)?"
+    r"(?:(?:smart)?phones?|mobile|ios|android|iphone|ipad|tablet))(?:\s+(?:of|for)\s+(?:it|this|cnaps))?\s*[?.!]*$")
 
 # Words that are about images or the card only in this context: "the model", "it", "the card", "a camera", "the
 # code", "faces", "noise", "training". A question whose only tie is one of them is declined when its nearest example
@@ -148,6 +152,7 @@ register(Intent(
               "Write a Python script that renames files in a folder.",
               # life advice in the words of "is it worth trying?"
               "Is it worth buying an iPhone?", "Is it a good idea to quit my job?",
+              "What's the best iPhone app for budgeting?",
               "Should I bother learning the piano?",
               # blur that is no picture's: eyesight, a screen, a sound
               "Should I see an eye doctor about my blurry vision?", "Is blurred vision after eye surgery normal?",
@@ -298,7 +303,8 @@ register(Intent(
     name="setup",
     description="How to install cnaps and get it running: pip, PyTorch, the first command.",
     examples=("How do I install it?", "How do I set it up on Windows?", "What do I need to install?",
-              "How do I get started with cnaps?", "Is there a pip package?", "Tell me how to get started."),
+              "How do I get started with cnaps?", "Is there a pip package?", "Tell me how to get started.",
+              "Where should I begin?"),
     negatives=("Where can I download the checkpoints?", "How do I run it on a folder?",
                "My photo of the installation at the museum is blurry."),
     priority=61,
@@ -310,7 +316,8 @@ register(Intent(
                 r"installation\s+(?:steps?|instructions?|guide|process)|(?:what|which)\s+(?:\w+\s+){0,4}?(?:install|"
                 r"dependenc\w+|requirements?)\b|set\s*(?:it|cnaps|this)\s+up|setup\s+(?:steps?|instructions?|guide)|"
                 r"\bpip\b|get\s+(?:it|cnaps)\s+(?:started|running|working)|getting\s+started|requirements\.txt|"
-                r"(?:how|where)\s+(?:do\s+i\s+|can\s+i\s+|to\s+)?(?:get\s+)?start(?:ed)?(?:\s+with\s+(?:it|this|cnaps)\b|\s*(?:$|[,.?!])|\s+and\b)|"
+                r"(?:how|where)\s+(?:(?:do|can|should|would|shall)\s+(?:i|we)\s+|to\s+)?(?:get\s+)?(?:start(?:ed)?|begin|going)"
+                r"(?:\s+with\s+(?:it|this|cnaps)\b|\s*(?:$|[,.?!])|\s+and\b)|"
                 r"dependenc\w+)"),
     unless=_words(r"\b(?:weights|checkpoints?)\b"),
 ))
@@ -344,7 +351,11 @@ register(Intent(
     rule=_words(r"\b(?:(?:run|runs|work|works|use|install)\s+(?:it\s+|cnaps\s+|this\s+)?(?:on|with|under)\s+(?:a\s+|an\s+|my\s+|the\s+)?"
                 r"(?:(?:smart)?phones?|iphone|android|mac\w*|windows|linux|ubuntu|raspberry\s+pi|tablet|ipad|chromebook)\b"
                 r"(?!\s+(?:photos?|pictures?|images?|shots?|pics?|videos?|camera|screenshots?))|"
-                r"(?:phone|mobile|ios|android|iphone)\s+app|"
+                # "is there an iPhone app?", "an app for Android?", "a mobile version?", not "the best iPhone app for budgeting"
+                # or "which Android app is best?" (a choice among apps)
+                r"(?<!best\s)(?<!good\s)(?<!which\s)(?<!what\s)(?:phone|mobile|ios|android|iphone|ipad)\s+(?:app|version)s?\b(?!\s+(?:for|to|that)\s+(?!(?:it|this|cnaps)\b))|"
+                r"(?:apps?|versions?)\s+(?:for|on)\s+(?:my\s+|the\s+|an?\s+)?(?:(?:smart)?phones?|mobile|ios|android|iphone|"
+                r"ipad|tablet)\b|"
                 r"how\s+long|how\s+much\s+(?:time|memory|ram|vram)|how\s+fast|gpus?|cpus?|cuda|laptop|memory|"
                 r"ram|vram|largest|biggest|maximum|megapixels?|file\s+formats?|formats?|jpe?gs?|pngs?|tiffs?|heic|raw\s+files?|"
                 r"real[- ]?time|"

@@ -27,9 +27,26 @@ def _ratio(small: float, large: float) -> float | None:
     return large / small if small > 0 and large > small else None
 
 
-def _size_ratio(found: list[tuple[float, str]], small: float, large: float, evidence: str) -> None:
-    """Add the factor between two sizes; one within a quarter of a whole number counts as that number
-    ("480p -> 1080p" is 2.25x, read as 2x), and the evidence keeps the exact ratio."""
+# A smaller size that is where the photo came from or what was kept, not a size asked for: "I cropped it to 800x600"
+_PAST_RESIZE = re.compile(r"\b(?:cropped|crop|resized|shr[au]nk|down-?scaled|down-?sized|down-?sampled|reduced|exported|"
+                          r"saved|compressed|scaled\s+down|sized\s+down)\b")
+
+
+def _asked_for(text: str, at: int) -> bool:
+    """Whether the size at `at` in `text` is one asked for ("to 400x300", "into a 500 px"), not one the photo has
+    ("a 400x300 face"), and the question names no resize already done ("I cropped it to 800x600")."""
+    return bool(re.search(r"\b(?:to|into)\s+(?:a\s+|an\s+|just\s+|only\s+)?$", text[max(0, at - 12):at])
+                and not _PAST_RESIZE.search(text))
+
+
+def _size_ratio(found: list[tuple[float, str]], small: float, large: float, evidence: str,
+                asked_for: bool = False) -> None:
+    """Add the factor from size `small` to size `large` (the source's and the target's); one within a quarter of a
+    whole number counts as that number ("480p -> 1080p" is 2.25x, read as 2x), and the evidence keeps the exact
+    ratio. A target below the source is a factor below one when it is `asked_for` ("enlarge from 1000 to 500")."""
+    if asked_for and 0 < large < small:
+        found.append((large / small, evidence))
+        return
     ratio = _ratio(small, large)
     if not ratio:
         return
@@ -71,7 +88,8 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
         # A target of another shape ("640x480 to 1920x1080"): the side that grows more sets the factor, so the
         # enlarged image covers the target and is cropped to it.
         small, large = (h0, h1) if h0 > 0 and w0 > 0 and h1 / h0 > w1 / w0 else (w0, w1)
-        _size_ratio(found, small, large, f"{first.group(0)} -> {second.group(0)}")
+        _size_ratio(found, small, large, f"{first.group(0)} -> {second.group(0)}",
+                    asked_for=second.start() > first.start() and _asked_for(text, second.start()))
     if len(sizes) == 1:
         width, height = float(sizes[0].group(1)), float(sizes[0].group(2))
         after = text[sizes[0].end():]
@@ -89,12 +107,13 @@ def _scale_candidates(text: str) -> list[tuple[float, str]]:
     pixels = list(re.finditer(r"\b(\d{2,5})\s*(?:px|pixels?)\b", text))
     if len(pixels) >= 2 and not sizes:
         _size_ratio(found, float(pixels[0].group(1)), float(pixels[1].group(1)),
-                    f"{pixels[0].group(0)} -> {pixels[1].group(0)}")
+                    f"{pixels[0].group(0)} -> {pixels[1].group(0)}", asked_for=_asked_for(text, pixels[1].start()))
     # "upscale from 512 to 1024": two bare side lengths in a question about size
     bare = re.search(r"\bfrom\s+(\d{2,5})\s*(?:px|pixels?)?\s+(?:up\s+)?to\s+(\d{2,5})\b(?!\s*(?:%|percent|dpi|ppi|mp|x\b|by\b))",
                      text)
     if bare and not sizes and len(pixels) < 2 and _SCALE_CONTEXT.search(text):
-        _size_ratio(found, float(bare.group(1)), float(bare.group(2)), f"{bare.group(1)} -> {bare.group(2)}")
+        _size_ratio(found, float(bare.group(1)), float(bare.group(2)), f"{bare.group(1)} -> {bare.group(2)}",
+                    asked_for=_asked_for(text, bare.start(2)))
     # "1080p to 4K": video formats by their height; "300 dpi to 600 dpi": scan resolutions
     formats = list(_VIDEO_FORMAT.finditer(text))
     if len(formats) >= 2:
@@ -204,9 +223,10 @@ def read_scale(question: str) -> tuple[int | None, str | None, str | None]:
     found = [(factor, evidence) for factor, evidence in candidates if 1 < factor <= 64]
     whole = [(int(round(factor)), evidence) for factor, evidence in found if _whole(factor)]
     smaller = [(factor, evidence) for factor, evidence in candidates if 0 < factor < 1]
-    if not found and smaller:  # "upscale it 0.5x": a factor below one makes the picture smaller
-        factor = smaller[0][0]
-        return None, None, (f"{_factor_words(factor)} makes a picture smaller, not larger: that is plain resizing, "
+    if not found and smaller:  # "upscale it 0.5x", "from 1000 to 500 pixels": the picture would get smaller
+        factor, evidence = smaller[0]
+        named = f"{evidence} is {_factor_words(factor)}, which" if "->" in evidence else _factor_words(factor)
+        return None, None, (f"{named} makes a picture smaller, not larger: that is plain resizing, "
                             f"which any image editor does and needs no model; cnaps enlarges by 2x to {MAX_SCALE}x.")
     if not whole:
         if found:  # "1.5x", "720p to 1080p": cnaps cannot plan it, but can say how to get there

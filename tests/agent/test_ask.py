@@ -381,6 +381,8 @@ def test_a_related_paper_named_beside_the_users_photo_still_plans_the_restoratio
      "asymmetric feature fusion (AFF)"),
     ("can i run this on my phone? like an iphone 12", "Your question is about using cnaps", "no phone app"),
     ("does it work on an android phone?", "Your question is about using cnaps", "no phone app"),
+    ("is there an iphone app?", "Your question is about using cnaps", "no phone app"),
+    ("do you have an android version?", "Your question is about using cnaps", "no phone app"),
     ("how much ram do i need", "Your question is about using cnaps", "1.1 GB"),
     ("how long will it take for a 1280x720 image", "Your question is about using cnaps",
      "about 18 seconds"),
@@ -709,7 +711,8 @@ def test_a_licence_question_points_to_the_cards_code_link_and_says_cnaps_own_lic
 
 
 @pytest.mark.parametrize("question", ["How do I install it?", "What do I need to install on a laptop without a GPU?",
-                                      "How do I get started with cnaps?", "Is there a pip package?"])
+                                      "How do I get started with cnaps?", "Is there a pip package?",
+                                      "Where should I begin?", "How do I get going with this?"])
 def test_an_installation_question_is_answered_from_cnaps_notes(home, question):
     from agent.cards import bundled_card
 

@@ -563,3 +563,19 @@ def test_two_bare_side_lengths_give_the_factor(question, scale):
 def test_a_factor_below_one_is_no_enlargement_and_says_so(question):
     result = classify(question)
     assert result.scale is None and result.scale_note and "smaller" in result.scale_note
+
+
+@pytest.mark.parametrize("question", ["Enlarge from 1000 to 500 pixels", "upscale my photo from 1200 px to 600 px",
+                                      "enlarge this 800x600 picture to 400x300", "upscale from 1024 to 512",
+                                      "upscale my 1000 px photo to 500 px"])
+def test_a_target_size_below_the_source_is_no_enlargement_and_says_so(question):
+    result = classify(question)
+    assert result.scale is None and result.scale_note and "smaller" in result.scale_note and "->" in result.scale_note
+
+
+@pytest.mark.parametrize("question", ["I cropped my 4000x3000 photo to 1000x750, can you upscale it?",
+                                      "my 4000x3000 photo has a 400x300 face, enlarge it",
+                                      "I need 320x240 from my 640x480 photo, and sharper"])
+def test_a_smaller_size_the_photo_has_or_had_is_no_target(question):
+    note = classify(question).scale_note
+    assert not note or "smaller" not in note

@@ -56,7 +56,11 @@ PARAPHRASES = {
                  "What camera settings give sharp photos of sports?", "How do I hold my phone steady for a sharp shot?",
                  "Should I use a tripod for night shots?"],
     "setup": ["How do I get it running on my Mac?", "What are the installation steps?", "How do I pip install cnaps?",
-              "Which dependencies does it need?", "How can I set up cnaps on Ubuntu?"],
+              "Which dependencies does it need?", "How can I set up cnaps on Ubuntu?", "How do I get going with this?",
+              "How should we begin?", "Where do I start?"],
+    # apps and platforms: "is there a phone app?" asks about cnaps, "the best iPhone app for X" does not (below)
+    "practical": ["Is there an app for Android?", "Do you have a mobile version?", "Can I get it as an app on my phone?",
+                  "Is there an iPad app for it?", "Does it work on my iPhone?"],
 }
 
 
@@ -267,7 +271,9 @@ def test_a_greeting_is_told_what_cnaps_does(home, card, question, greeting):
 EVERYDAY_OFF_TOPIC = ["Which credit card has no annual fee?", "What's the newest iPhone model?",
                       "Should I get a mirrorless camera or a DSLR for travelling?",
                       "Can you write Python code to sort a list?",
-                      "Is it going to snow this weekend?", "What is the best laptop for video games?"]
+                      "Is it going to snow this weekend?", "What is the best laptop for video games?",
+                      "Which Android app is best for podcasts?", "Is there an app for tracking my runs?",
+                      "What's a good iPhone app for learning French?"]
 # Questions tied by the same words that are about the card's model or cnaps.
 EVERYDAY_ON_TOPIC = ["Is it free to use?", "Which model should I pick?", "Where can I get the code?",
                      "Does it work on faces?", "Can it run on my laptop?", "Who are the authors?"]
