@@ -321,11 +321,6 @@ def setup(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> 
     return from_notes(ctx, number, "setup", said)
 
 
-def shooting(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
-    """How to take a sharp photo in the first place: the sentences of cnaps's notes on avoiding blur when shooting."""
-    return from_notes(ctx, number, "shooting", said)
-
-
 def from_notes(ctx: AnswerContext, number: dict[str, int], name: str, said: list[Fact] = ()) -> str:
     """The answer to intent `name` that cnaps's notes give: their sentences closest to the intent's query (those not
     `said` already), in the order they were written."""

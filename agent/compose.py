@@ -22,6 +22,7 @@ from agent.links import scrub, scrub_answer
 from agent.plan import select_facts
 from agent.reading import read
 from agent.reading.asks import RUNNING
+from agent.reading.intents import REGISTRY
 from agent.schemas import NOTES_PREFIX, Answer, AnswerContext, Source, Task, TaskLabel, Workflow, WorkflowStep
 from agent.references import build_references, cited_only_notes
 from agent.sentences import Fact
@@ -112,8 +113,9 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += " " + answers.licence(ctx, number or {})
         elif ctx.reading.primary == "setup" and not named:
             text += " " + answers.setup(ctx, number or {})
-        elif ctx.reading.primary == "shooting" and not named:
-            text += " " + answers.shooting(ctx, number or {})
+        elif REGISTRY[ctx.reading.primary].notes_section and not named:
+            # "how do I avoid blur when I shoot?", "will it overwrite my original?": their section of cnaps's notes
+            text += " " + answers.from_notes(ctx, number or {}, ctx.reading.primary)
         elif ctx.reading.primary == "suitability" and not named:
             text += " " + answers.suitability(ctx)
         elif focus and number:
@@ -192,6 +194,8 @@ def _further_parts(ctx: AnswerContext, number: dict[str, int], said: list[Fact],
         elif name == "practical" and answered is not None and not measured:
             # "what's the licence, and does it need a GPU?": the practical sentences of cnaps's notes
             parts.append(answers.practical(ctx, number, said=said))
+        elif REGISTRY[name].notes_section:  # "deblur my photo; will it overwrite the original?"
+            parts.append(answers.from_notes(ctx, number, name, said=said))
         elif name == "model-size" and answered is not None:
             # "is it lightweight enough to run on my phone?": no phone app, and how big the network is
             parts.append(answers.model_size(ctx, number, said=said))
@@ -236,7 +240,7 @@ def _restoration_step(ctx: AnswerContext) -> str | None:
 
 # Questions about using cnaps rather than about the model or a photo: their answer is the task part; the workflow is
 # stated in one line per stage, and the related papers, which are not about them, are left out of the references.
-USING_CNAPS = frozenset({"licence", "setup", "practical", "batch", "weights"})
+USING_CNAPS = frozenset({"licence", "setup", "practical", "batch", "weights", "output-files"})
 # ... and questions on taking a sharp photo in the first place, answered in the same proportions
 PROPORTIONED = USING_CNAPS | {"shooting"}
 

@@ -233,8 +233,11 @@ register(Intent(
     negatives=("Is MIMO-UNet+ better than MIMO-UNet?", "Is it better than the original photo?"),
     priority=72,
     rule=_words(r"\b(?:" + OTHER_TOOLS + r")\b[^.!?]{0,60}?\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|"
-                r"instead|compar\w*|differ\w*)\b|\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|instead\s+of|over|"
-                r"compar\w*\s+(?:\w+\s+)?(?:to|with)|differ\w*\s+from)\s+(?:\w+\s+){0,2}?(?:" + OTHER_TOOLS + r")\b"),
+                r"instead|compar\w*|differ\w*)\b|\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|instead\s+of|"
+                r"compar\w*\s+(?:\w+\s+)?(?:to|with)|differ\w*\s+from|"
+                # "would you pick this over Lightroom?", not "writing over my Photoshop layers"
+                r"(?:recommend\w*|pick\w*|choos\w*|chose|prefer\w*|use|using|go\s+with|take|select\w*)\s+(?:\S+\s+){0,2}?over)"
+                r"\s+(?:\w+\s+){0,2}?(?:" + OTHER_TOOLS + r")\b"),
 ))
 
 register(Intent(
@@ -482,6 +485,40 @@ register(Intent(
     queries=("avoiding blur when shooting: shutter speed, tripod, stabilisation, focus on the subject",),
     rule=SHOOTING,
     notes_section="Avoiding blur when you shoot",
+))
+
+# Where a restored image is written and whether the original is kept: "will it overwrite my original?", "where does
+# the result go?", "writing over my layers", not "replace the sky"
+OUTPUT_FILES = _words(r"\b(?:overwrit\w*|(?:writ\w*|sav\w*|paint\w*)\s+over|"
+    r"replac\w*\s+(?:my\s+|the\s+)?(?:original|input|source)(?:\s+(?:file|photo|image|picture))?|"
+    r"(?:keep|keeps|kept|preserv\w*|leave|leaves|touch\w*|chang\w*|modif\w*)\s+(?:my\s+|the\s+)?original|"
+    r"output\s+(?:files?|folders?|director(?:y|ies)|path|names?|location)|file\s*names?\s+of\s+the\s+"
+    r"(?:result|output)|(?:as|into|to)\s+a\s+(?:new|separate|different)\s+file|"
+    r"where\s+(?:does|do|will|is|are|did)\s+(?:it|cnaps|the\s+(?:\S+\s+){0,2}?(?:result|output|image|photo|picture|file|"
+    r"version|copy)s?)\s+"
+    r"(?:\w+\s+){0,2}?(?:saved?|saves|go|goes|stored?|stores|written|writes?|put|puts|end\s+up|land)|"
+    r"where\s+(?:can|do|will|would)\s+i\s+(?:find|get|see)\s+(?:the\s+|my\s+)?(?:result|output|restored|"
+    r"new|fixed|sharpened|enlarged|upscaled))\b")
+
+
+def asks_about_output_files(text: str) -> bool:
+    """Whether a normalised question asks where the restored image goes or whether the original is kept: the
+    output-files intent's own rule, which the task reading also heeds ("the restored image" is no request)."""
+    return bool(OUTPUT_FILES.search(text))
+
+
+register(Intent(
+    name="output-files",
+    description="Where the restored image is saved, under what name, and whether the original photo is kept.",
+    examples=("Where does it save the restored image?", "Will it overwrite my original photo?",
+              "What is the output file called?", "Does it keep my original file?",
+              "Where do I find the result after it runs?", "Does it save the result as a new file?"),
+    negatives=("Which file formats can I give it?", "Why does the output look waxy?",
+               "Can it replace the sky in my photo?"),
+    priority=59,
+    queries=("where cnaps saves the restored image: a new file in the output folder, the original never replaced",),
+    rule=OUTPUT_FILES,
+    notes_section="Where the restored image goes",
 ))
 
 register(Intent(

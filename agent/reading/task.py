@@ -27,7 +27,7 @@ from agent.reading.needs import (_BLUR_AS_EDIT, _BLUR_FROM_OTHER, _BLUR_FROM_RES
                                  _MIN_SIMILARITY, _OWN_IMAGE, _PICTURE_CONTEXT, _REQUEST, _RESIZE_BLUR,
                                  _TECHNICAL_NEED_WORD, ABOUT_MODEL, PIXEL_SIZE, EVERYDAY_NEEDS, EXAMPLES, MAX_CHARS,
                                  _clause, _is_negated, normalise)
-from agent.reading.intents import asks_how_to_shoot, asks_if_worth_trying
+from agent.reading.intents import asks_about_output_files, asks_how_to_shoot, asks_if_worth_trying
 from agent.reading.scale import _UNDO, _order_note, read_scale
 
 # --- needs --------------------------------------------------------------------------------------------------------
@@ -202,6 +202,14 @@ def classify(question: str) -> Classification:
     if shooting:
         for kind in (reading.strong, reading.weak):
             reading.ignored += [f"'{word}' (avoided when shooting)" for word in kind.pop("deblur", [])]
+    # "where does it save the restored image?", "will the enlarged file replace my original?": the words of a
+    # restoration name its output, not a need, unless it also asks for one ("deblur it, but keep the original")
+    files = asks_about_output_files(text) and not scale and not _REQUEST.search(text)
+    if files:
+        for kind in (reading.strong, reading.weak):
+            for need in list(kind):
+                reading.ignored += [f"'{word}' (said of the output file)" for word in kind.pop(need)]
+    shooting = shooting or files  # neither is a restoration, so no neighbour guesses one
     evidence: list[str] = []
     needs = set(reading.strong)
     if scale:

@@ -890,3 +890,33 @@ def test_what_to_read_puts_the_recommended_models_paper_first(home, shared_cards
     own = next(ref.n for ref in answer.references if ref.url == card.models[0].paper)
     cited = [int(n) for n in re.findall(r"\[(\d+)\]", answer.task.text)]
     assert cited and cited[0] == own
+
+
+@pytest.mark.parametrize("question", ["Where does it save the restored image?", "Will it overwrite my original file?",
+                                      "Where does the deblurred photo end up?", "Does it keep my original?",
+                                      "Does it save the result as a new file?"])
+def test_where_the_result_goes_is_answered_from_the_notes_not_read_as_a_restoration(home, question):
+    from agent.cards import bundled_card
+
+    answer = ask(bundled_card(), question=question, llm="none")
+    from agent.reading import read
+
+    assert answer.task.label.value == "other" and answer.restoration is None
+    reading = read(question, bundled_card())
+    assert reading.primary == "output-files" and not reading.classification.needs
+    notes = {ref.n for ref in answer.references if ref.url.startswith(NOTES_PREFIX)}
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.task.text)}
+    assert cited and cited <= notes and "--output-dir" in answer.task.text
+    assert not [ref for ref in answer.references if ref.role == "related-paper"]
+
+
+def test_a_request_that_asks_where_its_result_goes_is_still_run_and_told(home):
+    from agent.cards import bundled_card
+
+    from agent.reading import read
+
+    question = "deblur my photo, but don't overwrite the original"
+    reading = read(question, bundled_card())
+    assert reading.classification.needs == ["deblur"] and reading.asks("output-files")
+    text = ask(bundled_card(), question=question, llm="none").task.text
+    assert "--overwrite" in text and text.count("new file") == 1

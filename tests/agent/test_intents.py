@@ -58,6 +58,9 @@ PARAPHRASES = {
     "setup": ["How do I get it running on my Mac?", "What are the installation steps?", "How do I pip install cnaps?",
               "Which dependencies does it need?", "How can I set up cnaps on Ubuntu?", "How do I get going with this?",
               "How should we begin?", "Where do I start?"],
+    "output-files": ["Does it write over the photo I give it?", "Where does the deblurred photo end up?",
+                     "Will the enlarged file replace my original?", "Is my original picture left untouched?",
+                     "I don't want to end up writing over my Photoshop layers, does it save a new file?"],
     # apps and platforms: "is there a phone app?" asks about cnaps, "the best iPhone app for X" does not (below)
     "practical": ["Is there an app for Android?", "Do you have a mobile version?", "Can I get it as an app on my phone?",
                   "Is there an iPad app for it?", "Does it work on my iPhone?"],
