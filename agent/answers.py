@@ -339,7 +339,8 @@ def from_notes(ctx: AnswerContext, number: dict[str, int], name: str, said: list
     pool = [s for s in ctx.passages if s.url in number]
     if intent.notes_section:  # the one section that answers it, not a sentence of another that shares its words
         pool = [s for s in pool if s.text.lstrip().startswith(f"# {intent.notes_section}")] or pool
-    facts = ranked_sentences(query, pool, k=k, urls=notes, min_similarity=0.3)
+    # ranked past what was said already, so that a part of a request still gets `k` sentences of its own
+    facts = unsaid(ranked_sentences(query, pool, k=k + len(said), urls=notes, min_similarity=0.3), said)[:k]
     if own and intent.notes_section:
         # within its section, the sentences that hold the question's own words come first ("what shutter speed
         # freezes a runner?" is answered by the sentence on moving subjects)
@@ -349,10 +350,13 @@ def from_notes(ctx: AnswerContext, number: dict[str, int], name: str, said: list
         worded = [f for f in focus_facts(pool, focus_question(ctx.reading.part_asking(name)), limit=2)
                   if f.source.url in notes]
         facts = worded + [f for f in facts if f.sentence not in {w.sentence for w in worded}][:max(k - len(worded), 0)]
-    facts = unsaid(facts, said)
-    if not facts:
+    kept: list[Fact] = []
+    for fact in unsaid(facts, said):  # "A deblurring network ... strokes. It does not invent ..." holds a second one
+        if not any(set(split_sentences(fact.sentence)) & set(split_sentences(other.sentence)) for other in kept):
+            kept.append(fact)
+    if not kept:
         return "" if said else general(ctx, number)
-    return cite(in_document_order(facts), number)
+    return cite(in_document_order(kept), number)
 
 
 def running(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
@@ -383,8 +387,9 @@ def practical(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ())
 
 def unsaid(facts: list[Fact], said: list[Fact]) -> list[Fact]:
     """`facts` less those whose sentence is among `said` (an answer quotes a sentence once)."""
-    spoken = {fact.sentence for fact in said}
-    return [fact for fact in facts if fact.sentence not in spoken]
+    # a fact can hold two sentences ("A deblurring network ... strokes. It does not invent ..."): each counts
+    spoken = {one for fact in said for one in split_sentences(fact.sentence)}
+    return [fact for fact in facts if not spoken & set(split_sentences(fact.sentence))]
 
 
 def in_document_order(facts: list[Fact]) -> list[Fact]:

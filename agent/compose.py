@@ -55,7 +55,9 @@ def _cited(fact: Fact, number: dict[str, int]) -> str:
 
 
 def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
-              number: dict[str, int] | None = None) -> str:
+              number: dict[str, int] | None = None, workflow: list[Fact] = ()) -> str:
+    """The task part: what the question asks for and what cnaps would run, with the answers to its further parts;
+    `workflow`, the facts the workflow states, are not said again here."""
     c = ctx.classification
     scale = f" {c.scale}x" if c.scale else ""
     wants = ctx.reading.wants
@@ -76,7 +78,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         text = _say("task_deblur", kind=kind, detail=detail, plural=plural)
     elif not c.needs:
         # An open question: answer it first, from the store, then say what cnaps would run.
-        about = c.about_model or ctx.reading.primary == "suitability"
+        about = c.about_model or ctx.reading.primary in ("suitability", "invented-detail")
         named = ctx.reading.papers
         card_says = what_the_card_gives(ctx, named, number or {}) if named else None
         if card_says:
@@ -115,7 +117,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
             text += " " + answers.setup(ctx, number or {})
         elif REGISTRY[ctx.reading.primary].notes_section and not named:
             # "how do I avoid blur when I shoot?", "will it overwrite my original?": their section of cnaps's notes
-            text += " " + answers.from_notes(ctx, number or {}, ctx.reading.primary)
+            text += " " + answers.from_notes(ctx, number or {}, ctx.reading.primary, said=workflow)
         elif ctx.reading.primary == "suitability" and not named:
             text += " " + answers.suitability(ctx)
         elif focus and number:
@@ -129,7 +131,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         elif not ctx.reading.asks("batch"):  # a batch question gets the folder command below
             text += " " + answers.general(ctx, number or {})
         if not named:
-            text += _further_parts(ctx, number or {}, shown, answered=ctx.reading.primary, ctx_text=text)
+            text += _further_parts(ctx, number or {}, [*shown, *workflow], answered=ctx.reading.primary, ctx_text=text)
     else:
         needs = [n for n in c.needs if n not in ("deblur", "upscale")]
         text = _say("task_other", needs=need_words(needs) if needs else "")
@@ -146,7 +148,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
     if focus and number and (c.needs or complaint):
         text += f" {_say('lead', kind='asked')} " + " ".join(_cited(fact, number) for fact in focus)
     if c.needs:
-        text += _further_parts(ctx, number or {}, focus if number else [], answered=None, ctx_text=text)
+        text += _further_parts(ctx, number or {}, [*focus, *workflow] if number else [], answered=None, ctx_text=text)
     if complaint:
         text += " " + answers.complaint(ctx)
     if {"deblur", "upscale"} & set(c.needs) and ctx.reading.asks("suitability"):
@@ -299,7 +301,7 @@ def compose(ctx: AnswerContext) -> Answer:
 
     notes = list(_notes(ctx, facts + focus))
     task = Task(label=ctx.classification.label, scale=ctx.classification.scale,
-                mismatch=ctx.capability.mismatch, text=task_text(ctx, cite, focus, number),
+                mismatch=ctx.capability.mismatch, text=task_text(ctx, cite, focus, number, workflow=shown),
                 cues=ctx.classification.cues, confidence=ctx.classification.confidence,
                 missing=list(ctx.capability.missing))
     # The "why detail comes back" paragraph answers restoration questions; an open question has had its answer,

@@ -539,9 +539,32 @@ register(Intent(
 ))
 
 register(Intent(
+    name="invented-detail",
+    description="Whether the detail in a result is real or made up: does it invent or hallucinate, can the text it "
+                "brings back be trusted, how it recreates detail from a blurred input.",
+    examples=("Does it invent details?", "Will it hallucinate fake text on the sign?",
+              "Are the letters real or made up by the AI?", "Can I trust the details it recovers?",
+              "Is the recovered detail real?", "Does it make things up?",
+              "How does this model recreate such detailed scenes from minimal input?"),
+    negatives=("Is it a GAN?", "Make up a story about a blurry photo.", "Which details matter most in a portrait?"),
+    priority=56,
+    queries=("where readable detail comes from: letters already present in a smeared form, no content invented, "
+             "sharp detail an estimate of what the photo held",),
+    rule=_words(r"\b(?:invent\w*|hallucinat\w*|fabricat\w*|recreat\w*|made\s+up|mak\w*\s+(?:things|stuff|details?|it|them)\s+up|"
+                r"mak\w*\s+up\s+(?:the\s+)?(?:details?|text|letters|words|numbers|things|stuff|faces?)|"
+                r"fake\s+(?:details?|text|letters|texture|faces?|information)|"
+                r"(?:real|genuine|true|accurate|authentic)\s+or\s+(?:fake|made|invented|ai|generated|not|imagined|guessed)|"
+                r"(?:trust|rely\s+on|believe)\s+(?:the\s+|what\s+|its\s+)?(?:\w+\s+){0,2}?(?:details?|text|letters|"
+                r"numbers?|(?:number|licen[cs]e)\s+plates?|plates?|faces?|it\s+shows)|"
+                r"(?:is|are)\s+(?:the\s+)?(?:recovered|restored|new|sharpened|enhanced)\s+(?:\w+\s+)?(?:real|genuine|"
+                r"accurate|trustworthy))\b"),
+    notes_section="Where readable detail comes from",
+))
+
+register(Intent(
     name="how-it-works",
     description="How the model works or recovers detail, as a whole.",
-    examples=("How does this model recreate such detailed scenes from minimal input?", "How does it work?",
+    examples=("How does it work?",
               "How does MIMO-UNet deblur an image?", "Explain the architecture.", "What happens inside the network?",
               "What does this model do?", "Why coarse to fine?"),
     negatives=("What is the FAM module?", "How long does it take?"),

@@ -147,12 +147,12 @@ def test_a_model_without_weights_falls_back_in_the_order_the_plan_promised(home,
 
 
 def test_a_cards_own_question_is_answered_briefly_with_each_sentence_once(home, shared_cards):
-    """Proportion: the card's question gets about 450 words by default (the quoted question included), no sentence
-    of the task and workflow is said twice, and --detail full states more of the workflow."""
+    """Proportion: the card's question gets about 500 words by default (the quoted question and the references
+    included), no sentence of the task and workflow is said twice, and --detail full states more of the workflow."""
     for path in shared_cards:
         card = load_card(path)
         brief, full = ask(card, llm="none"), ask(card, llm="none", detail="full")
-        assert len(brief.markdown.split()) <= 500, path.name
+        assert len(brief.markdown.split()) <= 550, path.name
         prose = " ".join([brief.task.text, *(step.text for step in brief.workflow.steps), brief.workflow.text])
         sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", re.sub(r"\s*\[\d+\]", "", prose)) if s.strip()]
         assert len(sentences) == len(set(sentences)), path.name
@@ -920,3 +920,23 @@ def test_a_request_that_asks_where_its_result_goes_is_still_run_and_told(home):
     assert reading.classification.needs == ["deblur"] and reading.asks("output-files")
     text = ask(bundled_card(), question=question, llm="none").task.text
     assert "--overwrite" in text and text.count("new file") == 1
+
+
+@pytest.mark.parametrize("question", ["Does it invent details?", "Is the recovered detail real?",
+                                      "Will it hallucinate fake text on the sign?",
+                                      "After deblurring, can I trust the number plate it shows?",
+                                      "I upscaled a blurry photo by 4x, are the letters real or made up by the AI?"])
+def test_whether_detail_is_made_up_is_answered_in_the_task_part_once(home, question):
+    """The task part answers it from the notes on where readable detail comes from; no sentence is said twice in the
+    task and workflow together."""
+    from agent.cards import bundled_card
+    from agent.reading import read
+
+    assert read(question, bundled_card()).asks("invented-detail")
+    answer = ask(bundled_card(), question=question, llm="none")
+    notes = {ref.n for ref in answer.references if ref.url.startswith(NOTES_PREFIX)}
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.task.text)} & notes
+    prose = " ".join([answer.task.text, *(step.text for step in answer.workflow.steps)])
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", re.sub(r"\s*\[\d+\]", "", prose)) if s.strip()]
+    assert len(sentences) == len(set(sentences))
+    assert "smeared form" in answer.task.text  # the section's own answer, not only the workflow's
