@@ -359,6 +359,25 @@ def from_notes(ctx: AnswerContext, number: dict[str, int], name: str, said: list
     return cite(in_document_order(kept), number)
 
 
+# The section of cnaps's notes that says what kind of tool each commonly compared model or tool is.
+OTHER_TOOLS_SECTION = "Other tools people compare it with"
+
+
+def other_tools(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
+    """What kind of tool each model or tool the question weighs against the recommended one is ("is it better than
+    Real-ESRGAN?": a super-resolution network trained to make texture up): the sentences of cnaps's notes that name
+    it; '' when they name none. The documents compare none of them with the recommended model."""
+    from agent.reading.signals import tool_keys
+
+    asked = tool_keys(ctx.reading.text)
+    facts = [Fact("question", "task", sentence, source)
+             for source in ctx.passages if source.url in number and source.url.startswith(NOTES_PREFIX)
+             and source.text.lstrip().startswith(f"# {OTHER_TOOLS_SECTION}")
+             for sentence in split_sentences(source.text) if asked & tool_keys(sentence)]
+    facts = unsaid(list({fact.sentence: fact for fact in facts}.values()), said)
+    return cite(facts, number) if facts else ""
+
+
 def running(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = ()) -> str:
     """What cnaps measured for a run (time, memory), for a request that also asks how long it takes; '' when the
     sentences were `said` already."""

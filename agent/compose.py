@@ -78,7 +78,7 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         text = _say("task_deblur", kind=kind, detail=detail, plural=plural)
     elif not c.needs:
         # An open question: answer it first, from the store, then say what cnaps would run.
-        about = c.about_model or ctx.reading.primary in ("suitability", "invented-detail")
+        about = c.about_model or ctx.reading.primary in ("suitability", "invented-detail", "compare-other")
         named = ctx.reading.papers
         card_says = what_the_card_gives(ctx, named, number or {}) if named else None
         if card_says:
@@ -123,9 +123,12 @@ def task_text(ctx: AnswerContext, cite: dict[str, int], focus: list[Fact] = (),
         elif focus and number:
             text += f" {_say('lead', kind='short')} " + " ".join(_cited(fact, number) for fact in focus)
             shown = list(focus)
-        elif ((wants.comparison and not named) or zoo_answer(wants)
-              or (named and (wants.run_it or wants.paper_asked_to_act))):
-            pass  # the verdict has said it: the documents do not compare them, what cnaps can run, or cannot
+        elif wants.comparison and not named:
+            # the verdict has said that the documents do not compare them; cnaps's notes say what kind of tool it is
+            tools = answers.other_tools(ctx, number or {})
+            text += f" {tools}" if tools else ""
+        elif zoo_answer(wants) or (named and (wants.run_it or wants.paper_asked_to_act)):
+            pass  # the verdict has said it: what cnaps can run, or cannot
         elif wants.how_it_works:
             text += " " + _say("how_it_works")
         elif not ctx.reading.asks("batch"):  # a batch question gets the folder command below
@@ -196,6 +199,8 @@ def _further_parts(ctx: AnswerContext, number: dict[str, int], said: list[Fact],
         elif name == "practical" and answered is not None and not measured:
             # "what's the licence, and does it need a GPU?": the practical sentences of cnaps's notes
             parts.append(answers.practical(ctx, number, said=said))
+        elif name == "compare-other" and answered is None:  # "real-esrgan vs mimo unet for upscaling 4x"
+            parts.append(answers.other_tools(ctx, number, said=said))
         elif REGISTRY[name].notes_section:  # "deblur my photo; will it overwrite the original?"
             parts.append(answers.from_notes(ctx, number, name, said=said))
         elif name == "model-size" and answered is not None:

@@ -232,9 +232,13 @@ register(Intent(
               "Would NAFNet be sharper than this?", "Would you recommend it over Topaz?"),
     negatives=("Is MIMO-UNet+ better than MIMO-UNet?", "Is it better than the original photo?"),
     priority=72,
+    queries=("other tools compared with MIMO-UNet: what kind of tool Real-ESRGAN, Topaz, Photoshop Shake Reduction, "
+             "an unsharp mask and Restormer are",),
     rule=_words(r"\b(?:" + OTHER_TOOLS + r")\b[^.!?]{0,60}?\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|"
                 r"instead|compar\w*|differ\w*)\b|\b(?:better|worse|faster|slower|sharper|or|vs\.?|versus|instead\s+of|"
-                r"compar\w*\s+(?:\w+\s+)?(?:to|with)|differ\w*\s+from|"
+                r"compar\w*\s+(?:\S+\s+)?(?:to|with)|differ\w*\s+from|"
+                # "the difference between this and Real-ESRGAN", "compare MIMO-UNet with Photoshop's Shake Reduction"
+                r"differ\w*\s+between\s+(?:\S+\s+){0,3}?(?:and|&)|"
                 # "would you pick this over Lightroom?", not "writing over my Photoshop layers"
                 r"(?:recommend\w*|pick\w*|choos\w*|chose|prefer\w*|use|using|go\s+with|take|select\w*)\s+(?:\S+\s+){0,2}?over)"
                 r"\s+(?:\w+\s+){0,2}?(?:" + OTHER_TOOLS + r")\b"),

@@ -310,7 +310,9 @@ _TYPOS = {"blury": "blurry", "blurr": "blur", "blured": "blurred", "burry": "blu
           "upscle": "upscale", "upsacle": "upscale", "enlrage": "enlarge", "sharpn": "sharpen", "shakey": "shaky",
           "hw": "how", "dose": "does", "wrok": "work", "waht": "what", "teh": "the", "modle": "model",
           "nework": "network", "netowrk": "network", "paramters": "parameters", "trianed": "trained",
-          "worht": "worth", "wroth": "worth", "wirth": "worth"}
+          "worht": "worth", "wroth": "worth", "wirth": "worth", "diffrence": "difference", "diference": "difference",
+          "differnce": "difference", "comparision": "comparison", "beter": "better", "shud": "should",
+          "wat": "what", "whats": "what's"}
 _TYPO = re.compile(r"\b(?:" + "|".join(_TYPOS) + r")\b")
 _FOREIGN: tuple[tuple[str, str], ...] = (
     (r"\b(?:desenfoque|le\s+flou|sfocatura|unsch(?:ä|ae)rfe)\b", " blur "),

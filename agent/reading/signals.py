@@ -11,6 +11,13 @@ OTHER_TOOLS = (r"restormer|nafnet|swinir|real-?esrgan|esrgan|hinet|mprnet|deblur
                r"fftformer|topaz|gigapixel|photoshop|lightroom|gimp|snapseed|remini|gfpgan|codeformer|waifu2x|"
                r"midjourney|stable\s+diffusion|dall-?e|chatgpt|google\s+photos|unsharp(?:\s+mask)?|bicubic|bilinear|"
                r"lanczos|shake\s+reduction|smart\s+sharpen|an?\s+iphone")
+_TOOL = re.compile(r"\b(?:" + OTHER_TOOLS + r")\b", re.IGNORECASE)
+
+
+def tool_keys(text: str) -> set[str]:
+    """The models and tools of OTHER_TOOLS that `text` names, each by a key that its spellings share ("Real-ESRGAN",
+    "realesrgan"; "unsharp mask", "unsharp")."""
+    return {"".join(ch for ch in match.group(0).lower() if ch.isalnum())[:7] for match in _TOOL.finditer(text)}
 
 # "Why does the result look plasticky?", "It made my photo worse. Why?": a complaint about a result.
 _STILL = re.compile(r"\bstill\s+(?:\w+\s+)?(?:looks?\s+)?(?:blurry|blurred|soft|fuzzy)\b", re.IGNORECASE)

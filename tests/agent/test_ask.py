@@ -940,3 +940,24 @@ def test_whether_detail_is_made_up_is_answered_in_the_task_part_once(home, quest
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", re.sub(r"\s*\[\d+\]", "", prose)) if s.strip()]
     assert len(sentences) == len(set(sentences))
     assert "smeared form" in answer.task.text  # the section's own answer, not only the workflow's
+
+
+@pytest.mark.parametrize("question, tool", [
+    ("whats the diffrence between this and Real-ESRGAN? which one shud i use for old family photos", "Real-ESRGAN"),
+    ("Compare MIMO-UNet with Photoshop's Shake Reduction filter", "Shake Reduction"),
+    ("does it work better than just using unsharp mask in GIMP?", "unsharp mask"),
+    ("Is it better than Restormer?", "Restormer"), ("Would Topaz do a better job?", "Topaz"),
+    ("real-esrgan vs mimo unet for upscaling anime screenshots 4x", "Real-ESRGAN"),
+])
+def test_a_comparison_with_another_tool_says_what_kind_of_tool_it_is_without_ranking(home, question, tool):
+    """The documents compare no other tool with the model: the answer says so, and cnaps's notes say what kind of tool
+    the named one is, in a cited sentence that names it."""
+    from agent.cards import bundled_card
+    from agent.reading import read
+
+    assert read(question, bundled_card()).asks("compare-other")
+    answer = ask(bundled_card(), question=question, llm="none")
+    notes = {ref.n for ref in answer.references if ref.url.startswith(NOTES_PREFIX)}
+    sentences = re.split(r"(?<=\.)\s+", answer.task.text)
+    assert any(tool.lower() in s.lower() and {int(n) for n in re.findall(r"\[(\d+)\]", s)} & notes for s in sentences)
+    assert "which is better" in answer.task.text or "cannot say" in answer.task.text
