@@ -49,7 +49,9 @@ def _answer_from_prompt(body: dict) -> Reply:
     label = re.search(r"task label: ([a-z-]+)", system).group(1)
     scale = re.search(r"scale: (\d+)x", system)
     # the card's question asks how detail comes back: the reading's intents reach the model, most important first
-    assert "what it asks, most important first: how-it-works (" in system, system[:800]
+    # (whether the detail is real, then how the model works)
+    assert "what it asks, most important first: invented-detail (" in system, system[:800]
+    assert "how-it-works (" in system, system[:800]
     model_refs = [int(n) for n, _, _, role in refs if role == "recommended-model"]
     cite = f"[{model_refs[0]}]"
     draft = {
