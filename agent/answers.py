@@ -338,7 +338,7 @@ def from_notes(ctx: AnswerContext, number: dict[str, int], name: str, said: list
     k = 4 if own else 2 if ctx.classification.needs else 3
     pool = [s for s in ctx.passages if s.url in number]
     if intent.notes_section:  # the one section that answers it, not a sentence of another that shares its words
-        pool = [s for s in pool if s.text.lstrip().startswith(f"# {intent.notes_section}")] or pool
+        pool = notes_section(pool, intent.notes_section) or pool
     # ranked past what was said already, so that a part of a request still gets `k` sentences of its own
     facts = unsaid(ranked_sentences(query, pool, k=k + len(said), urls=notes, min_similarity=0.3), said)[:k]
     if own and intent.notes_section:
@@ -352,11 +352,16 @@ def from_notes(ctx: AnswerContext, number: dict[str, int], name: str, said: list
         facts = worded + [f for f in facts if f.sentence not in {w.sentence for w in worded}][:max(k - len(worded), 0)]
     kept: list[Fact] = []
     for fact in unsaid(facts, said):  # "A deblurring network ... strokes. It does not invent ..." holds a second one
-        if not any(set(split_sentences(fact.sentence)) & set(split_sentences(other.sentence)) for other in kept):
+        if unsaid([fact], kept):
             kept.append(fact)
     if not kept:
         return "" if said else general(ctx, number)
     return cite(in_document_order(kept), number)
+
+
+def notes_section(passages: list[Source], heading: str) -> list[Source]:
+    """The passages of cnaps's notes that are the section under `heading`."""
+    return [s for s in passages if s.url.startswith(NOTES_PREFIX) and s.text.lstrip().startswith(f"# {heading}")]
 
 
 # The section of cnaps's notes that says what kind of tool each commonly compared model or tool is.
@@ -371,8 +376,7 @@ def other_tools(ctx: AnswerContext, number: dict[str, int], said: list[Fact] = (
 
     asked = tool_keys(ctx.reading.text)
     facts = [Fact("question", "task", sentence, source)
-             for source in ctx.passages if source.url in number and source.url.startswith(NOTES_PREFIX)
-             and source.text.lstrip().startswith(f"# {OTHER_TOOLS_SECTION}")
+             for source in notes_section([s for s in ctx.passages if s.url in number], OTHER_TOOLS_SECTION)
              for sentence in split_sentences(source.text) if asked & tool_keys(sentence)]
     facts = unsaid(list({fact.sentence: fact for fact in facts}.values()), said)
     return cite(facts, number) if facts else ""

@@ -196,20 +196,18 @@ def classify(question: str) -> Classification:
         raise UsageError("the question is empty: pass the question text to classify")
     scale, scale_evidence, scale_note = read_scale(text)
     reading = _read(text)
-    # "how do I avoid blurry photos?", "what shutter speed stops motion blur?": how to shoot a sharp photo, so its
-    # blur words are no deblurring need, unless it also asks to restore a picture ("... can you fix this one?")
-    shooting = asks_how_to_shoot(text) and not scale and not _REQUEST.search(text)
-    if shooting:
-        for kind in (reading.strong, reading.weak):
-            reading.ignored += [f"'{word}' (avoided when shooting)" for word in kind.pop("deblur", [])]
-    # "where does it save the restored image?", "will the enlarged file replace my original?": the words of a
-    # restoration name its output, not a need, unless it also asks for one ("deblur it, but keep the original")
-    files = asks_about_output_files(text) and not scale and not _REQUEST.search(text)
-    if files:
-        for kind in (reading.strong, reading.weak):
-            for need in list(kind):
-                reading.ignored += [f"'{word}' (said of the output file)" for word in kind.pop(need)]
-    shooting = shooting or files  # neither is a restoration, so no neighbour guesses one
+    # Two kinds of question are no restoration unless they also ask for one ("... can you fix this one?", "deblur it,
+    # but keep the original"): how to shoot a sharp photo ("how do I avoid blurry photos?"), whose blur words are no
+    # deblurring need, and where the restored image goes ("will the enlarged file replace my original?"), whose
+    # words of a restoration name its output. No neighbour guesses a task for either.
+    unasked = not scale and not _REQUEST.search(text)
+    shooting, files = unasked and asks_how_to_shoot(text), unasked and asks_about_output_files(text)
+    for applies, dropped, why in ((shooting, {"deblur"}, "avoided when shooting"),
+                                  (files, None, "said of the output file")):
+        for kind in (reading.strong, reading.weak) if applies else ():
+            for need in [need for need in kind if dropped is None or need in dropped]:
+                reading.ignored += [f"'{word}' ({why})" for word in kind.pop(need)]
+    no_restoration = shooting or files
     evidence: list[str] = []
     needs = set(reading.strong)
     if scale:
@@ -256,7 +254,7 @@ def classify(question: str) -> Classification:
             reading.weak["deblur"] = [requested.group(0)]
         # "blurry vision, should I see a doctor?": its only word for a task was no picture's; no neighbour guesses one
         not_a_picture = only_no_pictures_blur(reading.ignored, text)
-        nearest = None if about or requested or not_a_picture or shooting else _nearest_label(text)
+        nearest = None if about or requested or not_a_picture or no_restoration else _nearest_label(text)
         weak = {need for need in reading.weak}
         if about:
             # No task is asked for, and the question names a part or property of the model: it asks about the model.
