@@ -45,6 +45,7 @@ def agent_tools(ctx: AnswerContext) -> list[BaseTool]:
     image = ctx.restoration.input_path if ctx.restoration else None
     if image:
         from tools.restore import RestoreRequest, restore_image, unused_name
+        from tools.restoration.zoo import is_shipped
 
         def restore(scale: int = 1, model_id: str | None = None) -> str:
             model = model_id or ctx.restoration.model_id
@@ -54,7 +55,8 @@ def agent_tools(ctx: AnswerContext) -> list[BaseTool]:
                 output = unused_name(Path(ctx.restoration.image_path).parent, f"{Path(image).stem}-agent-x{scale}")
             # The weights and device cnaps ran with (--weights, --device) run again for the same model.
             ran = ctx.restoration
-            same = model == ran.model_id and Path(ran.weights.file).is_file()
+            # The project's shipped files are found again by task (enlargement has its own), never passed.
+            same = model == ran.model_id and Path(ran.weights.file).is_file() and not is_shipped(ran.weights.file)
             request = RestoreRequest(image=image, scale=scale, model_id=model, output=output,
                                      weights=Path(ran.weights.file) if same else None, device=ran.device)
             return restore_image(request).model_dump_json()

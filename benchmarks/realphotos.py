@@ -181,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="MIMO-UNet", help="zoo model the weights are for (default MIMO-UNet)")
     parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER, help="bsd100 folder with x2/x3/x4")
     parser.add_argument("--limit", type=int, default=None, help="first N images of each set (default all)")
-    parser.add_argument("--scales", type=int, nargs="+", default=list(SCALES))
+    parser.add_argument("--scales", type=int, nargs="*", default=list(SCALES),
+                        help="enlargement scales to score (default 2 3 4; none: the deblurring rows only)")
     parser.add_argument("--baselines-only", action="store_true")
     parser.add_argument("--no-other-order", action="store_true", help="skip the network-then-Lanczos rows")
     parser.add_argument("--device", default="cpu")

@@ -75,6 +75,13 @@ RECIPES: dict[str, DegradationRecipe] = {
                  "varying": 0.03, "clean": 0.14},
         max_blur=15.0, min_blur=2.0, upscale_blur_prob=0.0, noise_prob=0.3, noise_max=0.01, jpeg_prob=0.2,
         jpeg_quality=(75, 95)),
+    # Weights for deblurring alone (the enlargement path has its own): the 'photos-keep' blur cases without
+    # enlargement batches, with more camera shake and object motion, where the real-photo table gains least.
+    "photos-deblur": DegradationRecipe(
+        weights={"shake": 0.3, "object": 0.18, "frames": 0.12, "defocus": 0.08, "linear": 0.06, "varying": 0.06,
+                 "clean": 0.2},
+        max_blur=15.0, min_blur=2.0, upscale_blur_prob=0.0, noise_prob=0.3, noise_max=0.01, jpeg_prob=0.2,
+        jpeg_quality=(75, 95)),
     # For small crops (64-128 px, CPU runs): the same cases, blur extents scaled to the crop.
     "users-small": DegradationRecipe(
         weights={"shake": 0.3, "linear": 0.1, "defocus": 0.12, "gaussian": 0.05, "object": 0.05, "varying": 0.05,

@@ -10,6 +10,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -40,10 +41,10 @@ class LoadedWeights:
     record: WeightsRecord
 
 
-def load_weights(entry: zoo.ZooEntry, weights: str | Path | None) -> LoadedWeights:
-    """Find, load (strictly) and describe the weights for a zoo entry."""
+def load_weights(entry: zoo.ZooEntry, weights: str | Path | None, enlarging: bool = False) -> LoadedWeights:
+    """Find, load (strictly) and describe the weights for a zoo entry (for enlargement when `enlarging`)."""
     settings = get_settings()
-    source = zoo.locate_weights(entry, weights, settings.weights_dir)
+    source = zoo.locate_weights(entry, weights, settings.weights_dir, enlarging)
     state = checkpoint.load_state(source.path)
     model = build_model(entry.network)
     checkpoint.load_into(model, state, strict=True, source=str(source.path))
@@ -77,7 +78,8 @@ def check_scale(scale: int) -> int:
 
 
 class Restorer:
-    """Restores images with one MIMO-UNet variant; weights are found and loaded once, at construction."""
+    """Restores images with one MIMO-UNet variant. Its weights are found and loaded at construction; the project's
+    enlargement weights, where they ship apart (zoo.project_weights_path), on the first enlargement."""
 
     def __init__(self, model_id: str, weights: str | Path | None = None, device: str = "auto",
                  precision: str = "auto", tile: str | int | None = "auto") -> None:
@@ -86,18 +88,43 @@ class Restorer:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.tile = parse_tile(tile)
-        loaded = load_weights(self.entry, weights)
-        self.weights = loaded.record
-        self.forward = TileForward(loaded.model, self.device, self.precision)
-        if self.entry.self_ensemble:
-            self.forward = SelfEnsemble(self.forward)
+        self._wrapper: Callable[[TileForward], TileForward] | None = None
+        self.forward, self.weights = self._load(weights, enlarging=False)
+        self._enlarging: tuple[TileForward, WeightsRecord] | None = None
+        if weights is not None or not zoo.is_shipped(self.weights.file) or \
+                zoo.project_weights_path(self.entry, enlarging=True) == Path(self.weights.file):
+            self._enlarging = (self.forward, self.weights)  # one file serves both tasks
 
-    def grid_for(self, height: int, width: int) -> Grid:
+    def _load(self, weights: str | Path | None, enlarging: bool) -> tuple[TileForward, WeightsRecord]:
+        loaded = load_weights(self.entry, weights, enlarging)
+        forward = TileForward(loaded.model, self.device, self.precision)
+        forward = SelfEnsemble(forward) if self.entry.self_ensemble else forward
+        return (self._wrapper(forward) if self._wrapper else forward), loaded.record
+
+    def wrap_forwards(self, wrapper: Callable[[TileForward], TileForward]) -> None:
+        """Wrap the network of every task, loaded now or later (a Ray worker batches tiles this way)."""
+        shared = self._enlarging is not None and self._enlarging[0] is self.forward
+        self._wrapper = wrapper
+        self.forward = wrapper(self.forward)
+        if shared:
+            self._enlarging = (self.forward, self.weights)
+        elif self._enlarging is not None:
+            self._enlarging = (wrapper(self._enlarging[0]), self._enlarging[1])
+
+    def weights_for(self, scale: int) -> tuple[TileForward, WeightsRecord]:
+        """The network and the record of the weights that run at `scale`: the enlargement weights above 1."""
+        if scale <= 1:
+            return self.forward, self.weights
+        if self._enlarging is None:
+            self._enlarging = self._load(None, enlarging=True)
+        return self._enlarging
+
+    def grid_for(self, height: int, width: int, forward: TileForward | None = None) -> Grid:
         """The tile grid for a padded image: the --tile size, the whole image, or planned from memory."""
         if self.tile != "auto":
             return plan_grid(height, width, self.tile, self.tile)
         budget = get_settings().restore.cpu_memory_budget_mb
-        return memory_grid(self.forward.model, self.device, self.precision, height, width, budget)
+        return memory_grid((forward or self.forward).model, self.device, self.precision, height, width, budget)
 
     def enlarges_with_network(self, scale: int, policy: str = "auto") -> bool:
         """Whether an enlargement by `scale` runs the network after Lanczos.
@@ -113,7 +140,7 @@ class Restorer:
             return True
         if policy == "lanczos":
             return False
-        gain = self.weights.enlargement_gain(scale)
+        gain = self.weights_for(scale)[1].enlargement_gain(scale)
         return gain is None or gain > 0
 
     def _restore(self, image: Image.Image, scale: int, progress: Progress | None,
@@ -144,18 +171,19 @@ class Restorer:
             return band
 
         sink = Sink(source)
+        forward = self.weights_for(scale)[0]
 
         def write_rows(top: int, rows: torch.Tensor) -> None:
             count = min(rows.shape[-2], height - top)
             if count > 0:
                 sink.write(top, rows[0, :, :count, :width].permute(1, 2, 0).numpy(), source.alpha(top, top + count))
 
-        self.forward.start_run()
-        grid = self.grid_for(padded_h, padded_w)
+        forward.start_run()
+        grid = self.grid_for(padded_h, padded_w, forward)
         notes = list(source.notes)
         while True:
             try:
-                stats = run_bands(self.forward, read_rows, grid, write_rows, progress)
+                stats = run_bands(forward, read_rows, grid, write_rows, progress)
                 break
             except torch.cuda.OutOfMemoryError as error:
                 torch.cuda.empty_cache()
@@ -166,7 +194,7 @@ class Restorer:
                 edge = max(MIN_TILE, current // 2 - current // 2 % MULTIPLE)
                 grid = plan_grid(padded_h, padded_w, edge, edge)
                 notes.append(f"GPU out of memory: retried with tiles of at most {edge} pixels")
-        if self.forward.fell_back:
+        if forward.fell_back:
             stats.notes.append("fp16 overflowed on some tiles; they were recomputed in fp32")
         if self.entry.self_ensemble:
             stats.notes.append("geometric self-ensemble: each tile ran 8 times (flips and rotations), averaged")
@@ -181,11 +209,12 @@ class Restorer:
         for top in range(0, height, ENLARGE_BAND):
             bottom = min(height, top + ENLARGE_BAND)
             sink.write(top, source.rgb(top, bottom), source.alpha(top, bottom))
-        gain = self.weights.enlargement_gain(scale)
+        record = self.weights_for(scale)[1]
+        gain = record.enlargement_gain(scale)
         stats = TileStats(tiles=0, tile_size=None, notes=list(source.notes))
         stats.notes.append(
             f"enlarged by Lanczos alone: on real photographs these weights measured {gain:+.2f} dB against Lanczos at "
-            f"x{self.weights.measured_scale(scale)}, so the network was not run (it runs for deblurring at --scale 1)")
+            f"x{record.measured_scale(scale)}, so the network was not run (it runs for deblurring at --scale 1)")
         return sink.image(), stats
 
     def restore(self, img: Image.Image, scale: int = 1, policy: str = "auto") -> Image.Image:
@@ -210,7 +239,7 @@ class Restorer:
         return ToolRun(
             model_id=self.model_id,
             network=self.entry.network,
-            weights=self.weights,
+            weights=self.weights_for(scale)[1],
             device=describe_device(self.device),
             precision=self.precision,
             input_size=image.size,

@@ -148,7 +148,9 @@ def _describe(entry, source) -> tuple[Literal["official", "project", "user"], st
     if source.found_by == "project":
         facts = zoo.project_weights_facts(entry.network)
         learned = facts.trained_on if facts else "synthetic blur"
-        return "project", f"trained by the cnaps project on {learned}, not the authors' checkpoint"
+        enlarge = zoo.project_weights_path(entry, enlarging=True)
+        apart = f"; enlargements (--scale 2 to 4) run {enlarge.name}" if enlarge != source.path else ""
+        return "project", f"trained by the cnaps project on {learned}, not the authors' checkpoint{apart}"
     from tools.restoration.checkpoint import read_metadata
 
     if read_metadata(source.path).get("cnaps_provenance") == "project":

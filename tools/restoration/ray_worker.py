@@ -99,7 +99,7 @@ class RestoreWorker:
             weights = self._weights_file(spec)
             restorer, note = open_local_restorer(list(spec.model_ids), weights=weights, fall_back=spec.fall_back,
                                                  device=spec.device, precision=spec.precision, tile=spec.tile)
-            restorer.forward = BatchingForward(restorer.forward)
+            restorer.wrap_forwards(BatchingForward)
             if len(self._restorers) >= 2:
                 self._restorers.clear()
             self._restorers[spec.key] = (restorer, note)
@@ -130,7 +130,7 @@ class RestoreWorker:
         running beside it, batch their tiles."""
         restorer, note = self.open(spec)
         batch = restorer.device.type == "cuda" or self._batch_on_cpu
-        forward: BatchingForward = restorer.forward
+        forward: BatchingForward = restorer.weights_for(scale)[0]
 
         def one(job: ImageJob) -> WorkerResult | CnapsError:
             with tempfile.TemporaryDirectory(dir=self._scratch) as folder:

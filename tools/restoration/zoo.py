@@ -137,9 +137,18 @@ def network_slug(network: str) -> str:
     return network.lower().replace("+", "-plus")
 
 
-def project_weights_path(entry: ZooEntry) -> Path:
-    """Where the project's own trained weights for this entry's network ship."""
-    return PROJECT_WEIGHTS_DIR / f"{network_slug(entry.network)}.safetensors"
+def project_weights_path(entry: ZooEntry, enlarging: bool = False) -> Path:
+    """Where the project's own trained weights for this entry's network ship. Enlargement (--scale 2 to 4) has its
+    own file where one ships: a fine-tune that gains more over Lanczos but deblurs worse than the general weights, so
+    each task runs the weights that measured best at it. Without that file both tasks run the general one."""
+    general = PROJECT_WEIGHTS_DIR / f"{network_slug(entry.network)}.safetensors"
+    enlarge = general.with_name(f"{general.stem}-enlarge.safetensors")
+    return enlarge if enlarging and enlarge.is_file() else general
+
+
+def is_shipped(path: str | Path) -> bool:
+    """Whether `path` is one of the project's shipped weights files (found by task, never passed by the user)."""
+    return Path(path).resolve().parent == PROJECT_WEIGHTS_DIR
 
 
 class ProjectWeightsFacts(BaseModel):
@@ -155,17 +164,34 @@ class ProjectWeightsFacts(BaseModel):
 
 def project_weights_facts(network: str) -> ProjectWeightsFacts | None:
     """The facts of the project weights shipped for `network`, from the benchmark record beside them (the JSON that
-    benchmarks/quality.py writes for that very file); None when no project weights ship for it."""
+    benchmarks/quality.py writes for that very file) or else the file's own metadata, with the enlargement gains of
+    the enlargement weights where those ship; None when no project weights ship for it."""
     record = PROJECT_WEIGHTS_DIR / f"{network_slug(network)}.json"
     if not record.with_suffix(".safetensors").is_file():
         return None
-    metadata = json.loads(record.read_text(encoding="utf-8")).get("weights_metadata", {}) if record.is_file() else {}
+    metadata = json.loads(record.read_text(encoding="utf-8")).get("weights_metadata", {}) if record.is_file() \
+        else _safetensors_metadata(record.with_suffix(".safetensors"))
     gains = metadata.get("real_photo_gain_db")
+    gains = {key: float(value) for key, value in json.loads(gains).items()} if gains else None
+    enlarge = record.with_name(f"{record.stem}-enlarge.safetensors")
+    if enlarge.is_file():  # its enlargement gains are the ones that run (its own deblurring row never runs)
+        measured = _safetensors_metadata(enlarge).get("real_photo_gain_db")
+        enlarging = {key: float(value) for key, value in json.loads(measured).items() if key.startswith("x")} \
+            if measured else {}
+        gains = {**(gains or {}), **enlarging} if gains or enlarging else None
     recipe = json.loads(metadata["degradations"]).get("weights", {}) if metadata.get("degradations") else {}
     return ProjectWeightsFacts(
         trained_on=metadata.get("trained_on") or "synthetic blur",
-        real_photo_gain_db={key: float(value) for key, value in json.loads(gains).items()} if gains else None,
+        real_photo_gain_db=gains,
         degradations=[kind for kind, share in recipe.items() if share > 0])
+
+
+def _safetensors_metadata(path: Path) -> dict[str, str]:
+    """A .safetensors file's string metadata, read through numpy so that answers need no torch."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as file:
+        return dict(file.metadata() or {})
 
 
 class WeightsSource(BaseModel):
@@ -193,9 +219,10 @@ def official_entry(entry: ZooEntry, file_name: str) -> ZooEntry | None:
 
 
 def locate_weights(entry: ZooEntry, weights: str | Path | None = None,
-                   weights_dir: Path | None = None) -> WeightsSource:
+                   weights_dir: Path | None = None, enlarging: bool = False) -> WeightsSource:
     """Find the weights for `entry`: the explicit path, then weights_dir/<official name>, then $CNAPS_HOME/weights
-    (refused when the file changed since `cnaps weights` verified it), then the project's file."""
+    (refused when the file changed since `cnaps weights` verified it), then the project's file for the task
+    (`enlarging`: --scale above 1)."""
     if weights is not None:
         return WeightsSource(path=Path(weights).expanduser(), found_by="argument")
     found = official_source(entry, weights_dir)
@@ -205,7 +232,7 @@ def locate_weights(entry: ZooEntry, weights: str | Path | None = None,
 
             check_unchanged(found.path)
         return found
-    project = project_weights_path(entry)
+    project = project_weights_path(entry, enlarging)
     if project.is_file():
         return WeightsSource(path=project, found_by="project")
     if entry.official_files:
