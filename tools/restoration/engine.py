@@ -90,10 +90,10 @@ class Restorer:
         self.tile = parse_tile(tile)
         self._wrapper: Callable[[TileForward], TileForward] | None = None
         self.forward, self.weights = self._load(weights, enlarging=False)
+        # The project's enlargement weights, where they ship apart: loaded on the first enlargement
+        self._apart = weights is None and zoo.is_shipped(self.weights.file) and \
+            zoo.project_weights_path(self.entry, enlarging=True) != Path(self.weights.file)
         self._enlarging: tuple[TileForward, WeightsRecord] | None = None
-        if weights is not None or not zoo.is_shipped(self.weights.file) or \
-                zoo.project_weights_path(self.entry, enlarging=True) == Path(self.weights.file):
-            self._enlarging = (self.forward, self.weights)  # one file serves both tasks
 
     def _load(self, weights: str | Path | None, enlarging: bool) -> tuple[TileForward, WeightsRecord]:
         loaded = load_weights(self.entry, weights, enlarging)
@@ -103,17 +103,14 @@ class Restorer:
 
     def wrap_forwards(self, wrapper: Callable[[TileForward], TileForward]) -> None:
         """Wrap the network of every task, loaded now or later (a Ray worker batches tiles this way)."""
-        shared = self._enlarging is not None and self._enlarging[0] is self.forward
         self._wrapper = wrapper
         self.forward = wrapper(self.forward)
-        if shared:
-            self._enlarging = (self.forward, self.weights)
-        elif self._enlarging is not None:
+        if self._enlarging is not None:
             self._enlarging = (wrapper(self._enlarging[0]), self._enlarging[1])
 
     def weights_for(self, scale: int) -> tuple[TileForward, WeightsRecord]:
         """The network and the record of the weights that run at `scale`: the enlargement weights above 1."""
-        if scale <= 1:
+        if scale <= 1 or not self._apart:
             return self.forward, self.weights
         if self._enlarging is None:
             self._enlarging = self._load(None, enlarging=True)
